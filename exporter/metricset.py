@@ -1,0 +1,141 @@
+"""The intermediate metric model between decoded gateway data and the Prometheus exposition.
+
+Mapping code (JSON tables, vitals flattening) only ever produces a :class:`MetricSet`; the collector
+turns sets into ``prometheus_client`` families. Keeping this boundary means a reader finds where a
+series comes from in one hop (the mapping table that named it), and the exposition format is
+handled in exactly one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from prometheus_client.core import Metric as PromMetric
+
+log = logging.getLogger(__name__)
+
+PREFIX = "powerwall_"
+
+
+class Kind(Enum):
+    """Prometheus metric type of a family."""
+
+    GAUGE = "gauge"
+    COUNTER = "counter"
+    INFO = "info"
+
+
+_SUFFIX = {Kind.COUNTER: "_total", Kind.INFO: "_info", Kind.GAUGE: ""}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    """A metric family: its full exposed name (counters end in ``_total``, info in ``_info``)."""
+
+    name: str
+    kind: Kind
+    help: str
+
+    def __post_init__(self) -> None:
+        if not self.name.startswith(PREFIX):
+            raise ValueError(f"metric {self.name!r} lacks the {PREFIX!r} prefix")
+        suffix = _SUFFIX[self.kind]
+        if suffix and not self.name.endswith(suffix):
+            raise ValueError(f"{self.kind.value} metric {self.name!r} must end in {suffix!r}")
+        if self.kind is Kind.GAUGE and self.name.endswith(("_total", "_info")):
+            raise ValueError(f"gauge {self.name!r} must not end in _total or _info")
+
+    @property
+    def family_name(self) -> str:
+        """Name without the type suffix, as the OpenMetrics family name wants it."""
+        suffix = _SUFFIX[self.kind]
+        return self.name[: -len(suffix)] if suffix else self.name
+
+
+def gauge(name: str, help: str) -> MetricDef:
+    return MetricDef(name, Kind.GAUGE, help)
+
+
+def counter(name: str, help: str) -> MetricDef:
+    return MetricDef(name, Kind.COUNTER, help)
+
+
+def info(name: str, help: str) -> MetricDef:
+    return MetricDef(name, Kind.INFO, help)
+
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(slots=True)
+class MetricSet:
+    """Samples grouped by family, with labels every sample shares (``gateway`` in practice).
+
+    Adding a sample whose name is already registered with another type or help is a mapping bug
+    (e.g. a generic vital name colliding with a curated one); it is logged and dropped rather than
+    producing an exposition Prometheus would reject.
+    """
+
+    base_labels: Mapping[str, str] = field(default_factory=dict)
+    _defs: dict[str, MetricDef] = field(default_factory=dict)
+    _samples: dict[str, dict[Labels, float]] = field(default_factory=dict)
+
+    def add(self, metric: MetricDef, value: float, labels: Mapping[str, str] | None = None) -> None:
+        known = self._defs.get(metric.name)
+        if known is None:
+            self._defs[metric.name] = metric
+            self._samples[metric.name] = {}
+        elif known.kind is not metric.kind:
+            log.warning("dropping %s: already defined as %s", metric.name, known.kind.value)
+            return
+        key = tuple(self.base_labels.items()) + (tuple(labels.items()) if labels else ())
+        self._samples[metric.name][key] = float(value)
+
+    def merge(self, other: MetricSet) -> None:
+        for name, samples in other._samples.items():
+            metric = other._defs[name]
+            for key, value in samples.items():
+                known = self._defs.get(name)
+                if known is None:
+                    self._defs[name] = metric
+                    self._samples[name] = {}
+                elif known.kind is not metric.kind:
+                    log.warning("dropping %s: already defined as %s", name, known.kind.value)
+                    break
+                self._samples[name][key] = value
+
+    def get(self, name: str, **labels: str) -> float | None:
+        """The value of one sample, matching the given labels as a subset (for tests and the UI)."""
+        for key, value in self._samples.get(name, {}).items():
+            kd = dict(key)
+            if all(kd.get(k) == v for k, v in labels.items()):
+                return value
+        return None
+
+    def samples(self, name: str) -> dict[Labels, float]:
+        return dict(self._samples.get(name, {}))
+
+    def names(self) -> list[str]:
+        return sorted(self._samples)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._samples.values())
+
+    def families(self) -> Iterator[PromMetric]:
+        """Yield ``prometheus_client`` families, sorted by name for a stable exposition."""
+        for name in sorted(self._defs):
+            metric = self._defs[name]
+            family = PromMetric(metric.family_name, metric.help, metric.kind.value)
+            for key, value in self._samples[name].items():
+                family.add_sample(name, dict(key), value)
+            yield family
+
+
+def merge_all(sets: Iterable[MetricSet]) -> MetricSet:
+    out = MetricSet()
+    for s in sets:
+        out.merge(s)
+    return out
