@@ -1,0 +1,202 @@
+"""Run-time switchable misbehaviour of the simulated gateway.
+
+Real gateways misbehave in many ways (see gateway-api.md): they rate-limit, answer 502 while the
+sitemaster is stopped, serve HTML, reset connections, drip bytes or drop off WiFi. The exporter must
+survive every one of them without crashing, hanging or leaking, and tests can only prove that if each
+misbehaviour can be switched on precisely. Every fault defaults to off.
+
+Each fault is a *rule*: a value plus an optional set of exact request paths (``None`` = every path)
+and an optional ``times`` budget (the rule switches itself off after firing that often, e.g. "the next
+request gets a 503, the retry succeeds"). Setting an attribute is the short form for a global, unlimited
+rule; ``set()`` is the long form::
+
+    gw.faults.delay_seconds = 2.0                                  # every request
+    gw.faults.set("status", 503, paths={"/api/status"}, times=1)   # next /api/status only
+    gw.faults.clear("status")                                      # or gw.faults.clear() for all
+
+Faults (checked in this order for each request; see ``server.py``):
+
+``tls_fail`` (bool, global only)
+    Abort every TLS handshake (the TCP connection is closed before the handshake; paths are unknown
+    at that point, so ``paths`` is ignored).
+``delay_seconds`` (float)
+    Sleep this long before answering (interrupted by ``stop()``).
+``reset`` (bool)
+    Read the request, then close the connection with a TCP RST and no answer.
+``login_status`` (int, login path only)
+    Answer ``POST /api/login/Basic`` with this code instead of logging in: 429 gives the gateway's
+    "API Limit Reached" body, 401 its "bad credentials" body, anything else a JSON error (502: empty).
+``status`` (int)
+    Force this HTTP code (after auth): 401/403 JSON session errors, 404 empty, 429 "API Limit
+    Reached" JSON, 500 JSON error, 502 empty body, 503 plain text, any other code a JSON error.
+    Applies to the login path too when global.
+``retry_after`` (str | int)
+    ``Retry-After`` header value added to every 429 answer (forced or from ``login_status``).
+``html`` (bool)
+    Answer 200 with an HTML page (``text/html``) instead of JSON (what a captive portal or the
+    gateway's web UI would return).
+``garbage`` (int: number of random bytes)
+    Answer 200 ``application/json`` whose body is that many random bytes.
+``truncate_at`` (int)
+    Announce the full ``Content-Length`` but send only the first N body bytes, then close.
+``slow_drip`` (float: seconds per byte)
+    Send the (correct) body one byte every X seconds.
+``giant`` (int: bytes)
+    Answer 200 JSON with a body of exactly N bytes, streamed (valid JSON padding).
+``gzip_bomb`` (int: inflated bytes)
+    Answer 200 with ``Content-Encoding: gzip``; the body inflates to N zero bytes (rounded up to
+    whole MiB) while only about N/1000 bytes go over the wire.
+``sitemaster_stopped`` (bool)
+    Like a stopped system: ``/api/meters/aggregates`` and ``/api/system_status`` (and its
+    ``/soe``) answer 502 with an empty body; ``/api/sitemaster`` says ``running: false``,
+    ``status: StatusDown``.
+``grid_outage`` (bool, global only)
+    The site model islands: ``grid_status`` = ``SystemIslandedActive``, site power 0, the battery
+    covers the load (below the reserve if needed), solar is curtailed when the battery is full.
+``vitals_absent`` (bool)
+    ``/api/devices/vitals`` answers 404, as on firmware 23.44 and later.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+FAULT_NAMES: tuple[str, ...] = (
+    "tls_fail",
+    "delay_seconds",
+    "reset",
+    "login_status",
+    "status",
+    "retry_after",
+    "html",
+    "garbage",
+    "truncate_at",
+    "slow_drip",
+    "giant",
+    "gzip_bomb",
+    "sitemaster_stopped",
+    "grid_outage",
+    "vitals_absent",
+)
+
+
+@dataclass(slots=True)
+class FaultRule:
+    """One active fault. ``paths is None`` means every path; ``times is None`` means unlimited."""
+
+    value: Any
+    paths: frozenset[str] | None = None
+    times: int | None = None
+    fired: int = 0
+
+    def matches(self, path: str | None) -> bool:
+        return self.paths is None or (path is not None and path in self.paths)
+
+
+class _Fault(Generic[T]):
+    """Descriptor giving each fault a typed attribute (``faults.status = 503``) for mypy and readers."""
+
+    name: str
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _Fault[T]: ...
+    @overload
+    def __get__(self, obj: Faults, objtype: type | None = None) -> T | None: ...
+    def __get__(self, obj: Faults | None, objtype: type | None = None) -> T | _Fault[T] | None:
+        if obj is None:
+            return self
+        rule = obj.rule(self.name)
+        return None if rule is None else rule.value
+
+    def __set__(self, obj: Faults, value: T | None) -> None:
+        obj.set(self.name, value)
+
+
+def _is_off(value: object) -> bool:
+    # 0 and 0.0 are meaningful for none of the faults (a 0 s delay or a 0-byte giant body is "off").
+    return value is None or value is False or (isinstance(value, int | float) and value == 0)
+
+
+class Faults:
+    """Thread-safe set of fault rules, read by the server on every request (see module docstring)."""
+
+    tls_fail: _Fault[bool] = _Fault()
+    delay_seconds: _Fault[float] = _Fault()
+    reset: _Fault[bool] = _Fault()
+    login_status: _Fault[int] = _Fault()
+    status: _Fault[int] = _Fault()
+    retry_after: _Fault[str | int] = _Fault()
+    html: _Fault[bool] = _Fault()
+    garbage: _Fault[int] = _Fault()
+    truncate_at: _Fault[int] = _Fault()
+    slow_drip: _Fault[float] = _Fault()
+    giant: _Fault[int] = _Fault()
+    gzip_bomb: _Fault[int] = _Fault()
+    sitemaster_stopped: _Fault[bool] = _Fault()
+    grid_outage: _Fault[bool] = _Fault()
+    vitals_absent: _Fault[bool] = _Fault()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: dict[str, FaultRule] = {}
+
+    def set(
+        self,
+        name: str,
+        value: Any,
+        paths: Iterable[str] | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Activate fault ``name`` (a falsy value clears it), for ``paths`` only and ``times`` times."""
+        if name not in FAULT_NAMES:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 (or None for unlimited)")
+        with self._lock:
+            if _is_off(value):
+                self._rules.pop(name, None)
+            else:
+                path_set = None if paths is None else frozenset(paths)
+                self._rules[name] = FaultRule(value, path_set, times)
+
+    def clear(self, name: str | None = None) -> None:
+        """Switch one fault off, or all of them."""
+        with self._lock:
+            if name is None:
+                self._rules.clear()
+            else:
+                self._rules.pop(name, None)
+
+    def rule(self, name: str) -> FaultRule | None:
+        with self._lock:
+            return self._rules.get(name)
+
+    def active(self) -> dict[str, Any]:
+        """Snapshot ``{name: value}`` of the active faults (for logs and assertions)."""
+        with self._lock:
+            return {n: r.value for n, r in self._rules.items()}
+
+    def peek(self, name: str, path: str | None = None) -> Any:
+        """Value of ``name`` if it applies to ``path``, without consuming a ``times`` budget."""
+        with self._lock:
+            rule = self._rules.get(name)
+            return rule.value if rule is not None and rule.matches(path) else None
+
+    def take(self, name: str, path: str | None = None) -> Any:
+        """Value of ``name`` if it applies to ``path``, consuming one use of its ``times`` budget."""
+        with self._lock:
+            rule = self._rules.get(name)
+            if rule is None or not rule.matches(path):
+                return None
+            rule.fired += 1
+            if rule.times is not None and rule.fired >= rule.times:
+                del self._rules[name]
+            return rule.value
