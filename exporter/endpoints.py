@@ -60,9 +60,7 @@ READ_ALLOWLIST: frozenset[str] = frozenset(e.path for e in SCRAPE_ENDPOINTS)
 
 # The only non-GET request: POST to the login path. Never with force_sm_off (it stopped the system
 # on old firmware).
-ALLOWED_REQUESTS: frozenset[tuple[str, str]] = frozenset(
-    {("POST", LOGIN_PATH)} | {("GET", p) for p in READ_ALLOWLIST}
-)
+ALLOWED_REQUESTS: frozenset[tuple[str, str]] = frozenset({("POST", LOGIN_PATH)} | {("GET", p) for p in READ_ALLOWLIST})
 
 # Known to change the system. Listed so tests can prove none of them is ever reachable.
 FORBIDDEN_PATHS: frozenset[str] = frozenset(

@@ -107,6 +107,19 @@ class MetricSet:
                     break
                 self._samples[name][key] = value
 
+    def counters(self) -> Iterator[tuple[str, Labels, float]]:
+        for name, metric in self._defs.items():
+            if metric.kind is Kind.COUNTER:
+                for key, value in self._samples[name].items():
+                    yield name, key, value
+
+    def replace(self, name: str, key: Labels, value: float | None) -> None:
+        """Set a sample's value, or remove the sample when ``value`` is None."""
+        if value is None:
+            self._samples[name].pop(key, None)
+        else:
+            self._samples[name][key] = value
+
     def get(self, name: str, **labels: str) -> float | None:
         """The value of one sample, matching the given labels as a subset (for tests and the UI)."""
         for key, value in self._samples.get(name, {}).items():

@@ -1,0 +1,163 @@
+"""Command line, with the flag names every Prometheus exporter uses."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from exporter import __version__
+from exporter.config import Config, ConfigError, GatewayConfig, Secret, TLSConfig, load_config
+from exporter.webconfig import load_web_config
+
+log = logging.getLogger("exporter")
+
+DEFAULT_LISTEN = ":9871"  # registered for a Tesla Powerwall exporter in Prometheus' default port allocations
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the in-process simulator's own password, not a secret
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="powerwall-exporter",
+        description="Prometheus exporter for the Tesla Energy Gateway (Powerwall) local API. Read-only.",
+    )
+    p.add_argument("--config.file", dest="config_file", help="YAML configuration (see config.example.yaml)")
+    p.add_argument("--config.check", dest="config_check", action="store_true", help="validate the config and exit")
+    p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN, help="default %(default)s")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics", help="default %(default)s")
+    p.add_argument("--web.config.file", dest="web_config", help="exporter-toolkit web config (TLS, basic auth)")
+    p.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
+    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve a simulated gateway in-process (the default when no --config.file is given)",
+    )
+    p.add_argument(
+        "--tls.fetch-certificate",
+        dest="fetch_cert",
+        metavar="HOST[:PORT]",
+        help="print a gateway's certificate and SHA-256 fingerprint for pinning, then exit",
+    )
+    p.add_argument("--tls.server-name", dest="server_name", default="powerwall", help="SNI for --tls.fetch-certificate")
+    p.add_argument("--version", action="version", version=f"powerwall-exporter {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from exporter.logsetup import setup_logging
+
+    setup_logging(args.log_level, args.log_format)
+    if args.fetch_cert:
+        return _fetch_certificate(args.fetch_cert, args.server_name)
+    try:
+        web = load_web_config(args.web_config)
+        config = load_config(args.config_file) if args.config_file else None
+    except ConfigError as exc:
+        log.error("invalid configuration: %s", exc)
+        return 2
+    if args.config_check:
+        if config is None:
+            log.error("--config.check needs --config.file")
+            return 2
+        log.info("configuration OK: %d gateway(s)", len(config.gateways))
+        return 0
+
+    simulator = None
+    if config is None or args.demo:
+        if config is None and not args.demo:
+            log.info("no --config.file given: starting the demo (a simulated gateway); see README to add yours")
+        simulator, config = _start_demo()
+    for g in config.gateways:
+        if g.tls.insecure_skip_verify:
+            log.warning("gateway %s: TLS verification is OFF (insecure_skip_verify); pin the certificate", g.name)
+        elif g.tls.mode == "system":
+            log.warning(
+                "gateway %s: no certificate pin; the gateway's self-signed certificate will fail system-CA "
+                "verification. Pin it: powerwall-exporter --tls.fetch-certificate %s",
+                g.name,
+                g.host,
+            )
+
+    from exporter.collector import PowerwallCollector
+    from exporter.server import ExporterApp, ExporterServer
+
+    collector = PowerwallCollector(config)
+    try:
+        server = ExporterServer(ExporterApp(collector, args.telemetry_path, web), args.listen, web)
+    except (OSError, ValueError) as exc:
+        log.error("cannot listen on %s: %s", args.listen, exc)
+        return 1
+    scheme = "https" if web.tls else "http"
+    host = server.httpd.server_address[0]
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    log.info(
+        "powerwall-exporter %s listening on %s; open %s://%s:%d/ (metrics at %s)",
+        __version__,
+        args.listen,
+        scheme,
+        shown,
+        server.port,
+        args.telemetry_path,
+    )
+    stop = threading.Event()
+
+    def _signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received signal %d, shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    server.start()
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        collector.close()
+        if simulator is not None:
+            simulator.stop()
+    return 0
+
+
+def _start_demo() -> tuple[object, Config]:
+    try:
+        from exporter.simulator import SimulatedGateway, SiteModel
+    except ImportError as exc:  # cryptography (the demo extra) missing
+        log.error("the demo needs the 'demo' extra: pip install 'powerwall-exporter[demo]' (%s)", exc)
+        raise SystemExit(2) from None
+    gw = SimulatedGateway(
+        password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
+    )
+    gw.start()
+    log.info("demo: simulated gateway at %s (one simulated hour per real minute)", gw.url)
+    host, port = gw.url.removeprefix("https://").rsplit(":", 1)
+    cfg = GatewayConfig(
+        name="demo",
+        host=host,
+        port=int(port),
+        password=Secret(DEMO_PASSWORD),
+        tls=TLSConfig(ca_file=Path(gw.cert_path), server_name="powerwall"),
+        timeout_seconds=10.0,
+        min_interval_seconds=1.0,
+    )
+    return gw, Config(gateways=(cfg,), state_file=None)
+
+
+def _fetch_certificate(target: str, server_name: str) -> int:
+    from exporter.tls import fetch_certificate
+
+    host, _, port = target.removeprefix("https://").partition(":")
+    try:
+        pem, fingerprint = fetch_certificate(host, int(port or 443), server_name)
+    except (OSError, ValueError) as exc:
+        log.error("cannot fetch the certificate from %s: %s", target, exc)
+        return 1
+    sys.stdout.write(pem)
+    sys.stdout.write(f"# fingerprint_sha256: {fingerprint}\n")
+    return 0
