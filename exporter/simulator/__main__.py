@@ -48,16 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         vitals_file=args.vitals_file,
     )
     done = threading.Event()
+    # Both signals just end the wait: no KeyboardInterrupt can land half-way through start-up logging.
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
     with gw:
         if args.cert_out:
             args.cert_out.write_bytes(gw.cert_pem)
         logger.info("URL %s  password %r  cert %s", gw.url, args.password, args.cert_out or gw.cert_path)
         logger.info("certificate SHA-256 fingerprint %s (SANs: teg, powerwall, powerpack)", gw.fingerprint_sha256)
-        try:
-            while not done.wait(1.0):
-                pass
-        except KeyboardInterrupt:
+        while not done.wait(1.0):
             pass
         logger.info("stopping")
     return 0

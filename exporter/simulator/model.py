@@ -330,6 +330,8 @@ class SiteModel:
         h = STEP_SECONDS / 3600.0
         max_w = self.max_power_w
         surplus = solar - load
+        # The battery never tracks the load perfectly: a little grid exchange remains, as on real sites.
+        tracking_error = rng.gauss(0.0, 15.0)
         if islanded:
             # No grid: the battery must balance the site; it may go below the reserve to empty.
             if surplus >= 0:
@@ -346,10 +348,10 @@ class SiteModel:
         else:
             if surplus >= 0:
                 room_w = max(0.0, (full - remaining) / 0.95 / h)
-                battery = -min(surplus, max_w, room_w)
+                battery = -min(max(0.0, surplus + tracking_error), max_w, room_w)
             else:
                 avail_w = max(0.0, (remaining - reserve_wh) / h)
-                battery = min(-surplus, max_w, avail_w)
+                battery = min(max(0.0, -surplus + tracking_error), max_w, avail_w)
             site = load - solar - battery
         return _Powers(
             solar=solar,
