@@ -114,6 +114,16 @@ def snake(name: str) -> str:
     return s or "unnamed"
 
 
+# Suffixes Prometheus reserves for counters, info metrics, histograms and summaries.
+RESERVED_SUFFIXES = ("_total", "_info", "_count", "_sum", "_bucket", "_created")
+
+
+def generic_name(prefix: str, key: str) -> str:
+    """The name an unmapped field is exported under: prefix + snake_case key, never a reserved suffix."""
+    name = f"{prefix}{snake(key)}"
+    return name + "_value" if name.endswith(RESERVED_SUFFIXES) else name
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One JSON key → one metric. ``labels`` are constant extra labels (e.g. a phase)."""
@@ -148,9 +158,7 @@ class Table:
             value = boolean(raw) if isinstance(raw, bool) else number(raw)
             if value is None:
                 continue
-            name = f"{self.generic_prefix}{snake(key)}"
-            if name.endswith(("_total", "_info")):
-                name += "_value"
+            name = generic_name(self.generic_prefix, key)
             ms.add(gauge(name, f"Gateway field {key!r}, as reported (unit not known to the exporter)."), value, base)
 
 
@@ -301,7 +309,7 @@ STATUS_TABLE = Table(
             gauge("powerwall_start_time_seconds", "When the gateway software started (Unix time)."),
             gateway_start_time,
         ),
-        Field("commission_count", gauge("powerwall_commission_count", "How often the site was commissioned.")),
+        Field("commission_count", gauge("powerwall_commissionings", "How often the site was commissioned.")),
     ),
     ignore=frozenset({"is_new"}),
     generic_prefix="powerwall_status_",

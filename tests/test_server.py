@@ -1,0 +1,165 @@
+"""The HTTP side: endpoints, content negotiation, promtool-clean exposition, no secret anywhere."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.collector import PowerwallCollector
+from exporter.server import ExporterApp, ExporterServer
+from exporter.simulator import SimulatedGateway
+from tests.conftest import IN_CI, SIM_PASSWORD, gateway_config, make_collector
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+@pytest.fixture
+def port(collector: PowerwallCollector) -> Iterator[int]:
+    server = ExporterServer(ExporterApp(collector), "127.0.0.1:0")
+    server.start()
+    try:
+        yield server.port
+    finally:
+        server.stop()
+
+
+def test_routes(port: int) -> None:
+    assert get(port, "/healthz")[0] == 200
+    status, headers, body = get(port, "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    text = body.decode()
+    assert 'powerwall_up{gateway="home"} 1.0' in text
+    assert "process_resident_memory_bytes" in text and "python_info" in text
+    assert 'powerwall_exporter_build_info{version="' in text
+    assert get(port, "/nope")[0] == 404
+    assert get(port, "/probe")[0] == 400
+    assert get(port, "/probe?target=unknown")[0] == 404
+    status, _, body = get(port, "/probe?target=home")
+    assert status == 200 and b"powerwall_up" in body and b"process_resident_memory_bytes" not in body
+    status, _, body = get(port, "/")
+    assert status == 200 and b"Powerwall Exporter" in body and b"home" in body
+
+
+def test_openmetrics_and_gzip(port: int) -> None:
+    _, headers, body = get(port, "/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
+    assert body.rstrip().endswith(b"# EOF")
+    assert b"# TYPE powerwall_operation info" in body
+    _, headers, body = get(port, "/metrics", {"Accept-Encoding": "gzip"})
+    assert headers.get("Content-Encoding") == "gzip"
+    assert b"powerwall_up" in gzip.decompress(body)
+
+
+def test_no_secret_in_pages_metrics_or_logs(
+    sim: SimulatedGateway, port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim.invalidate_sessions()
+    pages = b"".join(get(port, p)[2] for p in ("/", "/metrics", "/probe?target=home", "/healthz"))
+    assert SIM_PASSWORD.encode() not in pages
+    assert SIM_PASSWORD not in caplog.text
+    tokens = {r.headers.get("Authorization", "").removeprefix("Bearer ") for r in sim.requests} - {""}
+    for token in tokens:
+        assert token.encode() not in pages and token not in caplog.text
+
+
+def test_scrape_timeout_header_bounds_the_scrape(sim: SimulatedGateway, port: int) -> None:
+    sim.faults.delay_seconds = 5.0
+    start = time.monotonic()
+    status, _, body = get(port, "/metrics", {"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+    elapsed = time.monotonic() - start
+    assert status == 200 and elapsed < 2.5, elapsed
+    text = body.decode()
+    assert 'powerwall_up{gateway="home"} 0.0' in text
+    assert "powerwall_meter_power_watts" not in text
+
+
+def test_sitemaster_stopped(sim: SimulatedGateway, port: int) -> None:
+    sim.faults.sitemaster_stopped = True
+    text = get(port, "/metrics")[2].decode()
+    assert 'powerwall_up{gateway="home"} 1.0' in text
+    assert 'powerwall_scrape_endpoint_success{endpoint="/api/meters/aggregates",gateway="home"} 0.0' in text
+    assert 'powerwall_sitemaster_running{gateway="home"} 0.0' in text
+    assert "powerwall_meter_power_watts" not in text
+    assert "powerwall_battery_block_power_watts" not in text
+
+
+def test_gateway_down_answers_fast_with_up_0() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port_closed = s.getsockname()[1]
+    from exporter.config import GatewayConfig, Secret
+
+    cfg = GatewayConfig(name="down", host="127.0.0.1", port=port_closed, password=Secret("x"), timeout_seconds=3)
+    collector = make_collector(cfg)
+    start = time.monotonic()
+    ms = collector.scrape()
+    assert time.monotonic() - start < 3.5
+    assert ms.get("powerwall_up") == 0
+    assert not [n for n in ms.names() if n.startswith("powerwall_meter_")]
+    collector.close()
+
+
+def test_promtool_check_metrics(port: int) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if IN_CI:
+            pytest.fail("CI: promtool missing (apt-get install prometheus)")
+        pytest.skip("promtool not installed (apt-get install prometheus)")
+    body = get(port, "/metrics")[2]
+    proc = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
+    assert not proc.stdout.strip() and not proc.stderr.strip()
+
+
+def test_exposition_conventions(port: int) -> None:
+    text = get(port, "/metrics")[2].decode()
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith(("process_", "python_")):
+            continue
+        assert family.name.startswith("powerwall_"), family.name
+        if family.type == "counter":
+            assert all(s.name.endswith("_total") for s in family.samples), family.name
+        else:
+            assert not any(s.name.endswith("_total") for s in family.samples), family.name
+        if family.type == "info":
+            assert all(s.value == 1 for s in family.samples), family.name
+        if not family.name.startswith("powerwall_exporter_build"):
+            for s in family.samples:
+                assert "gateway" in s.labels, s
+
+
+def test_describe_does_no_gateway_io(sim: SimulatedGateway) -> None:
+    from prometheus_client import CollectorRegistry
+
+    collector = make_collector(gateway_config(sim))
+    CollectorRegistry().register(collector)
+    assert sim.requests == [] or all(r.path != "/api/login/Basic" for r in sim.requests)
+    assert sim.login_count == 0
+    collector.close()
+
+
+def test_env_does_not_break_tls(sim: SimulatedGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert os.environ.get("REQUESTS_CA_BUNDLE") or True
+    collector = make_collector(gateway_config(sim))
+    assert collector.scrape().get("powerwall_up") == 1
+    collector.close()
