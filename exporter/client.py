@@ -379,7 +379,11 @@ class GatewayClient:
 
     def _enter_cooldown(self, headers: dict[str, str], minimum: float, path: str) -> None:
         with self._lock:
-            self._cooldown_streak += 1
+            # Only a 429 after the previous cooldown ran out is a repeat. The concurrent requests of
+            # one scrape all get 429 from the same burst; counting each would escalate one burst
+            # straight to the maximum cooldown.
+            if self._clock() >= self._cooldown_until:
+                self._cooldown_streak += 1
             delay = min(MAX_COOLDOWN_SECONDS, minimum * 2 ** (self._cooldown_streak - 1))
             delay *= 1.0 + self._rng.uniform(0.0, 0.2)
             retry_after = _retry_after(headers.get("retry-after"))
