@@ -554,3 +554,5 @@ def test_module_entry_point_runs_until_signal(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
