@@ -1,0 +1,411 @@
+"""The vitals mapping table: which vital becomes which metric, with what scale and labels.
+
+The table is data so that adding a vital is a one-line change a reviewer can check against the
+gateway documentation (``shared/docs/gateway-api.md`` section 4), and so that tests can reason about
+the mapping as a whole (every metric keeps one label schema; no two vitals of a device can land on
+the same series).
+
+Curated rules (:data:`RULES`)
+    Each :class:`Rule` has a regular expression matched against the *whole* vital name (named
+    groups allowed), the target :class:`~exporter.metricset.MetricDef`, a scale factor and extra
+    labels. Label values are ``str.format`` templates over the named groups; the conversion
+    ``!l`` lower-cases a group (``{side!l}`` turns ``Main`` into ``main``). The first matching rule
+    wins. Numeric and bool values (bool → 0/1) go to gauge/counter rules, text values to ``_info``
+    rules whose value becomes the label named by ``value_label`` (``state`` unless the text is
+    not a state, e.g. a CT's ``location``). A value of the wrong type for its rule (a state that
+    suddenly arrives as a number) falls through to the generic rule, so it is still exported.
+
+Units are converted to Prometheus base units here and nowhere else: ``PINV_Pout``/``PINV_Qout``
+arrive in kW/kvar (* 1000), ``PVAC_Pout`` and the CT powers already in W/var, energies in Wh
+(* 3600 → J), temperatures in °C, frequencies in Hz, voltages in V, currents in A.
+
+Generic rule (every vital no curated rule takes)
+    ``powerwall_vital_<snake>``, where ``<snake>`` is the vital name with camel-case humps split by
+    ``_`` (``PINV_HardwareEnableLine`` → ``pinv_hardware_enable_line``, ``PVS_vLL`` →
+    ``pvs_v_ll``), lower-cased, every run of characters other than ``[a-z0-9]`` replaced by one
+    ``_`` and leading/trailing ``_`` stripped (``STSTSM-Location`` → ``ststsm_location``). Then:
+
+    * text → ``powerwall_vital_<snake>_info{value="<text>"}`` = 1;
+    * numbers and bools whose name looks like a lifetime energy (:data:`GENERIC_COUNTER_RE`) →
+      counter ``powerwall_vital_<snake>_total`` (``_total`` not doubled), value unscaled;
+    * other numbers and bools → gauge ``powerwall_vital_<snake>``, value unscaled (bool → 0/1).
+      If that name ends in a suffix Prometheus reserves for other types (``_total``, ``_info``,
+      ``_created``, ``_count``, ``_sum``, ``_bucket``), ``_value`` is appended.
+
+    Generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
+    whose ``<snake>`` is empty is skipped (it has no name to export). Generic names can never
+    collide with curated ones: no curated metric starts with ``powerwall_vital_`` (checked at
+    import). Two raw names of one device that sanitize to the same series (``A-B`` and ``A_B``)
+    are resolved in :mod:`exporter.vitals.flatten`: vitals are processed in sorted raw-name order
+    and the first one keeps the series.
+
+Every per-device series carries ``device``, ``serial``, ``part_number`` first, then the rule's
+extra labels, then the value label. The CT families take ``meter`` and ``ct`` from
+``METER_<meter>_CT<ct>_*`` (meter ``X``/``Y``/``Z``, ct ``A``/``B``/``C``) and, for the wireless
+Neurio meter, ``meter="neurio"`` with the numeric CT index (``NEURIO_CT0_*`` → ``ct="0"``); the
+Neurio's serial is in the device labels.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from exporter.metricset import Kind, MetricDef, counter, gauge, info
+
+GENERIC_PREFIX = "powerwall_vital_"
+
+# ---------------------------------------------------------------------------------------------
+# Device-level metrics (from the device record, not from a vital)
+DEVICE_INFO = info(
+    "powerwall_device_info",
+    "A device reported by /api/devices/vitals (DIN, parent DIN, firmware, manufacturer); always 1.",
+)
+DEVICE_LAST_COMMUNICATION = gauge(
+    "powerwall_device_last_communication_timestamp_seconds",
+    "When the gateway last heard from the device (Unix time, lastCommunicationTime).",
+)
+DEVICE_FIRST_COMMUNICATION = gauge(
+    "powerwall_device_first_communication_timestamp_seconds",
+    "When the gateway first heard from the device (Unix time, firstCommunicationTime), when sent.",
+)
+DEVICE_ALERT = gauge(
+    "powerwall_device_alert",
+    "An active alert of the device (one series per distinct alert name); always 1.",
+)
+DEVICE_NAMEPLATE_POWER = gauge(
+    "powerwall_device_nameplate_power_watts",
+    "Nameplate real power of a PV inverter or generator (pvInverterAttributes/generatorAttributes).",
+)
+DEVICE_NAMEPLATE_APPARENT_POWER = gauge(
+    "powerwall_device_nameplate_apparent_power_va",
+    "Nameplate apparent power of a generator (generatorAttributes.nameplateApparentPowerVa).",
+)
+DEVICE_METRICS: tuple[MetricDef, ...] = (
+    DEVICE_INFO,
+    DEVICE_LAST_COMMUNICATION,
+    DEVICE_FIRST_COMMUNICATION,
+    DEVICE_ALERT,
+    DEVICE_NAMEPLATE_POWER,
+    DEVICE_NAMEPLATE_APPARENT_POWER,
+)
+DEVICE_LABELS = ("device", "serial", "part_number")
+DEVICE_INFO_LABELS = (*DEVICE_LABELS, "din", "parent_din", "firmware", "manufacturer")
+
+WH_TO_J = 3600.0
+K_TO_UNIT = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One curated mapping entry; see the module docstring for the semantics."""
+
+    pattern: str
+    metric: MetricDef
+    scale: float = 1.0
+    labels: tuple[tuple[str, str], ...] = ()
+    value_label: str = "state"
+
+
+def _rule(
+    pattern: str,
+    metric: MetricDef,
+    scale: float = 1.0,
+    value_label: str = "state",
+    **labels: str,
+) -> Rule:
+    return Rule(pattern, metric, scale, tuple(labels.items()), value_label)
+
+
+_g = gauge
+_c = counter
+_i = info
+
+# Families fed by more than one rule are defined once, so their help text does not depend on which
+# device happens to come first in a payload.
+CT_POWER = gauge(
+    "powerwall_ct_power_watts",
+    "Real power through one CT (METER_<m>_CT<c>_InstRealPower, NEURIO_CT<n>_InstRealPower).",
+)
+CT_REACTIVE_POWER = gauge(
+    "powerwall_ct_reactive_power_var",
+    "Reactive power through one CT (METER_<m>_CT<c>_InstReactivePower, NEURIO_CT<n>_InstReactivePower).",
+)
+
+# fmt: off
+RULES: tuple[Rule, ...] = (
+    # --- TEPINV: Powerwall battery inverter --------------------------------------------------
+    _rule(r"PINV_Pout", _g("powerwall_inverter_power_watts",
+          "Battery inverter real power (PINV_Pout, kW scaled to W); + discharging, - charging."),
+          K_TO_UNIT),
+    _rule(r"PINV_Qout", _g("powerwall_inverter_reactive_power_var",
+          "Battery inverter reactive power (PINV_Qout, kvar scaled to var)."), K_TO_UNIT),
+    _rule(r"PINV_Vout", _g("powerwall_inverter_voltage_volts",
+          "Battery inverter output voltage, line to line (PINV_Vout).")),
+    _rule(r"PINV_VSplit(?P<n>[0-9])", _g("powerwall_inverter_phase_voltage_volts",
+          "Battery inverter split-phase voltage, line to neutral (PINV_VSplit1/2)."), line="L{n}"),
+    _rule(r"PINV_Fout", _g("powerwall_inverter_frequency_hertz",
+          "Battery inverter output frequency (PINV_Fout).")),
+    _rule(r"PINV_PllFrequency", _g("powerwall_inverter_pll_frequency_hertz",
+          "Grid frequency seen by the battery inverter's PLL (PINV_PllFrequency).")),
+    _rule(r"PINV_EnergyCharged", _c("powerwall_inverter_energy_charged_joules_total",
+          "Lifetime energy into the battery inverter (PINV_EnergyCharged, Wh scaled to J)."), WH_TO_J),
+    _rule(r"PINV_EnergyDischarged", _c("powerwall_inverter_energy_discharged_joules_total",
+          "Lifetime energy out of the battery inverter (PINV_EnergyDischarged, Wh scaled to J)."),
+          WH_TO_J),
+    _rule(r"PINV_State", _i("powerwall_inverter_state_info",
+          "Battery inverter state (PINV_State); always 1.")),
+    _rule(r"PINV_GridState", _i("powerwall_inverter_grid_state_info",
+          "Battery inverter grid compliance state (PINV_GridState); always 1.")),
+    _rule(r"PINV_PowerLimiter", _i("powerwall_inverter_power_limiter_info",
+          "What currently limits the battery inverter's power (PINV_PowerLimiter); always 1.")),
+    # --- TEPOD: battery pod --------------------------------------------------------------------
+    _rule(r"POD_nom_energy_remaining", _g("powerwall_pod_energy_remaining_joules",
+          "Nominal energy remaining in the pod (POD_nom_energy_remaining, Wh scaled to J)."), WH_TO_J),
+    _rule(r"POD_nom_full_pack_energy", _g("powerwall_pod_full_pack_energy_joules",
+          "Nominal full-pack energy of the pod (POD_nom_full_pack_energy, Wh scaled to J)."), WH_TO_J),
+    _rule(r"POD_nom_energy_to_be_charged", _g("powerwall_pod_energy_to_be_charged_joules",
+          "Energy the pod can still take (POD_nom_energy_to_be_charged, Wh scaled to J)."), WH_TO_J),
+    _rule(r"POD_available_charge_power", _g("powerwall_pod_available_charge_power_watts",
+          "Charge power the pod can accept now (POD_available_charge_power).")),
+    _rule(r"POD_available_dischg_power", _g("powerwall_pod_available_discharge_power_watts",
+          "Discharge power the pod can deliver now (POD_available_dischg_power).")),
+    _rule(r"POD_PermanentlyFaulted", _g("powerwall_pod_permanently_faulted",
+          "1 when the pod reports a permanent fault (POD_PermanentlyFaulted).")),
+    _rule(r"POD_PersistentlyFaulted", _g("powerwall_pod_persistently_faulted",
+          "1 when the pod reports a persistent fault (POD_PersistentlyFaulted).")),
+    _rule(r"POD_state", _i("powerwall_pod_state_info", "Battery pod state (POD_state); always 1.")),
+    # --- TETHC: Powerwall thermal controller ---------------------------------------------------
+    _rule(r"THC_AmbientTemp", _g("powerwall_thermal_ambient_temperature_celsius",
+          "Ambient temperature at the Powerwall (THC_AmbientTemp).")),
+    _rule(r"THC_State", _i("powerwall_thermal_state_info",
+          "Powerwall thermal controller state (THC_State); always 1.")),
+    # --- PVAC/PVS: Powerwall+ solar inverter, per string ---------------------------------------
+    _rule(r"PVAC_PVMeasuredPower_(?P<string>[A-Z])", _g("powerwall_solar_string_power_watts",
+          "PV string power (PVAC_PVMeasuredPower_<string>)."), string="{string}"),
+    _rule(r"PVAC_PVMeasuredVoltage_(?P<string>[A-Z])", _g("powerwall_solar_string_voltage_volts",
+          "PV string voltage (PVAC_PVMeasuredVoltage_<string>)."), string="{string}"),
+    _rule(r"PVAC_PVCurrent_(?P<string>[A-Z])", _g("powerwall_solar_string_current_amperes",
+          "PV string current (PVAC_PVCurrent_<string>)."), string="{string}"),
+    _rule(r"PVAC_PvState_(?P<string>[A-Z])", _i("powerwall_solar_string_state_info",
+          "PV string state (PVAC_PvState_<string>); always 1."), string="{string}"),
+    _rule(r"PVS_String(?P<string>[A-Z])_Connected", _g("powerwall_solar_string_connected",
+          "1 when the PV string is connected (PVS_String<string>_Connected)."), string="{string}"),
+    # --- PVAC: Powerwall+ solar inverter -------------------------------------------------------
+    _rule(r"PVAC_Pout", _g("powerwall_solar_inverter_power_watts",
+          "Solar inverter real power (PVAC_Pout, already W).")),
+    _rule(r"PVAC_Qout", _g("powerwall_solar_inverter_reactive_power_var",
+          "Solar inverter reactive power (PVAC_Qout).")),
+    _rule(r"PVAC_Vout", _g("powerwall_solar_inverter_voltage_volts",
+          "Solar inverter output voltage, line to line (PVAC_Vout).")),
+    _rule(r"PVAC_Fout", _g("powerwall_solar_inverter_frequency_hertz",
+          "Solar inverter output frequency (PVAC_Fout).")),
+    _rule(r"PVAC_Iout", _g("powerwall_solar_inverter_current_amperes",
+          "Solar inverter output current (PVAC_Iout).")),
+    _rule(r"PVAC_VL(?P<n>[0-9])Ground", _g("powerwall_solar_inverter_line_ground_voltage_volts",
+          "Solar inverter line-to-ground voltage (PVAC_VL1Ground/PVAC_VL2Ground)."), line="L{n}"),
+    _rule(r"PVAC_VHvMinusChassisDC", _g("powerwall_solar_inverter_hv_minus_chassis_voltage_volts",
+          "Solar inverter DC voltage from HV- to chassis (PVAC_VHvMinusChassisDC).")),
+    _rule(r"PVAC_LifetimeEnergyPV_Total", _c("powerwall_solar_inverter_energy_joules_total",
+          "Lifetime PV energy of the solar inverter (PVAC_LifetimeEnergyPV_Total, Wh scaled to J)."),
+          WH_TO_J),
+    _rule(r"PVAC_State", _i("powerwall_solar_inverter_state_info",
+          "Solar inverter state (PVAC_State); always 1.")),
+    _rule(r"PVAC_InvState", _i("powerwall_solar_inverter_inv_state_info",
+          "Solar inverter power-stage state (PVAC_InvState); always 1.")),
+    _rule(r"PVAC_GridState", _i("powerwall_solar_inverter_grid_state_info",
+          "Solar inverter grid compliance state (PVAC_GridState); always 1.")),
+    # --- PVS: PV string safety board -----------------------------------------------------------
+    _rule(r"PVS_State", _i("powerwall_solar_pvs_state_info",
+          "PV string safety board state (PVS_State); always 1.")),
+    _rule(r"PVS_vLL", _g("powerwall_solar_pvs_line_voltage_volts",
+          "Line-to-line AC voltage at the PV string safety board (PVS_vLL).")),
+    # --- TESYNC / TEMSA: wired site CTs (METER_X site, METER_Y solar/aux, METER_Z backup switch) -
+    _rule(r"METER_(?P<meter>[A-Z])_CT(?P<ct>[A-Z])_InstRealPower", CT_POWER, meter="{meter}", ct="{ct}"),
+    _rule(r"METER_(?P<meter>[A-Z])_CT(?P<ct>[A-Z])_InstReactivePower", CT_REACTIVE_POWER,
+          meter="{meter}", ct="{ct}"),
+    _rule(r"METER_(?P<meter>[A-Z])_CT(?P<ct>[A-Z])_I", _g("powerwall_ct_current_amperes",
+          "Current through one CT (METER_<m>_CT<c>_I)."), meter="{meter}", ct="{ct}"),
+    _rule(r"METER_(?P<meter>[A-Z])_VL(?P<n>[0-9])N", _g("powerwall_ct_voltage_volts",
+          "Line-to-neutral voltage at a meter (METER_<m>_VL<n>N)."), meter="{meter}", line="L{n}"),
+    _rule(r"METER_(?P<meter>[A-Z])_LifetimeEnergyImport",
+          _c("powerwall_ct_energy_imported_joules_total",
+             "Lifetime energy imported through a meter (METER_<m>_LifetimeEnergyImport, Wh scaled to J)."),
+          WH_TO_J, meter="{meter}"),
+    _rule(r"METER_(?P<meter>[A-Z])_LifetimeEnergyExport",
+          _c("powerwall_ct_energy_exported_joules_total",
+             "Lifetime energy exported through a meter (METER_<m>_LifetimeEnergyExport, Wh scaled to J)."),
+          WH_TO_J, meter="{meter}"),
+    # --- NEURIO: wireless CT meter --------------------------------------------------------------
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstRealPower", CT_POWER, meter="neurio", ct="{ct}"),
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstReactivePower", CT_REACTIVE_POWER, meter="neurio", ct="{ct}"),
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_Location", _i("powerwall_ct_location_info",
+          "What a CT measures (NEURIO_CT<n>_Location, e.g. solarRGM); always 1."),
+          value_label="location", meter="neurio", ct="{ct}"),
+    # --- TESYNC: islanding / backup switch ------------------------------------------------------
+    _rule(r"ISLAND_Freq(?P<line>L[0-9])_(?P<side>Main|Load)", _g("powerwall_island_frequency_hertz",
+          "Frequency on the grid (main) or home (load) side of the backup switch (ISLAND_Freq*)."),
+          line="{line}", side="{side!l}"),
+    _rule(r"ISLAND_V(?P<line>L[0-9])N_(?P<side>Main|Load)", _g("powerwall_island_voltage_volts",
+          "Line-to-neutral voltage on the grid (main) or home (load) side (ISLAND_V*N_*)."),
+          line="{line}", side="{side!l}"),
+    _rule(r"ISLAND_GridConnected", _g("powerwall_island_grid_connected",
+          "1 when the backup switch connects the site to the grid (ISLAND_GridConnected).")),
+    _rule(r"ISLAND_GridState", _i("powerwall_island_grid_state_info",
+          "Grid state seen by the backup switch (ISLAND_GridState); always 1.")),
+    _rule(r"ISLAND_(?P<a>L[0-9])(?P<b>L[0-9])PhaseDelta", _g("powerwall_island_phase_delta_degrees",
+          "Phase angle between two lines (ISLAND_L<a>L<b>PhaseDelta; degrees, split phase reads ~180)."),
+          lines="{a}-{b}"),
+    _rule(r"ISLAND_Phase(?P<line>L[0-9])_Main_Load", _g("powerwall_island_main_load_phase_delta_degrees",
+          "Phase angle between grid and home side of one line (ISLAND_Phase<line>_Main_Load; degrees)."),
+          line="{line}"),
+    _rule(r"ISLAND_(?P<line>L[0-9])MicrogridOk", _g("powerwall_island_microgrid_ok",
+          "1 when the line is fit for microgrid operation (ISLAND_L<n>MicrogridOk)."), line="{line}"),
+)
+# fmt: on
+
+GENERIC_COUNTER_RE = re.compile(r"(?i)lifetime_?energy|energy_?(?:charged|discharged)")
+"""Generic (uncurated) vitals whose name matches are exported as counters."""
+
+_RESERVED_GAUGE_SUFFIXES = ("_total", "_info", "_created", "_count", "_sum", "_bucket")
+_CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
+_NON_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def snake_case(name: str) -> str:
+    """Vital name → the ``<snake>`` part of a generic metric name ("" if nothing is left)."""
+    s = _CAMEL_HUMP.sub(r"\1_\2", _CAMEL_ACRONYM.sub(r"\1_\2", name))
+    return _NON_NAME.sub("_", s.lower()).strip("_")
+
+
+class _TemplateFormatter(string.Formatter):
+    """``str.format`` plus the conversion ``!l`` (lower-case), so templates stay plain data."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion == "l":
+            return str(value).lower()
+        return super().convert_field(value, conversion)
+
+
+_FORMATTER = _TemplateFormatter()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one vital's value goes: metric, scale, resolved extra labels, value label (info only)."""
+
+    metric: MetricDef
+    scale: float
+    labels: tuple[tuple[str, str], ...]
+    value_label: str | None
+
+
+_COMPILED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple((re.compile(r.pattern), r) for r in RULES)
+
+
+def _generic(name: str, is_text: bool) -> Target | None:
+    snake = snake_case(name)
+    if not snake:
+        return None
+    base = GENERIC_PREFIX + snake
+    if is_text:
+        return Target(info(base + "_info", f"Text vital {name!r} (generic rule); always 1."), 1.0, (), "value")
+    if GENERIC_COUNTER_RE.search(name):
+        metric_name = base if base.endswith("_total") else base + "_total"
+        return Target(counter(metric_name, f"Vital {name!r} (generic rule, gateway unit)."), 1.0, (), None)
+    if base.endswith(_RESERVED_GAUGE_SUFFIXES):
+        base += "_value"
+    return Target(gauge(base, f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."), 1.0, (), None)
+
+
+@lru_cache(maxsize=4096)
+def resolve(name: str, is_text: bool) -> Target | None:
+    """Target for vital ``name`` carrying a text (``is_text``) or numeric/bool value.
+
+    Cached: a site reports the same few hundred names every scrape, and the cache is bounded so a
+    hostile payload full of random names cannot grow it without limit.
+    """
+    for pattern, rule in _COMPILED:
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        if (rule.metric.kind is Kind.INFO) != is_text:
+            break  # type does not fit the curated rule: export generically rather than drop
+        groups = match.groupdict()
+        labels = tuple((k, _FORMATTER.format(v, **groups)) for k, v in rule.labels)
+        return Target(rule.metric, rule.scale, labels, rule.value_label if is_text else None)
+    return _generic(name, is_text)
+
+
+def label_schema(rules: tuple[Rule, ...] = RULES) -> Mapping[str, tuple[str, ...]]:
+    """Extra label names (incl. the value label) per curated metric; raises if a metric has two.
+
+    Also enforces that curated names stay out of the generic namespace and that a name shared by
+    several rules is one definition (same kind and help), so the exposition can never contain
+    inconsistent families.
+    """
+    schema: dict[str, tuple[str, ...]] = {}
+    defs: dict[str, MetricDef] = {}
+    for rule in rules:
+        name = rule.metric.name
+        if name.startswith(GENERIC_PREFIX):
+            raise ValueError(f"curated metric {name} uses the generic prefix {GENERIC_PREFIX}")
+        names = tuple(k for k, _ in rule.labels)
+        if rule.metric.kind is Kind.INFO:
+            names += (rule.value_label,)
+        if schema.setdefault(name, names) != names:
+            raise ValueError(f"{name}: label names {names} differ from {schema[name]}")
+        if defs.setdefault(name, rule.metric) != rule.metric:
+            raise ValueError(f"{name}: defined twice with different kind or help; define it once")
+    for metric in DEVICE_METRICS:
+        if metric.name in schema:
+            raise ValueError(f"{metric.name} is both a device metric and a vital rule")
+    return schema
+
+
+CURATED_LABELS: Mapping[str, tuple[str, ...]] = label_schema()
+"""Curated metric name → its extra label names (checked once, at import)."""
+
+CURATED_METRIC_NAMES: tuple[str, ...] = tuple(sorted({*CURATED_LABELS, *(m.name for m in DEVICE_METRICS)}))
+"""Every fixed metric name the vitals mapping can emit (the generic rule adds ``powerwall_vital_*``)."""
+
+# ---------------------------------------------------------------------------------------------
+# /api/solar_powerwall (Powerwall+ on firmware without vitals): JSON field → equivalent vital name,
+# so both sources go through the same rules and feed the same metrics.
+SOLAR_PVAC_STATUS_FIELDS: Mapping[str, str] = {
+    "state": "PVAC_State",
+    "grid_state": "PVAC_GridState",
+    "inv_state": "PVAC_InvState",
+    "v_out": "PVAC_Vout",
+    "f_out": "PVAC_Fout",
+    "p_out": "PVAC_Pout",
+    "q_out": "PVAC_Qout",
+    "i_out": "PVAC_Iout",
+}
+"""``pvac_status`` scalars; any other scalar ``k`` there becomes the vital ``PVAC_<k>`` (generic)."""
+
+SOLAR_STRING_FIELDS: Mapping[str, str] = {
+    "measured_power": "PVAC_PVMeasuredPower_{string}",
+    "measured_voltage": "PVAC_PVMeasuredVoltage_{string}",
+    "current": "PVAC_PVCurrent_{string}",
+    "connected": "PVS_String{string}_Connected",
+}
+"""``pvac_status.string_vitals[]`` entries (``string_id`` 1, 2, ... → ``A``, ``B``, ...)."""
+
+SOLAR_PVS_STATUS_FIELDS: Mapping[str, str] = {
+    "state": "PVS_State",
+    "v_ll": "PVS_vLL",
+    "enable_output": "PVS_EnableOutput",
+    "self_test_state": "PVS_SelfTestState",
+}
+"""``pvs_status`` scalars; any other scalar ``k`` there becomes the vital ``PVS_<k>`` (generic)."""
+
+SOLAR_TOP_LEVEL_FIELDS: Mapping[str, str] = {
+    "power_status_setpoint": "PVI-PowerStatusSetpoint",
+}
+"""Top-level scalars attributed to the PVAC; any other top-level scalar keeps its own name."""

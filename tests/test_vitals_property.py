@@ -1,0 +1,194 @@
+"""Property tests: hostile vitals bodies only ever raise VitalsDecodeError; flattening never raises.
+
+The body comes from a device on the LAN; anything it sends must end in either a decoded list or the
+one exception the collector catches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exporter.metricset import MetricSet
+from exporter.vitals.decode import VitalsDecodeError, decode_vitals
+from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
+from tests.conftest import FIXTURES, IN_CI
+from tests.vitals_encoder import METADATA_KEYS, encode_vitals_json, render
+
+CAPTURE_PATH = FIXTURES / "vitals" / "pwsim-vitals.pb"
+CAPTURE = CAPTURE_PATH.read_bytes() if CAPTURE_PATH.is_file() else b""
+
+SETTINGS = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _check(payload: bytes) -> None:
+    """Decode must succeed or raise VitalsDecodeError; flatten and render must not raise."""
+    try:
+        devices = decode_vitals(payload)
+    except VitalsDecodeError:
+        return
+    ms = MetricSet(base_labels={"gateway": "home"})
+    flatten_vitals(devices, ms)
+    render(ms)
+
+
+@pytest.fixture(scope="module")
+def capture() -> bytes:
+    if not CAPTURE:
+        reason = f"real vitals capture not found at {CAPTURE_PATH}"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CAPTURE
+
+
+@SETTINGS
+@given(st.binary(max_size=4096))
+def test_random_bytes(payload: bytes) -> None:
+    _check(payload)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "set", "insert", "delete", "truncate", "splice"]),
+            st.integers(0, 7072),
+            st.binary(min_size=1, max_size=16),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_mutated_capture(capture: bytes, mutations: list[tuple[str, int, bytes]]) -> None:
+    data = bytearray(capture)
+    for op, pos, blob in mutations:
+        if not data:
+            break
+        pos %= len(data)
+        if op == "flip":
+            data[pos] ^= 1 << (blob[0] % 8)
+        elif op == "set":
+            data[pos] = blob[0]
+        elif op == "insert":
+            data[pos:pos] = blob
+        elif op == "delete":
+            del data[pos : pos + len(blob)]
+        elif op == "truncate":
+            del data[pos:]
+        else:  # splice: duplicate a chunk of the payload elsewhere
+            chunk = bytes(data[pos : pos + 64])
+            at = (pos * 31 + len(blob)) % len(data)
+            data[at:at] = chunk
+    _check(bytes(data))
+
+
+_names = st.one_of(
+    st.sampled_from(
+        [
+            "PINV_Pout",
+            "PINV_State",
+            "METER_X_CTA_I",
+            "NEURIO_CT0_Location",
+            "PVAC_PvState_A",
+            "ISLAND_FreqL1_Main",
+            "Foo_Total",
+            "Foo_Info",
+            "",
+            "-",
+            "A-B",
+            "A_B",
+        ]
+    ),
+    st.text(max_size=40),
+).filter(lambda name: name not in METADATA_KEYS)
+_values = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+)
+_dins = st.one_of(
+    st.sampled_from(["TEPOD--1081100-10-U--T1", "NEURIO--V1", "TESLA--1538100-00-F--C1", "STSTSM"]),
+    st.text(min_size=1, max_size=40),
+)
+_entries = st.fixed_dictionaries(
+    {},
+    optional={
+        "partNumber": st.text(max_size=20),
+        "serialNumber": st.text(max_size=40),
+        "componentParentDin": st.text(max_size=20),
+        "firmwareVersion": st.text(max_size=20),
+        "lastCommunicationTime": st.integers(0, 2**40),
+        "alerts": st.lists(st.text(max_size=20), max_size=5),
+        "teslaEnergyEcuAttributes": st.fixed_dictionaries({"ecuType": st.integers(-(2**31), 2**31 - 1)}),
+    },
+).flatmap(lambda meta: st.dictionaries(_names, _values, max_size=12).map(lambda v: {**v, **meta}))
+
+
+@SETTINGS
+@given(st.dictionaries(_dins, _entries, min_size=1, max_size=6))
+def test_structured_random_payloads_decode_and_flatten(doc: dict[str, dict[str, Any]]) -> None:
+    """Well-formed bodies with arbitrary names, values and labels: decode succeeds, flatten is total."""
+    devices = decode_vitals(encode_vitals_json(doc))
+    ms = MetricSet(base_labels={"gateway": "home"})
+    flatten_vitals(devices, ms)
+    render(ms)
+
+
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        _json,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "pvac_status": st.one_of(
+                    _json,
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "string_vitals": st.lists(
+                                st.dictionaries(
+                                    st.sampled_from(
+                                        ["string_id", "connected", "measured_voltage", "current", "measured_power"]
+                                    ),
+                                    _json,
+                                ),
+                                max_size=5,
+                            )
+                        },
+                    ),
+                ),
+                "pvs_status": _json,
+                "pvac_alerts": st.dictionaries(st.text(max_size=10), _json, max_size=5),
+                "pvs_alerts": _json,
+            },
+        ),
+    )
+)
+def test_solar_powerwall_never_raises(data: Any) -> None:
+    ms = MetricSet(base_labels={"gateway": "home"})
+    flatten_solar_powerwall(data, ms)
+    render(ms)
+
+
+def test_capture_path_is_under_shared() -> None:
+    assert Path(CAPTURE_PATH).parts[-4:] == ("shared", "fixtures", "vitals", "pwsim-vitals.pb")

@@ -1,0 +1,141 @@
+"""``/api/solar_powerwall`` (Powerwall+ without vitals) onto the same metrics as the vitals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from exporter.metricset import MetricSet
+from exporter.vitals.flatten import flatten_solar_powerwall
+from tests.conftest import require_fixtures
+from tests.vitals_encoder import render
+
+PVAC = {"device": "PVAC", "serial": "", "part_number": ""}
+PVS = {"device": "PVS", "serial": "", "part_number": ""}
+
+
+@pytest.fixture(scope="module")
+def solar_json() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(
+        (require_fixtures() / "pypowerwall-sim" / "api" / "solar_powerwall.json").read_text()
+    )
+    return doc
+
+
+@pytest.fixture(scope="module")
+def ms(solar_json: dict[str, Any]) -> MetricSet:
+    out = MetricSet(base_labels={"gateway": "home"})
+    assert flatten_solar_powerwall(solar_json, out) is None  # type: ignore[func-returns-value]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "labels", "value"),
+    [
+        ("powerwall_solar_string_voltage_volts", {**PVAC, "string": "A"}, 10.3),
+        ("powerwall_solar_string_voltage_volts", {**PVAC, "string": "B"}, 33.2),
+        ("powerwall_solar_string_voltage_volts", {**PVAC, "string": "D"}, 10.3),
+        ("powerwall_solar_string_current_amperes", {**PVAC, "string": "C"}, 0.0),
+        ("powerwall_solar_string_power_watts", {**PVAC, "string": "A"}, 0.0),
+        ("powerwall_solar_string_connected", {**PVAC, "string": "A"}, 1.0),
+        ("powerwall_solar_string_connected", {**PVAC, "string": "B"}, 0.0),
+        ("powerwall_solar_inverter_power_watts", PVAC, 0.0),
+        ("powerwall_solar_inverter_reactive_power_var", PVAC, -10.0),
+        ("powerwall_solar_inverter_voltage_volts", PVAC, 241.60000000000002),
+        ("powerwall_solar_inverter_frequency_hertz", PVAC, 59.992000000000004),
+        ("powerwall_solar_inverter_current_amperes", PVAC, 1.12),
+        ("powerwall_solar_inverter_state_info", {**PVAC, "state": "PVAC_Active"}, 1.0),
+        ("powerwall_solar_inverter_grid_state_info", {**PVAC, "state": "Grid_Compliant"}, 1.0),
+        ("powerwall_solar_inverter_inv_state_info", {**PVAC, "state": "INV_Grid_Connected"}, 1.0),
+        ("powerwall_solar_pvs_state_info", {**PVS, "state": "PVS_GridSupporting"}, 1.0),
+        ("powerwall_solar_pvs_line_voltage_volts", PVS, 242.4),
+        ("powerwall_vital_pvs_enable_output", PVS, 1.0),
+        ("powerwall_vital_pvs_self_test_state_info", {**PVS, "value": "PVS_SelfTestOff"}, 1.0),
+        ("powerwall_vital_pvi_power_status_setpoint_info", {**PVAC, "value": "on"}, 1.0),
+        ("powerwall_vital_pvac_disabled", PVAC, 0.0),
+        ("powerwall_vital_pvs_disabled", PVS, 0.0),
+        ("powerwall_vital_pv_power_limit", PVAC, 230.39999999999998),
+        ("powerwall_device_alert", {**PVS, "alert": "PVS_a018_MciStringB"}, 1.0),
+        ("powerwall_device_alert", {**PVS, "alert": "PVS_a059_MciOpen"}, 1.0),
+    ],
+)
+def test_solar_powerwall_series(ms: MetricSet, name: str, labels: dict[str, str], value: float) -> None:
+    key = (("gateway", "home"), *labels.items())
+    samples = ms.samples(name)
+    assert key in samples, f"{name}{labels} missing; have {list(samples)[:3]}"
+    assert samples[key] == pytest.approx(value)
+
+
+def test_only_true_alerts_count(ms: MetricSet) -> None:
+    alerts = sorted((dict(k)["device"], dict(k)["alert"]) for k in ms.samples("powerwall_device_alert"))
+    # ReceivedMuxBitmask: 1 and PVAC_alertMatrixIndex: 0 are numbers, not alerts
+    assert alerts == [("PVS", "PVS_a018_MciStringB"), ("PVS", "PVS_a059_MciOpen")]
+
+
+def test_same_families_as_vitals_and_no_device_info(ms: MetricSet) -> None:
+    assert "powerwall_device_info" not in ms.names()
+    assert "powerwall_solar_string_state_info" not in ms.names()  # JSON has no per-string state
+    assert len(ms.samples("powerwall_solar_string_voltage_volts")) == 4
+
+
+def test_exposition_renders(ms: MetricSet) -> None:
+    text = render(ms)
+    assert (
+        'powerwall_solar_string_power_watts{device="PVAC",gateway="home",part_number="",serial="",string="A"}' in text
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        "text",
+        42,
+        {},
+        {"pvac_status": None, "pvs_status": None, "pvac_alerts": None, "pvs_alerts": None},
+        {"pvac_status": {"string_vitals": None}},
+        {"pvac_status": {"string_vitals": [None, 1, "x", {}]}},
+        {"pvac_status": {"string_vitals": [{"string_id": None, "measured_power": 5}]}},
+        {"pvac_status": {"string_vitals": [{"string_id": True, "measured_power": 5}]}},
+        {"pvac_status": {"string_vitals": [{"string_id": 0}, {"string_id": 99}, {"string_id": -1}]}},
+        {"pvac_status": {"p_out": None, "v_out": [1], "state": {"x": 1}}},
+        {"pvac_alerts": ["PVAC_a001"], "pvs_alerts": "PVS_a001"},
+        {"pvac_status": {"p_out": 10**400}},
+        {"pvac_status": {"state": "\ud800bad"}, "pvs_alerts": {"\udfff": True}},
+        {1: 2, None: "x", "pvac_status": {3: 4}},
+    ],
+)
+def test_tolerates_missing_null_and_odd_fields(data: Any) -> None:
+    out = MetricSet(base_labels={"gateway": "home"})
+    flatten_solar_powerwall(data, out)
+    render(out)
+
+
+def test_string_id_as_text_and_duplicates() -> None:
+    out = MetricSet()
+    flatten_solar_powerwall(
+        {
+            "pvac_status": {
+                "string_vitals": [
+                    {"string_id": "2", "measured_power": 100},
+                    {"string_id": 2, "measured_power": 200},
+                    {"string_id": 1, "current": None, "measured_voltage": 300.5},
+                ]
+            }
+        },
+        out,
+    )
+    assert out.get("powerwall_solar_string_power_watts", string="B") == 100.0  # first of an id wins
+    assert out.get("powerwall_solar_string_voltage_volts", string="A") == 300.5
+    assert out.get("powerwall_solar_string_current_amperes", string="A") is None
+
+
+def test_pvac_alert_true(solar_json: dict[str, Any]) -> None:
+    data = dict(solar_json)
+    data["pvac_alerts"] = {**solar_json["pvac_alerts"], "PVAC_a030_fan_faulted": True}
+    out = MetricSet()
+    flatten_solar_powerwall(data, out)
+    assert out.get("powerwall_device_alert", device="PVAC", alert="PVAC_a030_fan_faulted") == 1.0
