@@ -102,9 +102,22 @@ GATEWAY_VAR = query_var("gateway", "Gateway", 'label_values(powerwall_up{job=~"$
 SERIAL_VAR = query_var(
     "serial",
     "Powerwall serial",
-    'label_values({__name__=~"powerwall_battery_block_full_pack_energy_joules|powerwall_pod_full_pack_energy_joules", '
-    'job=~"$job", gateway=~"$gateway"}, serial)',
+    'label_values(powerwall_battery_block_full_pack_energy_joules{job=~"$job", gateway=~"$gateway"}, serial)',
 )
+
+
+def per_powerwall(metric: str) -> str:
+    """A battery pod/inverter series labelled with (and filtered by) the serial of its Powerwall.
+
+    The `serial` variable lists Powerwall package serials (battery blocks; the thermal controller
+    TETHC has the same serial). Pods and inverters carry their own serials; their parent DIN in
+    powerwall_device_info names the Powerwall, so join on it and expose it as `powerwall`.
+    """
+    parent = (
+        f'label_replace(powerwall_device_info{{{S}, parent_din=~"TETHC--.*--($serial)"}}, '
+        '"powerwall", "$1", "parent_din", "TETHC--.*--(.*)")'
+    )
+    return f"{metric}{{{S}}} * on(gateway, device, serial) group_left(powerwall) {parent}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1028,7 +1041,7 @@ def batteries() -> JSON:
             ts(
                 "Inverter output",
                 "AC output power of each Powerwall's inverter (from device vitals; firmware before 23.44).",
-                [target(f"powerwall_inverter_power_watts{blk}", "{{serial}}")],
+                [target(per_powerwall("powerwall_inverter_power_watts"), "Powerwall {{powerwall}}")],
                 "watt",
                 w=12,
             ),
@@ -1037,7 +1050,7 @@ def batteries() -> JSON:
                 "AC voltage at each Powerwall.",
                 [
                     target(f"powerwall_battery_block_voltage_volts{blk}", "{{serial}}"),
-                    target(f"powerwall_inverter_voltage_volts{blk}", "{{serial}} inverter"),
+                    target(per_powerwall("powerwall_inverter_voltage_volts"), "{{powerwall}} inverter"),
                 ],
                 "volt",
                 w=8,
@@ -1047,7 +1060,7 @@ def batteries() -> JSON:
                 "AC frequency at each Powerwall.",
                 [
                     target(f"powerwall_battery_block_frequency_hertz{blk}", "{{serial}}"),
-                    target(f"powerwall_inverter_frequency_hertz{blk}", "{{serial}} inverter"),
+                    target(per_powerwall("powerwall_inverter_frequency_hertz"), "{{powerwall}} inverter"),
                 ],
                 "hertz",
                 w=8,
@@ -1055,7 +1068,7 @@ def batteries() -> JSON:
             ts(
                 "Temperature",
                 "Ambient temperature measured by each Powerwall's thermal controller.",
-                [target(f"powerwall_thermal_ambient_temperature_celsius{{{S}}}", "{{serial}}")],
+                [target(f"powerwall_thermal_ambient_temperature_celsius{blk}", "{{serial}}")],
                 "celsius",
                 w=8,
             ),
@@ -1063,8 +1076,8 @@ def batteries() -> JSON:
                 "Available charge / discharge power",
                 "How much power each battery pod can take or give right now (lower when cold, full or empty).",
                 [
-                    target(f"powerwall_pod_available_charge_power_watts{blk}", "{{serial}} charge"),
-                    target(f"powerwall_pod_available_discharge_power_watts{blk}", "{{serial}} discharge"),
+                    target(per_powerwall("powerwall_pod_available_charge_power_watts"), "{{powerwall}} charge"),
+                    target(per_powerwall("powerwall_pod_available_discharge_power_watts"), "{{powerwall}} discharge"),
                 ],
                 "watt",
                 w=12,
@@ -1073,8 +1086,14 @@ def batteries() -> JSON:
                 "Pod energy",
                 "Energy remaining in each battery pod and energy still needed to fill it.",
                 [
-                    target(f"powerwall_pod_energy_remaining_joules{blk} / {J_TO_KWH}", "{{serial}} remaining"),
-                    target(f"powerwall_pod_energy_to_be_charged_joules{blk} / {J_TO_KWH}", "{{serial}} to charge"),
+                    target(
+                        f"{per_powerwall('powerwall_pod_energy_remaining_joules')} / {J_TO_KWH}",
+                        "{{powerwall}} remaining",
+                    ),
+                    target(
+                        f"{per_powerwall('powerwall_pod_energy_to_be_charged_joules')} / {J_TO_KWH}",
+                        "{{powerwall}} to charge",
+                    ),
                 ],
                 "kwatth",
                 w=12,
@@ -1104,21 +1123,21 @@ def batteries() -> JSON:
             timeline(
                 "Battery pod state",
                 "State of each battery pod (from device vitals).",
-                [target(f"powerwall_pod_state_info{blk} == 1", "{{serial}} {{state}}")],
+                [target(f"{per_powerwall('powerwall_pod_state_info')} == 1", "{{powerwall}} {{state}}")],
                 ACTIVE,
             ),
             timeline(
                 "Thermal state",
                 "State of each Powerwall's thermal controller (heating/cooling).",
-                [target(f"powerwall_thermal_state_info{{{S}}} == 1", "{{serial}} {{state}}")],
+                [target(f"powerwall_thermal_state_info{blk} == 1", "{{serial}} {{state}}")],
                 ACTIVE,
             ),
             stat(
                 "Pod faults",
                 "Permanent and persistent fault flags of each battery pod; anything but OK needs service.",
                 [
-                    target(f"powerwall_pod_permanently_faulted{blk}", "{{serial}} permanent"),
-                    target(f"powerwall_pod_persistently_faulted{blk}", "{{serial}} persistent"),
+                    target(per_powerwall("powerwall_pod_permanently_faulted"), "{{powerwall}} permanent"),
+                    target(per_powerwall("powerwall_pod_persistently_faulted"), "{{powerwall}} persistent"),
                 ],
                 "none",
                 w=24,

@@ -259,6 +259,8 @@ def substitute(
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
+        if name.isdigit():  # a PromQL label_replace group reference ($1), which Grafana leaves alone
+            return m.group(0)
         if name not in table:
             raise KeyError(f"unknown template variable ${name} in {expr!r}")
         return table[name]
