@@ -69,6 +69,14 @@ def info(name: str, help: str) -> MetricDef:
 
 Labels = tuple[tuple[str, str], ...]
 
+# Label values come from the gateway; bound them so a hostile or broken answer cannot bloat the exposition.
+MAX_LABEL_LENGTH = 256
+
+
+def _clean(value: str) -> str:
+    """Make a label value encodable (JSON can carry lone surrogates, which break the encoder) and bounded."""
+    return value.encode("utf-8", "replace").decode("utf-8")[:MAX_LABEL_LENGTH]
+
 
 @dataclass(slots=True)
 class MetricSet:
@@ -91,8 +99,12 @@ class MetricSet:
         elif known.kind is not metric.kind:
             log.warning("dropping %s: already defined as %s", metric.name, known.kind.value)
             return
-        key = tuple(self.base_labels.items()) + (tuple(labels.items()) if labels else ())
-        self._samples[metric.name][key] = float(value)
+        extra = (
+            tuple((k, v if v.isascii() and len(v) <= MAX_LABEL_LENGTH else _clean(v)) for k, v in labels.items())
+            if labels
+            else ()
+        )
+        self._samples[metric.name][tuple(self.base_labels.items()) + extra] = float(value)
 
     def merge(self, other: MetricSet) -> None:
         for name, samples in other._samples.items():
