@@ -241,3 +241,12 @@ def test_faults_apply_in_replay_mode(tmp_path: object) -> None:
         assert c.get("/api/system_status/grid_status").json()["grid_status"] == "SystemIslandedActive"
         g.faults.vitals_absent = True
         assert c.get("/api/devices/vitals").status == 404
+
+
+def test_global_status_fault_answers_login_too_and_counts_it(gw: SimulatedGateway) -> None:
+    gw.faults.status = 503
+    assert SimClient(gw).login().status == 503
+    assert gw.login_count == 1
+    gw.faults.set("status", 503, paths={"/api/status"})
+    assert SimClient(gw).login().status == 200
+    assert gw.login_count == 2

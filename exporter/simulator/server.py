@@ -238,6 +238,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         rec = RecordedRequest(self.command, path, query, dict(self.headers.items()), body)
         gw._record(rec)
+        if rec.method == "POST" and path == LOGIN_PATH:
+            gw._count_login()  # every attempt, whatever answers it (faults included)
         delay = gw.faults.take("delay_seconds", path)
         if delay and gw._stopping.wait(float(delay)):
             self.close_connection = True
@@ -588,6 +590,7 @@ class SimulatedGateway:
 
     @property
     def login_count(self) -> int:
+        """POSTs to the login path received, successful or not (also those a fault answered)."""
         with self._lock:
             return self._login_count
 
@@ -627,9 +630,11 @@ class SimulatedGateway:
         with self._lock:
             return any(t in self._sessions for t in tokens)
 
-    def _login(self, rec: RecordedRequest) -> _Reply:
+    def _count_login(self) -> None:
         with self._lock:
             self._login_count += 1
+
+    def _login(self, rec: RecordedRequest) -> _Reply:
         if b"force_sm_off" in rec.body:
             self.force_sm_off_seen = True
             self._flag_dangerous(rec)
