@@ -1,0 +1,122 @@
+"""Generate the README's metric reference from real scrapes, so it cannot drift from the code.
+
+``python -m tests.metrics_doc --write`` rewrites the table between the README markers;
+``tests/test_readme_metrics.py`` fails when the committed table differs from what this produces.
+Sources: the simulated site (vitals, and again without vitals so /api/solar_powerwall is mapped),
+and both real JSON captures plus the real vitals capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.collector import PowerwallCollector
+from exporter.config import Config, GatewayConfig, Secret, TLSConfig
+from exporter.metricset import Kind, MetricSet
+from exporter.simulator import SimulatedGateway, SiteModel
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
+PASSWORD = "doc-password"  # noqa: S105 - the simulator's throwaway password
+
+
+@dataclass
+class Row:
+    kind: str
+    help: str
+    labels: set[str] = field(default_factory=set)
+
+
+def _scrape(gw: SimulatedGateway) -> MetricSet:
+    host, port = gw.url.removeprefix("https://").rsplit(":", 1)
+    cfg = GatewayConfig(
+        name="doc",
+        host=host,
+        port=int(port),
+        password=Secret(PASSWORD),
+        tls=TLSConfig(ca_file=Path(gw.cert_path)),
+        min_interval_seconds=0,
+    )
+    collector = PowerwallCollector(Config(gateways=(cfg,), state_file=None))
+    try:
+        collector.scrape()  # first scrape learns that vitals are absent where they are
+        return collector.scrape()
+    finally:
+        collector.close()
+
+
+def collect_rows() -> dict[str, Row]:
+    sets: list[MetricSet] = []
+    gateways = [
+        SimulatedGateway(password=PASSWORD, model=SiteModel(seed=3, powerwalls=2, solar_powerwall=True)),
+        SimulatedGateway(password=PASSWORD, model=SiteModel(seed=3, powerwalls=2, solar_powerwall=True)),
+        SimulatedGateway(password=PASSWORD, replay_dir=FIXTURES / "fw-21.39.1"),
+        SimulatedGateway(
+            password=PASSWORD,
+            replay_dir=FIXTURES / "pypowerwall-sim",
+            vitals_file=FIXTURES / "vitals" / "pwsim-vitals.pb",
+        ),
+    ]
+    gateways[1].faults.vitals_absent = True
+    for gw in gateways:
+        gw.start()
+        try:
+            sets.append(_scrape(gw))
+        finally:
+            gw.stop()
+    rows: dict[str, Row] = {}
+    for ms in sets:
+        for fam in ms.families():
+            name = fam.name + {"counter": "_total", "info": "_info"}.get(fam.type, "")
+            row = rows.setdefault(name, Row(Kind(fam.type).value, fam.documentation))
+            for s in fam.samples:
+                row.labels.update(k for k in s.labels if k != "gateway")
+    return rows
+
+
+def render(rows: dict[str, Row]) -> str:
+    def is_generic(name: str, row: Row) -> bool:
+        return name.startswith("powerwall_vital_") or row.help.startswith(("Gateway field", "Vital "))
+
+    def table(names: list[str]) -> list[str]:
+        out = ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |"]
+        for n in names:
+            r = rows[n]
+            labels = ", ".join(f"`{label}`" for label in sorted(r.labels))
+            out.append(f"| `{n}` | {r.kind} | {labels} | {r.help.replace('|', '/')} |")
+        return out
+
+    curated = sorted(n for n, r in rows.items() if not is_generic(n, r))
+    generic = sorted(n for n, r in rows.items() if is_generic(n, r))
+    lines = [START, *table(curated), "", "<details><summary>Generically named fields seen in the test sites "
+             f"({len(generic)})</summary>", "", *table(generic), "", "</details>", END]
+    return "\n".join(lines)
+
+
+def updated_readme(text: str) -> str:
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    return head + render(collect_rows()) + tail
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    p = argparse.ArgumentParser()
+    p.add_argument("--write", action="store_true", help="rewrite README.md in place")
+    args = p.parse_args()
+    text = README.read_text()
+    new = updated_readme(text)
+    if args.write:
+        README.write_text(new)
+    else:
+        sys.stdout.write(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
