@@ -10,10 +10,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, GatewayConfig, Secret, TLSConfig, load_config
 from exporter.webconfig import load_web_config
+
+if TYPE_CHECKING:
+    from exporter.simulator import SimulatedGateway
 
 log = logging.getLogger("exporter")
 
@@ -125,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _start_demo() -> tuple[object, Config]:
+def _start_demo() -> tuple[SimulatedGateway, Config]:
     try:
         from exporter.simulator import SimulatedGateway, SiteModel
     except ImportError as exc:  # cryptography (the demo extra) missing

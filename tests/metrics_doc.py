@@ -22,7 +22,7 @@ from exporter.simulator import SimulatedGateway, SiteModel
 README = Path(__file__).resolve().parents[1] / "README.md"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
-PASSWORD = "doc-password"  # noqa: S105 - the simulator's throwaway password
+PASSWORD = "doc-password"
 
 
 @dataclass
@@ -93,8 +93,17 @@ def render(rows: dict[str, Row]) -> str:
 
     curated = sorted(n for n, r in rows.items() if not is_generic(n, r))
     generic = sorted(n for n, r in rows.items() if is_generic(n, r))
-    lines = [START, *table(curated), "", "<details><summary>Generically named fields seen in the test sites "
-             f"({len(generic)})</summary>", "", *table(generic), "", "</details>", END]
+    lines = [
+        START,
+        *table(curated),
+        "",
+        f"<details><summary>Generically named fields seen in the test sites ({len(generic)})</summary>",
+        "",
+        *table(generic),
+        "",
+        "</details>",
+        END,
+    ]
     return "\n".join(lines)
 
 

@@ -138,7 +138,7 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
 
 
 def scrape(port: int, path: str = "/metrics") -> tuple[str, Samples]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:
         text = resp.read().decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):

@@ -92,12 +92,17 @@ def test_retry_after_is_honoured(sim: SimulatedGateway) -> None:
     client.fetch(ep.SOE, deadline())
     sim.faults.status = 429
     sim.faults.retry_after = 3600
-    client.fetch(ep.SOE, deadline(), )
+    client.fetch(
+        ep.SOE,
+        deadline(),
+    )
     assert client.cooldown_remaining() >= 3599
     client.close()
 
 
-def test_bad_password_fails_clearly_without_a_login_loop(sim: SimulatedGateway, caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_password_fails_clearly_without_a_login_loop(
+    sim: SimulatedGateway, caplog: pytest.LogCaptureFixture
+) -> None:
     from exporter.config import Secret
 
     client = GatewayClient(gateway_config(sim, password=Secret("wrong-password-1234")))
@@ -114,7 +119,12 @@ def test_allow_list_is_enforced_before_any_socket(sim: SimulatedGateway) -> None
     client = GatewayClient(gateway_config(sim))
     client.fetch(ep.SOE, deadline())
     before = len(sim.requests)
-    for path in sorted(ep.FORBIDDEN_PATHS - ep.READ_ALLOWLIST) + ["/api/status?x=1", "/api/meters/aggregates/", "/api/logout"]:
+    for path in [
+        *sorted(ep.FORBIDDEN_PATHS - ep.READ_ALLOWLIST),
+        "/api/status?x=1",
+        "/api/meters/aggregates/",
+        "/api/logout",
+    ]:
         with pytest.raises(ForbiddenRequest):
             client._http("GET", path, deadline(), auth=True)
     for method in ("POST", "PUT", "DELETE", "PATCH"):
@@ -154,7 +164,9 @@ def test_allow_list_contains_no_dangerous_path() -> None:
 
 
 def test_fingerprint_pin_accepts_the_right_certificate(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim, tls=TLSConfig(fingerprint_sha256=sim.fingerprint_sha256.replace(":", "").lower())))
+    client = GatewayClient(
+        gateway_config(sim, tls=TLSConfig(fingerprint_sha256=sim.fingerprint_sha256.replace(":", "").lower()))
+    )
     assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
     client.close()
 

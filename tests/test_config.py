@@ -30,11 +30,15 @@ def test_minimal_config_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("address", "host", "port"),
-    [("192.0.2.1", "192.0.2.1", 443), ("192.0.2.1:8443", "192.0.2.1", 8443), ("https://teg.local/", "teg.local", 443),
-     ("https://[2001:db8::1]:444", "2001:db8::1", 444)],
+    [
+        ("192.0.2.1", "192.0.2.1", 443),
+        ("192.0.2.1:8443", "192.0.2.1", 8443),
+        ("https://teg.local/", "teg.local", 443),
+        ("https://[2001:db8::1]:444", "2001:db8::1", 444),
+    ],
 )
 def test_address_forms(address: str, host: str, port: int) -> None:
-    g = parse_config({"gateways": [{**GOOD["gateways"][0], "address": address}]}).gateways[0]  # type: ignore[dict-item]
+    g = parse_config({"gateways": [{**GOOD["gateways"][0], "address": address}]}).gateways[0]
     assert (g.host, g.port) == (host, port)
 
 
@@ -59,7 +63,7 @@ def test_address_forms(address: str, host: str, port: int) -> None:
     ],
 )
 def test_errors_name_the_key(mutation: dict[str, object], key: str) -> None:
-    gw = {**GOOD["gateways"][0], **mutation}  # type: ignore[dict-item]
+    gw = {**GOOD["gateways"][0], **mutation}
     gw = {k: v for k, v in gw.items() if v is not None}
     with pytest.raises(ConfigError) as err:
         parse_config({"gateways": [gw]})
@@ -88,7 +92,7 @@ def test_password_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_fingerprint_is_normalised() -> None:
     fp = ":".join(["AB"] * 32)
-    g = parse_config({"gateways": [{**GOOD["gateways"][0], "tls": {"fingerprint_sha256": fp}}]}).gateways[0]  # type: ignore[dict-item]
+    g = parse_config({"gateways": [{**GOOD["gateways"][0], "tls": {"fingerprint_sha256": fp}}]}).gateways[0]
     assert g.tls.fingerprint_sha256 == "ab" * 32 and g.tls.mode == "fingerprint"
 
 

@@ -24,7 +24,7 @@ from tests.conftest import IN_CI, SIM_PASSWORD, gateway_config, make_collector
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
@@ -67,9 +67,7 @@ def test_openmetrics_and_gzip(port: int) -> None:
     assert b"powerwall_up" in gzip.decompress(body)
 
 
-def test_no_secret_in_pages_metrics_or_logs(
-    sim: SimulatedGateway, port: int, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_no_secret_in_pages_metrics_or_logs(sim: SimulatedGateway, port: int, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     sim.invalidate_sessions()
     pages = b"".join(get(port, p)[2] for p in ("/", "/metrics", "/probe?target=home", "/healthz"))
