@@ -8,12 +8,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from exporter import __version__
-from exporter.config import Config, ConfigError, GatewayConfig, Secret, TLSConfig, load_config
+from exporter.config import Config, ConfigError, load_config, parse_config
 from exporter.webconfig import load_web_config
 
 if TYPE_CHECKING:
@@ -140,17 +139,22 @@ def _start_demo() -> tuple[SimulatedGateway, Config]:
     )
     gw.start()
     log.info("demo: simulated gateway at %s (one simulated hour per real minute)", gw.url)
-    host, port = gw.url.removeprefix("https://").rsplit(":", 1)
-    cfg = GatewayConfig(
-        name="demo",
-        host=host,
-        port=int(port),
-        password=Secret(DEMO_PASSWORD),
-        tls=TLSConfig(ca_file=Path(gw.cert_path), server_name="powerwall"),
-        timeout_seconds=10.0,
-        min_interval_seconds=1.0,
+    # Through the same validation as a user's config file.
+    config = parse_config(
+        {
+            "gateways": [
+                {
+                    "name": "demo",
+                    "address": gw.url,
+                    "password": DEMO_PASSWORD,
+                    "tls": {"ca_file": str(gw.cert_path), "server_name": "powerwall"},
+                    "min_interval_seconds": 1,
+                }
+            ],
+            "state_file": "",
+        }
     )
-    return gw, Config(gateways=(cfg,), state_file=None)
+    return gw, config
 
 
 def _fetch_certificate(target: str, server_name: str) -> int:

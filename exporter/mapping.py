@@ -18,6 +18,7 @@ from typing import Any
 
 from exporter import endpoints as ep
 from exporter.metricset import MetricDef, MetricSet, counter, gauge, info
+from exporter.naming import gauge_name, snake_case
 
 Convert = Callable[[Any], float | None]
 
@@ -105,23 +106,9 @@ def go_duration(v: Any) -> float | None:
     return sign * total if pos == len(text) and pos > 0 else None
 
 
-def snake(name: str) -> str:
-    """``instantMaxPower`` / ``PINV_Pout`` / ``STSTSM-Location`` → ``instant_max_power`` style names."""
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
-    s = re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
-    s = re.sub(r"_+", "_", s)
-    return s or "unnamed"
-
-
-# Suffixes Prometheus reserves for counters, info metrics, histograms and summaries.
-RESERVED_SUFFIXES = ("_total", "_info", "_count", "_sum", "_bucket", "_created")
-
-
 def generic_name(prefix: str, key: str) -> str:
-    """The name an unmapped field is exported under: prefix + snake_case key, never a reserved suffix."""
-    name = f"{prefix}{snake(key)}"
-    return name + "_value" if name.endswith(RESERVED_SUFFIXES) else name
+    """The name an unmapped field is exported under (rule in :mod:`exporter.naming`)."""
+    return gauge_name(prefix + (snake_case(key) or "unnamed"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +424,7 @@ def _dict(v: Any) -> Mapping[str, Any]:
 def map_aggregates(data: Any, ms: MetricSet) -> None:
     for meter, obj in _dict(data).items():
         if isinstance(obj, Mapping):
-            METER_TABLE.apply(obj, ms, {"meter": snake(meter)})
+            METER_TABLE.apply(obj, ms, {"meter": snake_case(meter) or "unnamed"})
 
 
 def map_soe(data: Any, ms: MetricSet) -> None:

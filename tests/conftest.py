@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exporter.collector import PowerwallCollector
-from exporter.config import Config, GatewayConfig, Secret, TLSConfig
+from exporter.config import Config, GatewayConfig, parse_config
 from exporter.simulator import SimulatedGateway, SiteModel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,19 +36,16 @@ def fixtures_dir() -> Path:
     return require_fixtures()
 
 
-def gateway_config(gw: SimulatedGateway, name: str = "home", **overrides: object) -> GatewayConfig:
-    host, port = gw.url.removeprefix("https://").rsplit(":", 1)
-    fields: dict[str, object] = {
-        "name": name,
-        "host": host,
-        "port": int(port),
-        "password": Secret(SIM_PASSWORD),
-        "tls": TLSConfig(ca_file=Path(gw.cert_path), server_name="powerwall"),
-        "timeout_seconds": 5.0,
-        "min_interval_seconds": 0.0,
-    }
-    fields.update(overrides)
-    return GatewayConfig(**fields)  # type: ignore[arg-type]
+def gateway_config(gw: SimulatedGateway, name: str = "home", **overrides: Any) -> GatewayConfig:
+    """The config a user would write for this simulated gateway (CA pin), with test overrides."""
+    cfg = parse_config(
+        {
+            "gateways": [
+                {"name": name, "address": gw.url, "password": SIM_PASSWORD, "tls": {"ca_file": str(gw.cert_path)}}
+            ]
+        }
+    ).gateways[0]
+    return replace(cfg, **{"timeout_seconds": 5.0, "min_interval_seconds": 0.0, **overrides})
 
 
 def make_collector(*gateways: GatewayConfig, state_file: Path | None = None) -> PowerwallCollector:

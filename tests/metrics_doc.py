@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.collector import PowerwallCollector
-from exporter.config import Config, GatewayConfig, Secret, TLSConfig
+from exporter.config import parse_config
 from exporter.metricset import Kind, MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
 
@@ -33,16 +33,15 @@ class Row:
 
 
 def _scrape(gw: SimulatedGateway) -> MetricSet:
-    host, port = gw.url.removeprefix("https://").rsplit(":", 1)
-    cfg = GatewayConfig(
-        name="doc",
-        host=host,
-        port=int(port),
-        password=Secret(PASSWORD),
-        tls=TLSConfig(ca_file=Path(gw.cert_path)),
-        min_interval_seconds=0,
+    config = parse_config(
+        {
+            "gateways": [
+                {"name": "doc", "address": gw.url, "password": PASSWORD, "tls": {"ca_file": str(gw.cert_path)}}
+            ],
+            "state_file": "",
+        }
     )
-    collector = PowerwallCollector(Config(gateways=(cfg,), state_file=None))
+    collector = PowerwallCollector(config)
     try:
         collector.scrape()  # first scrape learns that vitals are absent where they are
         return collector.scrape()

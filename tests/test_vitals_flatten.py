@@ -17,10 +17,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.metricset import Kind, MetricSet, gauge
+from exporter.naming import snake_case
 from exporter.vitals import rules
 from exporter.vitals.decode import Device, decode_vitals
 from exporter.vitals.flatten import flatten_vitals
-from exporter.vitals.rules import CURATED_METRIC_NAMES, resolve, snake_case
+from exporter.vitals.rules import CURATED_METRIC_NAMES, resolve
 from tests.conftest import IN_CI, require_fixtures
 from tests.vitals_encoder import encode_vitals_json, render, vitals_of
 

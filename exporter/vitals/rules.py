@@ -56,6 +56,7 @@ from functools import lru_cache
 from typing import Any
 
 from exporter.metricset import Kind, MetricDef, counter, gauge, info
+from exporter.naming import gauge_name, snake_case
 
 GENERIC_PREFIX = "powerwall_vital_"
 
@@ -271,17 +272,6 @@ RULES: tuple[Rule, ...] = (
 GENERIC_COUNTER_RE = re.compile(r"(?i)lifetime_?energy|energy_?(?:charged|discharged)")
 """Generic (uncurated) vitals whose name matches are exported as counters."""
 
-_RESERVED_GAUGE_SUFFIXES = ("_total", "_info", "_created", "_count", "_sum", "_bucket")
-_CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
-_CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
-_NON_NAME = re.compile(r"[^a-z0-9]+")
-
-
-def snake_case(name: str) -> str:
-    """Vital name → the ``<snake>`` part of a generic metric name ("" if nothing is left)."""
-    s = _CAMEL_HUMP.sub(r"\1_\2", _CAMEL_ACRONYM.sub(r"\1_\2", name))
-    return _NON_NAME.sub("_", s.lower()).strip("_")
-
 
 class _TemplateFormatter(string.Formatter):
     """``str.format`` plus the conversion ``!l`` (lower-case), so templates stay plain data."""
@@ -318,9 +308,7 @@ def _generic(name: str, is_text: bool) -> Target | None:
     if GENERIC_COUNTER_RE.search(name):
         metric_name = base if base.endswith("_total") else base + "_total"
         return Target(counter(metric_name, f"Vital {name!r} (generic rule, gateway unit)."), 1.0, (), None)
-    if base.endswith(_RESERVED_GAUGE_SUFFIXES):
-        base += "_value"
-    return Target(gauge(base, f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."), 1.0, (), None)
+    return Target(gauge(gauge_name(base), f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."), 1.0, (), None)
 
 
 @lru_cache(maxsize=4096)
