@@ -363,6 +363,10 @@ class _Server(socketserver.TCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's default listen backlog is 5. A client opening ~11 connections at once (the
+    # exporter after login) overflows it; the kernel drops the extra SYNs and the client retries only
+    # after the 1 s SYN retransmit timeout, which looks like a slow gateway in timing-sensitive tests.
+    request_queue_size = 64
 
     def __init__(self, gw: SimulatedGateway, address: tuple[str, int]) -> None:
         self.gw = gw
