@@ -141,6 +141,8 @@ class GatewayClient:
         self._cooldown_streak = 0
         self._login_blocked_until = 0.0
         self._login_failures = 0
+        self._login_seq = 0  # login attempts made so far
+        self._login_error: FetchError | None = None  # how the last attempt failed, if it did
         self._inflight: dict[str, Future[Result]] = {}
         self._cache: dict[str, _Cached] = {}
         self._not_supported_until: dict[str, float] = {}
@@ -271,9 +273,12 @@ class GatewayClient:
             except FetchError as exc:
                 return exc
             if status in (401, 403):
-                self._drop_token(gen)
                 if attempt == 1:
+                    self._drop_token(gen)
                     continue
+                # A fresh token was refused as well: the session is not the problem, and dropping it
+                # would make every concurrent caller log in again. Pause logins instead.
+                self._pause_login_after_refusal(path, status)
                 return FetchError("unauthorized", f"{path}: {status} after a fresh login", status)
             if status == 429:
                 self._enter_cooldown(headers, RATE_LIMIT_COOLDOWN_SECONDS, path)
@@ -295,11 +300,20 @@ class GatewayClient:
         with self._lock:
             if self._token is not None:
                 return self._token_gen
+            seen = self._login_seq
         with self._login_lock:
             with self._lock:
                 if self._token is not None:  # another thread logged in while we waited
                     return self._token_gen
-            return self._login(deadline)
+                if self._login_seq != seen and self._login_error is not None:
+                    # Another caller's attempt failed while we waited: share its answer instead of
+                    # trying again, so a batch of concurrent requests costs one login attempt.
+                    return self._login_error
+            result = self._login(deadline)
+            with self._lock:
+                self._login_seq += 1
+                self._login_error = result if isinstance(result, FetchError) else None
+            return result
 
     def _login(self, deadline: float) -> int | FetchError:
         now = self._clock()
@@ -360,6 +374,22 @@ class GatewayClient:
         self._count_login("error")
         self._block_login(BAD_CREDENTIALS_BACKOFF_SECONDS / 4)
         return FetchError("login_failed", f"login: HTTP {status}", status)
+
+    def _pause_login_after_refusal(self, path: str, status: int) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._login_blocked_until > now:
+                return  # one refusal episode, however many concurrent requests saw it
+            self._login_failures += 1
+            delay = min(MAX_COOLDOWN_SECONDS, BAD_CREDENTIALS_BACKOFF_SECONDS * 2 ** (self._login_failures - 1))
+            self._login_blocked_until = now + delay
+        log.warning(
+            "gateway %s: %s refused a fresh session (HTTP %d); not logging in again for %.0f s",
+            self.cfg.name,
+            path,
+            status,
+            delay,
+        )
 
     def _block_login(self, base: float) -> None:
         with self._lock:
