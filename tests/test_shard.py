@@ -1,0 +1,93 @@
+"""Fleet sharding: our split agrees with Prometheus' hashmod routing, checked by promtool itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter.config import ConfigError, load_config
+from exporter.shard import hashmod, main, split
+from tests.conftest import IN_CI
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "scaling" / "prometheus-sharded.yml"
+NAMES = [f"site-{i:03d}" for i in range(40)]
+
+
+def fleet() -> dict[str, object]:
+    return {
+        "state_file": "",
+        "gateways": [{"name": n, "address": "192.0.2.1", "password": f"${{PW_{i}}}"} for i, n in enumerate(NAMES)],
+    }
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        if IN_CI:
+            pytest.fail("CI: promtool missing")
+        pytest.skip("promtool not installed (apt-get install prometheus)")
+    return path
+
+
+def test_split_is_complete_and_disjoint() -> None:
+    parts = split(fleet(), 3)
+    names = [g["name"] for p in parts for g in p["gateways"]]
+    assert sorted(names) == NAMES
+    assert all(p["state_file"] == "" for p in parts)
+    assert all(len(p["gateways"]) > 5 for p in parts)
+
+
+def test_split_rejects_duplicates() -> None:
+    f = fleet()
+    gateways = list(f["gateways"])  # type: ignore[call-overload]
+    f["gateways"] = [*gateways, gateways[0]]
+    with pytest.raises(ConfigError, match="duplicate"):
+        split(f, 2)
+
+
+def test_cli_writes_valid_replica_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "fleet.yaml"
+    src.write_text(yaml.safe_dump(fleet()))
+    assert main(["--config", str(src), "--replicas", "3", "--out-dir", str(tmp_path / "out")]) == 0
+    for i in range(len(NAMES)):
+        monkeypatch.setenv(f"PW_{i}", "x")
+    seen = []
+    for i in range(3):
+        path = tmp_path / "out" / f"exporter-{i}.yaml"
+        assert path.stat().st_mode & 0o777 == 0o600
+        cfg = load_config(path)
+        assert all(hashmod(g.name, 3) == i for g in cfg.gateways)
+        seen += [g.name for g in cfg.gateways]
+    assert sorted(seen) == NAMES
+    assert yaml.safe_load((tmp_path / "out" / "targets.yml").read_text()) == [{"targets": NAMES}]
+
+
+def test_prometheus_routes_each_target_to_the_replica_that_holds_it(tmp_path: Path) -> None:
+    tool = promtool()
+    src = tmp_path / "fleet.yaml"
+    src.write_text(yaml.safe_dump(fleet()))
+    assert main(["--config", str(src), "--replicas", "3", "--out-dir", str(tmp_path)]) == 0
+    config = tmp_path / "prometheus.yml"
+    shutil.copy(EXAMPLE, config)
+    check = subprocess.run([tool, "check", "config", str(config)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    proc = subprocess.run(
+        [tool, "check", "service-discovery", "--timeout=3s", str(config), "powerwall"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    targets = [t for t in json.loads(proc.stdout) if t.get("labels")]
+    kept = {t["labels"]["instance"]: t["labels"]["__address__"] for t in targets}
+    # This example server is shard 0 of 2: it keeps exactly the sites whose hashmod(name, 2) is 0 ...
+    assert sorted(kept) == sorted(n for n in NAMES if hashmod(n, 2) == 0)
+    # ... and sends each to the replica whose config holds it.
+    for name, address in kept.items():
+        assert address == f"powerwall-exporter-{hashmod(name, 3)}.powerwall-exporter:9871"
