@@ -111,13 +111,14 @@ def per_powerwall(metric: str) -> str:
 
     The `serial` variable lists Powerwall package serials (battery blocks; the thermal controller
     TETHC has the same serial). Pods and inverters carry their own serials; their parent DIN in
-    powerwall_device_info names the Powerwall, so join on it and expose it as `powerwall`.
+    powerwall_device_info names the Powerwall, so join on it and expose it as `powerwall`. The part
+    number is part of the match because captures with zeroed serials repeat the serial.
     """
     parent = (
         f'label_replace(powerwall_device_info{{{S}, parent_din=~"TETHC--.*--($serial)"}}, '
         '"powerwall", "$1", "parent_din", "TETHC--.*--(.*)")'
     )
-    return f"{metric}{{{S}}} * on(gateway, device, serial) group_left(powerwall) {parent}"
+    return f"{metric}{{{S}}} * on(gateway, device, part_number, serial) group_left(powerwall) {parent}"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,302 @@
+"""End to end: simulated gateways → exporter → real Prometheus (shipped rules) → real Alertmanager → webhook.
+
+Why: the dashboards and alerts are only worth something if the queries a user's Grafana sends return
+data from what the exporter really exposes, and if an outage in the house really becomes a
+notification. Nothing here is mocked: the exporter runs as its own process via the CLI, Prometheus and
+Alertmanager are Debian's binaries with the configs from deploy/ (addresses and intervals swapped as
+documented in deploy/README.md), and the notification is caught by an HTTP receiver.
+
+Two gateways are scraped: "home", the simulator's time-varying site model (2 Powerwalls, Powerwall+
+solar, vitals), and "captured", a replay of real captures from a later firmware plus a real vitals
+payload (`../shared/fixtures`), which the dashboards were not written against.
+
+Tests run in file order on one stack; the outage test goes last because it changes the site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.simulator import SimulatedGateway, SiteModel
+from tests.conftest import SIM_PASSWORD, require_fixtures
+from tests.e2e_support import (
+    PanelQuery,
+    Process,
+    PrometheusAPI,
+    WebhookReceiver,
+    free_port,
+    has_finite_value,
+    http_get,
+    load_dashboards,
+    panel_queries,
+    render_alertmanager_config,
+    render_prometheus_config,
+    require_binary,
+    start_alertmanager,
+    start_process,
+    start_prometheus,
+    substitute,
+    variable_defaults,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+log = logging.getLogger(__name__)
+
+MODEL_GW = "home"
+REPLAY_GW = "captured"
+MIN_DATA_RATIO = 0.9
+
+# Panel queries that may legitimately return nothing on a healthy site, and why. The test reports
+# which of them did return data; anything empty and not listed here fails.
+ALLOWED_EMPTY: dict[str, str] = {
+    "powerwall-exporter/Endpoint errors/A": "no gateway request failed (the counter appears with the first error)",
+    "powerwall-energy/Discharged / charged/A": (
+        "a ratio of two energies over the range: x/0 while the battery only charged (or only discharged) "
+        "during the test's few minutes; meaningful over days"
+    ),
+}
+# Additionally empty for the captured (replayed) site only.
+_FROZEN = "replayed captures never change, so every increase() is 0 and this ratio of increases is 0/0"
+ALLOWED_EMPTY_REPLAY: dict[str, str] = {
+    "powerwall-energy/Solar used at home/A": _FROZEN,
+    "powerwall-overview/Self-powered today/A": _FROZEN,
+}
+
+
+@dataclass
+class Stack:
+    model_gw: SimulatedGateway
+    replay_gw: SimulatedGateway
+    exporter: Process
+    prometheus: Process
+    alertmanager: Process
+    webhook: WebhookReceiver
+    prom: PrometheusAPI
+    started: float
+
+
+def exporter_config(model_gw: SimulatedGateway, replay_gw: SimulatedGateway) -> dict[str, Any]:
+    """The exporter's YAML config (issue 2 format) for the two simulated gateways."""
+
+    def gateway(name: str, gw: SimulatedGateway) -> dict[str, Any]:
+        return {
+            "name": name,
+            "address": gw.url,
+            "password": SIM_PASSWORD,
+            "tls": {"ca_file": str(gw.cert_path), "server_name": "powerwall"},
+            "timeout_seconds": 5,
+        }
+
+    return {"state_file": "", "gateways": [gateway(MODEL_GW, model_gw), gateway(REPLAY_GW, replay_gw)]}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    for binary in ("prometheus", "prometheus-alertmanager", "promtool"):
+        require_binary(binary)
+    fixtures = require_fixtures()
+    work: Path = tmp_path_factory.mktemp("e2e")
+
+    with contextlib.ExitStack() as cleanup:
+        # Time runs 60x faster in the model so counters and the battery move visibly within the test.
+        model_gw = SimulatedGateway(
+            password=SIM_PASSWORD, model=SiteModel(seed=42, powerwalls=2, solar_powerwall=True, time_scale=60)
+        ).start()
+        cleanup.callback(model_gw.stop)
+        replay_gw = SimulatedGateway(
+            password=SIM_PASSWORD,
+            replay_dir=fixtures / "pypowerwall-sim",
+            vitals_file=fixtures / "vitals" / "pwsim-vitals.pb",
+        ).start()
+        cleanup.callback(replay_gw.stop)
+
+        config = work / "exporter.yml"
+        config.write_text(yaml.safe_dump(exporter_config(model_gw, replay_gw)))
+        exporter_port = free_port()
+        exporter = start_process(
+            "exporter",
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                f"--config.file={config}",
+                f"--web.listen-address=127.0.0.1:{exporter_port}",
+                "--log.level=info",
+            ],
+            work,
+            f"http://127.0.0.1:{exporter_port}",
+        )
+        cleanup.callback(exporter.stop)
+        exporter.wait_ready("/healthz")
+
+        webhook = WebhookReceiver().start()
+        cleanup.callback(webhook.stop)
+
+        am_port = free_port()
+        am_config = work / "alertmanager.yml"
+        am_config.write_text(render_alertmanager_config(webhook=webhook.address))
+        alertmanager = start_alertmanager(am_config, work, am_port)
+        cleanup.callback(alertmanager.stop)
+
+        prom_port = free_port()
+        prom_config = work / "prometheus.yml"
+        prom_config.write_text(
+            render_prometheus_config(
+                exporter=f"127.0.0.1:{exporter_port}",
+                alertmanager=f"127.0.0.1:{am_port}",
+                prometheus=f"127.0.0.1:{prom_port}",
+            )
+        )
+        prometheus = start_prometheus(prom_config, work, prom_port)
+        cleanup.callback(prometheus.stop)
+        prom = PrometheusAPI(prometheus.base_url)
+
+        def both_gateways_up() -> bool:
+            result = prom.instant('powerwall_up{job="powerwall"} == 1')
+            return {r["metric"]["gateway"] for r in result} == {MODEL_GW, REPLAY_GW}
+
+        try:
+            wait_for("Prometheus to store powerwall_up == 1 for both gateways", both_gateways_up, timeout=60)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nexporter log:\n{exporter.log_tail()}") from None
+        yield Stack(model_gw, replay_gw, exporter, prometheus, alertmanager, webhook, prom, time.time())
+
+
+# --------------------------------------------------------------------------------------------------
+# (a) every panel query returns data
+
+
+def evaluate(prom: PrometheusAPI, q: PanelQuery, variables: dict[str, str], since: float) -> bool:
+    expr = substitute(q.expr, variables, interval=q.interval, rate_interval="1m", range_="1h")
+    now = time.time()
+    if q.instant:
+        return has_finite_value(prom.instant(expr, at=now))
+    return has_finite_value(prom.range(expr, start=max(since, now - 300), end=now, step=2))
+
+
+def coverage(stack: Stack, gateway: str, deadline: float) -> tuple[list[PanelQuery], set[str]]:
+    """All panel queries and the keys of those without data for one gateway, re-polling the empty
+    ones until `deadline` (series that need two samples, or the first vitals fetch, appear late)."""
+    queries: list[tuple[PanelQuery, dict[str, str]]] = []
+    for d in load_dashboards().values():
+        variables = {**variable_defaults(d), "gateway": gateway, "job": "powerwall"}
+        queries += [(q, variables) for q in panel_queries(d)]
+    empty = {q.key for q, _ in queries}
+    while True:
+        for q, variables in queries:
+            if q.key in empty and evaluate(stack.prom, q, variables, stack.started - 60):
+                empty.discard(q.key)
+        if not empty or time.time() > deadline:
+            return [q for q, _ in queries], empty
+        time.sleep(2)
+
+
+def check_coverage(stack: Stack, gateway: str, allowed: dict[str, str]) -> None:
+    # `increase()`/`rate()` need two samples inside their window: wait a few scrapes first.
+    wait_for(
+        "a few scrapes in Prometheus",
+        lambda: stack.prom.instant(f'count_over_time(powerwall_up{{gateway="{gateway}"}}[1m]) >= 5'),
+        timeout=30,
+    )
+    queries, empty = coverage(stack, gateway, deadline=time.time() + 30)
+    total = len(queries)
+    with_data = total - len(empty)
+    ratio = with_data / total
+    log.info("%s: %d of %d panel queries returned data (%.0f%%)", gateway, with_data, total, 100 * ratio)
+    for key in sorted(empty):
+        log.info("  empty: %s (%s)", key, allowed.get(key, "NOT ALLOWED"))
+    unexpected = sorted(empty - set(allowed))
+    assert not unexpected, f"{gateway}: panel queries without data: {unexpected}"
+    assert ratio >= MIN_DATA_RATIO, f"{gateway}: only {with_data}/{total} panel queries returned data"
+
+
+def test_every_panel_query_returns_data_for_the_simulated_site(stack: Stack) -> None:
+    check_coverage(stack, MODEL_GW, ALLOWED_EMPTY)
+
+
+def test_every_panel_query_returns_data_for_captured_firmware(stack: Stack) -> None:
+    check_coverage(stack, REPLAY_GW, {**ALLOWED_EMPTY, **ALLOWED_EMPTY_REPLAY})
+
+
+def test_all_gateways_selected_returns_data_everywhere(stack: Stack) -> None:
+    """Grafana's "All" ($gateway = .*): sums and joins across two gateways must not break."""
+    check_coverage(stack, ".*", ALLOWED_EMPTY)
+
+
+# --------------------------------------------------------------------------------------------------
+# (b) the exposition is lint-clean
+
+
+def test_promtool_check_metrics_is_clean(stack: Stack) -> None:
+    promtool = require_binary("promtool")
+    req = urllib.request.Request(stack.exporter.base_url + "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        body = resp.read()
+    proc = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, check=False)
+    findings = (proc.stdout + proc.stderr).decode()
+    assert proc.returncode == 0 and not findings.strip(), f"promtool check metrics:\n{findings}"
+
+
+def test_no_critical_alert_on_a_healthy_site(stack: Stack) -> None:
+    critical = [a for a in stack.prom.alerts() if a["labels"].get("severity") == "critical"]
+    assert critical == [], critical
+
+
+# --------------------------------------------------------------------------------------------------
+# (c) grid outage → alert → Alertmanager → webhook
+
+
+def test_grid_outage_alert_reaches_the_webhook(stack: Stack) -> None:
+    stack.model_gw.faults.grid_outage = True
+    try:
+        alert = wait_for_outage_notification(stack)
+    finally:
+        stack.model_gw.faults.grid_outage = False
+    labels = alert["labels"]
+    assert labels["gateway"] == MODEL_GW
+    assert labels["severity"] == "critical"
+    assert labels["job"] == "powerwall"
+    annotations = alert["annotations"]
+    assert "running on battery" in annotations["summary"]
+    assert "Battery level:" in annotations["description"], annotations["description"]
+    assert annotations["runbook_url"].endswith("#powerwallgridoutage")
+    # Only the simulated site islanded; the captured one must not have alerted.
+    outages = [a for a in stack.webhook.alerts() if a["labels"]["alertname"] == "PowerwallGridOutage"]
+    assert {a["labels"]["gateway"] for a in outages} == {MODEL_GW}
+
+
+def wait_for_outage_notification(stack: Stack) -> dict[str, Any]:
+    wait_for(
+        "Prometheus to see the outage",
+        lambda: stack.prom.instant(f'powerwall_grid_connected{{gateway="{MODEL_GW}"}} == 0'),
+        timeout=60,
+    )
+
+    def outage_notification() -> dict[str, Any] | None:
+        for alert in stack.webhook.alerts():
+            if alert["labels"].get("alertname") == "PowerwallGridOutage" and alert["status"] == "firing":
+                return alert
+        return None
+
+    # `for: 1m` in the shipped rule, plus the critical route's 10 s group_wait.
+    try:
+        return wait_for("PowerwallGridOutage at the webhook", outage_notification, timeout=150, interval=1)
+    except AssertionError as exc:
+        status, body = http_get(stack.alertmanager.base_url + "/api/v2/alerts")
+        raise AssertionError(
+            f"{exc}\nPrometheus alerts: {stack.prom.alerts()}\nAlertmanager ({status}): {body[:2000]!r}"
+        ) from None
