@@ -63,10 +63,11 @@ def variables(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {v["name"]: v for v in dashboard["templating"]["list"]}
 
 
-def test_generated_json_is_up_to_date() -> None:
-    """grafana/dashboards/*.json must be exactly what grafana/build_dashboards.py writes."""
+def test_generated_files_are_up_to_date() -> None:
+    """grafana/dashboards/*.json and grafana/README.md must be exactly what the builder writes."""
     rendered: dict[str, str] = builder().render()
-    on_disk = {p.name: p.read_text(encoding="utf-8") for p in DASHBOARD_DIR.glob("*.json")}
+    on_disk = {f"dashboards/{p.name}": p.read_text(encoding="utf-8") for p in DASHBOARD_DIR.glob("*.json")}
+    on_disk["README.md"] = (GRAFANA / "README.md").read_text(encoding="utf-8")
     assert set(on_disk) == set(rendered), "dashboard files differ from the builder's list"
     stale = [name for name, text in rendered.items() if on_disk[name] != text]
     assert not stale, f"regenerate with `python grafana/build_dashboards.py`: {stale}"
