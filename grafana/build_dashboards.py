@@ -73,7 +73,8 @@ def query_var(name: str, label: str, query: str, *, all_value: str = ".*") -> JS
         "datasource": DS,
         "definition": query,
         "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-        "current": {},
+        # Start on "All" so a fresh import shows every gateway instead of the first one found.
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
         "hide": 0,
         "includeAll": True,
         "allValue": all_value,
