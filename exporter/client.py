@@ -46,6 +46,7 @@ RATE_LIMIT_COOLDOWN_SECONDS = 300.0
 MAX_COOLDOWN_SECONDS = 1800.0
 BAD_CREDENTIALS_BACKOFF_SECONDS = 60.0
 NOT_SUPPORTED_TTL_SECONDS = 600.0
+LOGIN_FAILURE_SHARE_SECONDS = 2.0  # a failed login answers every caller this long, instead of a new try
 _USER_AGENT = "powerwall-exporter"
 
 
@@ -141,8 +142,7 @@ class GatewayClient:
         self._cooldown_streak = 0
         self._login_blocked_until = 0.0
         self._login_failures = 0
-        self._login_seq = 0  # login attempts made so far
-        self._login_error: FetchError | None = None  # how the last attempt failed, if it did
+        self._login_error: tuple[FetchError | None, float] = (None, 0.0)  # last failed attempt and when
         self._inflight: dict[str, Future[Result]] = {}
         self._cache: dict[str, _Cached] = {}
         self._not_supported_until: dict[str, float] = {}
@@ -300,19 +300,18 @@ class GatewayClient:
         with self._lock:
             if self._token is not None:
                 return self._token_gen
-            seen = self._login_seq
         with self._login_lock:
             with self._lock:
                 if self._token is not None:  # another thread logged in while we waited
                     return self._token_gen
-                if self._login_seq != seen and self._login_error is not None:
-                    # Another caller's attempt failed while we waited: share its answer instead of
-                    # trying again, so a batch of concurrent requests costs one login attempt.
-                    return self._login_error
+                failed, at = self._login_error
+                if failed is not None and self._clock() - at < LOGIN_FAILURE_SHARE_SECONDS:
+                    # Another caller's attempt just failed: share its answer instead of trying again,
+                    # so the concurrent requests of a scrape (or an HA pair) cost one login attempt.
+                    return failed
             result = self._login(deadline)
             with self._lock:
-                self._login_seq += 1
-                self._login_error = result if isinstance(result, FetchError) else None
+                self._login_error = (result, self._clock()) if isinstance(result, FetchError) else (None, 0.0)
             return result
 
     def _login(self, deadline: float) -> int | FetchError:
