@@ -1,0 +1,26 @@
+"""Keep bench/bench_scrape.py from rotting: its quick mode must run to the end and print its table.
+
+The benchmark itself is not a pass/fail test (timings depend on the machine); this only proves the
+script still works against the current exporter and simulator.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_bench_quick_runs() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_scrape.py"), "--quick", "--skip-pypowerwall"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for section in ("(a) our scrape", "(b) sequential", "(d) CPU", "(e) gateway load", "(f) 5 gateways"):
+        assert section in r.stdout, r.stdout
+    assert "Traceback" not in r.stderr, r.stderr
