@@ -313,7 +313,5 @@ def solar_powerwall(s: Snapshot) -> JSON:
         "pv_power_limit": 7680.0,
         "power_status_setpoint": "on",
         "pvac_alerts": {"PVAC_a001_inv_L1_HW_overcurrent": False, "PVAC_a019_ambient_overtemperature": False},
-        "pvs_alerts": {
-            f"PVS_a0{17 + i}_MciString{st.name}": not st.connected for i, st in enumerate(s.strings)
-        },
+        "pvs_alerts": {f"PVS_a0{17 + i}_MciString{st.name}": not st.connected for i, st in enumerate(s.strings)},
     }

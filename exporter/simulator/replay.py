@@ -52,9 +52,7 @@ class ReplayStore:
         if path == "/api/devices/vitals":
             if self.vitals_file is None:
                 return None
-            return CannedResponse(
-                200, [("Content-Type", "application/octet-stream")], self.vitals_file.read_bytes()
-            )
+            return CannedResponse(200, [("Content-Type", "application/octet-stream")], self.vitals_file.read_bytes())
         if not path.startswith("/api/") or path.endswith("/"):
             return None
         rel = path[len("/api/") :]

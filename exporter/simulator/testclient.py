@@ -88,9 +88,7 @@ class SimClient:
             "clientInfo": {"timezone": "UTC"},
             **extra,
         }
-        r = self.request(
-            "POST", "/api/login/Basic", json.dumps(payload).encode(), {"Content-Type": "application/json"}
-        )
+        r = self.request("POST", "/api/login/Basic", json.dumps(payload).encode(), {"Content-Type": "application/json"})
         if r.status == 200:
             self.token = r.json()["token"]
         return r
