@@ -90,34 +90,41 @@ class MetricSet:
     base_labels: Mapping[str, str] = field(default_factory=dict)
     _defs: dict[str, MetricDef] = field(default_factory=dict)
     _samples: dict[str, dict[Labels, float]] = field(default_factory=dict)
+    _base: Labels = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        self._base = tuple(self.base_labels.items())
 
     def add(self, metric: MetricDef, value: float, labels: Mapping[str, str] | None = None) -> None:
-        known = self._defs.get(metric.name)
-        if known is None:
-            self._defs[metric.name] = metric
-            self._samples[metric.name] = {}
-        elif known.kind is not metric.kind:
-            log.warning("dropping %s: already defined as %s", metric.name, known.kind.value)
+        # The hot path of a scrape (one call per sample): keep it to C-level operations.
+        name = metric.name
+        samples = self._samples.get(name)
+        if samples is None:
+            self._defs[name] = metric
+            samples = self._samples[name] = {}
+        elif self._defs[name].kind is not metric.kind:
+            log.warning("dropping %s: already defined as %s", name, self._defs[name].kind.value)
             return
-        extra = (
-            tuple((k, v if v.isascii() and len(v) <= MAX_LABEL_LENGTH else _clean(v)) for k, v in labels.items())
-            if labels
-            else ()
-        )
-        self._samples[metric.name][tuple(self.base_labels.items()) + extra] = float(value)
+        if not labels:
+            samples[self._base] = float(value)
+            return
+        values = labels.values()
+        if all(map(str.isascii, values)) and max(map(len, values)) <= MAX_LABEL_LENGTH:
+            samples[self._base + tuple(labels.items())] = float(value)
+        else:
+            samples[self._base + tuple((k, _clean(v)) for k, v in labels.items())] = float(value)
 
     def merge(self, other: MetricSet) -> None:
         for name, samples in other._samples.items():
             metric = other._defs[name]
-            for key, value in samples.items():
-                known = self._defs.get(name)
-                if known is None:
-                    self._defs[name] = metric
-                    self._samples[name] = {}
-                elif known.kind is not metric.kind:
-                    log.warning("dropping %s: already defined as %s", name, known.kind.value)
-                    break
-                self._samples[name][key] = value
+            known = self._defs.get(name)
+            if known is None:
+                self._defs[name] = metric
+                self._samples[name] = dict(samples)
+            elif known.kind is not metric.kind:
+                log.warning("dropping %s: already defined as %s", name, known.kind.value)
+            else:
+                self._samples[name].update(samples)
 
     def counters(self) -> Iterator[tuple[str, Labels, float]]:
         for name, metric in self._defs.items():
@@ -148,6 +155,11 @@ class MetricSet:
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._samples.values())
+
+    def defs(self) -> Iterator[tuple[MetricDef, dict[Labels, float]]]:
+        """Families in name order with their samples, for the exposition encoder."""
+        for name in sorted(self._defs):
+            yield self._defs[name], self._samples[name]
 
     def families(self) -> Iterator[PromMetric]:
         """Yield ``prometheus_client`` families, sorted by name for a stable exposition."""

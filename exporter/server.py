@@ -15,17 +15,13 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY
-from prometheus_client.core import Metric as PromMetric
-from prometheus_client.exposition import choose_encoder
-
-from exporter import __version__
+from exporter import __version__, exposition
 from exporter.collector import BUILD_INFO, PowerwallCollector
 from exporter.metricset import MetricSet
 from exporter.webconfig import WebConfig
@@ -34,19 +30,6 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
-
-
-class _Families:
-    """A registry-like object for the encoders: our families plus, optionally, process metrics."""
-
-    def __init__(self, families: Iterable[PromMetric], include_default: bool) -> None:
-        self._families = families
-        self._include_default = include_default
-
-    def collect(self) -> Iterator[PromMetric]:
-        if self._include_default:
-            yield from REGISTRY.collect()
-        yield from self._families
 
 
 class ExporterApp:
@@ -97,8 +80,8 @@ class ExporterApp:
     def _render(
         self, environ: Environ, start_response: StartResponse, ms: MetricSet, include_default: bool
     ) -> Iterable[bytes]:
-        encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
-        body = encoder(_Families(ms.families(), include_default))
+        render, content_type = exposition.choose(environ.get("HTTP_ACCEPT", ""))
+        body = render(ms, include_default)
         headers = [("Content-Type", content_type)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
             body = gzip.compress(body, compresslevel=1)

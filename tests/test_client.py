@@ -183,7 +183,7 @@ def test_changed_certificate_is_a_clear_error(sim: SimulatedGateway, tmp_path: P
     assert isinstance(r, FetchError) and r.reason == "tls_pin_mismatch"
     assert "pinned fingerprint" in str(r)
     # A CA-file pin of the old certificate fails too: the new chain no longer verifies.
-    ca_client._session.close()  # drop the kept-alive connection made with the old certificate
+    ca_client._adapter.close()  # drop the kept-alive connection made with the old certificate
     r = ca_client.fetch(ep.OPERATION, deadline())
     assert isinstance(r, FetchError) and r.reason == "tls"
     client.close()

@@ -93,7 +93,7 @@ def test_sitemaster_stopped(sim: SimulatedGateway, port: int) -> None:
     sim.faults.sitemaster_stopped = True
     text = get(port, "/metrics")[2].decode()
     assert 'powerwall_up{gateway="home"} 1.0' in text
-    assert 'powerwall_scrape_endpoint_success{endpoint="/api/meters/aggregates",gateway="home"} 0.0' in text
+    assert 'powerwall_scrape_endpoint_success{gateway="home",endpoint="/api/meters/aggregates"} 0.0' in text
     assert 'powerwall_sitemaster_running{gateway="home"} 0.0' in text
     assert "powerwall_meter_power_watts" not in text
     assert "powerwall_battery_block_power_watts" not in text

@@ -1,0 +1,52 @@
+"""Our encoder and prometheus_client's agree on every sample, in both formats."""
+
+from __future__ import annotations
+
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from exporter.exposition import choose, render_openmetrics, render_text
+from exporter.metricset import MetricSet, counter, gauge, info
+
+
+def sample_set() -> MetricSet:
+    ms = MetricSet(base_labels={"gateway": "g"})
+    ms.add(gauge("powerwall_x_watts", 'Help with \\ and\nnewline "quoted".'), -1.5, {"meter": "site"})
+    ms.add(gauge("powerwall_x_watts", "h"), float("inf"), {"meter": 'we"ird\\\nvalue'})
+    ms.add(counter("powerwall_e_joules_total", "energy"), 1e20, {"meter": "site"})
+    ms.add(info("powerwall_mode_info", "mode"), 1, {"mode": "self_consumption"})
+    ms.add(gauge("powerwall_nan", "nan"), float("nan"))
+    return ms
+
+
+def as_dict(families: object) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for fam in families:  # type: ignore[attr-defined]
+        if fam.name.startswith(("process_", "python_")):
+            continue
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_text_round_trip() -> None:
+    got = as_dict(parse_text(render_text(sample_set(), include_default=True).decode()))
+    assert got[("powerwall_x_watts", (("gateway", "g"), ("meter", 'we"ird\\\nvalue')))] == float("inf")
+    assert got[("powerwall_e_joules_total", (("gateway", "g"), ("meter", "site")))] == 1e20
+    assert got[("powerwall_mode_info", (("gateway", "g"), ("mode", "self_consumption")))] == 1
+    assert got[("powerwall_nan", (("gateway", "g"),))] != got[("powerwall_nan", (("gateway", "g"),))]
+
+
+def test_openmetrics_round_trip_and_single_eof() -> None:
+    body = render_openmetrics(sample_set(), include_default=True).decode()
+    assert body.count("# EOF") == 1 and body.endswith("# EOF\n")
+    families = {f.name: f for f in parse_openmetrics(body)}  # type: ignore[no-untyped-call]
+    assert families["powerwall_e_joules"].type == "counter"
+    assert families["powerwall_mode"].type == "info"
+    assert "process_cpu_seconds" in families
+
+
+def test_negotiation() -> None:
+    assert choose("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")[0] is render_openmetrics
+    assert choose("text/plain")[0] is render_text
+    assert choose("")[0] is render_text
