@@ -566,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
             exp = None
             bench_cpu({"typical": sim, "12 Powerwalls": big}, 20 if quick else 200, 3 if quick else 20, report)
             sim.call("delay", delay)
-            bench_fleet(sim, workdir, fleet, 1 if quick else 3, delay, [32] if quick else [32, 128], report)
+            bench_fleet(sim, workdir, fleet, 1 if quick else 3, delay, [32] if quick else [32, 512], report)
         finally:
             if exp is not None:
                 exp.stop()

@@ -137,6 +137,9 @@ class GatewayClient:
         # so a Session's per-request merging of cookies, settings and hooks is pure overhead (it was
         # two thirds of a fetch's CPU). Prepared GETs are cached per token generation.
         self._adapter = GatewayAdapter(cfg.tls, pool_maxsize=len(ep.SCRAPE_ENDPOINTS) + 2)
+        if cfg.tls.insecure_skip_verify:
+            # The user chose this and was warned loudly at start; urllib3 would repeat it per request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._prepared: dict[tuple[str, int], PreparedRequest] = {}
         self._lock = threading.Lock()
         self._login_lock = threading.Lock()

@@ -62,6 +62,7 @@ class GatewayScraper:
         self.guard = CounterGuard(self.name)
         self.status = GatewayStatus()
         self._vitals_errors = 0
+        self._failing: tuple[str, ...] = ()  # "endpoint: reason" of the last scrape, to log changes once
         self._site_info: Any = None  # last good /api/site_info, for identity labels only
         self._lock = threading.Lock()
 
@@ -74,7 +75,7 @@ class GatewayScraper:
         ms = MetricSet(base_labels={"gateway": self.name})
         answered = False
         data: dict[str, Any] = {}
-        errors: list[str] = []
+        errors: list[FetchError] = []
         for endpoint, result in results.items():
             path = endpoint.path
             if isinstance(result, Fetched) or result.answered:
@@ -88,7 +89,7 @@ class GatewayScraper:
                     ms.add(VITALS_SUPPORTED, 0)
                 continue  # not a failure: this firmware has no such endpoint
             else:
-                errors.append(str(result))
+                errors.append(result)
             ms.add(ENDPOINT_SUCCESS, 1 if ok else 0, {"endpoint": path})
         with self._lock:
             if ep.SITE_INFO.path in data:
@@ -104,14 +105,38 @@ class GatewayScraper:
         with self._lock:
             ms.add(VITALS_DECODE_ERRORS, self._vitals_errors)
         self.client.health_metrics(ms)
+        self._log_changes(answered, errors)
         self.status = GatewayStatus(
             up=answered,
             at=time.time(),
             duration=duration,
-            error=errors[0] if errors else None,
+            error=str(errors[0]) if errors else None,
             series=len(ms),
         )
         return ms
+
+    def _log_changes(self, answered: bool, errors: list[FetchError]) -> None:
+        """Say when the gateway's health changes, once, instead of on every scrape."""
+        failing = tuple(sorted({e.reason for e in errors}))
+        with self._lock:
+            before, self._failing = self._failing, failing
+            was_up = self.status.up
+        if failing == before and answered == was_up:
+            return
+        if not errors:
+            if before or was_up is False:
+                log.info("gateway %s: every endpoint answers again", self.name)
+            return
+        level = logging.ERROR if "tls_pin_mismatch" in failing or "bad_credentials" in failing else logging.WARNING
+        log.log(
+            level,
+            "gateway %s: %s; %d endpoint(s) failing (%s): %s",
+            self.name,
+            "up" if answered else "DOWN",
+            len(errors),
+            ", ".join(failing),
+            errors[0],
+        )
 
     def _map(self, endpoint: ep.Endpoint, result: Fetched, ms: MetricSet, data: dict[str, Any]) -> bool:
         path = endpoint.path

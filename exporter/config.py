@@ -145,7 +145,10 @@ def parse_config(data: Any, base_dir: Path | None = None) -> Config:
         state = None
     else:
         state = _path(root["state_file"], "state_file", base_dir)
-    mcr = _number(root.get("max_concurrent_requests", 32), "max_concurrent_requests", 1, 1024)
+    # Enough threads to fetch every endpoint of every gateway at once (a scrape then costs one
+    # gateway round trip), bounded so a large fleet cannot spawn thousands of threads.
+    default_mcr = min(512, max(16, 12 * len(gateways)))
+    mcr = _number(root.get("max_concurrent_requests", default_mcr), "max_concurrent_requests", 1, 1024)
     return Config(gateways=gateways, state_file=state, max_concurrent_requests=int(mcr))
 
 

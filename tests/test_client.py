@@ -256,3 +256,27 @@ def test_session_store_ignores_other_addresses(tmp_path: Path) -> None:
     assert store.load("home", "https://10.0.0.2:443") is None
     store.drop("home")
     assert store.load("home", "https://10.0.0.1:443") is None
+
+
+def test_health_changes_are_logged_once(sim: SimulatedGateway, caplog: pytest.LogCaptureFixture) -> None:
+    fp = sim.fingerprint_sha256.replace(":", "").lower()
+    collector = make_collector(gateway_config(sim, tls=TLSConfig(fingerprint_sha256=fp)))
+    collector.scrape()
+    sim.rotate_certificate()
+    for client in (s.client for s in collector.scrapers.values()):
+        client._adapter.close()  # a rebooted gateway drops its connections
+    for _ in range(3):
+        collector.scrape()
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "tls_pin_mismatch" in r.getMessage()]
+    assert len(errors) == 1, [r.getMessage() for r in caplog.records]
+    assert "pinned fingerprint" in errors[0].getMessage()
+    collector.close()
+
+
+def test_default_pool_scales_with_gateways() -> None:
+    from exporter.config import parse_config
+
+    many = [{"name": f"g{i}", "address": "192.0.2.1", "password": "x"} for i in range(50)]
+    assert parse_config({"gateways": many}).max_concurrent_requests == 512
+    assert parse_config({"gateways": many[:3]}).max_concurrent_requests == 36
+    assert parse_config({"gateways": many[:1]}).max_concurrent_requests == 16
