@@ -109,7 +109,6 @@ Result = Fetched | FetchError
 class _Cached:
     result: Result
     at: float
-    duration: float
 
 
 REQUESTS_TOTAL = counter("powerwall_gateway_requests_total", "HTTP requests sent to the gateway, by endpoint and code.")
@@ -157,7 +156,6 @@ class GatewayClient:
         self._requests: Counter[tuple[str, str]] = Counter()
         self._logins: Counter[str] = Counter()
         self._errors: Counter[tuple[str, str]] = Counter()
-        self.last_error: str | None = None
         if store is not None:
             saved = store.load(cfg.name, cfg.base_url)
             if saved:
@@ -200,10 +198,9 @@ class GatewayClient:
         done = self._clock()
         with self._lock:
             self._inflight.pop(path, None)
-            self._cache[path] = _Cached(result, done, getattr(result, "duration", 0.0))
+            self._cache[path] = _Cached(result, done)
             if isinstance(result, FetchError):
                 self._errors[(path, result.reason)] += 1
-                self.last_error = f"{path}: {result}"
                 if result.reason == "not_supported" and endpoint.optional:
                     if path not in self._not_supported_until:
                         log.info(
@@ -226,7 +223,6 @@ class GatewayClient:
         """Count a failure found after the fetch (a body that does not decode)."""
         with self._lock:
             self._errors[(path, reason)] += 1
-            self.last_error = f"{path}: {reason}"
 
     def cooldown_remaining(self) -> float:
         return max(0.0, max(self._cooldown_until, self._login_blocked_until) - self._clock())
@@ -384,26 +380,26 @@ class GatewayClient:
         return FetchError("login_failed", f"login: HTTP {status}", status)
 
     def _pause_login_after_refusal(self, path: str, status: int) -> None:
+        delay = self._block_login(BAD_CREDENTIALS_BACKOFF_SECONDS, once=True)
+        if delay is not None:
+            log.warning(
+                "gateway %s: %s refused a fresh session (HTTP %d); not logging in again for %.0f s",
+                self.cfg.name,
+                path,
+                status,
+                delay,
+            )
+
+    def _block_login(self, base: float, *, once: bool = False) -> float | None:
+        """Pause logins, doubling on each failure; ``once``: not again while a pause runs (one episode)."""
         with self._lock:
             now = self._clock()
-            if self._login_blocked_until > now:
-                return  # one refusal episode, however many concurrent requests saw it
+            if once and self._login_blocked_until > now:
+                return None
             self._login_failures += 1
-            delay = min(MAX_COOLDOWN_SECONDS, BAD_CREDENTIALS_BACKOFF_SECONDS * 2 ** (self._login_failures - 1))
+            delay: float = min(MAX_COOLDOWN_SECONDS, base * 2.0 ** (self._login_failures - 1))
             self._login_blocked_until = now + delay
-        log.warning(
-            "gateway %s: %s refused a fresh session (HTTP %d); not logging in again for %.0f s",
-            self.cfg.name,
-            path,
-            status,
-            delay,
-        )
-
-    def _block_login(self, base: float) -> None:
-        with self._lock:
-            self._login_failures += 1
-            delay = min(MAX_COOLDOWN_SECONDS, base * 2 ** (self._login_failures - 1))
-            self._login_blocked_until = self._clock() + delay
+            return delay
 
     def _drop_token(self, gen: int) -> None:
         """Forget the token that got a 401, unless another thread already replaced it."""
