@@ -62,7 +62,7 @@ class GatewayScraper:
         self.guard = CounterGuard(self.name)
         self.status = GatewayStatus()
         self._vitals_errors = 0
-        self._failing: tuple[str, ...] = ()  # "endpoint: reason" of the last scrape, to log changes once
+        self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
         self._site_info: Any = None  # last good /api/site_info, for identity labels only
         self._lock = threading.Lock()
 
@@ -80,17 +80,18 @@ class GatewayScraper:
             path = endpoint.path
             if isinstance(result, Fetched) or result.answered:
                 answered = True
-            ok = False
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": path})
-                ok = self._map(endpoint, result, ms, data)
+                error = self._map(endpoint, result, ms, data)
             elif endpoint.optional and result.reason == "not_supported":
                 if endpoint is ep.VITALS:
                     ms.add(VITALS_SUPPORTED, 0)
                 continue  # not a failure: this firmware has no such endpoint
             else:
-                errors.append(result)
-            ms.add(ENDPOINT_SUCCESS, 1 if ok else 0, {"endpoint": path})
+                error = result
+            if error is not None:
+                errors.append(error)
+            ms.add(ENDPOINT_SUCCESS, 0 if error else 1, {"endpoint": path})
         with self._lock:
             if ep.SITE_INFO.path in data:
                 self._site_info = data[ep.SITE_INFO.path]
@@ -138,7 +139,8 @@ class GatewayScraper:
             errors[0],
         )
 
-    def _map(self, endpoint: ep.Endpoint, result: Fetched, ms: MetricSet, data: dict[str, Any]) -> bool:
+    def _map(self, endpoint: ep.Endpoint, result: Fetched, ms: MetricSet, data: dict[str, Any]) -> FetchError | None:
+        """Decode and map one answer; a body that does not decode is that endpoint's failure."""
         path = endpoint.path
         if endpoint is ep.VITALS:
             try:
@@ -147,26 +149,24 @@ class GatewayScraper:
                 with self._lock:
                     self._vitals_errors += 1
                 self.client.note_error(path, "decode")
-                log.warning("gateway %s: vitals payload did not decode: %s", self.name, exc)
-                return False
+                return FetchError("decode", f"{path}: protobuf payload did not decode: {exc}", result.status)
             ms.add(VITALS_SUPPORTED, 1)
             flatten_vitals(devices, ms)
-            return True
+            return None
         try:
             obj = result.json()
         except FetchError as exc:
             self.client.note_error(path, exc.reason)
-            log.warning("gateway %s: %s", self.name, exc)
-            return False
+            return exc
         if not isinstance(obj, dict):
             self.client.note_error(path, "decode")
-            return False
+            return FetchError("decode", f"{path}: JSON is a {type(obj).__name__}, not an object", result.status)
         data[path] = obj
         if endpoint is ep.SOLAR_POWERWALL:
             flatten_solar_powerwall(obj, ms)
         else:
             mapping.JSON_MAPPERS[path](obj, ms)
-        return True
+        return None
 
 
 def _mark_done(finished: dict[str, float], name: str, _future: Future[Result]) -> None:
