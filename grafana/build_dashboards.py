@@ -294,6 +294,19 @@ def stat(title: str, desc: str, targets: list[JSON], unit: str, **kw: Any) -> Pa
     return Panel("stat", title, desc, targets, unit, **kw)
 
 
+def energy_stat(title: str, desc: str, expr: str) -> Panel:
+    """A kWh-over-the-range number per gateway: the most common panel of the energy rows."""
+    return stat(
+        title,
+        desc,
+        [target(expr, "{{gateway}}", instant=True)],
+        "kwatth",
+        w=4,
+        decimals=1,
+        options={"graphMode": "none"},
+    )
+
+
 def gauge(title: str, desc: str, targets: list[JSON], unit: str, **kw: Any) -> Panel:
     kw.setdefault("w", 3)
     kw.setdefault("h", 5)
@@ -711,14 +724,10 @@ def energy() -> JSON:
     solar = Row(
         "Solar",
         [
-            stat(
+            energy_stat(
                 "Solar yield",
                 "Energy your panels produced in the selected time range.",
-                [target(kwh_range(EXP, "solar"), "{{gateway}}", instant=True)],
-                "kwatth",
-                w=4,
-                decimals=1,
-                options={"graphMode": "none"},
+                kwh_range(EXP, "solar"),
             ),
             stat(
                 "Peak solar power",
@@ -764,32 +773,20 @@ def energy() -> JSON:
     grid = Row(
         "Grid",
         [
-            stat(
+            energy_stat(
                 "Imported from grid",
                 "Energy bought from the grid in the selected time range.",
-                [target(kwh_range(IMP, "site"), "{{gateway}}", instant=True)],
-                "kwatth",
-                w=4,
-                decimals=1,
-                options={"graphMode": "none"},
+                kwh_range(IMP, "site"),
             ),
-            stat(
+            energy_stat(
                 "Exported to grid",
                 "Energy sold to the grid in the selected time range.",
-                [target(kwh_range(EXP, "site"), "{{gateway}}", instant=True)],
-                "kwatth",
-                w=4,
-                decimals=1,
-                options={"graphMode": "none"},
+                kwh_range(EXP, "site"),
             ),
-            stat(
+            energy_stat(
                 "Net from grid",
                 "Imported minus exported energy (negative: you gave more than you took).",
-                [target(f"{kwh_range(IMP, 'site')} - {kwh_range(EXP, 'site')}", "{{gateway}}", instant=True)],
-                "kwatth",
-                w=4,
-                decimals=1,
-                options={"graphMode": "none"},
+                f"{kwh_range(IMP, 'site')} - {kwh_range(EXP, 'site')}",
             ),
             ts(
                 "Grid power",
@@ -806,23 +803,15 @@ def energy() -> JSON:
     battery = Row(
         "Battery",
         [
-            stat(
+            energy_stat(
                 "Battery charged",
                 "Energy put into the batteries in the selected time range.",
-                [target(kwh_range(IMP, "battery"), "{{gateway}}", instant=True)],
-                "kwatth",
-                w=4,
-                decimals=1,
-                options={"graphMode": "none"},
+                kwh_range(IMP, "battery"),
             ),
-            stat(
+            energy_stat(
                 "Battery discharged",
                 "Energy taken from the batteries in the selected time range.",
-                [target(kwh_range(EXP, "battery"), "{{gateway}}", instant=True)],
-                "kwatth",
-                w=4,
-                decimals=1,
-                options={"graphMode": "none"},
+                kwh_range(EXP, "battery"),
             ),
             stat(
                 "Discharged / charged",
