@@ -18,8 +18,8 @@ from exporter.metricset import Labels, MetricSet, counter
 
 log = logging.getLogger(__name__)
 
-DIPS = counter("powerwall_counter_dips_total", "Counter readings lower than the last one that were held back.")
-RESETS = counter("powerwall_counter_resets_total", "Large persistent counter drops accepted as real resets.")
+DIPS = counter("powerwall_monotonic_dips_total", "Counter readings lower than the last one that were held back.")
+RESETS = counter("powerwall_monotonic_resets_total", "Large persistent counter drops accepted as real resets.")
 
 
 @dataclass(slots=True)
@@ -79,8 +79,9 @@ class CounterGuard:
         return raw
 
     def metrics(self, ms: MetricSet) -> None:
+        # Every guarded counter gets both series from its first reading on (at 0), so increase()
+        # and alerts see the first dip instead of a series appearing out of nowhere.
         with self._lock:
-            for name, n in sorted(self._dips.items()):
-                ms.add(DIPS, n, {"metric": name})
-            for name, n in sorted(self._resets.items()):
-                ms.add(RESETS, n, {"metric": name})
+            for name in sorted({name for name, _ in self._state}):
+                ms.add(DIPS, self._dips[name], {"metric": name})
+                ms.add(RESETS, self._resets[name], {"metric": name})

@@ -1375,7 +1375,7 @@ def exporter_health() -> JSON:
                 "Small backwards steps of the gateway's lifetime energy counters that the exporter held back.",
                 [
                     target(
-                        zero_if_absent(f"sum by (gateway) (increase(powerwall_counter_dips_total{{{S}}}[$__range]))"),
+                        zero_if_absent(f"sum by (gateway) (increase(powerwall_monotonic_dips_total{{{S}}}[$__range]))"),
                         "{{gateway}}",
                         instant=True,
                     )

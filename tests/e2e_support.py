@@ -77,7 +77,7 @@ CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_battery_block_backup_ready powerwall_battery_block_state_info powerwall_batteries
     powerwall_site_nominal_energy_joules powerwall_site_nominal_power_watts
     powerwall_gateway_requests_total powerwall_login_attempts_total powerwall_gateway_cooldown_seconds
-    powerwall_counter_dips_total powerwall_exporter_build_info
+    powerwall_monotonic_dips_total powerwall_exporter_build_info
     powerwall_vitals_supported powerwall_vitals_decode_errors_total powerwall_device_info
     powerwall_device_last_communication_timestamp_seconds powerwall_device_alert
     powerwall_inverter_power_watts powerwall_inverter_reactive_power_var powerwall_inverter_voltage_volts

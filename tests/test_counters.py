@@ -22,7 +22,7 @@ def test_small_dip_is_held_and_counted() -> None:
     assert feed(g, 1001.0) == 1001.0
     ms = MetricSet()
     g.metrics(ms)
-    assert ms.get("powerwall_counter_dips_total", metric=C.name) == 1
+    assert ms.get("powerwall_monotonic_dips_total", metric=C.name) == 1
 
 
 def test_zero_reading_is_held() -> None:
@@ -41,7 +41,7 @@ def test_large_persistent_drop_is_a_reset() -> None:
     assert feed(g, 1.3e6) == 1.3e6
     ms = MetricSet()
     g.metrics(ms)
-    assert ms.get("powerwall_counter_resets_total", metric=C.name) == 1
+    assert ms.get("powerwall_monotonic_resets_total", metric=C.name) == 1
 
 
 def test_single_glitch_does_not_reset() -> None:

@@ -741,7 +741,7 @@ def test_counter_dip_never_decreases_the_exposed_total(env: EnvFactory, tmp_path
         v = s.value(name, meter="site")
         assert v is not None
         exposed.append(v)
-        dips.append(s.value("powerwall_counter_dips_total", metric=name) or 0.0)
+        dips.append(s.value("powerwall_monotonic_dips_total", metric=name) or 0.0)
     assert exposed == sorted(exposed), f"an exposed _total went down: {exposed}"
     assert exposed[0] == pytest.approx(original * 3600)
     assert exposed[4] == pytest.approx((original + 1.0) * 3600)
