@@ -162,10 +162,15 @@ class GatewayScraper:
             self.client.note_error(path, "decode")
             return FetchError("decode", f"{path}: JSON is a {type(obj).__name__}, not an object", result.status)
         data[path] = obj
-        if endpoint is ep.SOLAR_POWERWALL:
-            flatten_solar_powerwall(obj, ms)
-        else:
-            mapping.JSON_MAPPERS[path](obj, ms)
+        mapper = flatten_solar_powerwall if endpoint is ep.SOLAR_POWERWALL else mapping.JSON_MAPPERS[path]
+        partial_set = MetricSet(base_labels={"gateway": self.name})
+        try:
+            mapper(obj, partial_set)
+        except Exception:  # a mapping bug must cost this endpoint, not the scrape
+            log.exception("gateway %s: mapping %s failed (a bug: please report it with the payload)", self.name, path)
+            self.client.note_error(path, "decode")
+            return FetchError("decode", f"{path}: mapping failed", result.status)
+        ms.merge(partial_set)
         return None
 
 
