@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,13 @@ FIXTURES = SHARED / "fixtures"
 SIM_PASSWORD = "sim-password-7f3a9c"  # distinctive, so leak tests can search for it
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for servers that must know their port in advance)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def require_fixtures() -> Path:

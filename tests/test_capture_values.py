@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter import endpoints as ep
 from exporter.server import ExporterApp, ExporterServer
 from tests.conftest import gateway_config, make_collector, replay
 
@@ -179,15 +180,5 @@ def test_every_contract_metric_has_its_exact_value(served: tuple[str, int]) -> N
 def test_contract_endpoints_all_succeed(served: tuple[str, int]) -> None:
     _, port = served
     _, samples = scrape(port)
-    for path in (
-        "/api/meters/aggregates",
-        "/api/system_status/soe",
-        "/api/system_status/grid_status",
-        "/api/operation",
-        "/api/site_info",
-        "/api/status",
-        "/api/system_status",
-        "/api/powerwalls",
-        "/api/sitemaster",
-    ):
+    for path in (e.path for e in ep.SCRAPE_ENDPOINTS if not e.optional):
         assert samples[("powerwall_scrape_endpoint_success", frozenset({"gateway": "home", "endpoint": path}.items()))]

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import free_port
 from tests.e2e_support import (
     CONTRACT_METRICS,
     DASHBOARD_DIR,
@@ -29,7 +30,6 @@ from tests.e2e_support import (
     Process,
     PrometheusAPI,
     PromQLError,
-    free_port,
     iter_panels,
     load_dashboards,
     metric_selectors,

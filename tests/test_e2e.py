@@ -30,13 +30,12 @@ import pytest
 import yaml
 
 from exporter.simulator import SimulatedGateway, SiteModel
-from tests.conftest import SIM_PASSWORD, require_fixtures
+from tests.conftest import SIM_PASSWORD, free_port, require_fixtures
 from tests.e2e_support import (
     PanelQuery,
     Process,
     PrometheusAPI,
     WebhookReceiver,
-    free_port,
     has_finite_value,
     http_get,
     load_dashboards,

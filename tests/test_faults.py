@@ -38,7 +38,7 @@ from exporter.server import ExporterApp, ExporterServer
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.vitals.decode import decode_vitals
 from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
-from tests.conftest import SIM_PASSWORD, gateway_config, require_fixtures
+from tests.conftest import SIM_PASSWORD, free_port, gateway_config, require_fixtures
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -51,13 +51,6 @@ Labels = dict[str, str]
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def free_port() -> int:
-    """A loopback port for a simulator that must come back on the same address after a restart."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def exporter_threads() -> list[threading.Thread]:
     """Threads that are not the in-process simulator's (its handler threads sleep through delays)."""
     return [t for t in threading.enumerate() if not t.name.startswith("pwsim")]

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.collector import PowerwallCollector
 from exporter.server import ExporterApp, ExporterServer
 from exporter.simulator import SimulatedGateway
-from tests.conftest import IN_CI, SIM_PASSWORD, gateway_config, make_collector
+from tests.conftest import IN_CI, SIM_PASSWORD, free_port, gateway_config, make_collector
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -100,11 +100,7 @@ def test_sitemaster_stopped(sim: SimulatedGateway, port: int) -> None:
 
 
 def test_gateway_down_answers_fast_with_up_0() -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port_closed = s.getsockname()[1]
+    port_closed = free_port()
     from exporter.config import GatewayConfig, Secret
 
     cfg = GatewayConfig(name="down", host="127.0.0.1", port=port_closed, password=Secret("x"), timeout_seconds=3)

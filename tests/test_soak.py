@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,10 @@ import pytest
 import yaml
 
 from exporter.simulator import SimulatedGateway, SiteModel
-from tests.conftest import REPO, SIM_PASSWORD
+from tests.conftest import REPO, SIM_PASSWORD, free_port
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -89,7 +82,7 @@ def exporter(tmp_path: Path) -> Iterator[Exporter]:
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -35,7 +35,7 @@ from exporter.config import Config, ConfigError
 from exporter.server import ExporterApp, ExporterServer
 from exporter.simulator import SimulatedGateway
 from exporter.webconfig import WebConfig, load_web_config
-from tests.conftest import IN_CI, REPO, gateway_config
+from tests.conftest import IN_CI, REPO, free_port, gateway_config
 
 USER = "prometheus"
 PASSWORD = "scrape-secret-5d1e"  # distinctive so the leak check can search for it
@@ -246,9 +246,7 @@ def test_invalid_web_config_names_the_key(doc: dict[str, object], key: str, tmp_
 def test_cli_flag_serves_tls_with_auth(pki: Pki, tmp_path: Path) -> None:
     """The real command line: ``--web.config.file`` turns the demo's /metrics into HTTPS + auth."""
     web = write_web_config(tmp_path / "web.yml", pki)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
