@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import requests
@@ -35,7 +36,7 @@ from requests.models import PreparedRequest
 from exporter import endpoints as ep
 from exporter.config import GatewayConfig
 from exporter.metricset import MetricSet, counter, gauge
-from exporter.session_store import SessionStore
+from exporter.session_store import SessionStore, valid_token
 from exporter.tls import GatewayAdapter
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ RATE_LIMIT_COOLDOWN_SECONDS = 300.0
 MAX_COOLDOWN_SECONDS = 1800.0
 BAD_CREDENTIALS_BACKOFF_SECONDS = 60.0
 NOT_SUPPORTED_TTL_SECONDS = 600.0
+LOGIN_TRANSPORT_BACKOFF_SECONDS = 5.0  # login could not reach the gateway: retry soon, but not per request
+LOGIN_TRANSPORT_BACKOFF_MAX_SECONDS = 60.0
 LOGIN_FAILURE_SHARE_SECONDS = 2.0  # a failed login answers every caller this long, instead of a new try
 _USER_AGENT = "powerwall-exporter"
 
@@ -86,6 +89,16 @@ class FetchError(Exception):
         """True when the gateway itself answered (an HTTP status other than auth/rate errors)."""
         return self.status is not None and self.reason in ("http_error", "not_supported", "too_large")
 
+    def detached(self) -> FetchError:
+        """The same error without traceback, cause or context.
+
+        A caught exception's traceback holds every frame it passed, and each frame its locals and
+        its caller: kept in the result cache, a failure held the previous cached result alive, which
+        held its own failure's frames, and so on: ~130 KiB per failed scrape for as long as the
+        gateway kept failing. Results that outlive the request are always detached.
+        """
+        return FetchError(self.reason, str(self), self.status)
+
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
@@ -98,7 +111,8 @@ class Fetched:
     def json(self) -> Any:
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a few KB of "[[[[..." nest deeper than the parser's stack.
             raise FetchError("decode", f"{self.path}: not JSON ({exc.__class__.__name__})", self.status) from None
 
 
@@ -164,37 +178,60 @@ class GatewayClient:
                 log.info("gateway %s: reusing the saved login session", cfg.name)
 
     # ---- public API -------------------------------------------------------------------------
-    def fetch(self, endpoint: ep.Endpoint, deadline: float) -> Result:
-        """Fetch one endpoint, sharing in-flight requests and fresh results between callers.
+    def begin(
+        self, endpoint: ep.Endpoint, deadline: float, run: Callable[[Callable[[], None]], None]
+    ) -> Future[Result]:
+        """Start fetching one endpoint; the future resolves to its :data:`Result`.
 
-        Never raises for gateway problems: the error comes back as a :class:`FetchError` value so the
-        collector can report it per endpoint.
+        Concurrent callers of the same endpoint get the *same* future: only the first caller's
+        request runs (on ``run``, the gateway's worker pool), followers cost no thread while they
+        wait. A result younger than ``min_interval_seconds`` and a cached "not supported" answer
+        come back as an already finished future.
         """
         path = endpoint.path
         now = self._clock()
         with self._lock:
             until = self._not_supported_until.get(path, 0.0)
             if until > now:
-                return FetchError("not_supported", f"{path} not supported by this gateway (cached)", 404)
+                # No status: this is our memory of an old answer, not contact with the gateway now.
+                return _done(FetchError("not_supported", f"{path} not supported by this gateway (cached)"))
             cached = self._cache.get(path)
             if cached is not None and now - cached.at < self.cfg.min_interval_seconds:
-                return cached.result
+                return _done(cached.result)
             future = self._inflight.get(path)
-            leader = future is None
-            if future is None:
-                future = Future()
-                self._inflight[path] = future
-        if not leader:
-            remaining = deadline - self._clock()
-            try:
-                return future.result(timeout=max(0.0, remaining))
-            except TimeoutError:
-                return FetchError("timeout", f"{path}: no answer before the scrape deadline")
+            if future is not None:
+                return future
+            future = self._inflight[path] = Future()
+        try:
+            run(partial(self._lead, endpoint, deadline, future))
+        except Exception as exc:  # the pool is closed: the exporter is shutting down
+            self._finish(endpoint, future, FetchError("connection", f"{path}: not sent ({exc.__class__.__name__})"))
+        return future
+
+    def fetch(self, endpoint: ep.Endpoint, deadline: float) -> Result:
+        """Fetch one endpoint in this thread (or wait for the caller already fetching it).
+
+        Never raises for gateway problems: the error comes back as a :class:`FetchError` value so the
+        collector can report it per endpoint.
+        """
+        future = self.begin(endpoint, deadline, _run_inline)
+        try:
+            return future.result(timeout=max(0.0, deadline - self._clock()))
+        except TimeoutError:
+            return FetchError("timeout", f"{endpoint.path}: no answer before the scrape deadline")
+
+    def _lead(self, endpoint: ep.Endpoint, deadline: float, future: Future[Result]) -> None:
         try:
             result = self._fetch_uncached(endpoint, deadline)
         except Exception as exc:  # a bug must not wedge every future caller of this endpoint
-            log.exception("gateway %s: unexpected error fetching %s", self.cfg.name, path)
-            result = FetchError("connection", f"{path}: internal error {exc.__class__.__name__}")
+            log.exception("gateway %s: unexpected error fetching %s", self.cfg.name, endpoint.path)
+            result = FetchError("connection", f"{endpoint.path}: internal error {exc.__class__.__name__}")
+        self._finish(endpoint, future, result)
+
+    def _finish(self, endpoint: ep.Endpoint, future: Future[Result], result: Result) -> None:
+        path = endpoint.path
+        if isinstance(result, FetchError):
+            result = result.detached()
         done = self._clock()
         with self._lock:
             self._inflight.pop(path, None)
@@ -213,7 +250,6 @@ class GatewayClient:
             elif endpoint.optional:
                 self._not_supported_until.pop(path, None)
         future.set_result(result)
-        return result
 
     def is_not_supported(self, path: str) -> bool:
         with self._lock:
@@ -314,7 +350,17 @@ class GatewayClient:
                     # Another caller's attempt just failed: share its answer instead of trying again,
                     # so the concurrent requests of a scrape (or an HA pair) cost one login attempt.
                     return failed
-            result = self._login(deadline)
+            try:
+                result = self._login(deadline)
+            except Exception as exc:
+                # An answer nobody thought of must still go through the back-off: an exception that
+                # escaped here used to mean a fresh login for every endpoint of every scrape.
+                log.exception("gateway %s: login failed unexpectedly", self.cfg.name)
+                self._count_login("error")
+                self._block_login(BAD_CREDENTIALS_BACKOFF_SECONDS)
+                result = FetchError("login_failed", f"login: unexpected failure ({exc.__class__.__name__})")
+            if isinstance(result, FetchError):
+                result = result.detached()
             with self._lock:
                 self._login_error = (result, self._clock()) if isinstance(result, FetchError) else (None, 0.0)
             return result
@@ -336,18 +382,24 @@ class GatewayClient:
             status, headers, raw = self._http("POST", ep.LOGIN_PATH, deadline, auth=False, json_body=body)
         except FetchError as exc:
             self._count_login("error")
+            # Short, capped pause: the gateway may be back in a minute and should find us logging in.
+            self._block_login(LOGIN_TRANSPORT_BACKOFF_SECONDS, cap=LOGIN_TRANSPORT_BACKOFF_MAX_SECONDS)
             return FetchError(exc.reason, f"login: {exc}", exc.status)
         if status == 200:
-            try:
-                data = json.loads(raw)
-                token = data["token"]
-                if not isinstance(token, str) or not token:
-                    raise ValueError("empty token")
-            except (ValueError, KeyError, TypeError):
+            token, why = _token_from(raw)
+            if token is None:
                 self._count_login("error")
-                self._block_login(BAD_CREDENTIALS_BACKOFF_SECONDS)
-                return FetchError("login_failed", "login: 200 without a token")
+                delay = self._block_login(BAD_CREDENTIALS_BACKOFF_SECONDS)
+                log.error(
+                    "gateway %s: login answered 200 but %s; treating it as a failed login; next attempt in %.0f s",
+                    self.cfg.name,
+                    why,
+                    delay or 0.0,
+                )
+                return FetchError("login_failed", f"login: 200 but {why}", status)
             user_record = _cookie_value(headers, "UserRecord")
+            if user_record is not None and not valid_token(user_record):
+                user_record = None  # optional; never send a cookie value that is not header-safe
             with self._lock:
                 self._token = token
                 self._user_record = user_record
@@ -390,14 +442,14 @@ class GatewayClient:
                 delay,
             )
 
-    def _block_login(self, base: float, *, once: bool = False) -> float | None:
+    def _block_login(self, base: float, *, once: bool = False, cap: float = MAX_COOLDOWN_SECONDS) -> float | None:
         """Pause logins, doubling on each failure; ``once``: not again while a pause runs (one episode)."""
         with self._lock:
             now = self._clock()
             if once and self._login_blocked_until > now:
                 return None
             self._login_failures += 1
-            delay: float = min(MAX_COOLDOWN_SECONDS, base * 2.0 ** (self._login_failures - 1))
+            delay: float = min(cap, base * 2.0 ** min(self._login_failures - 1, 32))
             self._login_blocked_until = now + delay
             return delay
 
@@ -499,6 +551,16 @@ class GatewayClient:
                 self._requests[(path, code)] += 1
 
 
+def _run_inline(job: Callable[[], None]) -> None:
+    job()
+
+
+def _done(result: Result) -> Future[Result]:
+    future: Future[Result] = Future()
+    future.set_result(result)
+    return future
+
+
 def _read_bounded(resp: requests.Response, deadline: float, clock: Callable[[], float]) -> bytes:
     """Read the body within the deadline and size bound; decompress with a bound as well."""
     raw = resp.raw
@@ -561,11 +623,27 @@ def _cookie_value(headers: dict[str, str], name: str) -> str | None:
     return None
 
 
+def _token_from(raw: bytes) -> tuple[str | None, str]:
+    """The session token of a 200 login answer, or None and why not (never the token itself)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, "the answer is not JSON"
+    token = data.get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        return None, "the answer carries no token"
+    if not valid_token(token):
+        # A CR/LF in a header value would be refused at send time on every request, forever, and
+        # printed in the traceback; such a token is never used or stored.
+        return None, f"its token is not header-safe or has an absurd length ({len(token)} characters)"
+    return token, ""
+
+
 def _login_message(raw: bytes) -> str:
     """The gateway's own login error text (it says e.g. when the old default password is refused)."""
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     if not isinstance(data, dict):
         return ""

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,6 +28,7 @@ from exporter.metricset import MetricSet, counter, gauge, info
 from exporter.session_store import SessionStore
 from exporter.vitals.decode import VitalsDecodeError, decode_vitals
 from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,17 @@ class GatewayStatus:
 
 
 class GatewayScraper:
-    """One gateway: its client, counter guard and identity memory."""
+    """One gateway: its client, its own worker pool, counter guard and identity memory.
 
-    def __init__(self, client: GatewayClient) -> None:
+    The pool is per gateway so that a gateway stuck until its timeout can only ever occupy its own
+    workers: with one shared pool, overlapping scrapes of a hung gateway filled it and healthy
+    gateways were reported down.
+    """
+
+    def __init__(self, client: GatewayClient, max_workers: int | None = None) -> None:
         self.client = client
         self.name = client.cfg.name
+        self.pool = WorkerPool(max_workers or len(ep.SCRAPE_ENDPOINTS), f"gw-{self.name}"[:15])
         self.guard = CounterGuard(self.name)
         self.status = GatewayStatus()
         self._vitals_errors = 0
@@ -78,11 +85,17 @@ class GatewayScraper:
         errors: list[FetchError] = []
         for endpoint, result in results.items():
             path = endpoint.path
+            # Only contact in this scrape counts (a cached "not supported" carries no status).
             if isinstance(result, Fetched) or result.answered:
                 answered = True
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": path})
-                error = self._map(endpoint, result, ms, data)
+                try:
+                    error = self._map(endpoint, result, ms, data)
+                except Exception as exc:  # any decode failure of any kind costs this endpoint only
+                    log.exception("gateway %s: decoding %s failed", self.name, path)
+                    self.client.note_error(path, "decode")
+                    error = FetchError("decode", f"{path}: did not decode ({exc.__class__.__name__})", result.status)
             elif endpoint.optional and result.reason == "not_supported":
                 if endpoint is ep.VITALS:
                     ms.add(VITALS_SUPPORTED, 0)
@@ -185,8 +198,10 @@ class PowerwallCollector(Collector):
         self.config = config
         store = SessionStore(config.state_file) if config.state_file else None
         clients = clients or [GatewayClient(g, store) for g in config.gateways]
-        self.scrapers = {c.cfg.name: GatewayScraper(c) for c in clients}
-        self._pool = ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="gateway")
+        # max_concurrent_requests bounds the whole exporter; each gateway gets its share, at most one
+        # worker per endpoint (single-flight means no endpoint ever needs two).
+        share = max(1, min(len(ep.SCRAPE_ENDPOINTS), config.max_concurrent_requests // max(1, len(clients))))
+        self.scrapers = {c.cfg.name: GatewayScraper(c, share) for c in clients}
 
     def describe(self) -> Iterable[PromMetric]:
         # Declaring no fixed families keeps registration free of gateway I/O (no auto-describe call).
@@ -210,7 +225,7 @@ class PowerwallCollector(Collector):
             deadlines[s.name] = deadline
             jobs[s.name] = {}
             for endpoint in s.endpoints():
-                fut = self._pool.submit(s.client.fetch, endpoint, deadline)
+                fut = s.client.begin(endpoint, deadline, s.pool.submit)
                 fut.add_done_callback(partial(_mark_done, finished, s.name))
                 jobs[s.name][endpoint] = fut
         out = MetricSet()
@@ -231,6 +246,7 @@ class PowerwallCollector(Collector):
         return out
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop at once: requests in flight are abandoned (their daemon workers never delay exit)."""
         for s in self.scrapers.values():
+            s.pool.close()
             s.client.close()

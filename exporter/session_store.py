@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# Printable ASCII without space, quote, comma, semicolon or backslash: safe in an Authorization
+# header and a Cookie value. Real tokens are ~88 URL-safe base64 characters.
+_TOKEN = re.compile(r"[!#-+\--:<-\[\]-~]{1,4096}")
+
+
+def valid_token(token: str) -> bool:
+    """True when ``token`` can be sent in a header as it is (and so may be used or stored)."""
+    return _TOKEN.fullmatch(token) is not None
 
 
 class SessionStore:
@@ -31,9 +41,9 @@ class SessionStore:
             return None
         token = entry.get("token")
         record = entry.get("user_record")
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not valid_token(token):
             return None
-        return token, record if isinstance(record, str) else None
+        return token, record if isinstance(record, str) and valid_token(record) else None
 
     def save(self, name: str, base_url: str, token: str, user_record: str | None) -> None:
         with self._lock:
