@@ -83,3 +83,7 @@ def replay(fw: str, vitals: bool = False) -> SimulatedGateway:
     base = require_fixtures()
     vitals_file = base / "vitals" / "pwsim-vitals.pb" if vitals else None
     return SimulatedGateway(password=SIM_PASSWORD, replay_dir=base / fw, vitals_file=vitals_file)
+
+
+# The fault environment's fixture, for every test module that injects faults.
+from tests.fault_env import env  # noqa: E402, F401

@@ -48,7 +48,7 @@ def test_faults_api_set_clear_paths_times() -> None:
     assert f.active() == {}
     with pytest.raises(ValueError):
         f.set("nonsense", 1)
-    assert len(FAULT_NAMES) == 15
+    assert len(FAULT_NAMES) == 16
 
 
 def test_delay_seconds(client: SimClient, gw: SimulatedGateway) -> None:

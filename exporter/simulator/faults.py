@@ -41,6 +41,9 @@ Faults (checked in this order for each request; see ``server.py``):
     Announce the full ``Content-Length`` but send only the first N body bytes, then close.
 ``slow_drip`` (float: seconds per byte)
     Send the (correct) body one byte every X seconds.
+``body`` (bytes)
+    Answer 200 ``application/json`` with exactly these bytes (login path included): for answers
+    nobody thought of, e.g. deeply nested JSON or a login token with CR/LF in it.
 ``giant`` (int: bytes)
     Answer 200 JSON with a body of exactly N bytes, streamed (valid JSON padding).
 ``gzip_bomb`` (int: inflated bytes)
@@ -75,6 +78,7 @@ FAULT_NAMES: tuple[str, ...] = (
     "retry_after",
     "html",
     "garbage",
+    "body",
     "truncate_at",
     "slow_drip",
     "giant",
@@ -136,6 +140,7 @@ class Faults:
     retry_after: _Fault[str | int] = _Fault()
     html: _Fault[bool] = _Fault()
     garbage: _Fault[int] = _Fault()
+    body: _Fault[bytes] = _Fault()
     truncate_at: _Fault[int] = _Fault()
     slow_drip: _Fault[float] = _Fault()
     giant: _Fault[int] = _Fault()

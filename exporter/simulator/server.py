@@ -266,6 +266,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if garbage:
             n = 512 if garbage is True else int(garbage)
             return _Reply(200, gw._random_bytes(n), "application/json")
+        body = f.take("body", path)
+        if body:
+            return _Reply(200, bytes(body), "application/json")
         giant = f.take("giant", path)
         if giant:
             return _Reply(200, content_type="application/json", mode="giant", size=int(giant))

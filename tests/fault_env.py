@@ -1,0 +1,180 @@
+"""A simulated gateway, a collector and the real HTTP server, wired as the fault tests need them.
+
+Shared by the fault matrix and the hardening tests; the ``env`` fixture (registered in conftest)
+proves on teardown that nothing escaped, nothing unsafe reached the gateway and no thread leaked.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.collector import PowerwallCollector
+from exporter.config import Config, GatewayConfig
+from exporter.server import ExporterApp, ExporterServer
+from exporter.simulator import SimulatedGateway, SiteModel
+from tests.conftest import SIM_PASSWORD, free_port, gateway_config
+
+SCRAPE_TIMEOUT = 1.5  # what Prometheus would send; the collector keeps a 0.5 s safety margin of it
+ANSWER_MARGIN = 0.35  # /metrics must answer within the scrape timeout plus this much (HTTP + render)
+SLOW = SCRAPE_TIMEOUT + 1.0  # a gateway delay certainly beyond the scrape timeout
+FW = "fw-21.39.1"  # the real capture used where a test needs real bytes
+
+Labels = dict[str, str]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def exporter_threads() -> list[threading.Thread]:
+    """Threads that are not the in-process simulator's (its handler threads sleep through delays)."""
+    return [t for t in threading.enumerate() if not t.name.startswith("pwsim")]
+
+
+@dataclass
+class Scrape:
+    """One parsed /metrics answer."""
+
+    status: int
+    elapsed: float
+    text: str
+    samples: dict[str, list[tuple[Labels, float]]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, status: int, elapsed: float, body: bytes) -> Scrape:
+        text = body.decode()
+        samples: dict[str, list[tuple[Labels, float]]] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
+        return cls(status, elapsed, text, samples)
+
+    def value(self, name: str, **labels: str) -> float | None:
+        for lbl, v in self.samples.get(name, []):
+            if all(lbl.get(k) == want for k, want in labels.items()):
+                return v
+        return None
+
+    def names(self) -> set[str]:
+        return set(self.samples)
+
+    def success(self) -> dict[str, float]:
+        return {lbl["endpoint"]: v for lbl, v in self.samples.get("powerwall_scrape_endpoint_success", [])}
+
+    def errors(self, endpoint: str, reason: str) -> float:
+        return self.value("powerwall_scrape_endpoint_errors_total", endpoint=endpoint, reason=reason) or 0.0
+
+    def logins(self, result: str) -> float:
+        return self.value("powerwall_login_attempts_total", result=result) or 0.0
+
+
+class Env:
+    """A simulated gateway (optional), a collector over the given gateways and the real HTTP server."""
+
+    def __init__(
+        self,
+        sim: SimulatedGateway | None,
+        gateways: Sequence[GatewayConfig],
+        thread_base: int,
+        state_file: Path | None = None,
+    ) -> None:
+        self.sim = sim
+        self._thread_base = thread_base
+        self.collector = PowerwallCollector(Config(gateways=tuple(gateways), state_file=state_file))
+        self.server = ExporterServer(ExporterApp(self.collector), "127.0.0.1:0")
+        self.server.start()
+
+    @property
+    def gw(self) -> SimulatedGateway:
+        assert self.sim is not None
+        return self.sim
+
+    def get(self, path: str = "/metrics", timeout: float | None = SCRAPE_TIMEOUT) -> tuple[int, bytes, float]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        headers = {} if timeout is None else {"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)}
+        start = time.monotonic()
+        try:
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        return resp.status, body, time.monotonic() - start
+
+    def scrape(self, timeout: float = SCRAPE_TIMEOUT, path: str = "/metrics") -> Scrape:
+        status, body, elapsed = self.get(path, timeout)
+        assert status == 200, body[:500]
+        assert elapsed <= timeout + ANSWER_MARGIN, f"/metrics took {elapsed:.2f} s with a {timeout} s scrape timeout"
+        s = Scrape.parse(status, elapsed, body)
+        ceiling = self._thread_base + self.collector.config.max_concurrent_requests + 8
+        assert len(exporter_threads()) <= ceiling, [t.name for t in exporter_threads()]
+        return s
+
+    def restart_gateway(self) -> None:
+        """Stop and start the simulator on the same port (every open connection is closed)."""
+        self.gw.stop()
+        self.gw.start()
+
+    def close(self) -> None:
+        self.server.stop()
+        self.collector.close()
+        if self.sim is not None:
+            self.sim.stop()
+
+
+class EnvFactory:
+    def __init__(self) -> None:
+        self.envs: list[Env] = []
+        self.thread_base = len(exporter_threads())
+
+    def sim(self, replay_dir: Path | None = None, **model: Any) -> SimulatedGateway:
+        kw: dict[str, Any] = {"seed": 7, "powerwalls": 2, "solar_powerwall": True}
+        kw.update(model)
+        gw = SimulatedGateway(password=SIM_PASSWORD, port=free_port(), model=SiteModel(**kw), replay_dir=replay_dir)
+        return gw.start()
+
+    def __call__(
+        self,
+        sim: SimulatedGateway | None = None,
+        gateways: Sequence[GatewayConfig] | None = None,
+        state_file: Path | None = None,
+        **cfg: Any,
+    ) -> Env:
+        if sim is None and gateways is None:
+            sim = self.sim()
+        if gateways is None:
+            assert sim is not None
+            gateways = [gateway_config(sim, **cfg)]
+        env = Env(sim, gateways, self.thread_base, state_file)
+        self.envs.append(env)
+        return env
+
+
+@pytest.fixture
+def env(caplog: pytest.LogCaptureFixture) -> Iterator[EnvFactory]:
+    """Build exporter environments; on teardown prove nothing escaped, nothing unsafe, nothing leaked."""
+    caplog.set_level(logging.INFO)
+    factory = EnvFactory()
+    try:
+        yield factory
+    finally:
+        for e in factory.envs:
+            e.close()
+    for e in factory.envs:
+        if e.sim is not None:
+            e.sim.assert_safe()
+            assert not e.sim.unexpected_requests(), e.sim.unexpected_requests()
+    tracebacks = [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]
+    assert "Traceback" not in caplog.text
+    deadline = time.monotonic() + 5.0
+    while len(exporter_threads()) > factory.thread_base and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(exporter_threads()) <= factory.thread_base, [t.name for t in exporter_threads()]
