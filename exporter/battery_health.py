@@ -31,7 +31,9 @@ POD_FULL_PACK = "powerwall_pod_full_pack_energy_joules"
 POD_NAMEPLATE = gauge(
     "powerwall_pod_nameplate_energy_joules", "Nameplate usable energy of the pod, from its part number (README table)."
 )
-COMMISSION = gauge("powerwall_battery_commission_timestamp_seconds", "When the batteries were commissioned.")
+COMMISSION = gauge(
+    "powerwall_battery_commission_timestamp_seconds", "When the batteries were commissioned (Unix time)."
+)
 WARRANTY_END = gauge(
     "powerwall_battery_warranty_end_timestamp_seconds", "Commission date plus the warranty period (Unix time)."
 )
