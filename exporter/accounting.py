@@ -12,6 +12,7 @@ a counter dip to skip that interval, which the guard would hide by holding the l
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,8 @@ from exporter.energy import EnergyFlows
 from exporter.metricset import MetricSet
 from exporter.outages import OutageTracker
 from exporter.tariff import GridCost
+
+log = logging.getLogger(__name__)
 
 
 def _obj(data: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
@@ -47,7 +50,16 @@ class SiteAccounting:
 
     def observe(self, ms: MetricSet, data: Mapping[str, Any], at: float | None = None) -> None:
         """Feed one scrape's mapped JSON (endpoint path → decoded object) and add the series to ``ms``."""
-        now = self.clock() if at is None else at
+        part = MetricSet(base_labels=ms.base_labels)
+        try:
+            self._observe(ms, part, data, self.clock() if at is None else at)
+        except Exception:  # a bug here must cost these derived series, never the scrape
+            log.exception("energy accounting failed (a bug: please report it); its series are absent this scrape")
+            return
+        ms.merge(part)
+
+    def _observe(self, scraped: MetricSet, ms: MetricSet, data: Mapping[str, Any], now: float) -> None:
+        """Update the state and write this feature's series to ``ms`` (``scraped`` is only read)."""
         aggregates = _obj(data, ep.METERS_AGGREGATES.path)
         site_info = _obj(data, ep.SITE_INFO.path)
         with self._lock:
@@ -61,4 +73,4 @@ class SiteAccounting:
                 self.cost.metrics(ms, now)
             self.flows.metrics(ms)
             self.outages.metrics(ms)
-            self.battery.metrics(ms)
+            self.battery.metrics(scraped, ms)

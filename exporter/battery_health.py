@@ -70,9 +70,10 @@ class BatteryHealth:
                 log.debug("site_info battery_commission_date %r not understood", site_info["battery_commission_date"])
             self._from_site = parsed or self._from_site
 
-    def metrics(self, ms: MetricSet) -> None:
-        for key, _ in ms.samples(POD_FULL_PACK).items():
-            labels = {k: v for k, v in key if k not in ms.base_labels}
+    def metrics(self, scraped: MetricSet, ms: MetricSet) -> None:
+        """Nameplates for the pods in ``scraped``, written with the dates to ``ms``."""
+        for key in scraped.samples(POD_FULL_PACK):
+            labels = {k: v for k, v in key if k not in scraped.base_labels}
             joules = nameplate_joules(labels.get("part_number", ""))
             if joules is not None:
                 ms.add(POD_NAMEPLATE, joules, labels)

@@ -231,7 +231,7 @@ def test_nameplate_copies_the_pod_labels_and_warranty_dates() -> None:
     ms.add(full, 4.5e7, {"device": "TEPOD", "serial": "T2", "part_number": "9999999-00-X"})
     bh = BatteryHealth(EnergyConfig(battery_commission_date=date(2020, 2, 29), battery_warranty_years=10))
     bh.observe({"battery_commission_date": "2019-01-01"})  # the configured date wins
-    bh.metrics(ms)
+    bh.metrics(ms, ms)
     assert ms.samples("powerwall_pod_nameplate_energy_joules") == {
         (("gateway", "g"), ("device", "TEPOD"), ("serial", "T1"), ("part_number", "1081100-10-U")): 13.5 * 3.6e6
     }
@@ -242,10 +242,30 @@ def test_nameplate_copies_the_pod_labels_and_warranty_dates() -> None:
 def test_commission_date_from_site_info() -> None:
     bh = BatteryHealth(EnergyConfig())
     ms = MetricSet()
-    bh.metrics(ms)
+    bh.metrics(ms, ms)
     assert ms.get("powerwall_battery_commission_timestamp_seconds") is None
     bh.observe({"battery_commission_date": "2021-06-01T10:00:00-07:00"})
-    bh.metrics(ms)
+    bh.metrics(ms, ms)
     assert ms.get("powerwall_battery_commission_timestamp_seconds") == at(2021, 6, 1, 17, tz=ZoneInfo("UTC"))
     assert parse_commission("soon") is None and parse_commission(5) is None
     assert add_years(date(2024, 2, 29), 1) == date(2025, 2, 28)
+
+
+def test_an_accounting_bug_costs_only_its_own_series(caplog: pytest.LogCaptureFixture) -> None:
+    from exporter.accounting import SiteAccounting
+
+    cfg = parse_config({"gateways": [gateway(tariff=tariff())], "state_file": ""}).gateways[0]
+    acc = SiteAccounting(cfg, clock=lambda: 1000.0)
+    ms = MetricSet(base_labels={"gateway": "home"})
+    aggregates = {"site": {"energy_imported": 1.0, "energy_exported": 2.0}, "load": {"energy_imported": 3.0}}
+    acc.observe(ms, {"/api/meters/aggregates": aggregates})
+    assert ms.get("powerwall_grid_import_cost_total") == 0 and ms.get("powerwall_energy_flow_joules_total") == 0
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    acc.outages.observe = broken  # type: ignore[method-assign,assignment]
+    ms = MetricSet(base_labels={"gateway": "home"})
+    acc.observe(ms, {"/api/meters/aggregates": aggregates})
+    assert len(ms) == 0
+    assert "energy accounting failed" in caplog.text
