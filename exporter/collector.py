@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from exporter import __version__, mapping
 from exporter import endpoints as ep
+from exporter.accounting import SiteAccounting
 from exporter.client import Fetched, FetchError, GatewayClient, Result
 from exporter.config import Config
 from exporter.counters import CounterGuard
@@ -72,6 +73,7 @@ class GatewayScraper:
         self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
         self._site_info: Any = None  # last good /api/site_info, for identity labels only
         self._lock = threading.Lock()
+        self.energy = SiteAccounting(client.cfg)  # issue 11: flows, tariff cost, outages, battery dates
 
     def endpoints(self) -> list[ep.Endpoint]:
         # /api/solar_powerwall only repeats what vitals carries; ask for it only where vitals is gone.
@@ -115,6 +117,7 @@ class GatewayScraper:
         ms.add(UP, 1 if answered else 0)
         ms.add(SCRAPE_DURATION, duration)
         self.guard.apply(ms)
+        self.energy.observe(ms, data)  # issue 11 hook: reads the raw JSON in `data`, adds its own series
         self.guard.metrics(ms)
         with self._lock:
             ms.add(VITALS_DECODE_ERRORS, self._vitals_errors)

@@ -23,6 +23,12 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 PASSWORD = "doc-password"
+DOC_TARIFF = {
+    "currency": "USD",
+    "import_price_per_kwh": 0.30,
+    "export_price_per_kwh": 0.08,
+    "periods": [{"name": "peak", "start": "16:00", "end": "21:00", "import_price_per_kwh": 0.45}],
+}
 
 
 @dataclass
@@ -36,7 +42,15 @@ def _scrape(gw: SimulatedGateway) -> MetricSet:
     config = parse_config(
         {
             "gateways": [
-                {"name": "doc", "address": gw.url, "password": PASSWORD, "tls": {"ca_file": str(gw.cert_path)}}
+                {
+                    "name": "doc",
+                    "address": gw.url,
+                    "password": PASSWORD,
+                    "tls": {"ca_file": str(gw.cert_path)},
+                    # So the optional energy-accounting series (README "Energy flows, cost, outages") are listed.
+                    "tariff": DOC_TARIFF,
+                    "battery_commission_date": "2021-03-15",
+                }
             ],
             "state_file": "",
         }

@@ -11,6 +11,12 @@ Simulated time: ``start_time + (clock() - clock_at_creation) * time_scale``. Tim
 and the load profile uses the fixed ``utc_offset_hours`` (no DST, so results do not depend on the
 machine's time zone database).
 
+Ground truth for the exporter's energy accounting: every integration step also splits its (constant)
+powers into the seven energy flows (solar/battery/grid → home/battery/grid, joules, see
+``Snapshot.true_flows``), so a test can compare the exporter's counter-based attribution with what the
+model really did. An accelerated day is a ``time_scale`` (or an injected ``clock``) plus ``sky``
+("variable", "sunny", "cloudy") and ``outage_windows`` (simulated Unix time spans without grid).
+
 Conventions follow the gateway: power W (site + import, battery + discharge, solar + production,
 load >= 0), energies Wh, state of energy on the raw gateway scale (which includes the hidden 5 %).
 """
@@ -26,6 +32,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 STEP_SECONDS = 10.0
+SKIES = ("variable", "sunny", "cloudy")
+CLOUDY_FACTOR = 0.35  # the cloudiness floor of the variable sky, held all day
+FLOW_PAIRS = (
+    ("solar", "home"),
+    ("battery", "home"),
+    ("grid", "home"),
+    ("solar", "battery"),
+    ("grid", "battery"),
+    ("solar", "grid"),
+    ("battery", "grid"),
+)
 POWERWALL_PART_NUMBERS = ("3012170-05-B", "2012170-25-E", "1092170-03-E")
 POD_PART_NUMBERS = ("1081100-10-U", "1081100-13-V")
 
@@ -94,6 +111,8 @@ class Snapshot:
     voltage_l1: float
     voltage_l2: float
     frequency_hz: float
+    # The model's own energy flows since creation, (source, sink) → joules; see the module docstring.
+    true_flows: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 @dataclass
@@ -167,6 +186,9 @@ class SiteModel:
     firmware_version: str = "22.26.2 8cd8cac4"
     nominal_voltage: float = 240.0
     nominal_frequency: float = 60.0
+    sky: str = "variable"  # "sunny": no clouds; "cloudy": heavy cloud all day; "variable": a random walk
+    # Grid outages at fixed simulated times: (start, end) Unix seconds, islanded for start <= t < end.
+    outage_windows: tuple[tuple[float, float], ...] = ()
 
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
@@ -175,6 +197,8 @@ class SiteModel:
             raise ValueError("powerwalls must be >= 0")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        if self.sky not in SKIES:
+            raise ValueError(f"sky must be one of {', '.join(SKIES)}")
         self._rng = random.Random(self.seed)
         self._clock0 = self.clock()
         self._sim0 = self.start_time if self.start_time is not None else self._clock0
@@ -212,6 +236,7 @@ class SiteModel:
         self._counters.battery_imported = sum(b.energy_charged_wh for b in self._blocks)
         self._counters.battery_exported = sum(b.energy_discharged_wh for b in self._blocks)
         self._solar_lifetime = self._counters.solar_exported
+        self._flows: dict[tuple[str, str], float] = dict.fromkeys(FLOW_PAIRS, 0.0)
         self._cloud = 1.0
         self._load_noise = 0.0
         self._spike_left = 0.0
@@ -270,6 +295,8 @@ class SiteModel:
         c.load_imported += p.load * h
         c.solar_exported += p.solar * h
         self._solar_lifetime += p.solar * h
+        for pair, watts in _split_powers(p).items():
+            self._flows[pair] += watts * dt
         if p.solar == 0.0:
             c.solar_imported += 2.0 * h  # inverter standby draw at night, as real sites show
         for b, share in zip(self._blocks, self._block_shares(), strict=True):
@@ -293,12 +320,13 @@ class SiteModel:
         rng = self._rng
         hour = self._local_hour(t)
         # Weather: a slow random walk of cloudiness, plus per-step flicker.
-        self._cloud = min(1.0, max(0.35, self._cloud + rng.gauss(0.0, 0.02)))
+        self._cloud = min(1.0, max(CLOUDY_FACTOR, self._cloud + rng.gauss(0.0, 0.02)))
         flicker = 1.0 + rng.gauss(0.0, 0.01)
+        cloud = {"variable": self._cloud, "sunny": 1.0, "cloudy": CLOUDY_FACTOR}[self.sky]
         sun = math.sin(math.pi * (hour - 6.5) / 13.0) if 6.5 < hour < 19.5 else 0.0
         solar = 0.0
         if self.solar_peak_w > 0 and sun > 0:
-            solar = self.solar_peak_w * 0.85 * (sun**1.4) * self._cloud * flicker
+            solar = self.solar_peak_w * 0.85 * (sun**1.4) * cloud * flicker
             solar = max(0.0, solar)
         # Load: base + morning and evening peaks + AR(1) noise + occasional appliance spikes.
         morning = 900.0 * math.exp(-(((hour - 7.5) / 1.0) ** 2))
@@ -317,7 +345,8 @@ class SiteModel:
             self._outage_left -= STEP_SECONDS
         elif self.random_outages and outage_draw < STEP_SECONDS / (3 * 86400.0):
             self._outage_left = outage_len
-        islanded = self._forced_outage or self._outage_left > 0
+        scheduled = any(start <= t < end for start, end in self.outage_windows)
+        islanded = self._forced_outage or self._outage_left > 0 or scheduled
         v1 = self.nominal_voltage / 2 + rng.gauss(0.0, 0.6)
         v2 = self.nominal_voltage / 2 + rng.gauss(0.0, 0.6)
         freq = self.nominal_frequency + rng.gauss(0.0, 0.01)
@@ -377,11 +406,14 @@ class SiteModel:
         saved_counters = _Counters(**vars(self._counters))
         saved_blocks = [_BlockMutable(**vars(b)) for b in self._blocks]
         saved_lifetime = self._solar_lifetime
+        saved_flows = dict(self._flows)
         self._integrate(p, frac)
         c = _Counters(**vars(self._counters))
         blocks_now = [_BlockMutable(**vars(b)) for b in self._blocks]
         lifetime = self._solar_lifetime
+        flows_now = self._flows
         self._counters, self._blocks, self._solar_lifetime = saved_counters, saved_blocks, saved_lifetime
+        self._flows = saved_flows
 
         voltage = p.voltage_l1 + p.voltage_l2
         freq_grid = 0.0 if p.islanded else p.frequency
@@ -448,4 +480,34 @@ class SiteModel:
             voltage_l1=p.voltage_l1,
             voltage_l2=p.voltage_l2,
             frequency_hz=freq_grid if not p.islanded else p.frequency,
+            true_flows=flows_now,
         )
+
+
+def _split_powers(p: _Powers) -> dict[tuple[str, str], float]:
+    """Who feeds whom during one step (watts). Powers are constant inside a step, so each source has
+    one direction and the split is exact: the home takes solar first, then battery, then grid; what
+    the battery charges comes from leftover solar first, then the grid; the rest of solar and of the
+    battery's discharge is exported. Written here in the power domain, independently of the
+    exporter's counter-based attribution it is the ground truth for."""
+    solar = max(p.solar, 0.0)
+    discharge = max(p.battery, 0.0)
+    charge = max(-p.battery, 0.0)
+    home = max(p.load, 0.0)
+    solar_home = min(solar, home)
+    battery_home = min(discharge, home - solar_home)
+    grid_home = home - solar_home - battery_home
+    solar_battery = min(solar - solar_home, charge)
+    grid_battery = charge - solar_battery
+    # Whatever solar and battery did not deliver at home or into the battery left through the site meter.
+    solar_grid = solar - solar_home - solar_battery
+    battery_grid = discharge - battery_home
+    return {
+        ("solar", "home"): solar_home,
+        ("battery", "home"): battery_home,
+        ("grid", "home"): grid_home,
+        ("solar", "battery"): solar_battery,
+        ("grid", "battery"): grid_battery,
+        ("solar", "grid"): solar_grid,
+        ("battery", "grid"): battery_grid,
+    }

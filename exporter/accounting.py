@@ -1,0 +1,76 @@
+"""The one object the collector calls for issue 11's derived metrics: energy flows, tariff cost,
+battery health inputs and outage history.
+
+Why one object behind one call: these metrics are computed from what a scrape already fetched and
+mapped, and need memory across scrapes. Keeping them out of the collector (which only creates a
+:class:`SiteAccounting` per gateway and calls :meth:`SiteAccounting.observe` after the counter
+guard) keeps the collector small and lets each feature be tested without HTTP.
+
+It reads the *raw* decoded JSON (not the guarded counters): the flow and cost trackers need to see
+a counter dip to skip that interval, which the guard would hide by holding the last value.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from exporter import endpoints as ep
+from exporter.battery_health import BatteryHealth
+from exporter.config import GatewayConfig
+from exporter.energy import EnergyFlows
+from exporter.metricset import MetricSet
+from exporter.outages import OutageTracker
+from exporter.tariff import GridCost
+
+log = logging.getLogger(__name__)
+
+
+def _obj(data: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
+    v = data.get(path)
+    return v if isinstance(v, Mapping) else None
+
+
+class SiteAccounting:
+    """Per-gateway memory of flows, cost, outages and battery dates. Thread-safe.
+
+    ``clock`` (wall-clock Unix seconds) times the readings; tests replace it with a simulated clock.
+    """
+
+    def __init__(self, cfg: GatewayConfig, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.flows = EnergyFlows()
+        self.cost = GridCost(cfg.energy.tariff) if cfg.energy.tariff is not None else None
+        self.outages = OutageTracker()
+        self.battery = BatteryHealth(cfg.energy)
+        self._lock = threading.Lock()
+
+    def observe(self, ms: MetricSet, data: Mapping[str, Any], at: float | None = None) -> None:
+        """Feed one scrape's mapped JSON (endpoint path → decoded object) and add the series to ``ms``."""
+        part = MetricSet(base_labels=ms.base_labels)
+        try:
+            self._observe(ms, part, data, self.clock() if at is None else at)
+        except Exception:  # a bug here must cost these derived series, never the scrape
+            log.exception("energy accounting failed (a bug: please report it); its series are absent this scrape")
+            return
+        ms.merge(part)
+
+    def _observe(self, scraped: MetricSet, ms: MetricSet, data: Mapping[str, Any], now: float) -> None:
+        """Update the state and write this feature's series to ``ms`` (``scraped`` is only read)."""
+        aggregates = _obj(data, ep.METERS_AGGREGATES.path)
+        site_info = _obj(data, ep.SITE_INFO.path)
+        with self._lock:
+            self.flows.observe(aggregates, now)
+            self.outages.observe(_obj(data, ep.GRID_STATUS.path), now)
+            self.battery.observe(site_info)
+            if self.cost is not None:
+                if site_info is not None:
+                    self.cost.tariff.note_site_timezone(site_info.get("timezone"))
+                self.cost.observe(aggregates, now)
+                self.cost.metrics(ms, now)
+            self.flows.metrics(ms)
+            self.outages.metrics(ms)
+            self.battery.metrics(scraped, ms)
