@@ -87,3 +87,12 @@ def replay(fw: str, vitals: bool = False) -> SimulatedGateway:
 
 # The fault environment's fixture, for every test module that injects faults.
 from tests.fault_env import env  # noqa: E402, F401
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/*.prom from the current exposition instead of comparing against them",
+    )

@@ -1,0 +1,92 @@
+"""Golden expositions: every capture and the simulator's seeded sites, byte for byte.
+
+Why: the metric contract (names, labels, help, types, values) is what dashboards, alerts and users
+rely on. One file per gateway kind makes any change to it visible in review as a diff of ``.prom``
+text, and a restructure that must not change the contract is proved by these files staying the
+same. After an intended change: ``pytest tests/test_golden.py --update-golden`` and review the diff.
+
+Values that differ from run to run (request durations) are replaced by ``<volatile>``; the model runs
+on a frozen clock, so everything else is deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from exporter.exposition import render_text
+from exporter.simulator import SimulatedGateway, SiteModel
+from tests.conftest import SIM_PASSWORD, gateway_config, make_collector, require_fixtures
+
+GOLDEN = Path(__file__).parent / "golden"
+FROZEN = 1_790_000_000.0  # 2026-09-21T13:33:20Z: daylight, so solar and strings have values
+VOLATILE = re.compile(r"^(powerwall_scrape_duration_seconds|powerwall_scrape_endpoint_duration_seconds)(\{.*\})? .*$")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    make: Callable[[], SimulatedGateway]
+
+
+def _replay(fw: str, vitals: bool = False) -> SimulatedGateway:
+    base = require_fixtures()
+    vitals_file = base / "vitals" / "pwsim-vitals.pb" if vitals else None
+    return SimulatedGateway(password=SIM_PASSWORD, replay_dir=base / fw, vitals_file=vitals_file)
+
+
+def _model(**kw: object) -> SimulatedGateway:
+    model = SiteModel(clock=lambda: FROZEN, **kw)  # type: ignore[arg-type]
+    return SimulatedGateway(password=SIM_PASSWORD, model=model)
+
+
+CASES = [
+    Case("capture-fw-21.39.1", lambda: _replay("fw-21.39.1")),
+    Case("capture-pypowerwall-sim", lambda: _replay("pypowerwall-sim")),
+    Case("capture-pypowerwall-sim-vitals", lambda: _replay("pypowerwall-sim", vitals=True)),
+    Case("sim-typical", lambda: _model(seed=1, powerwalls=2, solar_powerwall=True)),
+    Case("sim-no-vitals", lambda: _model(seed=2, powerwalls=1, solar_powerwall=True)),
+    Case("sim-large", lambda: _model(seed=3, powerwalls=12, solar_powerwall=False)),
+]
+
+
+def exposition(gw: SimulatedGateway, no_vitals: bool = False) -> str:
+    if no_vitals:
+        gw.faults.vitals_absent = True
+    collector = make_collector(gateway_config(gw, "golden"))
+    try:
+        ms = collector.scrape(timeout=10.0)
+    finally:
+        collector.close()
+    text = render_text(ms, include_default=False).decode()
+    return "\n".join(_normalise(line) for line in text.splitlines()) + "\n"
+
+
+def _normalise(line: str) -> str:
+    m = VOLATILE.match(line)
+    return f"{m.group(1)}{m.group(2) or ''} <volatile>" if m else line
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_exposition_matches_golden_file(case: Case, request: pytest.FixtureRequest) -> None:
+    gw = case.make()
+    gw.start()
+    try:
+        got = exposition(gw, no_vitals=case.name == "sim-no-vitals")
+    finally:
+        gw.stop()
+    path = GOLDEN / f"{case.name}.prom"
+    if request.config.getoption("--update-golden"):
+        path.write_text(got)
+        return
+    assert path.exists(), f"{path} missing: run pytest {__file__} --update-golden"
+    want = path.read_text()
+    if got != want:
+        import difflib
+
+        diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), str(path), "now", n=1))
+        pytest.fail(f"exposition changed (review, then --update-golden):\n{diff[:6000]}")
