@@ -27,17 +27,29 @@ KWH_TO_J = 3_600_000.0
 
 
 def number(v: Any) -> float | None:
-    """A finite number (bools excluded), else None."""
+    """A finite number (bools excluded), else None.
+
+    JSON integers have no size limit; one beyond float range is as absurd as Inf and must mean
+    "no value", not an ``OverflowError`` that would cost the whole endpoint.
+    """
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
     return f if math.isfinite(f) else None
 
 
 def scaled(factor: float) -> Convert:
+    """Multiply by ``factor``; a product that overflows (1e306 Wh in joules) is no value either."""
+
     def conv(v: Any) -> float | None:
         n = number(v)
-        return None if n is None else n * factor
+        if n is None:
+            return None
+        out = n * factor
+        return out if math.isfinite(out) else None
 
     return conv
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from math import isfinite
 
 from prometheus_client.core import Metric as PromMetric
 
@@ -96,7 +97,19 @@ class MetricSet:
         self._base = tuple(self.base_labels.items())
 
     def add(self, metric: MetricDef, value: float, labels: Mapping[str, str] | None = None) -> None:
+        """Add one sample; a value that is not a finite number is dropped (the series is absent).
+
+        Every sample of every source passes here, so this is where Inf/NaN are stopped: an
+        overflowed energy (1e306 Wh in joules) would pin a ``_total`` at +Inf for good, and no
+        gateway reading is meaningfully infinite.
+        """
         # The hot path of a scrape (one call per sample): keep it to C-level operations.
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float range
+            return
+        if not isfinite(value):
+            return
         name = metric.name
         samples = self._samples.get(name)
         if samples is None:
@@ -106,13 +119,13 @@ class MetricSet:
             log.warning("dropping %s: already defined as %s", name, self._defs[name].kind.value)
             return
         if not labels:
-            samples[self._base] = float(value)
+            samples[self._base] = value
             return
         values = labels.values()
         if all(map(str.isascii, values)) and max(map(len, values)) <= MAX_LABEL_LENGTH:
-            samples[self._base + tuple(labels.items())] = float(value)
+            samples[self._base + tuple(labels.items())] = value
         else:
-            samples[self._base + tuple((k, _clean(v)) for k, v in labels.items())] = float(value)
+            samples[self._base + tuple((k, _clean(v)) for k, v in labels.items())] = value
 
     def merge(self, other: MetricSet) -> None:
         for name, samples in other._samples.items():

@@ -64,7 +64,10 @@ def _claim(seen: _Seen, name: str, labels: LabelPairs) -> bool:
 
 
 def _number(value: float | int | bool) -> float:
-    """``float(value)``; ints beyond float range (possible from JSON) become ±inf, not an error."""
+    """``float(value)``; ints beyond float range (possible from JSON) become ±inf, not an error.
+
+    Non-finite values are then dropped by :meth:`MetricSet.add`, like every other source's.
+    """
     try:
         return float(value)
     except OverflowError:
