@@ -60,3 +60,48 @@ def test_absurd_energy_reading_is_absent_and_the_counter_carries_on(
     sim.faults.clear("extra_json")
     after = collector.scrape().get(IMPORTED, meter="site")
     assert after is not None and before <= after < 1e300
+
+
+def hostile_fields() -> dict[str, object]:
+    """20,000 unknown numeric fields, one 100k-character name, one named like a curated family."""
+    fields: dict[str, object] = {"energy_imported_joules": 5}  # first: within the family limit
+    fields.update({f"new_field_{i}": i for i in range(20_000)})
+    fields["x" * 100_000] = 1
+    return fields
+
+
+def test_thousands_of_unknown_fields_and_a_huge_name_stay_bounded(
+    sim: SimulatedGateway, collector: PowerwallCollector
+) -> None:
+    fields = hostile_fields()
+    sim.faults.set("extra_json", {**fields, "site": fields}, paths={"/api/status", AGGREGATES})
+    dropped = []
+    for _ in range(2):
+        ms = collector.scrape()
+        names = ms.names()
+        assert len(names) <= 3000
+        assert max(map(len, names)) <= 256
+        text, om = rendered(ms)
+        assert len(text.encode()) < 1_000_000 and len(om.encode()) < 1_000_000  # was 9.8 MB
+        for endpoint in ("/api/status", AGGREGATES):
+            assert ms.get("powerwall_scrape_endpoint_success", endpoint=endpoint) == 1.0
+        assert ms.get(IMPORTED, meter="site") is not None  # the curated counter is untouched
+        assert ms.get("powerwall_meter_energy_imported_joules_value", meter="site") == 5.0
+        dropped.append(
+            ms.get("powerwall_generic_fields_dropped_total", endpoint=AGGREGATES, reason="too_many_fields") or 0.0
+        )
+    assert dropped[0] >= 20_000 - 500
+    assert dropped[1] == 2 * dropped[0]  # a counter: cumulative across scrapes
+
+
+def test_solar_powerwall_generic_vitals_stay_bounded(sim: SimulatedGateway, collector: PowerwallCollector) -> None:
+    sim.faults.vitals_absent = True
+    collector.scrape()  # learns that vitals are gone, so /api/solar_powerwall is asked from now on
+    sim.faults.set("extra_json", {"pvac_status": hostile_fields()}, paths={"/api/solar_powerwall"})
+    ms = collector.scrape()
+    assert ms.get("powerwall_scrape_endpoint_success", endpoint="/api/solar_powerwall") == 1.0
+    names = ms.names()
+    assert len([n for n in names if n.startswith("powerwall_vital_")]) <= 500
+    assert max(map(len, names)) <= 256
+    assert ms.get("powerwall_generic_fields_dropped_total", endpoint="/api/solar_powerwall", reason="name_too_long")
+    rendered(ms)

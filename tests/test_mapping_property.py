@@ -31,9 +31,27 @@ floats = st.one_of(
     st.sampled_from([float("inf"), float("-inf"), float("nan"), 1.7976931348623157e308]),
 )
 scalars = st.one_of(st.none(), st.booleans(), integers, floats, st.text(max_size=20))
+# Keys that become generic names colliding with curated families or reserved suffixes if unchecked.
+keys = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "energy_imported_joules",
+            "energy_exported_joules_created",
+            "power_watts",
+            "charge_ratio",
+            "block_power_watts",
+            "x_total",
+            "x_info",
+            "x_count",
+            "x_bucket",
+            "site",
+        ]
+    ),
+)
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=6),
     max_leaves=30,
 )
 
