@@ -456,12 +456,16 @@ class GatewayClient:
     def _drop_token(self, gen: int) -> None:
         """Forget the token that got a 401, unless another thread already replaced it."""
         with self._lock:
-            if self._token_gen == gen and self._token is not None:
-                self._token = None
-                self._user_record = None
-                log.info("gateway %s: session expired; logging in again", self.cfg.name)
-                if self._store is not None:
-                    self._store.drop(self.cfg.name)
+            expired = self._token if self._token_gen == gen else None
+            if expired is None:
+                return
+            self._token = None
+            self._user_record = None
+        log.info("gateway %s: session expired; logging in again", self.cfg.name)
+        if self._store is not None:
+            # Only that token: another exporter sharing the file may have saved a fresh one. Outside
+            # the lock, as the store waits for its file lock.
+            self._store.drop(self.cfg.name, expired)
 
     def _enter_cooldown(self, headers: dict[str, str], minimum: float, path: str) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 ``prometheus_client``'s encoders re-validate and escape every label *name* of every sample, which
 was most of a scrape's CPU for a typical site. Our families are already valid by construction
-(names checked in :class:`~exporter.metricset.MetricDef`, label values cleaned in
+(names checked in :class:`~exporter.metricset.MetricDef`; label values cleaned, non-finite values
+dropped and one family per OpenMetrics family name enforced in
 :meth:`~exporter.metricset.MetricSet.add`), so this encoder only escapes label values, and only
 those that need it. The process/python metrics still come from the library's encoder.
 """

@@ -3,12 +3,15 @@
 Each endpoint has a table of :class:`Field` rows (JSON key → metric, conversion). Numeric and boolean
 keys a table does not name are still exported under ``<generic prefix><snake_case_key>`` so a
 firmware that adds fields loses nothing; unknown *strings* are not (they are identifiers, timestamps
-or free text, which as labels would churn series). A missing or null key means the series is absent —
-never a made-up 0.
+or free text, which as labels would churn series). Generic names are bounded per endpoint and scrape
+and kept clear of curated names as :mod:`exporter.naming` describes. A missing or null key, or a
+value that is not a finite number (also after unit scaling), means the series is absent — never a
+made-up 0.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -17,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from exporter import endpoints as ep
-from exporter.metricset import MetricDef, MetricSet, counter, gauge, info
-from exporter.naming import gauge_name, snake_case
+from exporter.metricset import Kind, MetricDef, MetricSet, counter, gauge, generic, info
+from exporter.naming import GenericBudget, generic_gauge_name, snake_case
 
 Convert = Callable[[Any], float | None]
 
@@ -27,17 +30,29 @@ KWH_TO_J = 3_600_000.0
 
 
 def number(v: Any) -> float | None:
-    """A finite number (bools excluded), else None."""
+    """A finite number (bools excluded), else None.
+
+    JSON integers have no size limit; one beyond float range is as absurd as Inf and must mean
+    "no value", not an ``OverflowError`` that would cost the whole endpoint.
+    """
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
     return f if math.isfinite(f) else None
 
 
 def scaled(factor: float) -> Convert:
+    """Multiply by ``factor``; a product that overflows (1e306 Wh in joules) is no value either."""
+
     def conv(v: Any) -> float | None:
         n = number(v)
-        return None if n is None else n * factor
+        if n is None:
+            return None
+        out = n * factor
+        return out if math.isfinite(out) else None
 
     return conv
 
@@ -108,7 +123,18 @@ def go_duration(v: Any) -> float | None:
 
 def generic_name(prefix: str, key: str) -> str:
     """The name an unmapped field is exported under (rule in :mod:`exporter.naming`)."""
-    return gauge_name(prefix + (snake_case(key) or "unnamed"))
+    return generic_gauge_name(prefix + (snake_case(key) or "unnamed"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _generic_metric(prefix: str, key: str) -> MetricDef:
+    """The family of an unmapped field; cached, because a site sends the same keys every scrape.
+
+    Only called for keys of at most ``MAX_GENERIC_NAME_LENGTH`` characters, so the bounded cache
+    holds at most a few MB however hostile the payloads.
+    """
+    help = f"Gateway field {key!r}, as reported (unit not known to the exporter)."
+    return generic(generic_name(prefix, key), Kind.GAUGE, help)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +155,17 @@ class Table:
     # Prefix for numeric/bool keys not in the table; None disables the generic export.
     generic_prefix: str | None = None
 
-    def apply(self, obj: Mapping[str, Any], ms: MetricSet, labels: Mapping[str, str] | None = None) -> None:
+    def apply(
+        self,
+        obj: Mapping[str, Any],
+        ms: MetricSet,
+        labels: Mapping[str, str] | None = None,
+        budget: GenericBudget | None = None,
+    ) -> None:
+        """Add ``obj``'s samples; generic ones within ``budget`` (one per endpoint and scrape).
+
+        Without a budget the bounds still hold for this call, but drops are not reported.
+        """
         base = dict(labels or {})
         named: set[str] = set()
         for f in self.fields:
@@ -137,16 +173,38 @@ class Table:
             value = f.convert(obj.get(f.key))
             if value is not None:
                 ms.add(f.metric, value, {**base, **dict(f.labels)} if f.labels else base)
-        if self.generic_prefix is None:
+        prefix = self.generic_prefix
+        if prefix is None:
             return
+        if budget is None:
+            budget = GenericBudget("")
         for key, raw in obj.items():
             if key in named or key in self.ignore:
                 continue
             value = boolean(raw) if isinstance(raw, bool) else number(raw)
-            if value is None:
+            if value is None or not budget.field_fits(key):
                 continue
-            name = generic_name(self.generic_prefix, key)
-            ms.add(gauge(name, f"Gateway field {key!r}, as reported (unit not known to the exporter)."), value, base)
+            metric = _generic_metric(prefix, key)
+            if budget.admit(metric, key):
+                ms.add(metric, value, base)
+
+
+_Mapper = Callable[[Any, MetricSet], None]
+
+
+def _endpoint(path: str) -> Callable[[Callable[[Any, MetricSet, GenericBudget], None]], _Mapper]:
+    """Give the mapper of ``path`` one generic budget per call (= per scrape) and report its drops."""
+
+    def wrap(fn: Callable[[Any, MetricSet, GenericBudget], None]) -> _Mapper:
+        @functools.wraps(fn)
+        def mapper(data: Any, ms: MetricSet) -> None:
+            budget = GenericBudget(path)
+            fn(data, ms, budget)
+            budget.finish(ms)
+
+        return mapper
+
+    return wrap
 
 
 def _meter(name: str, help: str) -> MetricDef:
@@ -421,10 +479,11 @@ def _dict(v: Any) -> Mapping[str, Any]:
     return v if isinstance(v, Mapping) else {}
 
 
-def map_aggregates(data: Any, ms: MetricSet) -> None:
+@_endpoint(ep.METERS_AGGREGATES.path)
+def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     for meter, obj in _dict(data).items():
         if isinstance(obj, Mapping):
-            METER_TABLE.apply(obj, ms, {"meter": snake_case(meter) or "unnamed"})
+            METER_TABLE.apply(obj, ms, {"meter": snake_case(meter) or "unnamed"}, budget)
 
 
 def map_soe(data: Any, ms: MetricSet) -> None:
@@ -443,16 +502,18 @@ def map_grid_status(data: Any, ms: MetricSet) -> None:
         ms.add(GRID_SERVICES_ACTIVE, boolean(services) or 0.0)
 
 
-def map_operation(data: Any, ms: MetricSet) -> None:
+@_endpoint(ep.OPERATION.path)
+def map_operation(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     d = _dict(data)
-    OPERATION_TABLE.apply(d, ms)
+    OPERATION_TABLE.apply(d, ms, budget=budget)
     if isinstance(d.get("real_mode"), str):
         ms.add(OPERATION_INFO, 1, {"mode": d["real_mode"]})
 
 
-def map_site_info(data: Any, ms: MetricSet) -> None:
+@_endpoint(ep.SITE_INFO.path)
+def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     d = _dict(data)
-    SITE_TABLE.apply({k: v for k, v in d.items() if not isinstance(v, Mapping)}, ms)
+    SITE_TABLE.apply({k: v for k, v in d.items() if not isinstance(v, Mapping)}, ms, budget=budget)
     # Older firmware kept the grid code fields at top level; newer nests them under grid_code.
     grid = d["grid_code"] if isinstance(d.get("grid_code"), Mapping) else d
     GRID_CODE_TABLE.apply(grid, ms)
@@ -481,13 +542,15 @@ def gateway_info_labels(status: Any, site_info: Any) -> dict[str, str] | None:
     }
 
 
-def map_status(data: Any, ms: MetricSet) -> None:
-    STATUS_TABLE.apply(_dict(data), ms)
+@_endpoint(ep.STATUS.path)
+def map_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    STATUS_TABLE.apply(_dict(data), ms, budget=budget)
 
 
-def map_system_status(data: Any, ms: MetricSet) -> None:
+@_endpoint(ep.SYSTEM_STATUS.path)
+def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     d = _dict(data)
-    SYSTEM_STATUS_TABLE.apply(d, ms)
+    SYSTEM_STATUS_TABLE.apply(d, ms, budget=budget)
     if isinstance(d.get("system_island_state"), str):
         ms.add(ISLAND_STATE_INFO, 1, {"state": d["system_island_state"]})
     if isinstance(d.get("grid_faults"), list):
@@ -497,7 +560,7 @@ def map_system_status(data: Any, ms: MetricSet) -> None:
         if not isinstance(block, Mapping):
             continue
         labels = {"serial": _str(block.get("PackageSerialNumber")), "part_number": _str(block.get("PackagePartNumber"))}
-        BLOCK_TABLE.apply(block, ms, labels)
+        BLOCK_TABLE.apply(block, ms, labels, budget)
         state = {
             "pinv_state": _str(block.get("pinv_state")),
             "pinv_grid_state": _str(block.get("pinv_grid_state")),
@@ -509,9 +572,10 @@ def map_system_status(data: Any, ms: MetricSet) -> None:
             ms.add(BLOCK_DISABLED, len(reasons), labels)
 
 
-def map_powerwalls(data: Any, ms: MetricSet) -> None:
+@_endpoint(ep.POWERWALLS.path)
+def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     d = _dict(data)
-    POWERWALLS_FLAGS.apply(d, ms)
+    POWERWALLS_FLAGS.apply(d, ms, budget=budget)
     pws = d.get("powerwalls")
     if not isinstance(pws, list):
         return
@@ -521,19 +585,20 @@ def map_powerwalls(data: Any, ms: MetricSet) -> None:
             continue
         labels = {"serial": _str(pw.get("PackageSerialNumber")), "part_number": _str(pw.get("PackagePartNumber"))}
         ms.add(BATTERY_INFO, 1, {**labels, "type": _str(pw.get("type")), "grid_state": _str(pw.get("grid_state"))})
-        POWERWALL_TABLE.apply(pw, ms, labels)
+        POWERWALL_TABLE.apply(pw, ms, labels, budget)
 
 
-def map_sitemaster(data: Any, ms: MetricSet) -> None:
+@_endpoint(ep.SITEMASTER.path)
+def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     d = _dict(data)
-    SITEMASTER_TABLE.apply(d, ms)
+    SITEMASTER_TABLE.apply(d, ms, budget=budget)
     if isinstance(d.get("status"), str):
         ms.add(SITEMASTER_INFO, 1, {"status": d["status"]})
 
 
 # Endpoint → mapper. The collector dispatches through this table; vitals and solar_powerwall are
 # mapped by exporter.vitals.
-JSON_MAPPERS: dict[str, Callable[[Any, MetricSet], None]] = {
+JSON_MAPPERS: dict[str, _Mapper] = {
     ep.METERS_AGGREGATES.path: map_aggregates,
     ep.SOE.path: map_soe,
     ep.GRID_STATUS.path: map_grid_status,

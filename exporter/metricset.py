@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from math import isfinite
 
 from prometheus_client.core import Metric as PromMetric
 
@@ -30,6 +31,11 @@ class Kind(Enum):
 
 _SUFFIX = {Kind.COUNTER: "_total", Kind.INFO: "_info", Kind.GAUGE: ""}
 
+# Suffixes Prometheus and OpenMetrics reserve for counters, info metrics, histograms and summaries:
+# promtool rejects a gauge named ``..._count``, and in OpenMetrics a gauge ``x_created`` clashes with
+# a counter family ``x``. Gauges never end in one.
+RESERVED_SUFFIXES = ("_total", "_info", "_created", "_count", "_sum", "_bucket")
+
 
 @dataclass(frozen=True, slots=True)
 class MetricDef:
@@ -45,8 +51,8 @@ class MetricDef:
         suffix = _SUFFIX[self.kind]
         if suffix and not self.name.endswith(suffix):
             raise ValueError(f"{self.kind.value} metric {self.name!r} must end in {suffix!r}")
-        if self.kind is Kind.GAUGE and self.name.endswith(("_total", "_info")):
-            raise ValueError(f"gauge {self.name!r} must not end in _total or _info")
+        if self.kind is Kind.GAUGE and self.name.endswith(RESERVED_SUFFIXES):
+            raise ValueError(f"gauge {self.name!r} must not end in a reserved suffix {RESERVED_SUFFIXES}")
 
     @property
     def family_name(self) -> str:
@@ -55,16 +61,44 @@ class MetricDef:
         return self.name[: -len(suffix)] if suffix else self.name
 
 
+# Every name a curated family occupies in either exposition format (sample names and OpenMetrics
+# family names), filled by gauge()/counter()/info() as the modules that define metrics are imported.
+# Generic names (fields no table names) are built with generic() and steer clear of these.
+_CURATED: set[str] = set()
+
+
+def _curated(metric: MetricDef) -> MetricDef:
+    _CURATED.update((metric.name, metric.family_name))
+    return metric
+
+
 def gauge(name: str, help: str) -> MetricDef:
-    return MetricDef(name, Kind.GAUGE, help)
+    """A curated gauge (see :func:`is_curated`)."""
+    return _curated(MetricDef(name, Kind.GAUGE, help))
 
 
 def counter(name: str, help: str) -> MetricDef:
-    return MetricDef(name, Kind.COUNTER, help)
+    """A curated counter; its name ends in ``_total``."""
+    return _curated(MetricDef(name, Kind.COUNTER, help))
 
 
 def info(name: str, help: str) -> MetricDef:
-    return MetricDef(name, Kind.INFO, help)
+    """A curated info metric; its name ends in ``_info``."""
+    return _curated(MetricDef(name, Kind.INFO, help))
+
+
+def generic(name: str, kind: Kind, help: str) -> MetricDef:
+    """A family named after a gateway field: not registered as curated (it must yield to them)."""
+    return MetricDef(name, kind, help)
+
+
+def is_curated(name: str) -> bool:
+    """True when ``name`` is a curated metric's sample or family name.
+
+    Curated metrics are defined at import time of the modules that emit them, all of which are
+    imported before the first scrape maps anything.
+    """
+    return name in _CURATED
 
 
 Labels = tuple[tuple[str, str], ...]
@@ -82,45 +116,75 @@ def _clean(value: str) -> str:
 class MetricSet:
     """Samples grouped by family, with labels every sample shares (``gateway`` in practice).
 
-    Adding a sample whose name is already registered with another type or help is a mapping bug
-    (e.g. a generic vital name colliding with a curated one); it is logged and dropped rather than
-    producing an exposition Prometheus would reject.
+    Adding a sample whose name is already registered with another type, or whose OpenMetrics
+    family name another family already has (gauge ``x`` next to counter ``x_total``), is a mapping
+    bug; the later family is logged and dropped rather than producing an exposition Prometheus
+    would reject.
     """
 
     base_labels: Mapping[str, str] = field(default_factory=dict)
     _defs: dict[str, MetricDef] = field(default_factory=dict)
     _samples: dict[str, dict[Labels, float]] = field(default_factory=dict)
+    _families: dict[str, str] = field(default_factory=dict)  # OpenMetrics family name → metric name
+    _refused: set[str] = field(default_factory=set)
     _base: Labels = field(init=False, default=())
 
     def __post_init__(self) -> None:
         self._base = tuple(self.base_labels.items())
 
     def add(self, metric: MetricDef, value: float, labels: Mapping[str, str] | None = None) -> None:
+        """Add one sample; a value that is not a finite number is dropped (the series is absent).
+
+        Every sample of every source passes here, so this is where Inf/NaN are stopped: an
+        overflowed energy (1e306 Wh in joules) would pin a ``_total`` at +Inf for good, and no
+        gateway reading is meaningfully infinite.
+        """
         # The hot path of a scrape (one call per sample): keep it to C-level operations.
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float range
+            return
+        if not isfinite(value):
+            return
         name = metric.name
         samples = self._samples.get(name)
         if samples is None:
-            self._defs[name] = metric
-            samples = self._samples[name] = {}
+            if not self._register(metric):
+                return
+            samples = self._samples[name]
         elif self._defs[name].kind is not metric.kind:
             log.warning("dropping %s: already defined as %s", name, self._defs[name].kind.value)
             return
         if not labels:
-            samples[self._base] = float(value)
+            samples[self._base] = value
             return
         values = labels.values()
         if all(map(str.isascii, values)) and max(map(len, values)) <= MAX_LABEL_LENGTH:
-            samples[self._base + tuple(labels.items())] = float(value)
+            samples[self._base + tuple(labels.items())] = value
         else:
-            samples[self._base + tuple((k, _clean(v)) for k, v in labels.items())] = float(value)
+            samples[self._base + tuple((k, _clean(v)) for k, v in labels.items())] = value
+
+    def _register(self, metric: MetricDef) -> bool:
+        """Start a family (the slow path of :meth:`add`), unless its family name is taken."""
+        family = metric.family_name
+        owner = self._families.get(family)
+        if owner is not None:
+            if metric.name not in self._refused:  # once per set, not once per sample
+                self._refused.add(metric.name)
+                log.warning("dropping %s: family name %s is already used by %s", metric.name, family, owner)
+            return False
+        self._families[family] = metric.name
+        self._defs[metric.name] = metric
+        self._samples[metric.name] = {}
+        return True
 
     def merge(self, other: MetricSet) -> None:
         for name, samples in other._samples.items():
             metric = other._defs[name]
             known = self._defs.get(name)
             if known is None:
-                self._defs[name] = metric
-                self._samples[name] = dict(samples)
+                if self._register(metric):
+                    self._samples[name].update(samples)
             elif known.kind is not metric.kind:
                 log.warning("dropping %s: already defined as %s", name, known.kind.value)
             else:

@@ -1,16 +1,61 @@
-"""How a gateway field name becomes part of a Prometheus metric name, in one place.
+"""How a gateway field name becomes part of a Prometheus metric name, and how far that may go.
 
 Both the JSON tables and the vitals rules export unmapped fields under generic names; they must
-sanitize the same way, so a reader (and the README) can state one rule.
+sanitize the same way, so a reader (and the README) can state one rule. Because the *gateway*
+decides which generic names exist, they are also bounded here, for both sources alike
+(:class:`GenericBudget`): a firmware bug or a hostile device on the LAN must not be able to turn one
+scrape into millions of families, megabyte-long names, or an exposition Prometheus rejects.
+
+* A field whose name, raw or exported, is longer than :data:`MAX_GENERIC_NAME_LENGTH` is dropped.
+* At most :data:`MAX_GENERIC_FAMILIES` generic families per endpoint and scrape; fields beyond
+  them are dropped (payload order decides, so the same payload always keeps the same ones).
+* A generic gauge never ends in a reserved suffix (``_value`` is appended) and never equals a
+  curated metric's sample or family name (``_value`` is appended until it does not), so a field
+  ``energy_imported_joules`` cannot become a second family ``powerwall_meter_energy_imported_joules``
+  beside the curated counter of that name, which would make the OpenMetrics output invalid.
+* Two generic families of different types with one family name (a text vital ``Foo`` and a numeric
+  ``foo``) keep the first; the other is dropped.
+
+What is dropped is counted per gateway, endpoint and reason in
+``powerwall_generic_fields_dropped_total`` (cumulative for the life of the process, kept in
+:data:`DROPS`) and logged once per gateway and endpoint.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections import Counter
 
-# Suffixes Prometheus reserves for counters, info metrics, histograms and summaries (promtool
-# rejects a gauge named ``..._count``).
-RESERVED_SUFFIXES = ("_total", "_info", "_created", "_count", "_sum", "_bucket")
+from exporter.metricset import RESERVED_SUFFIXES, MetricDef, MetricSet, counter, is_curated
+
+__all__ = [
+    "DROPS",
+    "GENERIC_DROPPED",
+    "MAX_GENERIC_FAMILIES",
+    "MAX_GENERIC_NAME_LENGTH",
+    "RESERVED_SUFFIXES",
+    "DropLedger",
+    "GenericBudget",
+    "gauge_name",
+    "generic_gauge_name",
+    "snake_case",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_GENERIC_NAME_LENGTH = 200
+"""Longest generic metric name (and raw field name) exported; longer ones are dropped."""
+
+MAX_GENERIC_FAMILIES = 500
+"""Most generic families one endpoint contributes to one scrape (real sites use a few dozen)."""
+
+GENERIC_DROPPED = counter(
+    "powerwall_generic_fields_dropped_total",
+    "Unmapped gateway fields not exported generically, by endpoint and reason "
+    "(name_too_long, too_many_fields, name_clash).",
+)
 
 _CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
@@ -30,3 +75,108 @@ def snake_case(name: str) -> str:
 def gauge_name(base: str) -> str:
     """A gauge name that does not end in a reserved suffix (``_value`` is appended if it would)."""
     return base + "_value" if base.endswith(RESERVED_SUFFIXES) else base
+
+
+def generic_gauge_name(base: str) -> str:
+    """:func:`gauge_name`, then ``_value`` appended while the name is a curated metric's name.
+
+    Curated names win regardless of payload order: a field that happens to be called like a
+    curated metric must neither overwrite its samples nor start a second family of its name.
+    """
+    name = gauge_name(base)
+    while is_curated(name):
+        name += "_value"
+    return name
+
+
+class DropLedger:
+    """Process-wide, thread-safe drop counts per (gateway, endpoint): a counter must be cumulative.
+
+    Mapping has no state of its own between scrapes (a mapper gets a payload and an empty set), so
+    the counts live here, keyed by the ``gateway`` base label of the set being filled. Keys are
+    bounded by the configured gateways times the endpoints. A set without a ``gateway`` label is
+    not a gateway's scrape (a test, a tool): it gets the counts of its own call, nothing is kept.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], Counter[str]] = {}
+        self._logged: set[tuple[str, str]] = set()
+
+    def record(self, gateway: str, endpoint: str, dropped: Counter[str], example: str) -> dict[str, int]:
+        """Add this scrape's drops; returns the cumulative counts by reason (empty: never dropped)."""
+        key = (gateway, endpoint)
+        with self._lock:
+            if dropped and key not in self._logged:
+                self._logged.add(key)
+                log.warning(
+                    "gateway %s: %s sent fields the exporter does not export generically (%s; e.g. %r); "
+                    "counted in %s, logged once",
+                    gateway,
+                    endpoint,
+                    ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items())),
+                    example[:60] + ("..." if len(example) > 60 else ""),
+                    GENERIC_DROPPED.name,
+                )
+            if not gateway:
+                return dict(dropped)
+            counts = self._counts.get(key)
+            if counts is None:
+                if not dropped:
+                    return {}
+                counts = self._counts[key] = Counter()
+            counts.update(dropped)
+            return dict(counts)
+
+
+DROPS = DropLedger()
+
+
+class GenericBudget:
+    """The generic names one endpoint may add in one scrape (rules in the module docstring).
+
+    Create one per endpoint and scrape, ask :meth:`admit` before adding a generic sample, and call
+    :meth:`finish` with the filled set to account for (and expose) what was dropped.
+    """
+
+    __slots__ = ("_admitted", "_dropped", "_example", "_families", "endpoint", "max_families")
+
+    def __init__(self, endpoint: str, max_families: int = MAX_GENERIC_FAMILIES) -> None:
+        self.endpoint = endpoint
+        self.max_families = max_families
+        self._admitted: set[str] = set()
+        self._families: set[str] = set()
+        self._dropped: Counter[str] = Counter()
+        self._example = ""
+
+    def admit(self, metric: MetricDef, field: str) -> bool:
+        """True if the generic ``metric`` (for gateway field ``field``) may be added."""
+        name = metric.name
+        if name in self._admitted:
+            return True
+        if len(name) > MAX_GENERIC_NAME_LENGTH:
+            return self.drop("name_too_long", field)
+        if metric.family_name in self._families:
+            return self.drop("name_clash", field)
+        if len(self._admitted) >= self.max_families:
+            return self.drop("too_many_fields", field)
+        self._admitted.add(name)
+        self._families.add(metric.family_name)
+        return True
+
+    def field_fits(self, field: str) -> bool:
+        """False (and counted) for a raw field name too long to be worth sanitizing."""
+        return len(field) <= MAX_GENERIC_NAME_LENGTH or self.drop("name_too_long", field)
+
+    def drop(self, reason: str, field: str) -> bool:
+        """Count one dropped field; returns False so callers can ``return self.drop(...)``."""
+        if not self._dropped:
+            self._example = field[:100]
+        self._dropped[reason] += 1
+        return False
+
+    def finish(self, ms: MetricSet) -> None:
+        """Record the drops of this scrape and add the cumulative counter samples to ``ms``."""
+        gateway = ms.base_labels.get("gateway", "")
+        for reason, n in sorted(DROPS.record(gateway, self.endpoint, self._dropped, self._example).items()):
+            ms.add(GENERIC_DROPPED, n, {"endpoint": self.endpoint, "reason": reason})

@@ -3,35 +3,68 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import render_text
+from exporter.exposition import render_openmetrics, render_text
 from exporter.mapping import JSON_MAPPERS
 from exporter.metricset import MetricSet
 from exporter.vitals.flatten import flatten_solar_powerwall
 from tests.conftest import require_fixtures
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
+# JSON integers have no size limit: cover small ones, ones near float's range and ones far beyond it
+# (10**1000 keeps hypothesis' repr below Python's int-to-str digit limit).
+integers = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**1000, max_value=10**1000),
+    st.integers(min_value=-(10**1000), max_value=-(2**1000)),
+    st.integers(min_value=10**306, max_value=10**309),
+)
+floats = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20),
+    st.floats(min_value=1e300),  # scaled by 3600 (Wh → J) these overflow
+    st.sampled_from([float("inf"), float("-inf"), float("nan"), 1.7976931348623157e308]),
+)
+scalars = st.one_of(st.none(), st.booleans(), integers, floats, st.text(max_size=20))
+# Keys that become generic names colliding with curated families or reserved suffixes if unchecked.
+keys = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "energy_imported_joules",
+            "energy_exported_joules_created",
+            "power_watts",
+            "charge_ratio",
+            "block_power_watts",
+            "x_total",
+            "x_info",
+            "x_count",
+            "x_bucket",
+            "site",
+        ]
+    ),
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=6),
     max_leaves=30,
 )
 
 
 def check(ms: MetricSet) -> None:
+    """Both formats parse and no sample is Inf or NaN."""
+    for _, samples in ms.defs():
+        for value in samples.values():
+            assert math.isfinite(value), value
     text = render_text(ms, include_default=False).decode()
     list(text_string_to_metric_families(text))  # parses
+    om = render_openmetrics(ms, include_default=False).decode()
+    list(parse_openmetrics(om))  # type: ignore[no-untyped-call]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -48,7 +48,7 @@ def test_faults_api_set_clear_paths_times() -> None:
     assert f.active() == {}
     with pytest.raises(ValueError):
         f.set("nonsense", 1)
-    assert len(FAULT_NAMES) == 16
+    assert len(FAULT_NAMES) == 17
 
 
 def test_delay_seconds(client: SimClient, gw: SimulatedGateway) -> None:
@@ -173,6 +173,16 @@ def test_giant(client: SimClient, gw: SimulatedGateway) -> None:
     assert r.status == 200 and len(r.body) == 5_000_000
     assert r.headers["Content-Length"] == "5000000"
     assert len(r.json()["pad"]) == 5_000_000 - 10
+
+
+def test_extra_json_deep_merges_into_the_normal_answer(client: SimClient, gw: SimulatedGateway) -> None:
+    gw.faults.set("extra_json", {"site": {"energy_imported": 1e306, "new": 1}}, paths={"/api/meters/aggregates"})
+    site = client.get("/api/meters/aggregates").json()["site"]
+    assert site["energy_imported"] == 1e306 and site["new"] == 1
+    assert "instant_power" in site  # the rest of the meter is still there
+    assert "new" not in client.get("/api/status").json()  # other paths untouched
+    gw.faults.clear("extra_json")
+    assert "new" not in client.get("/api/meters/aggregates").json()["site"]
 
 
 def test_gzip_bomb(client: SimClient, gw: SimulatedGateway) -> None:

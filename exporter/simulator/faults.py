@@ -58,6 +58,11 @@ Faults (checked in this order for each request; see ``server.py``):
     covers the load (below the reserve if needed), solar is curtailed when the battery is full.
 ``vitals_absent`` (bool)
     ``/api/devices/vitals`` answers 404, as on firmware 23.44 and later.
+``extra_json`` (dict)
+    Deep-merge this object into a JSON endpoint's normal answer (nested dicts merge, anything else
+    replaces), e.g. ``{"site": {"energy_imported": 1e306}}`` for ``/api/meters/aggregates``. For
+    payloads a firmware might send that the model never does: absurd numbers, thousands of unknown
+    fields, huge field names.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ FAULT_NAMES: tuple[str, ...] = (
     "sitemaster_stopped",
     "grid_outage",
     "vitals_absent",
+    "extra_json",
 )
 
 
@@ -148,6 +154,7 @@ class Faults:
     sitemaster_stopped: _Fault[bool] = _Fault()
     grid_outage: _Fault[bool] = _Fault()
     vitals_absent: _Fault[bool] = _Fault()
+    extra_json: _Fault[dict[str, Any]] = _Fault()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -17,8 +17,9 @@ Request handling order (documented because fault tests depend on it):
    when the fault is global).
 5. ``POST /api/login/Basic``: ``force_sm_off`` → flag + 400; ``login_status``; password check.
 6. Other methods → 404. Paths outside ``/api/`` → 404. ``/api/*`` without a valid session → 401.
-7. Content from the model (or the replay tree): unknown path → 404; ``sitemaster_stopped`` and
-   ``vitals_absent`` are applied here. ``truncate_at`` / ``slow_drip`` shape how the body is sent.
+7. Content from the model (or the replay tree): unknown path → 404; ``sitemaster_stopped``,
+   ``vitals_absent`` and ``extra_json`` are applied here. ``truncate_at`` / ``slow_drip`` shape how the
+   body is sent.
 """
 
 from __future__ import annotations
@@ -694,9 +695,17 @@ class SimulatedGateway:
         if stopped and path in STOPPED_502_PATHS:
             f.take("sitemaster_stopped", path)
             return _Reply(502, b"", None)
-        if self.replay is not None:
-            return self._replay_content(path, stopped)
-        return self._model_content(path, stopped)
+        replayed = self.replay is not None
+        reply = self._replay_content(path, stopped) if replayed else self._model_content(path, stopped)
+        extra = f.peek("extra_json", path)
+        if (
+            isinstance(extra, dict)
+            and reply.status == 200
+            and (reply.content_type or "").startswith("application/json")
+        ):
+            f.take("extra_json", path)
+            reply.body = json.dumps(_deep_merge(json.loads(reply.body), extra)).encode()
+        return reply
 
     def _replay_content(self, path: str, stopped: bool) -> _Reply:
         assert self.replay is not None
@@ -738,6 +747,16 @@ class SimulatedGateway:
             "/api/solar_powerwall": lambda: payloads.solar_powerwall(snap),
         }
         return _json_reply(200, builders[path]())
+
+
+def _deep_merge(base: Any, extra: dict[str, Any]) -> Any:
+    """``extra`` merged into ``base`` (the ``extra_json`` fault): nested dicts merge, other values replace."""
+    if not isinstance(base, dict):
+        return extra
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _deep_merge(out.get(key), value) if isinstance(value, dict) else value
+    return out
 
 
 def gunzip_size(body: bytes) -> int:

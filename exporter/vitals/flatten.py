@@ -12,6 +12,11 @@ applies it and adds the per-device series that do not come from a vital:
 * ``powerwall_device_nameplate_power_watts`` / ``..._apparent_power_va`` from the PV-inverter or
   generator attributes.
 
+Generic names (``powerwall_vital_*``) are bounded per call, i.e. per endpoint and scrape, as
+:mod:`exporter.naming` describes: too long names, families beyond the limit and typed clashes are
+dropped and counted in ``powerwall_generic_fields_dropped_total{endpoint="/api/devices/vitals"}``
+(or ``"/api/solar_powerwall"``).
+
 Determinism: within one call each series (metric + labels, the ``state``/``value``/``location``
 label of info metrics excluded) is written once. Devices are taken in payload order and each
 device's vitals in sorted name order, and the first writer wins, so two vitals that map to the same
@@ -27,7 +32,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from exporter import endpoints as ep
 from exporter.metricset import MetricSet
+from exporter.naming import GenericBudget
 from exporter.vitals.decode import Device, VitalValue
 from exporter.vitals.rules import (
     DEVICE_ALERT,
@@ -64,20 +71,31 @@ def _claim(seen: _Seen, name: str, labels: LabelPairs) -> bool:
 
 
 def _number(value: float | int | bool) -> float:
-    """``float(value)``; ints beyond float range (possible from JSON) become ±inf, not an error."""
+    """``float(value)``; ints beyond float range (possible from JSON) become ±inf, not an error.
+
+    Non-finite values are then dropped by :meth:`MetricSet.add`, like every other source's.
+    """
     try:
         return float(value)
     except OverflowError:
         return math.inf if value > 0 else -math.inf
 
 
-def _emit_vitals(ms: MetricSet, seen: _Seen, dev: LabelPairs, vitals: Mapping[str, VitalValue]) -> None:
+def _emit_vitals(
+    ms: MetricSet, seen: _Seen, dev: LabelPairs, vitals: Mapping[str, VitalValue], budget: GenericBudget
+) -> None:
     for name in sorted(vitals):
+        # Curated names are short: a long one can only be generic, and is not worth a regex pass
+        # (nor a slot of resolve()'s cache, which keeps its keys).
+        if not budget.field_fits(name):
+            continue
         value = vitals[name]
         is_text = isinstance(value, str)
         target = resolve(name, is_text)
         if target is None:
             log.debug("vital %r has no exportable name; skipped", name)
+            continue
+        if target.generic and not budget.admit(target.metric, name):
             continue
         labels = dev + target.labels
         if not _claim(seen, target.metric.name, labels):
@@ -98,6 +116,7 @@ def _emit_alerts(ms: MetricSet, seen: _Seen, dev: LabelPairs, alerts: Iterable[s
 def flatten_vitals(devices: Iterable[Device], metricset: MetricSet) -> None:
     """Add the samples of decoded vitals devices to ``metricset`` (labels as the module says)."""
     seen: _Seen = set()
+    budget = GenericBudget(ep.VITALS.path)
     for d in devices:
         dev = _device_labels(d.device_type, d.serial, d.part_number)
         info_labels = (
@@ -117,8 +136,9 @@ def flatten_vitals(devices: Iterable[Device], metricset: MetricSet) -> None:
         ):
             if value is not None and _claim(seen, metric.name, dev):
                 metricset.add(metric, float(value), dict(dev))
-        _emit_vitals(metricset, seen, dev, d.vitals)
+        _emit_vitals(metricset, seen, dev, d.vitals, budget)
         _emit_alerts(metricset, seen, dev, d.alerts)
+    budget.finish(metricset)
 
 
 def _text(value: Any) -> str:
@@ -203,7 +223,9 @@ def flatten_solar_powerwall(data: Any, metricset: MetricSet) -> None:
 
     pvac_labels = _device_labels("PVAC", "", "")
     pvs_labels = _device_labels("PVS", "", "")
-    _emit_vitals(metricset, seen, pvac_labels, pvac)
+    budget = GenericBudget(ep.SOLAR_POWERWALL.path)
+    _emit_vitals(metricset, seen, pvac_labels, pvac, budget)
     _emit_alerts(metricset, seen, pvac_labels, _true_alerts(data.get("pvac_alerts")))
-    _emit_vitals(metricset, seen, pvs_labels, pvs)
+    _emit_vitals(metricset, seen, pvs_labels, pvs, budget)
     _emit_alerts(metricset, seen, pvs_labels, _true_alerts(data.get("pvs_alerts")))
+    budget.finish(metricset)

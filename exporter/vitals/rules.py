@@ -33,7 +33,9 @@ Generic rule (every vital no curated rule takes)
       ``_created``, ``_count``, ``_sum``, ``_bucket``), ``_value`` is appended.
 
     Generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
-    whose ``<snake>`` is empty is skipped (it has no name to export). Generic names can never
+    whose ``<snake>`` is empty is skipped (it has no name to export). Generic names are bounded
+    (length, families per scrape) and typed clashes among them resolved as :mod:`exporter.naming`
+    describes; :mod:`exporter.vitals.flatten` applies those bounds. Generic names can never
     collide with curated ones: no curated metric starts with ``powerwall_vital_`` (checked at
     import). Two raw names of one device that sanitize to the same series (``A-B`` and ``A_B``)
     are resolved in :mod:`exporter.vitals.flatten`: vitals are processed in sorted raw-name order
@@ -55,8 +57,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from exporter.metricset import Kind, MetricDef, counter, gauge, info
-from exporter.naming import gauge_name, snake_case
+from exporter.metricset import Kind, MetricDef, counter, gauge, generic, info
+from exporter.naming import generic_gauge_name, snake_case
 
 GENERIC_PREFIX = "powerwall_vital_"
 
@@ -287,12 +289,16 @@ _FORMATTER = _TemplateFormatter()
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where one vital's value goes: metric, scale, resolved extra labels, value label (info only)."""
+    """Where one vital's value goes: metric, scale, resolved extra labels, value label (info only).
+
+    ``generic`` marks the generic rule's targets, which are subject to the generic-name bounds.
+    """
 
     metric: MetricDef
     scale: float
     labels: tuple[tuple[str, str], ...]
     value_label: str | None
+    generic: bool = False
 
 
 _COMPILED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple((re.compile(r.pattern), r) for r in RULES)
@@ -304,11 +310,14 @@ def _generic(name: str, is_text: bool) -> Target | None:
         return None
     base = GENERIC_PREFIX + snake
     if is_text:
-        return Target(info(base + "_info", f"Text vital {name!r} (generic rule); always 1."), 1.0, (), "value")
+        metric = generic(base + "_info", Kind.INFO, f"Text vital {name!r} (generic rule); always 1.")
+        return Target(metric, 1.0, (), "value", generic=True)
     if GENERIC_COUNTER_RE.search(name):
         metric_name = base if base.endswith("_total") else base + "_total"
-        return Target(counter(metric_name, f"Vital {name!r} (generic rule, gateway unit)."), 1.0, (), None)
-    return Target(gauge(gauge_name(base), f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."), 1.0, (), None)
+        metric = generic(metric_name, Kind.COUNTER, f"Vital {name!r} (generic rule, gateway unit).")
+        return Target(metric, 1.0, (), None, generic=True)
+    help = f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."
+    return Target(generic(generic_gauge_name(base), Kind.GAUGE, help), 1.0, (), None, generic=True)
 
 
 @lru_cache(maxsize=4096)
