@@ -1,6 +1,6 @@
 """Generate the Grafana dashboards in grafana/dashboards/*.json.
 
-Why a generator instead of hand-edited JSON: four dashboards share the same template variables,
+Why a generator instead of hand-edited JSON: six dashboards share the same template variables,
 datasource references, selectors and panel defaults; writing them through one set of helpers keeps
 every query filtered by ``job``/``gateway`` the same way and every panel carrying a unit, which a
 hand-edited 3,000-line JSON file would not stay. The JSON output is committed (Grafana provisions
@@ -1304,6 +1304,22 @@ def batteries() -> JSON:
                 w=12,
                 options={"textMode": "name", "graphMode": "none", "colorMode": "none"},
             ),
+            ts(
+                "String share of inverter",
+                "Each string's share of its solar inverter's production (recording rule; only while the "
+                "inverter makes more than 50 W). A share that falls while its siblings' stay is a string "
+                "losing yield (the PowerwallSolarStringUnderperforming alert).",
+                [
+                    target(
+                        f"gateway_serial_string:powerwall_solar_string_power:share_of_inverter{{{S}}}",
+                        "{{gateway}} {{serial}} string {{string}}",
+                    )
+                ],
+                "percentunit",
+                w=24,
+                minv=0,
+                maxv=1,
+            ),
         ],
     )
     return dashboard(
@@ -1314,6 +1330,634 @@ def batteries() -> JSON:
         [JOB_VAR, GATEWAY_VAR, SERIAL_VAR],
         [pw, states, alerts, meters, island, solar],
         time_from="now-7d",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Energy flows, cost, battery health and outages (issue 11): exporter flow/cost/pod/outage metrics
+# and the recording rules of deploy/prometheus/rules/powerwall-energy.rules.yml.
+
+FLOW = "powerwall_energy_flow_joules_total"
+SC = f'{S}, currency=~"$currency"'
+SPOD = f'{S}, serial=~"$pod"'
+CURRENCY_VAR = query_var(
+    "currency",
+    "Currency",
+    'label_values(powerwall_grid_import_cost_total{job=~"$job", gateway=~"$gateway"}, currency)',
+)
+POD_VAR = query_var(
+    "pod",
+    "Battery pod serial",
+    'label_values(powerwall_pod_full_pack_energy_joules{job=~"$job", gateway=~"$gateway"}, serial)',
+)
+# (legend, matcher) of the seven flows, in stacking order: what feeds the home first.
+FLOW_SERIES: list[tuple[str, str]] = [
+    ("Solar → home", 'source="solar", sink="home"'),
+    ("Battery → home", 'source="battery", sink="home"'),
+    ("Grid → home", 'source="grid", sink="home"'),
+    ("Solar → battery", 'source="solar", sink="battery"'),
+    ("Grid → battery", 'source="grid", sink="battery"'),
+    ("Solar → grid", 'source="solar", sink="grid"'),
+    ("Battery → grid", 'source="battery", sink="grid"'),
+]
+FLOW_COLORS = {
+    "Solar → home": YELLOW,
+    "Battery → home": GREEN,
+    "Grid → home": PURPLE,
+    "Solar → battery": "light-yellow",
+    "Grid → battery": "light-purple",
+    "Solar → grid": ORANGE,
+    "Battery → grid": "dark-green",
+}
+STACKED = {"stacking": "normal"}
+
+
+def flow_increase(matchers: str, window: str, by: str = "gateway") -> str:
+    """Energy (J) of the flows matching `matchers` in a window, summed by `by`."""
+    return f"sum by ({by}) (increase({FLOW}{{{S}, {matchers}}}[{window}]))"
+
+
+def flow_kwh(matchers: str, window: str, by: str = "gateway") -> str:
+    return f"{flow_increase(matchers, window, by)} / {J_TO_KWH}"
+
+
+def self_powered(window: str, by: str = "gateway") -> str:
+    """Share of home energy from solar and battery; no value (not NaN) without home use."""
+    home = flow_increase('sink="home"', window, by)
+    own = flow_increase('sink="home", source=~"solar|battery"', window, by)
+    return f"{own} / ({home} > 0)"
+
+
+def money(counter: str, window: str, by: str = "gateway, currency") -> str:
+    return f"sum by ({by}) (increase({counter}{{{SC}}}[{window}]))"
+
+
+def color_overrides(colors: dict[str, str]) -> list[JSON]:
+    return [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+        }
+        for name, color in colors.items()
+    ]
+
+
+def money_stat(title: str, desc: str, expr: str) -> Panel:
+    return stat(
+        title,
+        desc,
+        [target(expr, "{{gateway}} ({{currency}})", instant=True)],
+        "none",
+        w=4,
+        decimals=2,
+        time_from="now/d",
+        options={"graphMode": "none"},
+    )
+
+
+IMPORT_COST = "powerwall_grid_import_cost_total"
+EXPORT_CREDIT = "powerwall_grid_export_credit_total"
+IMPORT_BY_PERIOD = "powerwall_grid_import_cost_by_period_total"
+EXPORT_BY_PERIOD = "powerwall_grid_export_credit_by_period_total"
+
+
+def energy_cost() -> JSON:
+    today = Row(
+        "Today",
+        [
+            energy_stat(
+                "Home use today",
+                "Energy your home used since midnight, from all sources.",
+                flow_kwh('sink="home"', "$__range"),
+            ),
+            energy_stat(
+                "Solar today",
+                "Energy your panels produced since midnight (to the home, the battery and the grid).",
+                flow_kwh('source="solar"', "$__range"),
+            ),
+            energy_stat(
+                "From grid today",
+                "Energy bought from the grid since midnight (for the home and for charging the battery).",
+                flow_kwh('source="grid"', "$__range"),
+            ),
+            energy_stat(
+                "To grid today",
+                "Energy sold to the grid since midnight (from solar and from the battery).",
+                flow_kwh('sink="grid"', "$__range"),
+            ),
+            stat(
+                "Self-powered today",
+                "Share of today's home use that came from solar and the battery rather than the grid.",
+                [target(self_powered("$__range"), "{{gateway}}", instant=True)],
+                "percentunit",
+                w=4,
+                decimals=0,
+                time_from="now/d",
+                minv=0,
+                maxv=1,
+                options={"graphMode": "none"},
+            ),
+            stat(
+                "Battery to home today",
+                "Energy the battery gave the home since midnight.",
+                [target(flow_kwh('source="battery", sink="home"', "$__range"), "{{gateway}}", instant=True)],
+                "kwatth",
+                w=4,
+                decimals=1,
+                time_from="now/d",
+                options={"graphMode": "none"},
+            ),
+            money_stat(
+                "Import cost today",
+                "What the energy bought from the grid since midnight cost, at the tariff in force when it "
+                "was bought (time-of-use periods included).",
+                money(IMPORT_COST, "$__range"),
+            ),
+            money_stat(
+                "Export credit today",
+                "What the energy sold to the grid since midnight earned.",
+                money(EXPORT_CREDIT, "$__range"),
+            ),
+            money_stat(
+                "Net cost today",
+                "Import cost minus export credit since midnight (negative: you earned more than you paid).",
+                f"{money(IMPORT_COST, '$__range')} - {money(EXPORT_CREDIT, '$__range')}",
+            ),
+            stat(
+                "Import price now",
+                "The import price per kWh in force now, and its tariff period (default outside any "
+                "time-of-use window).",
+                [target(f"powerwall_tariff_import_price_per_kwh{{{SC}}}", "{{gateway}} {{period}} ({{currency}}/kWh)")],
+                "none",
+                w=6,
+                decimals=3,
+                options={"textMode": "value_and_name", "graphMode": "none"},
+            ),
+            stat(
+                "Export price now",
+                "The export (feed-in) price per kWh in force now, and its tariff period.",
+                [target(f"powerwall_tariff_export_price_per_kwh{{{SC}}}", "{{gateway}} {{period}} ({{currency}}/kWh)")],
+                "none",
+                w=6,
+                decimals=3,
+                options={"textMode": "value_and_name", "graphMode": "none"},
+            ),
+        ],
+    )
+    flows = Row(
+        "Energy flows",
+        [
+            bars(
+                "Energy flows per day",
+                "Where each day's energy came from and went to (sum of the selected gateways), from the "
+                "exporter's flow counters: solar, battery and grid to the home, the battery charged from "
+                "solar or grid, and exports.",
+                [
+                    target(flow_kwh(m, "$__interval", by="source, sink"), legend, interval="1d")
+                    for legend, m in FLOW_SERIES
+                ],
+                "kwatth",
+                w=24,
+                decimals=1,
+                options=STACKED,
+                overrides=color_overrides(FLOW_COLORS),
+            ),
+            bars(
+                "Self-powered per day",
+                "Share of each day's home use that came from solar and the battery.",
+                [target(self_powered("$__interval"), "{{gateway}}", interval="1d")],
+                "percentunit",
+                decimals=0,
+                minv=0,
+                maxv=1,
+            ),
+            ts(
+                "Self-powered and solar self-consumption (rolling 24 h)",
+                "Recording rules: the share of the home's energy from solar and battery, and the share of the "
+                "solar energy used at home or stored instead of exported, each over the 24 hours before "
+                "every point.",
+                [
+                    target(f"gateway:powerwall_self_powered:ratio1d{{{S}}}", "{{gateway}} self-powered"),
+                    target(
+                        f"gateway:powerwall_solar_self_consumption:ratio1d{{{S}}}", "{{gateway}} solar self-consumption"
+                    ),
+                ],
+                "percentunit",
+                w=12,
+                h=9,
+                minv=0,
+                maxv=1,
+            ),
+            ts(
+                "Energy flows per hour",
+                "Recording rule: energy of each flow in the hour before every point.",
+                [
+                    target(
+                        f"sum by (source, sink) (gateway_source_sink:powerwall_energy_flow_joules:increase1h{{{S}}}) "
+                        f"/ {J_TO_KWH}",
+                        "{{source}} → {{sink}}",
+                    )
+                ],
+                "kwatth",
+                w=24,
+                decimals=2,
+            ),
+        ],
+    )
+    cost = Row(
+        "Cost and credit",
+        [
+            bars(
+                "Cost and credit per day",
+                "Per day: what grid imports cost, what exports earned, and the difference, in the tariff's currency.",
+                [
+                    target(money(IMPORT_COST, "$__interval", "currency"), "Import cost ({{currency}})", interval="1d"),
+                    target(
+                        money(EXPORT_CREDIT, "$__interval", "currency"), "Export credit ({{currency}})", interval="1d"
+                    ),
+                    target(
+                        f"{money(IMPORT_COST, '$__interval', 'currency')} - "
+                        f"{money(EXPORT_CREDIT, '$__interval', 'currency')}",
+                        "Net cost ({{currency}})",
+                        interval="1d",
+                    ),
+                ],
+                "none",
+                w=24,
+                decimals=2,
+            ),
+            bars(
+                "Import cost per day by tariff period",
+                "What each time-of-use period's imports cost per day (stacked: the bar is the day's import cost).",
+                [
+                    target(
+                        money(IMPORT_BY_PERIOD, "$__interval", "currency, period"),
+                        "{{period}} ({{currency}})",
+                        interval="1d",
+                    )
+                ],
+                "none",
+                decimals=2,
+                options=STACKED,
+            ),
+            bars(
+                "Export credit per day by tariff period",
+                "What each time-of-use period's exports earned per day.",
+                [
+                    target(
+                        money(EXPORT_BY_PERIOD, "$__interval", "currency, period"),
+                        "{{period}} ({{currency}})",
+                        interval="1d",
+                    )
+                ],
+                "none",
+                decimals=2,
+                options=STACKED,
+            ),
+            table(
+                "Cost by tariff period",
+                "Import cost and export credit of each tariff period in the selected time range.",
+                [
+                    target(money(IMPORT_BY_PERIOD, "$__range", "gateway, currency, period"), instant=True, table=True),
+                    target(money(EXPORT_BY_PERIOD, "$__range", "gateway, currency, period"), instant=True, table=True),
+                ],
+                [],
+                transformations=[
+                    {"id": "merge", "options": {}},
+                    {
+                        "id": "organize",
+                        "options": {
+                            "excludeByName": {"Time": True},
+                            "renameByName": {"Value #A": "Import cost", "Value #B": "Export credit"},
+                        },
+                    },
+                ],
+                decimals=2,
+            ),
+            ts(
+                "Tariff prices",
+                "Import and export price per kWh over time; steps are time-of-use periods starting and ending.",
+                [
+                    target(f"powerwall_tariff_import_price_per_kwh{{{SC}}}", "{{gateway}} import {{period}}"),
+                    target(f"powerwall_tariff_export_price_per_kwh{{{SC}}}", "{{gateway}} export {{period}}"),
+                ],
+                "none",
+                w=12,
+                decimals=3,
+                custom={"lineInterpolation": "stepAfter"},
+            ),
+        ],
+    )
+    return dashboard(
+        "powerwall-energy-cost",
+        "Powerwall / Energy & cost",
+        "Energy flows between solar, battery, home and grid per day, self-powered share, and what the grid "
+        "cost and paid under your (time-of-use) tariff.",
+        [JOB_VAR, GATEWAY_VAR, CURRENCY_VAR],
+        [today, flows, cost],
+        time_from="now-30d",
+    )
+
+
+def battery_health() -> JSON:
+    ratio = f"gateway_serial:powerwall_pod_capacity_over_nameplate:ratio{{{SPOD}}}"
+    capacity = Row(
+        "Capacity",
+        [
+            gauge(
+                "Capacity vs nameplate",
+                "Full-pack energy of each battery pod over its nameplate energy (from the part number). The "
+                "Powerwall warranty promises 70 %.",
+                [target(ratio, "{{serial}}")],
+                "percentunit",
+                w=6,
+                h=7,
+                minv=0.5,
+                maxv=1.1,
+                steps=thresholds((None, RED), (0.7, ORANGE), (0.8, GREEN)),
+            ),
+            ts(
+                "Capacity over nameplate",
+                "Each pod's capacity ratio over time; the dashed line is the 70 % warranty threshold.",
+                [target(ratio, "{{gateway}} {{serial}}")],
+                "percentunit",
+                w=12,
+                h=7,
+                steps=thresholds((None, "transparent"), (0.7, RED)),
+                custom={"thresholdsStyle": {"mode": "dashed"}},
+            ),
+            ts(
+                "Full-pack energy and nameplate",
+                "Energy each pod holds when full, and its nameplate energy.",
+                [
+                    target(f"powerwall_pod_full_pack_energy_joules{{{SPOD}}} / {J_TO_KWH}", "{{serial}} full pack"),
+                    target(f"powerwall_pod_nameplate_energy_joules{{{SPOD}}} / {J_TO_KWH}", "{{serial}} nameplate"),
+                ],
+                "kwatth",
+                w=6,
+                h=7,
+                decimals=2,
+            ),
+            stat(
+                "Capacity trend",
+                "Change of the capacity ratio per year, from the least-squares line through the last 30 days "
+                "(recording rule). A few % per year is normal ageing.",
+                [
+                    target(
+                        f"gateway_serial:powerwall_pod_capacity_over_nameplate:deriv30d_per_day{{{SPOD}}} * 365",
+                        "{{serial}}",
+                    )
+                ],
+                "percentunit",
+                w=6,
+                decimals=1,
+                steps=thresholds((None, RED), (-0.05, ORANGE), (-0.03, GREEN)),
+            ),
+            stat(
+                "Projected 70 % date",
+                "When the 30-day trend line reaches 70 % of nameplate (only for declining pods with 6 days "
+                "of history). The PowerwallPodCapacityLowBeforeWarrantyEnd alert fires when this is before "
+                "the warranty end.",
+                [
+                    target(
+                        "gateway_serial:powerwall_pod_capacity_70pct_timestamp_seconds:predict_linear30d"
+                        f"{{{SPOD}}} * 1000",
+                        "{{serial}}",
+                    )
+                ],
+                "dateTimeAsIso",
+                w=6,
+                options={"graphMode": "none", "textMode": "value_and_name"},
+            ),
+            stat(
+                "Warranty ends",
+                "End of the battery warranty: the configured date, else 10 years after commissioning.",
+                [
+                    target(
+                        f"gateway:powerwall_battery_warranty_end_timestamp_seconds:default10y{{{S}}} * 1000",
+                        "{{gateway}}",
+                    )
+                ],
+                "dateTimeAsIso",
+                w=6,
+                options={"graphMode": "none", "colorMode": "none"},
+            ),
+            stat(
+                "Commissioned",
+                "When the battery system was commissioned (from the gateway's site info or the configuration).",
+                [target(f"powerwall_battery_commission_timestamp_seconds{{{S}}} * 1000", "{{gateway}}")],
+                "dateTimeAsIso",
+                w=6,
+                options={"graphMode": "none", "colorMode": "none"},
+            ),
+        ],
+    )
+    use = Row(
+        "Cycles and efficiency",
+        [
+            bars(
+                "Equivalent full cycles per day",
+                "Energy the batteries discharged each day (to the home and the grid) divided by what they "
+                "hold when full.",
+                [
+                    target(
+                        flow_increase('source="battery"', "$__interval")
+                        + f" / sum by (gateway) (powerwall_battery_full_pack_energy_joules{{{S}}} > 0)",
+                        "{{gateway}}",
+                        interval="1d",
+                    )
+                ],
+                "none",
+                decimals=2,
+            ),
+            bars(
+                "Battery charged and discharged per day",
+                "Energy into the batteries (from solar, from the grid) and out of them (to the home, to the "
+                "grid) per day.",
+                [
+                    target(flow_kwh(m, "$__interval", by="source, sink"), legend, interval="1d")
+                    for legend, m in FLOW_SERIES
+                    if "battery" in m
+                ],
+                "kwatth",
+                decimals=1,
+                overrides=color_overrides({k: v for k, v in FLOW_COLORS.items() if "Battery" in k or "battery" in k}),
+            ),
+            stat(
+                "Round-trip efficiency (7 days)",
+                "Energy out of the batteries per energy into them over the last 7 days (recording rule, "
+                "updated every 5 minutes). About 90 % is typical; differences in charge level at the window's "
+                "ends move it a few %.",
+                [target(f"gateway:powerwall_battery_round_trip_efficiency:ratio7d{{{S}}}", "{{gateway}}")],
+                "percentunit",
+                w=6,
+                decimals=1,
+                steps=thresholds((None, ORANGE), (0.8, GREEN)),
+            ),
+            stat(
+                "Cycles, last 24 h",
+                "Equivalent full cycles in the 24 hours before now (recording rule).",
+                [target(f"gateway:powerwall_battery_cycles:increase1d{{{S}}}", "{{gateway}}")],
+                "none",
+                w=6,
+                decimals=2,
+            ),
+            ts(
+                "Round-trip efficiency (rolling 7 days)",
+                "The 7-day round-trip efficiency over time.",
+                [target(f"gateway:powerwall_battery_round_trip_efficiency:ratio7d{{{S}}}", "{{gateway}}")],
+                "percentunit",
+                w=12,
+                h=5,
+                decimals=1,
+            ),
+        ],
+    )
+    start = f"gateway:powerwall_grid_outage_start_timestamp_seconds:islanded{{{S}}}"
+    outages = Row(
+        "Backup: grid outages",
+        [
+            stat(
+                "Outages",
+                "Grid outages the exporter saw in the selected time range.",
+                [
+                    target(
+                        f"round(sum by (gateway) (increase(powerwall_grid_outages_total{{{S}}}[$__range])))",
+                        "{{gateway}}",
+                        instant=True,
+                    )
+                ],
+                "short",
+                w=4,
+                decimals=0,
+                options={"graphMode": "none"},
+            ),
+            stat(
+                "Time off grid",
+                "Time the home ran on the Powerwall (islanded) in the selected time range.",
+                [
+                    target(
+                        f"sum by (gateway) (increase(powerwall_grid_outage_seconds_total{{{S}}}[$__range]))",
+                        "{{gateway}}",
+                        instant=True,
+                    )
+                ],
+                "s",
+                w=4,
+                options={"graphMode": "none"},
+            ),
+            stat(
+                "Lowest battery off grid",
+                "The lowest battery level (app scale) while off grid in the selected time range.",
+                [
+                    target(
+                        "min by (gateway) (min_over_time("
+                        f"gateway:powerwall_battery_charge_app:islanded{{{S}}}[$__range]))",
+                        "{{gateway}}",
+                        instant=True,
+                    )
+                ],
+                "percentunit",
+                w=4,
+                decimals=0,
+                steps=thresholds((None, RED), (0.2, ORANGE), (0.4, GREEN)),
+                options={"graphMode": "none"},
+            ),
+            timeline(
+                "Outage timeline",
+                "On grid or off grid (islanded, red) over the selected time range.",
+                [target(f"powerwall_grid_connected{{{S}}}", "{{gateway}}")],
+                value_map(("1", "On grid", GREEN), ("0", "Outage", RED)),
+                h=5,
+            ),
+            bars(
+                "Outages per day",
+                "Number of grid outages per day.",
+                [
+                    target(
+                        f"round(sum by (gateway) (increase(powerwall_grid_outages_total{{{S}}}[$__interval])))",
+                        "{{gateway}}",
+                        interval="1d",
+                    )
+                ],
+                "short",
+                decimals=0,
+            ),
+            bars(
+                "Time off grid per day",
+                "Time spent off grid per day.",
+                [
+                    target(
+                        f"sum by (gateway) (increase(powerwall_grid_outage_seconds_total{{{S}}}[$__interval]))",
+                        "{{gateway}}",
+                        interval="1d",
+                    )
+                ],
+                "s",
+            ),
+            table(
+                "Recent outages",
+                "One row per outage in the selected range (sampled every minute, so outages shorter than that "
+                "can be missing): when it began, how long it lasted, the battery level at its start and the "
+                "lowest level during it. Built from recording rules that exist only while off grid.",
+                [
+                    target(f"{start} * 1000", interval="1m", table=True),
+                    target(f"time() - {start}", interval="1m", table=True),
+                    target(f"gateway:powerwall_battery_charge_app:outage_start{{{S}}} * 1", interval="1m", table=True),
+                    target(f"gateway:powerwall_battery_charge_app:outage_min{{{S}}} * 1", interval="1m", table=True),
+                ],
+                [],
+                w=24,
+                h=8,
+                transformations=[
+                    {"id": "merge", "options": {}},
+                    {
+                        "id": "groupBy",
+                        "options": {
+                            "fields": {
+                                "gateway": {"operation": "groupby", "aggregations": []},
+                                "Value #A": {"operation": "groupby", "aggregations": []},
+                                "Value #B": {"operation": "aggregate", "aggregations": ["max"]},
+                                "Value #C": {"operation": "aggregate", "aggregations": ["firstNotNull"]},
+                                "Value #D": {"operation": "aggregate", "aggregations": ["min"]},
+                            }
+                        },
+                    },
+                    {
+                        "id": "organize",
+                        "options": {
+                            "renameByName": {
+                                "Value #A": "Started",
+                                "Value #B (max)": "Duration",
+                                "Value #C (firstNotNull)": "Battery at start",
+                                "Value #D (min)": "Lowest battery",
+                            }
+                        },
+                    },
+                    {"id": "sortBy", "options": {"sort": [{"field": "Started", "desc": True}]}},
+                ],
+                overrides=[
+                    {
+                        "matcher": {"id": "byName", "options": "Started"},
+                        "properties": [{"id": "unit", "value": "dateTimeAsIso"}],
+                    },
+                    {"matcher": {"id": "byName", "options": "Duration"}, "properties": [{"id": "unit", "value": "s"}]},
+                    {
+                        "matcher": {"id": "byRegexp", "options": "Battery at start|Lowest battery"},
+                        "properties": [{"id": "unit", "value": "percentunit"}, {"id": "decimals", "value": 0}],
+                    },
+                ],
+            ),
+        ],
+    )
+    return dashboard(
+        "powerwall-battery-health",
+        "Powerwall / Battery health",
+        "Capacity of each battery pod against its nameplate, its trend and the projected 70 % date, "
+        "cycles, round-trip efficiency, and how the battery carried the home through grid outages.",
+        [JOB_VAR, GATEWAY_VAR, POD_VAR],
+        [capacity, use, outages],
+        time_from="now-30d",
     )
 
 
@@ -1385,6 +2029,24 @@ def exporter_health() -> JSON:
                 options={"graphMode": "none"},
             ),
             stat(
+                "Flow intervals skipped",
+                "Intervals the energy-flow counters left out because a meter counter dipped or reset, or "
+                "readings were too far apart (gap). A few per day are harmless; many mean flows are undercounted.",
+                [
+                    target(
+                        zero_if_absent(
+                            "sum by (gateway) "
+                            f"(increase(powerwall_energy_flow_skipped_intervals_total{{{S}}}[$__range]))"
+                        ),
+                        "{{gateway}}",
+                        instant=True,
+                    )
+                ],
+                "short",
+                decimals=0,
+                options={"graphMode": "none"},
+            ),
+            stat(
                 "Vitals decode errors",
                 "Device vitals answers the exporter could not decode in the selected range.",
                 [
@@ -1415,7 +2077,7 @@ def exporter_health() -> JSON:
                     target(f"powerwall_info{{{S}}}", "", instant=True, table=True),
                 ],
                 ["Value"],
-                w=24,
+                w=21,
                 h=6,
             ),
         ],
@@ -1522,6 +2184,8 @@ DASHBOARDS = {
     "powerwall-energy.json": energy,
     "powerwall-devices.json": batteries,
     "powerwall-exporter.json": exporter_health,
+    "powerwall-energy-cost.json": energy_cost,
+    "powerwall-battery-health.json": battery_health,
 }
 
 
@@ -1542,8 +2206,12 @@ stack in `../deploy/` does this). No `__inputs`: the dashboards pick the data so
 
 Every dashboard has the variables **Data source**, **Job** and **Gateway** (multi-value; "All" shows the
 sum or every gateway side by side). Batteries and devices adds **Powerwall serial**, Energy adds the
-**import/export price per kWh** for the cost estimates. Energy figures come from the gateway's lifetime
-joule counters with `increase()` (kWh = J / 3.6e6); rates use `$__rate_interval`. The dashboards were
+**import/export price per kWh** for the flat-rate cost estimates, Energy & cost adds **Currency** (its
+costs come from the exporter's tariff counters, time-of-use periods included), Battery health adds
+**Battery pod serial**. Energy figures come from the gateway's lifetime joule counters or the exporter's
+energy-flow counters with `increase()` (kWh = J / 3.6e6); rates use `$__rate_interval`. Panels marked
+"recording rule" read the rules of `../deploy/prometheus/rules/powerwall-energy.rules.yml` (listed in
+`../deploy/README.md`), so they need the shipped rules loaded in Prometheus. The dashboards were
 checked by running every panel query against a real Prometheus scraping the exporter
 (`tests/test_e2e.py`); Grafana itself was not run.
 """

@@ -38,7 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 GRAFANA = REPO / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
-RULES_FILE = DEPLOY / "prometheus" / "rules" / "powerwall.rules.yml"
+RULES_DIR = DEPLOY / "prometheus" / "rules"
+RULES_FILE = RULES_DIR / "powerwall.rules.yml"
+# Every rules file Prometheus loads (prometheus.yml: rule_files: rules/*.yml).
+RULES_FILES = sorted(RULES_DIR.glob("*.yml"))
 RULE_TESTS_DIR = DEPLOY / "prometheus" / "tests"
 PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"
 ALERTMANAGER_YML = DEPLOY / "alertmanager" / "alertmanager.yml"
@@ -96,6 +99,32 @@ CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_island_grid_connected powerwall_island_grid_state_info
     """
 )
+# Issue 11 (energy flows, tariff and cost, battery health, outage history), all with `gateway`.
+ENERGY_CONTRACT_METRICS: frozenset[str] = _words(
+    """
+    powerwall_energy_flow_joules_total powerwall_energy_flow_skipped_intervals_total
+    powerwall_tariff_import_price_per_kwh powerwall_tariff_export_price_per_kwh
+    powerwall_grid_import_cost_total powerwall_grid_export_credit_total
+    powerwall_grid_import_cost_by_period_total powerwall_grid_export_credit_by_period_total
+    powerwall_pod_nameplate_energy_joules powerwall_battery_commission_timestamp_seconds
+    powerwall_battery_warranty_end_timestamp_seconds powerwall_grid_outages_total
+    powerwall_grid_outage_seconds_total powerwall_grid_last_change_timestamp_seconds
+    """
+)
+CONTRACT_METRICS = CONTRACT_METRICS | ENERGY_CONTRACT_METRICS
+
+
+def recorded_metrics() -> frozenset[str]:
+    """Names the shipped recording rules write (dashboards may query them like contract metrics)."""
+    names: set[str] = set()
+    for path in RULES_FILES:
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            names.update(str(rule["record"]) for rule in group["rules"] if "record" in rule)
+    return frozenset(names)
+
+
+RECORDED_METRICS: frozenset[str] = recorded_metrics()
+
 # Series Prometheus itself or prometheus_client's default collectors produce.
 STANDARD_METRICS: frozenset[str] = frozenset(
     {

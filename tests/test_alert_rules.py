@@ -21,8 +21,10 @@ from tests.e2e_support import (
     CONTRACT_METRICS,
     DEPLOY,
     PROMETHEUS_YML,
+    RECORDED_METRICS,
     RULE_TESTS_DIR,
-    RULES_FILE,
+    RULES_DIR,
+    RULES_FILES,
     STANDARD_METRICS,
     metric_selectors,
     require_binary,
@@ -46,16 +48,31 @@ REQUIRED_ALERTS = {
     "PowerwallDeviceNotCommunicating",
     "PowerwallSolarStringDisconnected",
     "PowerwallCapacityDropped",
+    # issue 11
+    "PowerwallPodCapacityDroppedSharply",
+    "PowerwallPodCapacityLowBeforeWarrantyEnd",
+    "PowerwallPodMissing",
+    "PowerwallSolarStringUnderperforming",
 }
+# Recording rules are named level:metric:operations (https://prometheus.io/docs/practices/rules/).
+RECORD_NAME = re.compile(r"[a-z][a-z_]*:powerwall_[a-z0-9_]+:[a-z0-9_]+")
 
 
 def load_rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
-    return [rule for group in doc["groups"] for rule in group["rules"]]
+    """The rules of every file Prometheus loads."""
+    out: list[dict[str, Any]] = []
+    for path in RULES_FILES:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out += [rule for group in doc["groups"] for rule in group["rules"]]
+    return out
 
 
 def alerts() -> list[dict[str, Any]]:
     return [r for r in load_rules() if "alert" in r]
+
+
+def records() -> list[dict[str, Any]]:
+    return [r for r in load_rules() if "record" in r]
 
 
 def rule_test_files() -> list[Path]:
@@ -80,8 +97,26 @@ def readme_anchors() -> set[str]:
 
 def test_promtool_check_rules() -> None:
     promtool = require_binary("promtool")
-    proc = subprocess.run([promtool, "check", "rules", str(RULES_FILE)], capture_output=True, text=True, check=False)
+    assert len(RULES_FILES) >= 2, f"rules files missing in {RULES_DIR}"
+    proc = subprocess.run(
+        [promtool, "check", "rules", *map(str, RULES_FILES)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_prometheus_loads_every_rules_file() -> None:
+    """prometheus.yml's rule_files glob picks up every file in rules/ (and so does the compose mount)."""
+    cfg = yaml.safe_load(PROMETHEUS_YML.read_text(encoding="utf-8"))
+    loaded = {p.resolve() for pattern in cfg["rule_files"] for p in PROMETHEUS_YML.parent.glob(pattern)}
+    assert loaded == {p.resolve() for p in RULES_FILES}
+
+
+def test_every_rules_file_has_promtool_tests() -> None:
+    tested: set[Path] = set()
+    for path in rule_test_files():
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        tested |= {(RULE_TESTS_DIR / f).resolve() for f in doc["rule_files"]}
+    assert {p.resolve() for p in RULES_FILES} <= tested
 
 
 def test_promtool_unit_tests_pass() -> None:
@@ -154,8 +189,29 @@ def test_alert_conventions(rule: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("rule", load_rules(), ids=lambda r: str(r.get("alert") or r.get("record")))
 def test_rules_use_contract_metrics_only(rule: dict[str, Any]) -> None:
-    unknown = {n for n, _ in metric_selectors(rule["expr"])} - CONTRACT_METRICS - STANDARD_METRICS
+    used = {n for n, _ in metric_selectors(rule["expr"])}
+    unknown = used - CONTRACT_METRICS - STANDARD_METRICS - RECORDED_METRICS
     assert not unknown, f"not in the metric contract: {sorted(unknown)}"
+
+
+def test_recording_rules_are_named_and_unique() -> None:
+    names = [str(r["record"]) for r in records()]
+    assert len(names) == len(set(names)), "duplicate recording rule names"
+    for name in names:
+        assert RECORD_NAME.fullmatch(name), f"{name}: not level:powerwall_metric:operations"
+        assert not name.split(":")[1].endswith("_total"), f"{name}: drop _total after increase()/rate()"
+
+
+def test_every_recording_rule_has_a_unit_test() -> None:
+    """Each recorded series is queried by some promtool case (and so its value is checked)."""
+    queried: set[str] = set()
+    for path in rule_test_files():
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for case in doc["tests"]:
+            for pet in case.get("promql_expr_test", []):
+                queried |= {n for n, _ in metric_selectors(pet["expr"])}
+    missing = {str(r["record"]) for r in records()} - queried
+    assert not missing, f"recording rules without a promtool case: {sorted(missing)}"
 
 
 def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:

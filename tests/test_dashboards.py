@@ -25,7 +25,10 @@ from tests.conftest import free_port
 from tests.e2e_support import (
     CONTRACT_METRICS,
     DASHBOARD_DIR,
+    ENERGY_CONTRACT_METRICS,
     GRAFANA,
+    RECORDED_METRICS,
+    RULES_FILES,
     STANDARD_METRICS,
     Process,
     PrometheusAPI,
@@ -73,9 +76,16 @@ def test_generated_files_are_up_to_date() -> None:
     assert not stale, f"regenerate with `python grafana/build_dashboards.py`: {stale}"
 
 
-def test_four_dashboards_with_unique_uids() -> None:
+def test_six_dashboards_with_unique_uids() -> None:
     uids = [d["uid"] for d in DASHBOARDS.values()]
-    assert sorted(uids) == ["powerwall-devices", "powerwall-energy", "powerwall-exporter", "powerwall-overview"]
+    assert sorted(uids) == [
+        "powerwall-battery-health",
+        "powerwall-devices",
+        "powerwall-energy",
+        "powerwall-energy-cost",
+        "powerwall-exporter",
+        "powerwall-overview",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -105,6 +115,10 @@ def test_template_variables(name: str) -> None:
     assert 'job=~"$job"' in v["gateway"]["definition"]
     if d["uid"] == "powerwall-devices":
         assert v["serial"]["multi"] and 'gateway=~"$gateway"' in v["serial"]["definition"]
+    if d["uid"] == "powerwall-energy-cost":
+        assert v["currency"]["multi"] and 'gateway=~"$gateway"' in v["currency"]["definition"]
+    if d["uid"] == "powerwall-battery-health":
+        assert v["pod"]["multi"] and 'gateway=~"$gateway"' in v["pod"]["definition"]
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -152,10 +166,13 @@ def test_queries_filter_by_job_and_gateway_and_use_contract_metrics(key: str, ex
     selectors = metric_selectors(expr)
     assert selectors, f"{key}: no metric in {expr!r}"
     for metric, block in selectors:
-        assert metric in CONTRACT_METRICS | STANDARD_METRICS, f"{key}: {metric} is not in the metric contract"
+        assert metric in CONTRACT_METRICS | STANDARD_METRICS | RECORDED_METRICS, (
+            f"{key}: {metric} is neither in the metric contract nor a shipped recording rule"
+        )
         assert 'job=~"$job"' in block, f"{key}: {metric} not filtered by $job"
-        # powerwall_* series carry `gateway` (except the exporter's own build info)
-        if metric.startswith("powerwall_") and metric != "powerwall_exporter_build_info":
+        # powerwall_* series carry `gateway` (except the exporter's own build info), and so do the
+        # per-gateway recording rules (level gateway..., e.g. gateway_serial:...).
+        if metric.startswith(("powerwall_", "gateway")) and metric != "powerwall_exporter_build_info":
             assert 'gateway=~"$gateway"' in block, f"{key}: {metric} not filtered by $gateway"
     for window in re.findall(r"\[[^\]]*\]", expr):
         assert window in {"[$__rate_interval]", "[$__interval]", "[$__range]"} | FIXED_WINDOWS_OK, (
@@ -208,6 +225,52 @@ def test_dashboard_contents_cover_issue_4() -> None:
         titles["powerwall-exporter"]
     )
     assert "Scrape duration" in titles["powerwall-exporter"]
+
+
+def test_dashboard_contents_cover_issue_11() -> None:
+    titles = {d["uid"]: {p["title"] for p in panels(d)} for d in DASHBOARDS.values()}
+    assert {
+        "Energy flows per day",
+        "Self-powered per day",
+        "Self-powered today",
+        "Cost and credit per day",
+        "Import cost per day by tariff period",
+        "Export credit per day by tariff period",
+        "Import cost today",
+        "Export credit today",
+        "Import price now",
+        "Export price now",
+    } <= titles["powerwall-energy-cost"]
+    assert {
+        "Capacity vs nameplate",
+        "Capacity trend",
+        "Projected 70 % date",
+        "Equivalent full cycles per day",
+        "Round-trip efficiency (7 days)",
+        "Outage timeline",
+        "Recent outages",
+    } <= titles["powerwall-battery-health"]
+    assert "String share of inverter" in titles["powerwall-devices"]
+    (flows,) = [p for p in panels(DASHBOARDS["powerwall-energy-cost.json"]) if p["title"] == "Energy flows per day"]
+    assert flows["type"] == "barchart" and flows["options"]["stacking"] == "normal"
+    assert len(flows["targets"]) == 7
+    # Every issue-11 exporter metric is shown somewhere, directly or through a recording rule.
+    rule_exprs = {
+        str(rule["record"]): str(rule["expr"])
+        for path in RULES_FILES
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    todo = [m for _, expr, _ in all_queries() for m, _ in metric_selectors(expr)]
+    used: set[str] = set()
+    while todo:
+        metric = todo.pop()
+        if metric not in used:
+            used.add(metric)
+            todo += [m for m, _ in metric_selectors(rule_exprs.get(metric, ""))]
+    unused = ENERGY_CONTRACT_METRICS - used
+    assert not unused, f"issue-11 metrics no dashboard shows: {sorted(unused)}"
 
 
 def test_grafana_provisioning_files() -> None:

@@ -76,8 +76,12 @@ def test_prometheusrule_is_generated_from_the_rules_file() -> None:
     gen = load_module(K8S / "generate_prometheusrule.py")
     committed = (K8S / "prometheusrule.yaml").read_text(encoding="utf-8")
     assert committed == gen.render(), "run `python deploy/kubernetes/generate_prometheusrule.py`"
-    rules = yaml_file(DEPLOY / "prometheus" / "rules" / "powerwall.rules.yml")
-    assert yaml.safe_load(committed)["spec"]["groups"] == rules["groups"]
+    files = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+    assert len(files) >= 2 and DEPLOY / "prometheus" / "rules" / "powerwall.rules.yml" in files
+    groups = [g for path in files for g in yaml_file(path)["groups"]]
+    assert yaml.safe_load(committed)["spec"]["groups"] == groups
+    names = [g["name"] for g in groups]
+    assert len(names) == len(set(names)), "rule group names must be unique across the files"
 
 
 def test_kubernetes_objects_fit_together() -> None:
