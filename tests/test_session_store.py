@@ -40,7 +40,9 @@ def in_thread(fn: Callable[[], object], timeout: float = 5.0) -> None:
         (TOKEN, True),
         ("a", True),
         ("x" * 4096, True),
-        ("!#$%&'()*+-./:<=>?@[]^_`{|}~\"\\", True),
+        ("!#$%&'()*+-./:<=>?@[]^_`{|}~", True),
+        ('a"b', False),  # not a cookie-octet (RFC 6265)
+        ("a\\b", False),
         ("", False),
         ("x" * 4097, False),
         ("a b", False),
