@@ -118,6 +118,22 @@ def exporter_config(model_gw: SimulatedGateway, replay_gw: SimulatedGateway) -> 
             "password": SIM_PASSWORD,
             "tls": {"ca_file": str(gw.cert_path), "server_name": "powerwall"},
             "timeout_seconds": 5,
+            # A time-of-use tariff and a commissioning date, so the cost and battery-health panels have data.
+            "tariff": {
+                "currency": "USD",
+                "import_price_per_kwh": 0.30,
+                "export_price_per_kwh": 0.08,
+                "periods": [
+                    {
+                        "name": "peak",
+                        "days": ["mon", "tue", "wed", "thu", "fri"],
+                        "start": "16:00",
+                        "end": "21:00",
+                        "import_price_per_kwh": 0.45,
+                    }
+                ],
+            },
+            "battery_commission_date": "2021-12-08",
         }
 
     return {"state_file": "", "gateways": [gateway(MODEL_GW, model_gw), gateway(REPLAY_GW, replay_gw)]}
