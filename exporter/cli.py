@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot listen on %s: %s", args.listen, exc)
         return 1
     scheme = "https" if web.tls else "http"
-    host = server.httpd.server_address[0]
+    host = server.host
     shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     log.info(
         "powerwall-exporter %s listening on %s; open %s://%s:%d/ (metrics at %s)",
