@@ -20,12 +20,12 @@ import contextlib
 import email.utils
 import io
 import logging
-import queue
 import re
 import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -203,51 +203,64 @@ def serialize(resp: Response, req: Request | None, keep_alive: bool) -> bytes:
 
 # --------------------------------------------------------------------------------- app side
 class WorkerPool:
-    """At most ``size`` daemon threads, started on demand, running submitted jobs in order.
+    """At most ``size`` daemon threads running submitted jobs in order; a thread ends when the queue is empty.
 
     Not ``concurrent.futures.ThreadPoolExecutor``: its threads are joined at interpreter exit, so a
     scrape stuck on a dead gateway would hold up SIGTERM. Daemon threads let the process exit; the
-    answer of an abandoned job is simply dropped.
+    answer of an abandoned job is simply dropped. Threads do not linger idle: at rest the pool holds
+    none, so the unit's ``TasksMax`` is spent only while requests are actually running.
     """
 
     def __init__(self, size: int, name: str) -> None:
         self.size = size
         self.name = name
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        self._jobs: deque[Callable[[], None]] = deque()
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._running = 0
+        self._started = 0
         self._closed = False
 
+    @property
+    def running(self) -> int:
+        return self._running
+
     def submit(self, job: Callable[[], None]) -> None:
+        """Queue ``job``; raises RuntimeError when shut down, or when no thread can run it at all."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("worker pool is shut down")
-            self._jobs.put(job)
-            if self._idle.acquire(blocking=False) or len(self._threads) >= self.size:
+            self._jobs.append(job)
+            if self._running >= self.size:
                 return
-            t = threading.Thread(target=self._run, name=f"{self.name}-{len(self._threads)}", daemon=True)
-            self._threads.append(t)
-            t.start()
+            self._running += 1
+            self._started += 1
+            t = threading.Thread(target=self._run, name=f"{self.name}-{self._started}", daemon=True)
+            try:
+                t.start()
+            except RuntimeError:  # "can't start new thread": e.g. the unit's TasksMax is reached
+                self._running -= 1
+                if self._running == 0:  # nobody else will pick it up
+                    self._jobs.pop()
+                    raise
 
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
+            with self._lock:
+                if self._closed or not self._jobs:
+                    self._running -= 1
+                    return
+                job = self._jobs.popleft()
             try:
                 job()
             except Exception:  # jobs handle their own errors; this is the last line of defence
                 log.exception("worker job failed")
             del job
-            self._idle.release()
 
     def shutdown(self) -> None:
-        """Stop accepting jobs and let idle workers end; never waits for a busy one."""
+        """Drop queued jobs and stop taking new ones; never waits for a busy thread."""
         with self._lock:
             self._closed = True
-            for _ in self._threads:
-                self._jobs.put(None)
+            self._jobs.clear()
 
 
 class _ErrorStream(io.TextIOBase):
