@@ -23,6 +23,7 @@ import logging
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -462,12 +463,13 @@ class HTTPServer:
         reader = asyncio.StreamReader(limit=lim.max_header_bytes, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
-            transport, _ = await loop.connect_accepted_socket(
-                lambda: protocol,
-                conn,
-                ssl=self.ssl_context,
-                ssl_handshake_timeout=lim.header_timeout if self.ssl_context else None,
-            )
+            tls: dict[str, Any] = {}
+            if self.ssl_context is not None:
+                tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": lim.header_timeout}
+                if sys.version_info >= (3, 11):  # else asyncio's fixed default applies
+                    # A client ignoring our close_notify would otherwise keep its TLS buffers 30 s.
+                    tls["ssl_shutdown_timeout"] = min(5.0, lim.write_timeout)
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn, **tls)
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             log.debug("connection from %s failed before HTTP: %s", peer[0], exc.__class__.__name__)
             conn.close()
@@ -481,7 +483,7 @@ class HTTPServer:
                 try:
                     req = await self._read_request(reader, writer, buf, accepted if first else None)
                 except HTTPError as err:
-                    await self._send(writer, Response.plain(err.code, err.text), None, keep_alive=False)
+                    await self._refuse(reader, writer, err)
                     return
                 first = False
                 req.peer = peer
@@ -491,12 +493,33 @@ class HTTPServer:
                     return
         except (_Closed, ConnectionError, OSError, asyncio.TimeoutError):
             pass
+        except Exception:  # a bug of ours: say so, and lose only this connection
+            log.exception("HTTP connection from %s failed", peer[0])
         finally:
             self._transports.discard(transport)
             if transport.is_closing():
                 transport.abort()
             else:
                 transport.close()
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, err: HTTPError) -> None:
+        """Answer a refused request, then read (and drop) what the client still sends for a moment.
+
+        Closing a socket with unread input makes the kernel send a reset, which can destroy our 413 or
+        431 before the client reads it; half-closing and draining briefly (nginx's "lingering close")
+        lets the answer arrive. Bounded in time and bytes, so it costs nothing an attacker can grow.
+        """
+        await self._send(writer, Response.plain(err.code, err.text), None, keep_alive=False)
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline = time.monotonic() + min(2.0, self.limits.header_timeout)
+        scratch = bytearray()
+        drained = 0
+        with contextlib.suppress(_Closed, OSError, asyncio.TimeoutError):
+            while drained < 1024 * 1024:
+                await self._fill(reader, scratch, deadline)
+                drained += len(scratch)
+                scratch.clear()
 
     async def _read_request(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buf: bytearray, accepted: float | None
@@ -582,6 +605,12 @@ class HTTPServer:
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """Client misbehaviour (resets, failed TLS handshakes) is routine for a server: debug, not error."""
+    """Client misbehaviour (resets, failed TLS handshakes) is routine for a server: debug, not error.
+
+    Anything else reaching the loop's handler is a bug of ours and is logged as an error.
+    """
     exc = context.get("exception")
-    log.debug("event loop: %s %s", context.get("message"), exc.__class__.__name__ if exc else "")
+    if exc is None or isinstance(exc, (OSError, asyncio.TimeoutError, asyncio.CancelledError)):
+        log.debug("event loop: %s %s", context.get("message"), exc.__class__.__name__ if exc else "")
+    else:
+        log.error("event loop: %s", context.get("message"), exc_info=exc)

@@ -357,6 +357,25 @@ def test_oversize_body_gets_413_unread(serve: Callable[..., ExporterServer]) -> 
     assert status_of(reply) == 400
 
 
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET /healthz\r\n\r\n", 400),  # HTTP/0.9
+        (b"GET /healthz HTTP/2.0\r\n\r\n", 505),
+        (b"GET  /healthz HTTP/1.1\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n", 400),  # space before the colon (smuggling)
+        (b"GET /healthz HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", 400),  # obsolete line folding
+        (b"GET healthz HTTP/1.1\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"\r\nGET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 200),  # a leading blank line is allowed
+        (b"GET http://127.0.0.1/healthz HTTP/1.1\nConnection: close\n\n", 200),  # absolute-form, bare LF
+    ],
+)
+def test_malformed_requests_are_refused(serve: Callable[..., ExporterServer], data: bytes, status: int) -> None:
+    server = serve(fake_app(FakeCollector()), limits=SHORT)
+    assert status_of(raw(server.port, data)) == status
+
+
 def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
