@@ -45,8 +45,8 @@ class Limits:
     """Every bound the server enforces; constructor arguments so tests can shrink the timeouts.
 
     The defaults fit the shipped systemd unit (``TasksMax``, ``MemoryMax``): ``workers`` threads at
-    most, and ``max_connections`` sockets of a few KiB each (256 KiB each over TLS: asyncio's TLS
-    layer keeps a read buffer that size per connection, so 512 of them are ~128 MiB).
+    most, and ``max_connections`` sockets of a few KiB each; over TLS, a connection that has started
+    its handshake costs ~256 KiB (asyncio's TLS read buffer), so 512 of them are ~128 MiB at worst.
     """
 
     header_timeout: float = 10.0  # a new request must arrive completely (line, headers, body) within this
@@ -465,7 +465,12 @@ class HTTPServer:
         try:
             tls: dict[str, Any] = {}
             if self.ssl_context is not None:
-                tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": lim.header_timeout}
+                if not await self._readable(conn, accepted + lim.header_timeout):
+                    log.debug("connection from %s sent nothing before the deadline", peer[0])
+                    conn.close()
+                    return
+                remaining = max(0.1, accepted + lim.header_timeout - time.monotonic())
+                tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": remaining}
                 if sys.version_info >= (3, 11):  # else asyncio's fixed default applies
                     # A client ignoring our close_notify would otherwise keep its TLS buffers 30 s.
                     tls["ssl_shutdown_timeout"] = min(5.0, lim.write_timeout)
@@ -474,6 +479,9 @@ class HTTPServer:
             log.debug("connection from %s failed before HTTP: %s", peer[0], exc.__class__.__name__)
             conn.close()
             return
+        except BaseException:  # cancelled by stop()
+            conn.close()
+            raise
         self._transports.add(transport)
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         buf = bytearray()
@@ -501,6 +509,29 @@ class HTTPServer:
                 transport.abort()
             else:
                 transport.close()
+
+    async def _readable(self, conn: socket.socket, deadline: float) -> bool:
+        """Wait until the client sends its first bytes (a TLS ClientHello), at most until ``deadline``.
+
+        asyncio's TLS layer allocates a 256 KiB buffer per connection as soon as it takes it over;
+        waiting for the client to speak first means silent connections cost only this coroutine.
+        """
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        fd = conn.fileno()
+        loop.add_reader(fd, wake)
+        try:
+            await asyncio.wait_for(ready, max(0.0, deadline - time.monotonic()))
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(fd)
 
     async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, err: HTTPError) -> None:
         """Answer a refused request, then read (and drop) what the client still sends for a moment.

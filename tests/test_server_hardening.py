@@ -526,15 +526,19 @@ def test_tls_clients_that_never_handshake_block_nobody(
     cert, key = server_cert
     web = WebConfig(tls=TLSServerConfig(cert, key))
     server = serve(fake_app(FakeCollector(), web), web, limits=SHORT)
-    threads0 = threading.active_count()
+    threads0, rss0 = threading.active_count(), rss_bytes()
     ctx = ssl.create_default_context(cafile=str(cert))
     with ExitStack() as stack:
         silent = []
-        for i in range(60):
+        for i in range(170):
             s = stack.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=5))
-            if i % 3 == 0:
+            if i % 10 == 0:
                 s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # the start of a ClientHello
             silent.append(s)
+        time.sleep(0.3)
+        # Silent clients must not get asyncio's 256 KiB TLS buffer each (that would be 40+ MiB here).
+        grown = rss_bytes() - rss0
+        assert grown < 16 * 2**20, grown / 2**20
         start = time.monotonic()
         conn = http.client.HTTPSConnection("localhost", server.port, context=ctx, timeout=5)
         conn.request("GET", "/healthz")
