@@ -34,7 +34,7 @@ import pytest
 from exporter.collector import PowerwallCollector
 from exporter.http11 import HTTPServer, Limits, wsgi_handler
 from exporter.metricset import MetricSet
-from exporter.server import ExporterApp, ExporterServer
+from exporter.server import ExporterApp, ExporterServer, parse_listen_address
 from exporter.webconfig import TLSServerConfig, WebConfig
 from tests.conftest import REPO, free_port
 from tests.test_webconfig import _issue
@@ -167,6 +167,15 @@ def test_listen_backlog_is_large(serve: Callable[..., ExporterServer]) -> None:
     ).stdout
     fields = out.split()
     assert fields and int(fields[2]) >= 128, out  # Send-Q of a listening socket is its backlog
+
+
+def test_listen_addresses() -> None:
+    """Parsing only: tests bind 127.0.0.1 alone, never all interfaces."""
+    assert parse_listen_address(":9871") == ("", 9871)  # all IPv4 interfaces, as before
+    assert parse_listen_address("[::]:9871") == ("::", 9871)
+    assert parse_listen_address("127.0.0.1:0") == ("127.0.0.1", 0)
+    with pytest.raises(ValueError):
+        parse_listen_address("9871")
 
 
 # ------------------------------------------------------------------------- idle and slow clients
