@@ -360,9 +360,17 @@ class HTTPServer:
     """
 
     def __init__(
-        self, handler: Handler, sock: socket.socket, ssl_context: ssl.SSLContext | None, limits: Limits
+        self,
+        handler: Handler,
+        sock: socket.socket,
+        ssl_context: ssl.SSLContext | None,
+        limits: Limits,
+        inline: Callable[[Request], bool] | None = None,
     ) -> None:
         self.handler = handler
+        # Requests the handler answers without blocking (liveness) run on the event loop itself, so a
+        # pool full of slow scrapes cannot make a liveness probe time out and get the exporter killed.
+        self.inline = inline
         self.sock = sock
         self.ssl_context = ssl_context
         self.limits = limits
@@ -608,6 +616,8 @@ class HTTPServer:
         buf += chunk
 
     async def _dispatch(self, req: Request) -> Response:
+        if self.inline is not None and self.inline(req):
+            return self.handler(req)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Response] = loop.create_future()
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from exporter import __version__, exposition
 from exporter.collector import BUILD_INFO, PowerwallCollector
-from exporter.http11 import HTTPServer, Limits, wsgi_handler
+from exporter.http11 import HTTPServer, Limits, Request, wsgi_handler
 from exporter.metricset import MetricSet
 from exporter.webconfig import WebConfig
 
@@ -193,6 +193,11 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _is_liveness(req: Request) -> bool:
+    """/healthz is answered before auth and without I/O, so it may run on the event loop thread."""
+    return req.path == "/healthz"
+
+
 class ExporterServer:
     """The app behind a bounded HTTP(S) server (see :mod:`exporter.http11` for why and how)."""
 
@@ -209,7 +214,7 @@ class ExporterServer:
         self._app: ExporterApp = app
         handler = wsgi_handler(self._call_app, "https" if ctx else "http", self.port)
         try:
-            self.http = HTTPServer(handler, self._sock, ctx, self.limits)
+            self.http = HTTPServer(handler, self._sock, ctx, self.limits, inline=_is_liveness)
         except BaseException:
             self._sock.close()
             raise

@@ -277,6 +277,20 @@ def test_40_simultaneous_scrapes(serve: Callable[..., ExporterServer], collector
     assert peak[0] - threads0 <= 40 + 80, peak[0] - threads0
 
 
+def test_healthz_answers_while_every_worker_is_busy(serve: Callable[..., ExporterServer]) -> None:
+    """A liveness probe must not queue behind slow scrapes (a dead gateway), or it gets us restarted."""
+    fake = FakeCollector(delay=1.5)
+    server = serve(fake_app(fake), limits=Limits(workers=2))
+    busy = [threading.Thread(target=request, args=(server.port, "GET", "/metrics")) for _ in range(4)]
+    for t in busy:
+        t.start()
+    assert fake.entered.wait(5)
+    status, _, body, elapsed = request(server.port, "GET", "/healthz")
+    assert status == 200 and body == b"ok\n" and elapsed < 0.5, elapsed
+    for t in busy:
+        t.join(15)
+
+
 def test_connection_cap(serve: Callable[..., ExporterServer]) -> None:
     server = serve(fake_app(FakeCollector()), limits=Limits(header_timeout=3.0, max_connections=20))
     with ExitStack() as stack:
