@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from exporter.logsetup import setup_logging
 
     setup_logging(args.log_level, args.log_format)
+    if hasattr(signal, "SIGHUP"):  # not on Windows; installed first so a SIGHUP during start-up is survived too
+        signal.signal(signal.SIGHUP, _hangup)
     if args.fetch_cert:
         return _fetch_certificate(args.fetch_cert, args.server_name)
     try:
@@ -98,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot listen on %s: %s", args.listen, exc)
         return 1
     scheme = "https" if web.tls else "http"
-    host = server.httpd.server_address[0]
+    host = server.host
     shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     log.info(
         "powerwall-exporter %s listening on %s; open %s://%s:%d/ (metrics at %s)",
@@ -126,6 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+def _hangup(_signum: int, _frame: FrameType | None) -> None:
+    """SIGHUP's default action kills the process, and people (and tools) send it expecting a reload.
+
+    Until reload exists, say so and keep serving.
+    """
+    log.info("received SIGHUP: configuration reload is not implemented yet; ignoring it (restart to apply changes)")
 
 
 def _start_demo() -> tuple[SimulatedGateway, Config]:

@@ -11,18 +11,15 @@ import gzip
 import html
 import logging
 import socket
-import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from exporter import __version__, exposition
 from exporter.collector import BUILD_INFO, PowerwallCollector
+from exporter.http11 import HTTPServer, Limits, Request, wsgi_handler
 from exporter.metricset import MetricSet
 from exporter.webconfig import WebConfig
 
@@ -30,6 +27,9 @@ log = logging.getLogger(__name__)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Environ = dict[str, Any]
+
+
+READ_ONLY = ("GET", "HEAD")
 
 
 class ExporterApp:
@@ -44,9 +44,19 @@ class ExporterApp:
         self.web = web or WebConfig()
         self.started = time.time()
 
+    def methods(self, path: str) -> tuple[str, ...]:
+        """The methods ``path`` answers, for routing and the ``Allow`` header of a 405.
+
+        Every page is read-only today; a POST endpoint (e.g. a reload) adds its own entry here.
+        """
+        return READ_ONLY
+
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/") or "/"
-        if path == "/healthz":
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz":  # liveness stays open: checked before auth
+            if method not in self.methods(path):
+                return self._not_allowed(start_response, path)
             return _plain(start_response, "200 OK", "ok\n")
         if not self.web.authorize(environ.get("HTTP_AUTHORIZATION")):
             start_response(
@@ -57,9 +67,13 @@ class ExporterApp:
                 ],
             )
             return [b"Unauthorized\n"]
-        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
-            return _plain(start_response, "405 Method Not Allowed", "only GET\n")
+        if path not in (self.telemetry_path, "/probe", "/"):
+            return _plain(start_response, "404 Not Found", "not found\n")
+        if method not in self.methods(path):
+            return self._not_allowed(start_response, path)
         if path == self.telemetry_path:
+            if method == "HEAD":  # headers only: a HEAD (uptime checks, curl -I) must not cost a gateway scrape
+                return self._render_head(environ, start_response)
             ms = self.collector.scrape(timeout=_scrape_timeout(environ))
             ms.add(BUILD_INFO, 1, {"version": __version__})
             return self._render(environ, start_response, ms, include_default=True)
@@ -71,11 +85,28 @@ class ExporterApp:
                 return _plain(
                     start_response, "404 Not Found", f"unknown target {target!r}; use a configured gateway name\n"
                 )
+            if method == "HEAD":
+                return self._render_head(environ, start_response)
             ms = self.collector.scrape([target], timeout=_scrape_timeout(environ))
             return self._render(environ, start_response, ms, include_default=False)
-        if path == "/":
-            return self._landing(start_response)
-        return _plain(start_response, "404 Not Found", "not found\n")
+        return self._landing(start_response)
+
+    def _not_allowed(self, start_response: StartResponse, path: str) -> Iterable[bytes]:
+        allowed = ", ".join(self.methods(path))
+        body = f"method not allowed; use {allowed}\n".encode()
+        start_response(
+            "405 Method Not Allowed",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), ("Allow", allowed)],
+        )
+        return [body]
+
+    def _render_head(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        _, content_type = exposition.choose(environ.get("HTTP_ACCEPT", ""))
+        headers = [("Content-Type", content_type)]
+        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return []
 
     def _render(
         self, environ: Environ, start_response: StartResponse, ms: MetricSet, include_default: bool
@@ -139,33 +170,6 @@ def _scrape_timeout(environ: Environ) -> float | None:
     return value if value > 0 else None
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    ssl_context: ssl.SSLContext | None = None
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        if self.ssl_context is not None:
-            # Handshake in the handler thread (do_handshake_on_connect=False), not in the accept
-            # loop, so one slow TLS client cannot block the listener.
-            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        log.debug("connection from %s failed: %s", client_address, exc.__class__.__name__ if exc else "?")
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
 def parse_listen_address(addr: str) -> tuple[str, int]:
     host, sep, port = addr.rpartition(":")
     if not sep or not port.isdigit():
@@ -173,27 +177,62 @@ def parse_listen_address(addr: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so a busy port fails at start-up and ``.port`` is known early.
+
+    ``[::]`` keeps the kernel's dual-stack default (IPv4 too unless ``net.ipv6.bindv6only``), as before.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host or "0.0.0.0", port))  # noqa: S104 - ":9871" means all interfaces, as in every exporter
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _is_liveness(req: Request) -> bool:
+    """/healthz is answered before auth and without I/O, so it may run on the event loop thread."""
+    return req.path == "/healthz"
+
+
 class ExporterServer:
-    """A threaded HTTP(S) server running the app in a background thread."""
+    """The app behind a bounded HTTP(S) server (see :mod:`exporter.http11` for why and how)."""
 
-    def __init__(self, app: ExporterApp, listen: str, web: WebConfig | None = None) -> None:
+    def __init__(
+        self, app: ExporterApp, listen: str, web: WebConfig | None = None, limits: Limits | None = None
+    ) -> None:
         host, port = parse_listen_address(listen)
-        server_class: type[_Server] = _Server6 if ":" in host else _Server
-        self.httpd = make_server(host or "0.0.0.0", port, app, server_class, _QuietHandler)  # noqa: S104
-        assert isinstance(self.httpd, _Server)
-        self.httpd.ssl_context = (web or WebConfig()).server_ssl_context()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+        self.limits = limits or Limits()
+        self._sock = _bind(host, port)
+        bound = self._sock.getsockname()
+        self.host: str = str(bound[0])
+        self.port: int = int(bound[1])
+        ctx = (web or WebConfig()).server_ssl_context()
+        self._app: ExporterApp = app
+        handler = wsgi_handler(self._call_app, "https" if ctx else "http", self.port)
+        try:
+            self.http = HTTPServer(handler, self._sock, ctx, self.limits, inline=_is_liveness)
+        except BaseException:
+            self._sock.close()
+            raise
+        self._thread = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
 
-    @property
-    def port(self) -> int:
-        return int(self.httpd.server_address[1])
+    def _call_app(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return self._app(environ, start_response)
+
+    def set_app(self, app: ExporterApp) -> None:
+        """Swap the app (tests; a future reload) without closing the listener."""
+        self._app = app
 
     def start(self) -> None:
         self._thread.start()
 
     def serve_forever(self) -> None:
-        self.httpd.serve_forever()
+        self.http.serve_forever()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        """Returns within about a second even while a scrape is running: busy workers are not joined."""
+        self.http.stop(timeout=1.0)

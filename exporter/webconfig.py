@@ -11,8 +11,10 @@ import base64
 import binascii
 import hmac
 import logging
+import secrets
 import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,40 +50,87 @@ class TLSServerConfig:
     min_version: str = "TLS12"
 
 
+_MAX_CACHED = 256  # distinct good credentials remembered; Prometheus sends one header per job
+_BCRYPT_MAX_PASSWORD = 72  # bcrypt ignores (bcrypt>=4.1: refuses) longer passwords
+
+
+def _cost(hashed: bytes) -> int:
+    """The work factor of a ``$2b$10$...`` hash, so the dummy hash can cost the same."""
+    try:
+        return min(31, max(4, int(hashed.split(b"$")[2])))
+    except (IndexError, ValueError):
+        return 10
+
+
 @dataclass
 class WebConfig:
     tls: TLSServerConfig | None = None
     users: Mapping[str, bytes] = field(default_factory=dict)  # user -> bcrypt hash
-    _ok_cache: dict[str, bool] = field(default_factory=dict, repr=False)
+    _ok_cache: OrderedDict[bytes, None] = field(default_factory=OrderedDict, repr=False)
+    _cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    _dummy_hash: bytes | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.users and self._dummy_hash is None:
+            import bcrypt  # optional dependency, checked at load time
+
+            # An unknown user is checked against this, at the cost of the dearest configured hash, so
+            # that answering "no such user" takes as long as "wrong password" (as exporter-toolkit does).
+            cost = max(_cost(h) for h in self.users.values())
+            self._dummy_hash = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=cost))
+
     def authorize(self, header: str | None) -> bool:
+        """Whether ``header`` (an ``Authorization`` value) passes; never raises.
+
+        Anything unexpected counts as a refusal: an auth bug must give the client a 401, not a 500.
+        """
         if not self.users:
             return True
-        if not header or not header.startswith("Basic "):
+        try:
+            return self._check(header)
+        except Exception as exc:
+            log.warning("basic auth check failed (%s); refusing the request", exc.__class__.__name__)
+            return False
+
+    def _check(self, header: str | None) -> bool:
+        if not header:
+            return False
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "basic":  # auth schemes are case-insensitive (RFC 9110 11.1)
             return False
         try:
-            user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        hashed = self.users.get(user)
-        if hashed is None:
+        user, colon, password = decoded.partition(":")
+        if not colon:
             return False
-        # bcrypt is deliberately slow; Prometheus sends the same header every scrape, so remember
-        # verdicts by a keyed digest of the header (never the password itself).
-        key = hmac.new(hashed, header.encode(), "sha256").hexdigest()
+        # bcrypt is deliberately slow; Prometheus sends the same header every scrape, so successful
+        # verifications are remembered by a keyed digest (never the password itself). Failures are
+        # not cached: that would let a guesser fill the cache and evict the real scraper.
+        key = hmac.digest(self._cache_key, decoded.encode("utf-8"), "sha256")
         with self._lock:
-            cached = self._ok_cache.get(key)
-        if cached is not None:
-            return cached
+            if key in self._ok_cache:
+                self._ok_cache.move_to_end(key)
+                return True
+        secret = password.encode("utf-8")
+        if len(secret) > _BCRYPT_MAX_PASSWORD:
+            return False  # the length is the client's own knowledge: answering fast reveals nothing
         import bcrypt  # optional dependency, checked at load time
 
-        ok = bool(bcrypt.checkpw(password.encode("utf-8"), hashed))
+        hashed = self.users.get(user)
+        if hashed is None:
+            assert self._dummy_hash is not None
+            bcrypt.checkpw(secret, self._dummy_hash)
+            return False
+        if not bcrypt.checkpw(secret, hashed):
+            return False
         with self._lock:
-            if len(self._ok_cache) > 1024:
-                self._ok_cache.clear()
-            self._ok_cache[key] = ok
-        return ok
+            self._ok_cache[key] = None
+            while len(self._ok_cache) > _MAX_CACHED:
+                self._ok_cache.popitem(last=False)
+        return True
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
         if self.tls is None:

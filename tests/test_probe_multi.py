@@ -146,7 +146,7 @@ def test_gateway_timeout_bounds_its_own_wait(pair: Pair) -> None:
     pair.collector.close()
     a_cfg = gateway_config(pair.a, "a", timeout_seconds=0.5)
     pair.collector = PowerwallCollector(Config(gateways=(a_cfg, gateway_config(pair.b, "b")), state_file=None))
-    pair.server.httpd.set_app(ExporterApp(pair.collector))
+    pair.server.set_app(ExporterApp(pair.collector))
     pair.get("/metrics", timeout=10)
     pair.a.faults.delay_seconds = 3.0
     r = pair.get("/metrics", timeout=10)
