@@ -153,7 +153,7 @@ def test_default_limits_fit_the_brief_and_the_unit() -> None:
     assert lim.max_header_bytes == 16 * 1024 and lim.max_body_bytes == 64 * 1024
     assert lim.backlog >= 128
     assert 16 <= lim.workers <= 32
-    # The unit's TasksMax must hold the HTTP workers, the gateway pool (default 32), the loop and main.
+    # The unit's TasksMax must hold the HTTP workers, the gateway workers of a few gateways, the loop and main.
     unit = (REPO / "deploy" / "systemd" / "powerwall-exporter.service").read_text()
     m = re.search(r"^TasksMax=(\d+)", unit, re.M)
     assert m and int(m.group(1)) >= lim.workers + 32 + 8, "TasksMax too small for the thread budget"
