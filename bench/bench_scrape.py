@@ -41,12 +41,12 @@ import yaml
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import endpoints as ep
-from exporter.client import Fetched, GatewayClient
 from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig, Secret, TLSConfig
-from exporter.metricset import MetricSet
-from exporter.vitals.decode import decode_vitals
+from exporter.gateway import endpoints as ep
+from exporter.gateway.client import Fetched, GatewayClient
+from exporter.metrics.metricset import MetricSet
+from exporter.sources.vitals.decode import decode_vitals
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password"  # the simulator's password, not a secret

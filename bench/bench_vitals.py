@@ -22,11 +22,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
-from exporter.metricset import MetricSet
-from exporter.vitals import vitals_pb2
-from exporter.vitals.decode import decode_vitals
-from exporter.vitals.flatten import flatten_vitals
-from exporter.vitals.rules import resolve
+from exporter.devices.flatten import flatten_vitals
+from exporter.devices.rules import resolve
+from exporter.metrics.metricset import MetricSet
+from exporter.proto import vitals_pb2
+from exporter.sources.vitals.decode import decode_vitals
 
 _pb2: Any = vitals_pb2  # generated module without stubs
 

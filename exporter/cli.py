@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load_config, parse_config
-from exporter.webconfig import load_web_config
+from exporter.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from exporter.simulator import SimulatedGateway
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     from exporter.collector import PowerwallCollector
-    from exporter.server import ExporterApp, ExporterServer
+    from exporter.web.server import ExporterApp, ExporterServer
 
     collector = PowerwallCollector(config)
     try:
@@ -168,7 +168,7 @@ def _start_demo() -> tuple[SimulatedGateway, Config]:
 
 
 def _fetch_certificate(target: str, server_name: str) -> int:
-    from exporter.tls import fetch_certificate
+    from exporter.gateway.tls import fetch_certificate
 
     host, _, port = target.removeprefix("https://").partition(":")
     try:

@@ -19,17 +19,18 @@ from typing import Any
 from prometheus_client.core import Metric as PromMetric
 from prometheus_client.registry import Collector
 
-from exporter import __version__, mapping
-from exporter import endpoints as ep
-from exporter.accounting import SiteAccounting
-from exporter.client import Fetched, FetchError, GatewayClient, Result
+from exporter import __version__
+from exporter.accounting.site import SiteAccounting
 from exporter.config import Config
-from exporter.counters import CounterGuard
-from exporter.metricset import MetricSet, counter, gauge, info
-from exporter.session_store import SessionStore
-from exporter.vitals.decode import VitalsDecodeError, decode_vitals
-from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
-from exporter.workers import WorkerPool
+from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.gateway import endpoints as ep
+from exporter.gateway.client import Fetched, FetchError, GatewayClient, Result
+from exporter.gateway.sessions import SessionStore
+from exporter.gateway.workers import WorkerPool
+from exporter.metrics.counters import CounterGuard
+from exporter.metrics.metricset import MetricSet, counter, gauge, info
+from exporter.sources.json_api import tables as mapping
+from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
 
 log = logging.getLogger(__name__)
 

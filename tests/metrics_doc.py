@@ -16,7 +16,7 @@ from pathlib import Path
 
 from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
-from exporter.metricset import Kind, MetricSet
+from exporter.metrics.metricset import Kind, MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -12,11 +12,11 @@ import math
 
 import pytest
 
-from exporter.exposition import render_openmetrics, render_text
-from exporter.mapping import JSON_MAPPERS, map_aggregates, number, scaled
-from exporter.metricset import MetricSet, counter, gauge, info
-from exporter.vitals.decode import Device
-from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.metrics.metricset import MetricSet, counter, gauge, info
+from exporter.sources.json_api.tables import JSON_MAPPERS, map_aggregates, number, scaled
+from exporter.sources.vitals.decode import Device
+from exporter.web.exposition import render_openmetrics, render_text
 
 HUGE_INT = 10**400  # valid JSON, beyond float range
 ABSURD = (float("inf"), float("-inf"), float("nan"), HUGE_INT, -HUGE_INT)

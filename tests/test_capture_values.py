@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import endpoints as ep
-from exporter.server import ExporterApp, ExporterServer
+from exporter.gateway import endpoints as ep
+from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import gateway_config, make_collector, replay
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter import endpoints as ep
-from exporter.client import Fetched, FetchError, ForbiddenRequest, GatewayClient
 from exporter.config import TLSConfig
-from exporter.session_store import SessionStore
+from exporter.gateway import endpoints as ep
+from exporter.gateway.client import Fetched, FetchError, ForbiddenRequest, GatewayClient
+from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway
 from tests.conftest import gateway_config, make_collector
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.counters import CounterGuard
-from exporter.metricset import MetricSet, counter
+from exporter.metrics.counters import CounterGuard
+from exporter.metrics.metricset import MetricSet, counter
 
 C = counter("powerwall_meter_energy_imported_joules_total", "test")
 

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter import endpoints as ep
 from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
-from exporter.metricset import MetricSet
+from exporter.gateway import endpoints as ep
+from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway
 from tests.conftest import SIM_PASSWORD, make_collector
 
@@ -41,7 +41,7 @@ STEP = 30.0
 
 
 def expected_flows(s: float, load: float, d: float, c: float) -> dict[tuple[str, str], float]:
-    """The contract's rule, transcribed independently of exporter.energy."""
+    """The contract's rule, transcribed independently of exporter.accounting.flows."""
     sh = max(0.0, min(s, load))
     bh = max(0.0, min(d, load - sh))
     gh = max(0.0, load - sh - bh)

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter import endpoints as ep
 from exporter.config import parse_config
-from exporter.metricset import MetricSet
+from exporter.gateway import endpoints as ep
+from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
 from tests.conftest import SIM_PASSWORD, make_collector
 
@@ -57,7 +57,7 @@ PAIRS = [
 
 
 def tou_price(t: float) -> tuple[float, float]:
-    """The TOU tariff above, evaluated independently of exporter.tariff (import, export per kWh)."""
+    """The TOU tariff above, evaluated independently of exporter.accounting.tariff (import, export per kWh)."""
     local = datetime.fromtimestamp(t, SITE_TZ)
     h = local.hour + local.minute / 60
     if local.weekday() < 5 and 16 <= h < 21:

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.battery_health import BatteryHealth, parse_commission
+from exporter.accounting.battery_health import BatteryHealth, parse_commission
+from exporter.accounting.flows import MIN_GAP_SECONDS, IntervalTracker, attribute
+from exporter.accounting.nameplate_tables import nameplate_joules
+from exporter.accounting.outages import OutageTracker
+from exporter.accounting.tariff import Tariff
 from exporter.config import ConfigError, EnergyConfig, add_years, parse_config
-from exporter.energy import MIN_GAP_SECONDS, IntervalTracker, attribute
-from exporter.metricset import MetricSet, gauge
-from exporter.nameplate_tables import nameplate_joules
-from exporter.outages import OutageTracker
-from exporter.tariff import Tariff
+from exporter.metrics.metricset import MetricSet, gauge
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -252,7 +252,7 @@ def test_commission_date_from_site_info() -> None:
 
 
 def test_an_accounting_bug_costs_only_its_own_series(caplog: pytest.LogCaptureFixture) -> None:
-    from exporter.accounting import SiteAccounting
+    from exporter.accounting.site import SiteAccounting
 
     cfg = parse_config({"gateways": [gateway(tariff=tariff())], "state_file": ""}).gateways[0]
     acc = SiteAccounting(cfg, clock=lambda: 1000.0)

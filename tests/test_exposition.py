@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter.exposition import choose, render_openmetrics, render_text
-from exporter.metricset import MetricSet, counter, gauge, info
+from exporter.metrics.metricset import MetricSet, counter, gauge, info
+from exporter.web.exposition import choose, render_openmetrics, render_text
 
 
 def sample_set() -> MetricSet:

@@ -26,14 +26,14 @@ from typing import Any
 
 import pytest
 
-from exporter import endpoints as ep
-from exporter import mapping
-from exporter.client import MAX_BODY_BYTES, Fetched, FetchError, GatewayClient
 from exporter.config import GatewayConfig, Secret, TLSConfig
-from exporter.metricset import MetricSet
+from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.gateway import endpoints as ep
+from exporter.gateway.client import MAX_BODY_BYTES, Fetched, FetchError, GatewayClient
+from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
-from exporter.vitals.decode import decode_vitals
-from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.sources.json_api import tables as mapping
+from exporter.sources.vitals.decode import decode_vitals
 from tests.conftest import SIM_PASSWORD, gateway_config, require_fixtures
 from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, Scrape, exporter_threads
 

@@ -16,12 +16,12 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter import metricset, naming
-from exporter.exposition import render_openmetrics, render_text
-from exporter.mapping import map_aggregates, map_powerwalls, map_status
-from exporter.metricset import Kind, MetricSet, counter, gauge, info
-from exporter.vitals.decode import Device
-from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.metrics import metricset, naming
+from exporter.metrics.metricset import Kind, MetricSet, counter, gauge, info
+from exporter.sources.json_api.tables import map_aggregates, map_powerwalls, map_status
+from exporter.sources.vitals.decode import Device
+from exporter.web.exposition import render_openmetrics, render_text
 
 DROPPED = "powerwall_generic_fields_dropped_total"
 _gateways = itertools.count()
@@ -120,7 +120,7 @@ def test_drop_counter_is_cumulative_and_logged_once(caplog: pytest.LogCaptureFix
     gateway = f"bounds-{next(_gateways)}"
     fields = hostile_fields(naming.MAX_GENERIC_FAMILIES + 10)
     counts = []
-    with caplog.at_level(logging.WARNING, logger="exporter.naming"):
+    with caplog.at_level(logging.WARNING, logger="exporter.metrics.naming"):
         for _ in range(3):
             ms = MetricSet(base_labels={"gateway": gateway})
             map_status(fields, ms)
@@ -130,7 +130,7 @@ def test_drop_counter_is_cumulative_and_logged_once(caplog: pytest.LogCaptureFix
     assert len(logged) == 1
     assert len(logged[0].getMessage()) < 1000  # the 100k-character name is not logged whole
     # another endpoint of the same gateway gets its own line
-    with caplog.at_level(logging.WARNING, logger="exporter.naming"):
+    with caplog.at_level(logging.WARNING, logger="exporter.metrics.naming"):
         map_aggregates({"site": fields}, MetricSet(base_labels={"gateway": gateway}))
     assert len([r for r in caplog.records if gateway in r.getMessage()]) == 2
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.exposition import render_text
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.web.exposition import render_text
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector, require_fixtures
 
 GOLDEN = Path(__file__).parent / "golden"

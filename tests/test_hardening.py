@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter import endpoints as ep
-from exporter.session_store import SessionStore
+from exporter.gateway import endpoints as ep
+from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway, SiteModel
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter

@@ -15,9 +15,9 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from exporter.collector import PowerwallCollector
-from exporter.exposition import render_openmetrics, render_text
-from exporter.metricset import MetricSet
+from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway
+from exporter.web.exposition import render_openmetrics, render_text
 from tests.conftest import gateway_config, make_collector
 
 AGGREGATES = "/api/meters/aggregates"

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.exposition import render_openmetrics, render_text
-from exporter.mapping import JSON_MAPPERS
-from exporter.metricset import MetricSet
-from exporter.vitals.flatten import flatten_solar_powerwall
+from exporter.devices.flatten import flatten_solar_powerwall
+from exporter.metrics.metricset import MetricSet
+from exporter.sources.json_api.tables import JSON_MAPPERS
+from exporter.web.exposition import render_openmetrics, render_text
 from tests.conftest import require_fixtures
 
 # JSON integers have no size limit: cover small ones, ones near float's range and ones far beyond it

@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import PowerwallCollector
 from exporter.config import Config
-from exporter.server import ExporterApp, ExporterServer
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, gateway_config
 
 SCRAPE_TIMEOUT = 1.5

@@ -16,8 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import PowerwallCollector
-from exporter.server import ExporterApp, ExporterServer
 from exporter.simulator import SimulatedGateway
+from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import IN_CI, SIM_PASSWORD, free_port, gateway_config, make_collector
 
 

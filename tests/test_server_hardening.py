@@ -34,10 +34,10 @@ import bcrypt
 import pytest
 
 from exporter.collector import PowerwallCollector
-from exporter.http11 import HTTPServer, Limits, wsgi_handler
-from exporter.metricset import MetricSet
-from exporter.server import ExporterApp, ExporterServer, parse_listen_address
-from exporter.webconfig import TLSServerConfig, WebConfig
+from exporter.metrics.metricset import MetricSet
+from exporter.web.http11 import HTTPServer, Limits, wsgi_handler
+from exporter.web.server import ExporterApp, ExporterServer, parse_listen_address
+from exporter.web.webconfig import TLSServerConfig, WebConfig
 from tests.conftest import REPO, free_port
 from tests.test_webconfig import _issue
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter import session_store
-from exporter.session_store import MAX_STATE_BYTES, SessionStore, valid_token
+from exporter.gateway import sessions as session_store
+from exporter.gateway.sessions import MAX_STATE_BYTES, SessionStore, valid_token
 
 URL = "https://192.0.2.1"
 TOKEN = "tok-" + "A" * 60 + "=="
@@ -77,7 +77,7 @@ def test_a_fifo_at_the_path_does_not_block_and_disables_persistence(
     os.mkfifo(path)
     store = SessionStore(path)
     got: list[object] = []
-    with caplog.at_level(logging.WARNING, logger="exporter.session_store"):
+    with caplog.at_level(logging.WARNING, logger="exporter.gateway.sessions"):
         in_thread(lambda: got.append(store.load("home", URL)))
         in_thread(lambda: store.save("home", URL, TOKEN, None))
     assert got == [None]
@@ -93,7 +93,7 @@ def test_a_symlink_or_directory_at_the_path_is_refused(tmp_path: Path, caplog: p
     link.symlink_to(target)
     directory = tmp_path / "dir.json"
     directory.mkdir()
-    with caplog.at_level(logging.WARNING, logger="exporter.session_store"):
+    with caplog.at_level(logging.WARNING, logger="exporter.gateway.sessions"):
         for path in (link, directory):
             store = SessionStore(path)
             assert store.load("home", URL) is None
@@ -108,7 +108,7 @@ def test_an_oversized_file_is_not_read(tmp_path: Path, caplog: pytest.LogCapture
     path = tmp_path / "sessions.json"
     entry = {"address": URL, "token": TOKEN}
     path.write_text(json.dumps({"home": entry, "pad": "x" * MAX_STATE_BYTES}))
-    with caplog.at_level(logging.WARNING, logger="exporter.session_store"):
+    with caplog.at_level(logging.WARNING, logger="exporter.gateway.sessions"):
         assert SessionStore(path).load("home", URL) is None
     assert "larger than" in caplog.text
 

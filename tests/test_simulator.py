@@ -24,6 +24,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from exporter.proto import vitals_pb2 as _vitals_pb2
 from exporter.simulator import (
     MODEL_PATHS,
     SimulatedGateway,
@@ -35,7 +36,6 @@ from exporter.simulator import (
 from exporter.simulator.model import STEP_SECONDS
 from exporter.simulator.payloads import go_duration, rfc3339_ns
 from exporter.simulator.testclient import SimClient
-from exporter.vitals import vitals_pb2 as _vitals_pb2
 
 PB: Any = _vitals_pb2  # generated module: no type information
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config import TLSConfig, parse_config
-from exporter.tls import build_ssl_context, fingerprint_of
+from exporter.gateway.tls import build_ssl_context, fingerprint_of
 from tests.conftest import require_fixtures
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from exporter.vitals.decode import Device, VitalsDecodeError, decode_vitals, derive_labels, split_din
+from exporter.sources.vitals.decode import Device, VitalsDecodeError, decode_vitals, derive_labels, split_din
 from tests.conftest import require_fixtures
 from tests.vitals_encoder import (
     METADATA_KEYS,

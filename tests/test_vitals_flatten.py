@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.metricset import Kind, MetricSet, gauge
-from exporter.naming import snake_case
-from exporter.vitals import rules
-from exporter.vitals.decode import Device, decode_vitals
-from exporter.vitals.flatten import flatten_vitals
-from exporter.vitals.rules import CURATED_METRIC_NAMES, resolve
+from exporter.devices import rules
+from exporter.devices.flatten import flatten_vitals
+from exporter.devices.rules import CURATED_METRIC_NAMES, resolve
+from exporter.metrics.metricset import Kind, MetricSet, gauge
+from exporter.metrics.naming import snake_case
+from exporter.sources.vitals.decode import Device, decode_vitals
 from tests.conftest import IN_CI, require_fixtures
 from tests.vitals_encoder import encode_vitals_json, render, vitals_of
 

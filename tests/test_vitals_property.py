@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.metricset import MetricSet
-from exporter.vitals.decode import VitalsDecodeError, decode_vitals
-from exporter.vitals.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.metrics.metricset import MetricSet
+from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
 from tests.conftest import FIXTURES, IN_CI
 from tests.vitals_encoder import METADATA_KEYS, encode_vitals_json, render
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from exporter.metricset import MetricSet
-from exporter.vitals.flatten import flatten_solar_powerwall
+from exporter.devices.flatten import flatten_solar_powerwall
+from exporter.metrics.metricset import MetricSet
 from tests.conftest import require_fixtures
 from tests.vitals_encoder import render
 

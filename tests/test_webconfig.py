@@ -32,9 +32,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from exporter.collector import PowerwallCollector
 from exporter.config import Config, ConfigError
-from exporter.server import ExporterApp, ExporterServer
 from exporter.simulator import SimulatedGateway
-from exporter.webconfig import WebConfig, load_web_config
+from exporter.web.server import ExporterApp, ExporterServer
+from exporter.web.webconfig import WebConfig, load_web_config
 from tests.conftest import IN_CI, REPO, free_port, gateway_config
 
 USER = "prometheus"

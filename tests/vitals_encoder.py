@@ -27,7 +27,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
-from exporter.metricset import MetricSet
+from exporter.metrics.metricset import MetricSet
 
 # Wire types
 VARINT, FIXED64, LEN = 0, 1, 2

@@ -20,7 +20,7 @@ VitalValue = float | bool | str
 
 def _pb() -> Any:
     # Imported lazily so that importing the simulator does not require protobuf until vitals are asked for.
-    from exporter.vitals import vitals_pb2
+    from exporter.proto import vitals_pb2
 
     return vitals_pb2
 

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from exporter import __version__, exposition
+from exporter import __version__
 from exporter.collector import BUILD_INFO, PowerwallCollector
-from exporter.http11 import HTTPServer, Limits, Request, wsgi_handler
-from exporter.metricset import MetricSet
-from exporter.webconfig import WebConfig
+from exporter.metrics.metricset import MetricSet
+from exporter.web import exposition
+from exporter.web.http11 import HTTPServer, Limits, Request, wsgi_handler
+from exporter.web.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def _is_liveness(req: Request) -> bool:
 
 
 class ExporterServer:
-    """The app behind a bounded HTTP(S) server (see :mod:`exporter.http11` for why and how)."""
+    """The app behind a bounded HTTP(S) server (see :mod:`exporter.web.http11` for why and how)."""
 
     def __init__(
         self, app: ExporterApp, listen: str, web: WebConfig | None = None, limits: Limits | None = None

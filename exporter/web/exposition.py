@@ -2,9 +2,9 @@
 
 ``prometheus_client``'s encoders re-validate and escape every label *name* of every sample, which
 was most of a scrape's CPU for a typical site. Our families are already valid by construction
-(names checked in :class:`~exporter.metricset.MetricDef`; label values cleaned, non-finite values
+(names checked in :class:`~exporter.metrics.metricset.MetricDef`; label values cleaned, non-finite values
 dropped and one family per OpenMetrics family name enforced in
-:meth:`~exporter.metricset.MetricSet.add`), so this encoder only escapes label values, and only
+:meth:`~exporter.metrics.metricset.MetricSet.add`), so this encoder only escapes label values, and only
 those that need it. The process/python metrics still come from the library's encoder.
 """
 
@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporter.metricset import Kind, Labels, MetricSet
+from exporter.metrics.metricset import Kind, Labels, MetricSet
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _TEXT_TYPES = {Kind.GAUGE: "gauge", Kind.COUNTER: "counter", Kind.INFO: "gauge"}

@@ -7,7 +7,7 @@ the same series).
 
 Curated rules (:data:`RULES`)
     Each :class:`Rule` has a regular expression matched against the *whole* vital name (named
-    groups allowed), the target :class:`~exporter.metricset.MetricDef`, a scale factor and extra
+    groups allowed), the target :class:`~exporter.metrics.metricset.MetricDef`, a scale factor and extra
     labels. Label values are ``str.format`` templates over the named groups; the conversion
     ``!l`` lower-cases a group (``{side!l}`` turns ``Main`` into ``main``). The first matching rule
     wins. Numeric and bool values (bool → 0/1) go to gauge/counter rules, text values to ``_info``
@@ -34,11 +34,11 @@ Generic rule (every vital no curated rule takes)
 
     Generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
     whose ``<snake>`` is empty is skipped (it has no name to export). Generic names are bounded
-    (length, families per scrape) and typed clashes among them resolved as :mod:`exporter.naming`
-    describes; :mod:`exporter.vitals.flatten` applies those bounds. Generic names can never
+    (length, families per scrape) and typed clashes among them resolved as :mod:`exporter.metrics.naming`
+    describes; :mod:`exporter.devices.flatten` applies those bounds. Generic names can never
     collide with curated ones: no curated metric starts with ``powerwall_vital_`` (checked at
     import). Two raw names of one device that sanitize to the same series (``A-B`` and ``A_B``)
-    are resolved in :mod:`exporter.vitals.flatten`: vitals are processed in sorted raw-name order
+    are resolved in :mod:`exporter.devices.flatten`: vitals are processed in sorted raw-name order
     and the first one keeps the series.
 
 Every per-device series carries ``device``, ``serial``, ``part_number`` first, then the rule's
@@ -57,8 +57,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from exporter.metricset import Kind, MetricDef, counter, gauge, generic, info
-from exporter.naming import generic_gauge_name, snake_case
+from exporter.metrics.metricset import Kind, MetricDef, counter, gauge, generic, info
+from exporter.metrics.naming import generic_gauge_name, snake_case
 
 GENERIC_PREFIX = "powerwall_vital_"
 

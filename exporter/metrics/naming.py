@@ -28,7 +28,7 @@ import re
 import threading
 from collections import Counter
 
-from exporter.metricset import RESERVED_SUFFIXES, MetricDef, MetricSet, counter, is_curated
+from exporter.metrics.metricset import RESERVED_SUFFIXES, MetricDef, MetricSet, counter, is_curated
 
 __all__ = [
     "DROPS",

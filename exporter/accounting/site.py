@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from exporter import endpoints as ep
-from exporter.battery_health import BatteryHealth
+from exporter.accounting.battery_health import BatteryHealth
+from exporter.accounting.flows import EnergyFlows
+from exporter.accounting.outages import OutageTracker
+from exporter.accounting.tariff import GridCost
 from exporter.config import GatewayConfig
-from exporter.energy import EnergyFlows
-from exporter.metricset import MetricSet
-from exporter.outages import OutageTracker
-from exporter.tariff import GridCost
+from exporter.gateway import endpoints as ep
+from exporter.metrics.metricset import MetricSet
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.metricset import MetricSet, counter
+from exporter.metrics.metricset import MetricSet, counter
 
 log = logging.getLogger(__name__)
 

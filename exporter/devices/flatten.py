@@ -1,6 +1,6 @@
 """Turn decoded vitals (and ``/api/solar_powerwall`` JSON) into samples of a :class:`MetricSet`.
 
-Which vital becomes which metric is decided by the table in :mod:`exporter.vitals.rules` (its
+Which vital becomes which metric is decided by the table in :mod:`exporter.devices.rules` (its
 docstring documents the curated rules and the generic ``powerwall_vital_*`` rule); this module only
 applies it and adds the per-device series that do not come from a vital:
 
@@ -13,7 +13,7 @@ applies it and adds the per-device series that do not come from a vital:
   generator attributes.
 
 Generic names (``powerwall_vital_*``) are bounded per call, i.e. per endpoint and scrape, as
-:mod:`exporter.naming` describes: too long names, families beyond the limit and typed clashes are
+:mod:`exporter.metrics.naming` describes: too long names, families beyond the limit and typed clashes are
 dropped and counted in ``powerwall_generic_fields_dropped_total{endpoint="/api/devices/vitals"}``
 (or ``"/api/solar_powerwall"``).
 
@@ -32,11 +32,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from exporter import endpoints as ep
-from exporter.metricset import MetricSet
-from exporter.naming import GenericBudget
-from exporter.vitals.decode import Device, VitalValue
-from exporter.vitals.rules import (
+from exporter.devices.rules import (
     DEVICE_ALERT,
     DEVICE_FIRST_COMMUNICATION,
     DEVICE_INFO,
@@ -49,6 +45,10 @@ from exporter.vitals.rules import (
     SOLAR_TOP_LEVEL_FIELDS,
     resolve,
 )
+from exporter.gateway import endpoints as ep
+from exporter.metrics.metricset import MetricSet
+from exporter.metrics.naming import GenericBudget
+from exporter.sources.vitals.decode import Device, VitalValue
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def flatten_solar_powerwall(data: Any, metricset: MetricSet) -> None:
     """Add ``/api/solar_powerwall`` data to ``metricset`` under the vitals metric names.
 
     The JSON is rewritten into the vital names the PVAC/PVS report on firmware with vitals (tables
-    in :mod:`exporter.vitals.rules`) and flattened by the same rules, so dashboards work on both
+    in :mod:`exporter.devices.rules`) and flattened by the same rules, so dashboards work on both
     firmware generations. The JSON carries no DIN, serial or part number: series are labelled
     ``device="PVAC"`` (or ``"PVS"`` for ``pvs_status`` and ``pvs_alerts``) with ``serial=""`` and
     ``part_number=""``, and no ``powerwall_device_info`` is emitted. String data

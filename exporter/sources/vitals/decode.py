@@ -5,7 +5,7 @@ from a device on the LAN and must be treated as hostile. Everything that can go 
 truncation, garbage, invalid UTF-8, absurd nesting, a non-``bytes`` body -- is turned into one
 exception type, :class:`VitalsDecodeError`, here, so the collector needs exactly one ``except``
 and a bad body can never take a scrape down with an unexpected exception. After this step nothing
-refers to protobuf any more: :mod:`exporter.vitals.flatten` only sees frozen dataclasses holding
+refers to protobuf any more: :mod:`exporter.devices.flatten` only sees frozen dataclasses holding
 ``str``/``int``/``float``/``bool``.
 
 Label derivation (``device_type``, ``part_number``, ``serial``) follows the gateway's DIN
@@ -39,7 +39,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from exporter.vitals import vitals_pb2
+from exporter.proto import vitals_pb2
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Device:
 
     ``vitals`` keeps the gateway's vital names unchanged; ``alerts`` keeps order and duplicates
     (the gateway repeats some, e.g. ``GridCodesWrite``); collapsing them is a presentation choice
-    made in :mod:`exporter.vitals.flatten`. Instances are not hashable (``vitals`` is a dict).
+    made in :mod:`exporter.devices.flatten`. Instances are not hashable (``vitals`` is a dict).
     """
 
     din: str

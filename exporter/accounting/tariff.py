@@ -8,7 +8,7 @@ Pricing rule: each interval between two fresh /api/meters/aggregates readings is
 in force at the interval's midpoint (intervals are one scrape long, so a window edge inside one costs
 at most one interval's energy at the neighbouring price). Δ site ``energy_imported`` (kWh) x import
 price adds to ``powerwall_grid_import_cost_total``; Δ site ``energy_exported`` x export price adds to
-``powerwall_grid_export_credit_total``. Intervals are chosen by :class:`exporter.energy.IntervalTracker`
+``powerwall_grid_export_credit_total``. Intervals are chosen by :class:`exporter.accounting.flows.IntervalTracker`
 (repeated readings, dips and gaps add nothing), with its own tracker over the two site counters so a
 glitch in a battery counter does not cost the grid accounting its interval.
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from exporter.accounting.flows import IntervalTracker, MeterCounters
 from exporter.config import DEFAULT_PERIOD, TariffConfig, TariffPeriod
-from exporter.energy import IntervalTracker, MeterCounters
-from exporter.metricset import MetricSet, counter, gauge
+from exporter.metrics.metricset import MetricSet, counter, gauge
 
 log = logging.getLogger(__name__)
 

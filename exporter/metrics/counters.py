@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from exporter.metricset import Labels, MetricSet, counter
+from exporter.metrics.metricset import Labels, MetricSet, counter
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Why: "is my battery losing capacity, and will it still be within warranty when it crosses 70 %"
 needs, beside the full-pack energy the gateway reports, what the pack was rated at (from
-:mod:`exporter.nameplate_tables`) and when the warranty started and ends.
+:mod:`exporter.accounting.nameplate_tables`) and when the warranty started and ends.
 
 * ``powerwall_pod_nameplate_energy_joules`` carries exactly the labels of the
   ``powerwall_pod_full_pack_energy_joules`` series it belongs to (``device``, ``serial``,
@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+from exporter.accounting.nameplate_tables import nameplate_joules
 from exporter.config import EnergyConfig, add_years
-from exporter.metricset import MetricSet, gauge
-from exporter.nameplate_tables import nameplate_joules
+from exporter.metrics.metricset import MetricSet, gauge
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Guarantees, each because the gateway is a fragile embedded device:
 
-* Only ``POST /api/login/Basic`` and GETs on the exact paths in :mod:`exporter.endpoints` leave this
+* Only ``POST /api/login/Basic`` and GETs on the exact paths in :mod:`exporter.gateway.endpoints` leave this
   module; anything else raises :class:`ForbiddenRequest` before a socket opens.
 * One login, reused (and persisted across restarts); a new login only after a 401/403, and concurrent
   401s cause exactly one re-login.
@@ -33,11 +33,11 @@ import requests
 import urllib3
 from requests.models import PreparedRequest
 
-from exporter import endpoints as ep
 from exporter.config import GatewayConfig
-from exporter.metricset import MetricSet, counter, gauge
-from exporter.session_store import SessionStore, valid_token
-from exporter.tls import GatewayAdapter
+from exporter.gateway import endpoints as ep
+from exporter.gateway.sessions import SessionStore, valid_token
+from exporter.gateway.tls import GatewayAdapter
+from exporter.metrics.metricset import MetricSet, counter, gauge
 
 log = logging.getLogger(__name__)
 

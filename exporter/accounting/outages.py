@@ -11,7 +11,7 @@ for how long the grid was out is history that nobody keeps unless the exporter c
   an outage has seen no transition: that outage's time is counted, the outage itself is not.
 * ``powerwall_grid_outage_seconds_total`` adds the time between two observations to the outage time
   when the earlier one was off grid (so a running outage is included up to the latest observation).
-  A span longer than the gap threshold (:class:`exporter.energy.GapPolicy`) adds nothing: the state
+  A span longer than the gap threshold (:class:`exporter.accounting.flows.GapPolicy`) adds nothing: the state
   in between is unknown.
 * ``powerwall_grid_last_change_timestamp_seconds`` is the time of the observation that first showed
   the new state (so it lags the real change by up to one scrape interval). It is absent until a change
@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.energy import GapPolicy
-from exporter.metricset import MetricSet, counter, gauge
+from exporter.accounting.flows import GapPolicy
+from exporter.metrics.metricset import MetricSet, counter, gauge
 
 ON_GRID = "SystemGridConnected"
 

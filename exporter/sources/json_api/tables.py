@@ -4,7 +4,7 @@ Each endpoint has a table of :class:`Field` rows (JSON key → metric, conversio
 keys a table does not name are still exported under ``<generic prefix><snake_case_key>`` so a
 firmware that adds fields loses nothing; unknown *strings* are not (they are identifiers, timestamps
 or free text, which as labels would churn series). Generic names are bounded per endpoint and scrape
-and kept clear of curated names as :mod:`exporter.naming` describes. A missing or null key, or a
+and kept clear of curated names as :mod:`exporter.metrics.naming` describes. A missing or null key, or a
 value that is not a finite number (also after unit scaling), means the series is absent — never a
 made-up 0.
 """
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from exporter import endpoints as ep
-from exporter.metricset import Kind, MetricDef, MetricSet, counter, gauge, generic, info
-from exporter.naming import GenericBudget, generic_gauge_name, snake_case
+from exporter.gateway import endpoints as ep
+from exporter.metrics.metricset import Kind, MetricDef, MetricSet, counter, gauge, generic, info
+from exporter.metrics.naming import GenericBudget, generic_gauge_name, snake_case
 
 Convert = Callable[[Any], float | None]
 
@@ -122,7 +122,7 @@ def go_duration(v: Any) -> float | None:
 
 
 def generic_name(prefix: str, key: str) -> str:
-    """The name an unmapped field is exported under (rule in :mod:`exporter.naming`)."""
+    """The name an unmapped field is exported under (rule in :mod:`exporter.metrics.naming`)."""
     return generic_gauge_name(prefix + (snake_case(key) or "unnamed"))
 
 

@@ -1,0 +1,1 @@
+"""Derived series: energy flows, tariff cost, outage history, battery health inputs."""

@@ -1,0 +1,1 @@
+"""Our own protobuf schemas and their generated modules (regenerate with ``python -m exporter.proto.regen``)."""

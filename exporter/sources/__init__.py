@@ -1,0 +1,1 @@
+"""Data sources: each declares its requests, decodes its answers and maps them to metrics."""

@@ -1,0 +1,1 @@
+"""The gateway's JSON endpoints (aggregates, state of energy, grid status, ...)."""

@@ -1,0 +1,1 @@
+"""``GET /api/devices/vitals`` (protobuf, firmware < 23.44)."""
