@@ -43,10 +43,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig, Secret, TLSConfig
-from exporter.gateway import endpoints as ep
-from exporter.gateway.client import Fetched, GatewayClient
+from exporter.gateway.outcomes import Fetched
+from exporter.gateway.request import Body
+from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
+from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST
+from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL
 from exporter.sources.vitals.decode import decode_vitals
+from exporter.sources.vitals.source import VITALS
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-password"  # the simulator's password, not a secret
@@ -54,8 +58,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
 # What "the same data" means for every contender: the JSON endpoints our scrape fetches plus vitals.
-JSON_PATHS = [e.path for e in ep.SCRAPE_ENDPOINTS if e.body is ep.Body.JSON and e is not ep.SOLAR_POWERWALL]
-ALL_PATHS = [*JSON_PATHS, ep.VITALS.path]
+JSON_PATHS = [e.path for e in ALL_REQUESTS if e.accept is Body.JSON and e is not SOLAR_POWERWALL]
+ALL_PATHS = [*JSON_PATHS, VITALS.path]
 
 
 # ---------------------------------------------------------------------------------- simulator
@@ -299,7 +303,7 @@ def bench_latency(exp: ExporterProcess, target: str, runs: int, delay: float, re
 
 def bench_sequential(sim: Sim, runs: int, report: Report) -> float:
     """(b) the same endpoints with our client, one after the other (what a naive exporter does)."""
-    client = GatewayClient(sim.gateway_config())
+    client = GatewayTransport(sim.gateway_config(), ALLOW_LIST)
     try:
         _fetch_all_sequentially(client)  # login
         times = []
@@ -314,14 +318,14 @@ def bench_sequential(sim: Sim, runs: int, report: Report) -> float:
     return med
 
 
-def _fetch_all_sequentially(client: GatewayClient) -> None:
-    for endpoint in ep.SCRAPE_ENDPOINTS:
+def _fetch_all_sequentially(client: GatewayTransport) -> None:
+    for endpoint in ALL_REQUESTS:
         if endpoint.path not in ALL_PATHS:
             continue
         r = client.fetch(endpoint, time.monotonic() + 60)
         if not isinstance(r, Fetched):
             raise RuntimeError(f"{endpoint.path}: {r}")
-        decode_vitals(r.body) if endpoint is ep.VITALS else r.json()
+        decode_vitals(r.body) if endpoint is VITALS else r.json()
 
 
 def bench_pypowerwall(sim: Sim, runs: int, workdir: Path, report: Report) -> float | None:

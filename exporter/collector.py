@@ -1,8 +1,10 @@
-"""Scrape-time collection: fetch every endpoint of every gateway concurrently, map, guard, report.
+"""Scrape-time collection: every source of every gateway concurrently, decode, map, guard, report.
 
-Nothing is polled in the background: a scrape triggers the fetches (shared between concurrent
-scrapers by the client), waits at most until the scrape deadline, and reports per endpoint what
-worked. A failed endpoint's series are simply absent in that scrape — never a previous value.
+Nothing is polled in the background: a scrape asks each gateway's sources for their requests,
+starts them all (shared between concurrent scrapers by the transport), waits at most until the
+scrape deadline, and reports per request what worked, the same way for every source. A failed
+request's series are simply absent in that scrape — never a previous value. The collector names no
+particular endpoint or source: what a request means is its source's business.
 """
 
 from __future__ import annotations
@@ -21,16 +23,16 @@ from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.accounting.site import SiteAccounting
-from exporter.config import Config
-from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
-from exporter.gateway import endpoints as ep
-from exporter.gateway.client import Fetched, FetchError, GatewayClient, Result
+from exporter.config import Config, GatewayConfig
+from exporter.gateway.outcomes import Fetched, FetchError, Result
+from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
+from exporter.gateway.transport import GatewayTransport, TransportStats
 from exporter.gateway.workers import WorkerPool
 from exporter.metrics.counters import CounterGuard
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
-from exporter.sources.json_api import tables as mapping
-from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
+from exporter.sources.base import Output, Source
+from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST, sources_for
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,16 @@ UP = gauge("powerwall_up", "1 when the gateway answered and login worked in this
 ENDPOINT_SUCCESS = gauge("powerwall_scrape_endpoint_success", "1 when the endpoint delivered usable data.")
 ENDPOINT_DURATION = gauge("powerwall_scrape_endpoint_duration_seconds", "Gateway request time per endpoint.")
 SCRAPE_DURATION = gauge("powerwall_scrape_duration_seconds", "Time to collect this gateway.")
-VITALS_SUPPORTED = gauge("powerwall_vitals_supported", "1 when the firmware serves /api/devices/vitals.")
-VITALS_DECODE_ERRORS = counter("powerwall_vitals_decode_errors_total", "Vitals payloads that failed to decode.")
 BUILD_INFO = info("powerwall_exporter_build_info", "Version of powerwall-exporter.")
+REQUESTS_TOTAL = counter("powerwall_gateway_requests_total", "HTTP requests sent to the gateway, by endpoint and code.")
+LOGIN_ATTEMPTS = counter("powerwall_login_attempts_total", "Login attempts, by result.")
+COOLDOWN = gauge("powerwall_gateway_cooldown_seconds", "Seconds until the exporter talks to the gateway again.")
+ERRORS_TOTAL = counter(
+    "powerwall_scrape_endpoint_errors_total", "Failed endpoint fetches, by endpoint and reason (see README)."
+)
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
+MAX_WORKERS_PER_GATEWAY = len(ALL_REQUESTS)  # single flight: no request ever needs two workers
 
 
 @dataclass(slots=True)
@@ -56,82 +63,101 @@ class GatewayStatus:
     series: int = 0
 
 
+Job = tuple[Source, Request, "Future[Result]"]
+
+
 class GatewayScraper:
-    """One gateway: its client, its own worker pool, counter guard and identity memory.
+    """One gateway: its transport, sources, own worker pool, counter guard and accounting.
 
     The pool is per gateway so that a gateway stuck until its timeout can only ever occupy its own
     workers: with one shared pool, overlapping scrapes of a hung gateway filled it and healthy
     gateways were reported down.
     """
 
-    def __init__(self, client: GatewayClient, max_workers: int | None = None) -> None:
-        self.client = client
-        self.name = client.cfg.name
-        self.pool = WorkerPool(max_workers or len(ep.SCRAPE_ENDPOINTS), f"gw-{self.name}"[:15])
+    def __init__(self, transport: GatewayTransport, max_workers: int = MAX_WORKERS_PER_GATEWAY) -> None:
+        self.transport = transport
+        self.cfg: GatewayConfig = transport.cfg
+        self.name = self.cfg.name
+        self.sources = sources_for(self.cfg)
+        self.pool = WorkerPool(max_workers, f"gw-{self.name}"[:15])
         self.guard = CounterGuard(self.name)
+        self.accounting = SiteAccounting(self.cfg)  # flows, tariff cost, outages, battery dates
         self.status = GatewayStatus()
-        self._vitals_errors = 0
         self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
-        self._site_info: Any = None  # last good /api/site_info, for identity labels only
         self._lock = threading.Lock()
-        self.energy = SiteAccounting(client.cfg)  # issue 11: flows, tariff cost, outages, battery dates
 
-    def endpoints(self) -> list[ep.Endpoint]:
-        # /api/solar_powerwall only repeats what vitals carries; ask for it only where vitals is gone.
-        vitals_gone = self.client.is_not_supported(ep.VITALS.path)
-        return [e for e in ep.SCRAPE_ENDPOINTS if e is not ep.SOLAR_POWERWALL or vitals_gone]
+    def start(self, deadline: float, on_done: Any) -> list[Job]:
+        """Start every request of every source for this scrape."""
+        jobs: list[Job] = []
+        for source in self.sources:
+            for request in source.requests(self.transport):
+                future = self.transport.begin(request, deadline, self.pool.submit)
+                future.add_done_callback(on_done)
+                jobs.append((source, request, future))
+        return jobs
 
-    def build(self, results: dict[ep.Endpoint, Result], duration: float) -> MetricSet:
+    def build(self, results: Sequence[tuple[Source, Request, Result]], duration: float) -> MetricSet:
         ms = MetricSet(base_labels={"gateway": self.name})
         answered = False
-        data: dict[str, Any] = {}
+        decoded: dict[str, Any] = {}
         errors: list[FetchError] = []
-        for endpoint, result in results.items():
-            path = endpoint.path
+        for source, request, result in results:
+            label = request.label
             # Only contact in this scrape counts (a cached "not supported" carries no status).
             if isinstance(result, Fetched) or result.answered:
                 answered = True
             if isinstance(result, Fetched):
-                ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": path})
-                try:
-                    error = self._map(endpoint, result, ms, data)
-                except Exception as exc:  # any decode failure of any kind costs this endpoint only
-                    log.exception("gateway %s: decoding %s failed", self.name, path)
-                    self.client.note_error(path, "decode")
-                    error = FetchError("decode", f"{path}: did not decode ({exc.__class__.__name__})", result.status)
-            elif endpoint.optional and result.reason == "not_supported":
-                if endpoint is ep.VITALS:
-                    ms.add(VITALS_SUPPORTED, 0)
+                ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": label})
+                error = self._collect(source, request, result, ms, decoded)
+            elif request.optional and result.reason == "not_supported":
+                self._guarded(source.not_supported, request, ms)
                 continue  # not a failure: this firmware has no such endpoint
             else:
                 error = result
             if error is not None:
                 errors.append(error)
-            ms.add(ENDPOINT_SUCCESS, 0 if error else 1, {"endpoint": path})
-        with self._lock:
-            if ep.SITE_INFO.path in data:
-                self._site_info = data[ep.SITE_INFO.path]
-            site_info = self._site_info
-        labels = mapping.gateway_info_labels(data.get(ep.STATUS.path), site_info)
-        if labels is not None:
-            ms.add(mapping.GATEWAY_INFO, 1, labels)
+            ms.add(ENDPOINT_SUCCESS, 0 if error else 1, {"endpoint": label})
+        for source in self.sources:
+            self._guarded(partial(source.finish, decoded), None, ms)
         ms.add(UP, 1 if answered else 0)
         ms.add(SCRAPE_DURATION, duration)
         self.guard.apply(ms)
-        self.energy.observe(ms, data)  # issue 11 hook: reads the raw JSON in `data`, adds its own series
+        self.accounting.observe(ms, decoded)  # reads the raw decoded JSON, adds its own series
         self.guard.metrics(ms)
-        with self._lock:
-            ms.add(VITALS_DECODE_ERRORS, self._vitals_errors)
-        self.client.health_metrics(ms)
+        _transport_metrics(self.transport.stats(), ms)
         self._log_changes(answered, errors)
         self.status = GatewayStatus(
-            up=answered,
-            at=time.time(),
-            duration=duration,
-            error=str(errors[0]) if errors else None,
-            series=len(ms),
+            up=answered, at=time.time(), duration=duration, error=str(errors[0]) if errors else None, series=len(ms)
         )
         return ms
+
+    def _collect(
+        self, source: Source, request: Request, answer: Fetched, ms: MetricSet, decoded: dict[str, Any]
+    ) -> FetchError | None:
+        """Decode and map one answer, all or nothing; any failure of any kind costs this request only."""
+        out = Output(MetricSet(base_labels=ms.base_labels))
+        try:
+            source.collect(request, answer, out)
+        except FetchError as exc:
+            self.transport.note_error(request.label, exc.reason)
+            return exc.detached()
+        except Exception as exc:  # a decoder or mapping bug must cost this request, not the scrape
+            log.exception("gateway %s: decoding %s failed (a bug: please report it)", self.name, request.label)
+            self.transport.note_error(request.label, "decode")
+            return FetchError("decode", f"{request.label}: did not decode ({exc.__class__.__name__})", answer.status)
+        ms.merge(out.ms)
+        decoded.update(out.decoded)
+        return None
+
+    def _guarded(self, step: Any, request: Request | None, ms: MetricSet) -> None:
+        """Run a source's extra step; a bug there costs its series only."""
+        out = Output(MetricSet(base_labels=ms.base_labels))
+        try:
+            step(out) if request is None else step(request, out)
+        except Exception:
+            log.exception("gateway %s: a source step failed (a bug: please report it)", self.name)
+            return
+        ms.merge(out.ms)
 
     def _log_changes(self, answered: bool, errors: list[FetchError]) -> None:
         """Say when the gateway's health changes, once, instead of on every scrape."""
@@ -156,39 +182,16 @@ class GatewayScraper:
             errors[0],
         )
 
-    def _map(self, endpoint: ep.Endpoint, result: Fetched, ms: MetricSet, data: dict[str, Any]) -> FetchError | None:
-        """Decode and map one answer; a body that does not decode is that endpoint's failure."""
-        path = endpoint.path
-        if endpoint is ep.VITALS:
-            try:
-                devices = decode_vitals(result.body)
-            except VitalsDecodeError as exc:
-                with self._lock:
-                    self._vitals_errors += 1
-                self.client.note_error(path, "decode")
-                return FetchError("decode", f"{path}: protobuf payload did not decode: {exc}", result.status)
-            ms.add(VITALS_SUPPORTED, 1)
-            flatten_vitals(devices, ms)
-            return None
-        try:
-            obj = result.json()
-        except FetchError as exc:
-            self.client.note_error(path, exc.reason)
-            return exc
-        if not isinstance(obj, dict):
-            self.client.note_error(path, "decode")
-            return FetchError("decode", f"{path}: JSON is a {type(obj).__name__}, not an object", result.status)
-        data[path] = obj
-        mapper = flatten_solar_powerwall if endpoint is ep.SOLAR_POWERWALL else mapping.JSON_MAPPERS[path]
-        partial_set = MetricSet(base_labels={"gateway": self.name})
-        try:
-            mapper(obj, partial_set)
-        except Exception:  # a mapping bug must cost this endpoint, not the scrape
-            log.exception("gateway %s: mapping %s failed (a bug: please report it with the payload)", self.name, path)
-            self.client.note_error(path, "decode")
-            return FetchError("decode", f"{path}: mapping failed", result.status)
-        ms.merge(partial_set)
-        return None
+
+def _transport_metrics(stats: TransportStats, ms: MetricSet) -> None:
+    """Cumulative request/login/error counters and the cooldown gauge of one gateway."""
+    for (label, code), n in sorted(stats.requests.items()):
+        ms.add(REQUESTS_TOTAL, n, {"endpoint": label, "code": code})
+    for result, n in stats.logins.items():
+        ms.add(LOGIN_ATTEMPTS, n, {"result": result})
+    for (label, reason), n in sorted(stats.errors.items()):
+        ms.add(ERRORS_TOTAL, n, {"endpoint": label, "reason": reason})
+    ms.add(COOLDOWN, stats.cooldown_seconds)
 
 
 def _mark_done(finished: dict[str, float], name: str, _future: Future[Result]) -> None:
@@ -198,14 +201,14 @@ def _mark_done(finished: dict[str, float], name: str, _future: Future[Result]) -
 class PowerwallCollector(Collector):
     """A ``prometheus_client`` collector over all configured gateways."""
 
-    def __init__(self, config: Config, clients: Sequence[GatewayClient] | None = None) -> None:
+    def __init__(self, config: Config, transports: Sequence[GatewayTransport] | None = None) -> None:
         self.config = config
         store = SessionStore(config.state_file) if config.state_file else None
-        clients = clients or [GatewayClient(g, store) for g in config.gateways]
+        transports = transports or [GatewayTransport(g, ALLOW_LIST, store) for g in config.gateways]
         # max_concurrent_requests bounds the whole exporter; each gateway gets its share, at most one
-        # worker per endpoint (single-flight means no endpoint ever needs two).
-        share = max(1, min(len(ep.SCRAPE_ENDPOINTS), config.max_concurrent_requests // max(1, len(clients))))
-        self.scrapers = {c.cfg.name: GatewayScraper(c, share) for c in clients}
+        # worker per request (single flight means no request ever needs two).
+        share = max(1, min(MAX_WORKERS_PER_GATEWAY, config.max_concurrent_requests // max(1, len(transports))))
+        self.scrapers = {t.cfg.name: GatewayScraper(t, share) for t in transports}
 
     def describe(self) -> Iterable[PromMetric]:
         # Declaring no fixed families keeps registration free of gateway I/O (no auto-describe call).
@@ -218,33 +221,29 @@ class PowerwallCollector(Collector):
         """Collect the named gateways (all by default) within ``timeout`` seconds."""
         start = time.monotonic()
         selected = [self.scrapers[n] for n in names] if names is not None else list(self.scrapers.values())
-        jobs: dict[str, dict[ep.Endpoint, Future[Result]]] = {}
+        jobs: dict[str, list[Job]] = {}
         finished: dict[str, float] = {}
         deadlines: dict[str, float] = {}
         for s in selected:
-            budget = s.client.cfg.timeout_seconds
+            budget = s.cfg.timeout_seconds
             if timeout is not None:
                 budget = min(budget, max(0.1, timeout - DEFAULT_TIMEOUT_MARGIN))
-            deadline = start + budget
-            deadlines[s.name] = deadline
-            jobs[s.name] = {}
-            for endpoint in s.endpoints():
-                fut = s.client.begin(endpoint, deadline, s.pool.submit)
-                fut.add_done_callback(partial(_mark_done, finished, s.name))
-                jobs[s.name][endpoint] = fut
+            deadlines[s.name] = start + budget
+            jobs[s.name] = s.start(deadlines[s.name], partial(_mark_done, finished, s.name))
         out = MetricSet()
         out.add(BUILD_INFO, 1, {"version": __version__})
         for s in selected:
-            futures = jobs[s.name]
-            wait(list(futures.values()), timeout=max(0.0, deadlines[s.name] - time.monotonic()))
-            results: dict[ep.Endpoint, Result] = {}
-            for endpoint, fut in futures.items():
-                if fut.done():
-                    results[endpoint] = fut.result()
+            futures = [f for _, _, f in jobs[s.name]]
+            wait(futures, timeout=max(0.0, deadlines[s.name] - time.monotonic()))
+            results: list[tuple[Source, Request, Result]] = []
+            for source, request, future in jobs[s.name]:
+                if future.done():
+                    results.append((source, request, future.result()))
                 else:
-                    results[endpoint] = FetchError("timeout", f"{endpoint.path}: no answer before the scrape deadline")
-                    s.client.note_error(endpoint.path, "timeout")
-            all_done = all(f.done() for f in futures.values())
+                    late = FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
+                    s.transport.note_error(request.label, "timeout")
+                    results.append((source, request, late))
+            all_done = all(f.done() for f in futures)
             end = finished.get(s.name, time.monotonic()) if all_done else time.monotonic()
             out.merge(s.build(results, max(0.0, end - start)))
         return out
@@ -253,4 +252,4 @@ class PowerwallCollector(Collector):
         """Stop at once: requests in flight are abandoned (their daemon workers never delay exit)."""
         for s in self.scrapers.values():
             s.pool.close()
-            s.client.close()
+            s.transport.close()

@@ -2052,7 +2052,8 @@ def exporter_health() -> JSON:
                 [
                     target(
                         zero_if_absent(
-                            f"sum by (gateway) (increase(powerwall_vitals_decode_errors_total{{{S}}}[$__range]))"
+                            "sum by (gateway) (increase(powerwall_scrape_endpoint_errors_total"
+                            f'{{{S}, endpoint="/api/devices/vitals", reason="decode"}}[$__range]))'
                         ),
                         "{{gateway}}",
                         instant=True,

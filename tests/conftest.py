@@ -11,9 +11,14 @@ from typing import Any
 
 import pytest
 
-from exporter.collector import PowerwallCollector
+from exporter.collector import GatewayScraper, PowerwallCollector
 from exporter.config import Config, GatewayConfig, parse_config
+from exporter.gateway.request import Request
+from exporter.gateway.sessions import SessionStore
+from exporter.gateway.transport import GatewayTransport
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.sources.json_api.source import JsonApiSource
+from exporter.sources.registry import ALLOW_LIST
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -96,3 +101,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite tests/golden/*.prom from the current exposition instead of comparing against them",
     )
+
+
+def make_transport(cfg: GatewayConfig, store: SessionStore | None = None) -> GatewayTransport:
+    """A gateway transport with the exporter's own allow-list, as the collector builds it."""
+    return GatewayTransport(cfg, ALLOW_LIST, store)
+
+
+def only_requests(scraper: GatewayScraper, *requests: Request) -> None:
+    """Restrict a gateway to a few JSON requests: for tests that need many fast scrapes of few endpoints."""
+    source = JsonApiSource(scraper.cfg)
+    source.requests = lambda view: requests  # type: ignore[method-assign]
+    scraper.sources = [source]

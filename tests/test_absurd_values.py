@@ -14,7 +14,8 @@ import pytest
 
 from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
-from exporter.sources.json_api.tables import JSON_MAPPERS, map_aggregates, number, scaled
+from exporter.sources.json_api.convert import number, scaled
+from exporter.sources.json_api.mappers import JSON_MAPPERS, map_aggregates
 from exporter.sources.vitals.decode import Device
 from exporter.web.exposition import render_openmetrics, render_text
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.gateway import endpoints as ep
+from exporter.sources.registry import ALL_REQUESTS
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import gateway_config, make_collector, replay
 
@@ -180,5 +180,5 @@ def test_every_contract_metric_has_its_exact_value(served: tuple[str, int]) -> N
 def test_contract_endpoints_all_succeed(served: tuple[str, int]) -> None:
     _, port = served
     _, samples = scrape(port)
-    for path in (e.path for e in ep.SCRAPE_ENDPOINTS if not e.optional):
+    for path in (e.path for e in ALL_REQUESTS if not e.optional):
         assert samples[("powerwall_scrape_endpoint_success", frozenset({"gateway": "home", "endpoint": path}.items()))]

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from exporter.config import TLSConfig
-from exporter.gateway import endpoints as ep
-from exporter.gateway.client import Fetched, FetchError, ForbiddenRequest, GatewayClient
+from exporter.gateway.allowlist import FORBIDDEN_PATHS, LOGIN_PATH
+from exporter.gateway.outcomes import Fetched, FetchError, ForbiddenRequest
+from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway
-from tests.conftest import gateway_config, make_collector
+from exporter.sources.json_api import endpoints as ep
+from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST, READ_PATHS
+from tests.conftest import gateway_config, make_collector, make_transport
 
 
 def deadline(seconds: float = 5.0) -> float:
@@ -21,7 +24,7 @@ def deadline(seconds: float = 5.0) -> float:
 
 
 def test_fetch_json_with_pinned_ca(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim))
+    client = make_transport(gateway_config(sim))
     result = client.fetch(ep.SOE, deadline())
     assert isinstance(result, Fetched), result
     assert 0 <= result.json()["percentage"] <= 100
@@ -37,7 +40,7 @@ def test_one_login_across_many_scrapes(sim: SimulatedGateway) -> None:
 
 
 def test_expired_session_logs_in_again_once_and_retries(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim))
+    client = make_transport(gateway_config(sim))
     assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
     sim.invalidate_sessions()
     assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
@@ -57,14 +60,14 @@ def test_concurrent_401s_cause_exactly_one_relogin(sim: SimulatedGateway) -> Non
 
 
 def test_429_silences_the_gateway_for_the_cooldown(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim))
+    client = make_transport(gateway_config(sim))
     client.fetch(ep.SOE, deadline())
     sim.faults.status = 429
     first = client.fetch(ep.OPERATION, deadline())
     assert isinstance(first, FetchError) and first.reason == "rate_limited"
     sent = len(sim.requests)
     sim.faults.clear()
-    for endpoint in ep.SCRAPE_ENDPOINTS:
+    for endpoint in ALL_REQUESTS:
         r = client.fetch(endpoint, deadline())
         assert isinstance(r, FetchError) and r.reason == "cooldown"
     assert len(sim.requests) == sent, "no request may reach a gateway that rate-limited us"
@@ -81,14 +84,14 @@ def test_login_429_is_tried_at_most_twice_in_12_seconds(sim: SimulatedGateway) -
         assert collector.scrape(timeout=2).get("powerwall_up") == 0
         scrapes += 1
         time.sleep(0.1)
-    logins = [r for r in sim.requests if r.path == ep.LOGIN_PATH]
+    logins = [r for r in sim.requests if r.path == LOGIN_PATH]
     assert 1 <= len(logins) <= 2
     assert collector.scrape().get("powerwall_gateway_cooldown_seconds") >= 280  # type: ignore[operator]
     collector.close()
 
 
 def test_retry_after_is_honoured(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim))
+    client = make_transport(gateway_config(sim))
     client.fetch(ep.SOE, deadline())
     sim.faults.status = 429
     sim.faults.retry_after = 3600
@@ -105,7 +108,7 @@ def test_bad_password_fails_clearly_without_a_login_loop(
 ) -> None:
     from exporter.config import Secret
 
-    client = GatewayClient(gateway_config(sim, password=Secret("wrong-password-1234")))
+    client = make_transport(gateway_config(sim, password=Secret("wrong-password-1234")))
     for _ in range(5):
         r = client.fetch(ep.SOE, deadline())
         assert isinstance(r, FetchError) and r.reason in ("bad_credentials", "cooldown")
@@ -116,22 +119,22 @@ def test_bad_password_fails_clearly_without_a_login_loop(
 
 
 def test_allow_list_is_enforced_before_any_socket(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim))
+    client = make_transport(gateway_config(sim))
     client.fetch(ep.SOE, deadline())
     before = len(sim.requests)
     for path in [
-        *sorted(ep.FORBIDDEN_PATHS - ep.READ_ALLOWLIST),
+        *sorted(FORBIDDEN_PATHS - READ_PATHS),
         "/api/status?x=1",
         "/api/meters/aggregates/",
         "/api/logout",
     ]:
         with pytest.raises(ForbiddenRequest):
-            client._http("GET", path, deadline(), auth=True)
+            client._exchange(Request("GET", path), 0, {}, deadline())
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         with pytest.raises(ForbiddenRequest):
-            client._http(method, "/api/operation", deadline(), auth=True)
+            client._exchange(Request(method, "/api/operation"), 0, {}, deadline())
     with pytest.raises(ForbiddenRequest):
-        client._http("GET", ep.LOGIN_PATH, deadline(), auth=False)
+        client._exchange(Request("GET", LOGIN_PATH), 0, {}, deadline())
     assert len(sim.requests) == before
     client.close()
 
@@ -147,7 +150,7 @@ def test_only_allowed_requests_ever_reach_the_gateway(sim: SimulatedGateway) -> 
     collector.close()
     assert sim.requests
     for r in sim.requests:
-        assert ep.is_allowed(r.method, r.path), (r.method, r.path)
+        assert ALLOW_LIST.allows(r.method, r.path), (r.method, r.path)
         assert not r.query
         if r.method == "POST":
             assert b"force_sm_off" not in r.body
@@ -156,15 +159,15 @@ def test_only_allowed_requests_ever_reach_the_gateway(sim: SimulatedGateway) -> 
 
 
 def test_allow_list_contains_no_dangerous_path() -> None:
-    assert not ep.READ_ALLOWLIST & (ep.FORBIDDEN_PATHS - {"/api/operation"})
-    assert ("POST", "/api/operation") not in ep.ALLOWED_REQUESTS
-    assert {m for m, _ in ep.ALLOWED_REQUESTS} == {"GET", "POST"}
-    assert [p for m, p in ep.ALLOWED_REQUESTS if m == "POST"] == [ep.LOGIN_PATH]
-    assert all("?" not in p for p in ep.READ_ALLOWLIST)
+    assert not READ_PATHS & (FORBIDDEN_PATHS - {"/api/operation"})
+    assert ("POST", "/api/operation") not in ALLOW_LIST.requests
+    assert {m for m, _ in ALLOW_LIST.requests} == {"GET", "POST"}
+    assert [p for m, p in ALLOW_LIST.requests if m == "POST"] == [LOGIN_PATH]
+    assert all("?" not in p for p in READ_PATHS)
 
 
 def test_fingerprint_pin_accepts_the_right_certificate(sim: SimulatedGateway) -> None:
-    client = GatewayClient(
+    client = make_transport(
         gateway_config(sim, tls=TLSConfig(fingerprint_sha256=sim.fingerprint_sha256.replace(":", "").lower()))
     )
     assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
@@ -175,15 +178,15 @@ def test_changed_certificate_is_a_clear_error(sim: SimulatedGateway, tmp_path: P
     fp = sim.fingerprint_sha256.replace(":", "").lower()
     old_ca = tmp_path / "old.pem"
     old_ca.write_bytes(sim.cert_pem)
-    client = GatewayClient(gateway_config(sim, tls=TLSConfig(fingerprint_sha256=fp)))
-    ca_client = GatewayClient(gateway_config(sim, tls=TLSConfig(ca_file=old_ca)))
+    client = make_transport(gateway_config(sim, tls=TLSConfig(fingerprint_sha256=fp)))
+    ca_client = make_transport(gateway_config(sim, tls=TLSConfig(ca_file=old_ca)))
     assert isinstance(ca_client.fetch(ep.SOE, deadline()), Fetched)
     sim.rotate_certificate()
     r = client.fetch(ep.SOE, deadline())
     assert isinstance(r, FetchError) and r.reason == "tls_pin_mismatch"
     assert "pinned fingerprint" in str(r)
     # A CA-file pin of the old certificate fails too: the new chain no longer verifies.
-    ca_client._adapter.close()  # drop the kept-alive connection made with the old certificate
+    ca_client.close()  # drop the kept-alive connection made with the old certificate
     r = ca_client.fetch(ep.OPERATION, deadline())
     assert isinstance(r, FetchError) and r.reason == "tls"
     client.close()
@@ -194,24 +197,24 @@ def test_ca_pin_survives_requests_ca_bundle_env(sim: SimulatedGateway, monkeypat
     # With the system bundle forced through the environment, a pinned CA must still be the only trust.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-    client = GatewayClient(gateway_config(sim))
+    client = make_transport(gateway_config(sim))
     assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
     client.close()
-    system = GatewayClient(gateway_config(sim, tls=TLSConfig()))
+    system = make_transport(gateway_config(sim, tls=TLSConfig()))
     r = system.fetch(ep.SOE, deadline())
     assert isinstance(r, FetchError) and r.reason == "tls"
     system.close()
 
 
 def test_wrong_server_name_is_rejected(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim, tls=TLSConfig(ca_file=Path(sim.cert_path), server_name="example.org")))
+    client = make_transport(gateway_config(sim, tls=TLSConfig(ca_file=Path(sim.cert_path), server_name="example.org")))
     r = client.fetch(ep.SOE, deadline())
     assert isinstance(r, FetchError) and r.reason in ("tls", "connection")
     client.close()
 
 
 def test_insecure_mode_connects(sim: SimulatedGateway) -> None:
-    client = GatewayClient(gateway_config(sim, tls=TLSConfig(insecure_skip_verify=True)))
+    client = make_transport(gateway_config(sim, tls=TLSConfig(insecure_skip_verify=True)))
     assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
     client.close()
 
@@ -263,8 +266,8 @@ def test_health_changes_are_logged_once(sim: SimulatedGateway, caplog: pytest.Lo
     collector = make_collector(gateway_config(sim, tls=TLSConfig(fingerprint_sha256=fp)))
     collector.scrape()
     sim.rotate_certificate()
-    for client in (s.client for s in collector.scrapers.values()):
-        client._adapter.close()  # a rebooted gateway drops its connections
+    for client in (s.transport for s in collector.scrapers.values()):
+        client.close()  # a rebooted gateway drops its connections
     for _ in range(3):
         collector.scrape()
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "tls_pin_mismatch" in r.getMessage()]

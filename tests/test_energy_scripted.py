@@ -20,10 +20,10 @@ import pytest
 
 from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
-from exporter.gateway import endpoints as ep
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway
-from tests.conftest import SIM_PASSWORD, make_collector
+from exporter.sources.json_api import endpoints as ep
+from tests.conftest import SIM_PASSWORD, make_collector, only_requests
 
 PAIRS = [
     ("solar", "home"),
@@ -88,9 +88,9 @@ class Scripted:
             gateway["tariff"] = tariff
         self.collector: PowerwallCollector = make_collector(parse_config({"gateways": [gateway]}).gateways[0])
         scraper = self.collector.scrapers["home"]
-        scraper.endpoints = lambda: [ep.METERS_AGGREGATES, ep.GRID_STATUS, ep.SITE_INFO]  # type: ignore[method-assign]
+        only_requests(scraper, ep.METERS_AGGREGATES, ep.GRID_STATUS, ep.SITE_INFO)
         self.now = MONDAY_10
-        scraper.energy.clock = lambda: self.now
+        scraper.accounting.clock = lambda: self.now
 
     def write(self) -> None:
         c = self.counters

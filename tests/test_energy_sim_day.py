@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from exporter.config import parse_config
-from exporter.gateway import endpoints as ep
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
-from tests.conftest import SIM_PASSWORD, make_collector
+from exporter.sources.json_api import endpoints as ep
+from tests.conftest import SIM_PASSWORD, make_collector, only_requests
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ def run_day(sky: str, outage_hours: tuple[float, float]) -> DayResult:
     try:
         scraper = collector.scrapers["home"]
         # The endpoints the accounting reads; vitals and the rest would only slow the 4320 scrapes down.
-        scraper.endpoints = lambda: [ep.METERS_AGGREGATES, ep.GRID_STATUS, ep.SITE_INFO]  # type: ignore[method-assign]
-        scraper.energy.clock = lambda: now[0]
+        only_requests(scraper, ep.METERS_AGGREGATES, ep.GRID_STATUS, ep.SITE_INFO)
+        scraper.accounting.clock = lambda: now[0]
         first = collector.scrape()
         truth0 = dict(model.snapshot(now[0]).true_flows)
         last_truth = truth0

@@ -28,26 +28,32 @@ import pytest
 
 from exporter.config import GatewayConfig, Secret, TLSConfig
 from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
-from exporter.gateway import endpoints as ep
-from exporter.gateway.client import MAX_BODY_BYTES, Fetched, FetchError, GatewayClient
+from exporter.gateway.allowlist import LOGIN_PATH
+from exporter.gateway.http import MAX_BODY_BYTES
+from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.request import Request
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
-from exporter.sources.json_api import tables as mapping
+from exporter.sources.json_api import endpoints as ep
+from exporter.sources.json_api.mappers import JSON_MAPPERS
+from exporter.sources.registry import ALL_REQUESTS, READ_PATHS
+from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL
 from exporter.sources.vitals.decode import decode_vitals
-from tests.conftest import SIM_PASSWORD, gateway_config, require_fixtures
+from exporter.sources.vitals.source import VITALS
+from tests.conftest import SIM_PASSWORD, gateway_config, make_transport, require_fixtures
 from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, Scrape, exporter_threads
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
-def _names_of(endpoint: ep.Endpoint, result: Fetched) -> set[str]:
+def _names_of(endpoint: Request, result: Fetched) -> set[str]:
     ms = MetricSet()
-    if endpoint is ep.VITALS:
+    if endpoint is VITALS:
         flatten_vitals(decode_vitals(result.body), ms)
-    elif endpoint is ep.SOLAR_POWERWALL:
+    elif endpoint is SOLAR_POWERWALL:
         flatten_solar_powerwall(result.json(), ms)
     else:
-        mapping.JSON_MAPPERS[endpoint.path](result.json(), ms)
+        JSON_MAPPERS[endpoint.path](result.json(), ms)
     return set(ms.names())
 
 
@@ -56,10 +62,10 @@ def owned() -> dict[str, set[str]]:
     """Which metric names each endpoint produces for the model site (the oracle for "no stale series")."""
     gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=7, powerwalls=2, solar_powerwall=True))
     gw.start()
-    client = GatewayClient(gateway_config(gw))
+    client = make_transport(gateway_config(gw))
     try:
         out: dict[str, set[str]] = {}
-        for endpoint in ep.SCRAPE_ENDPOINTS:
+        for endpoint in ALL_REQUESTS:
             result = client.fetch(endpoint, time.monotonic() + 5)
             assert isinstance(result, Fetched), result
             out[endpoint.path] = _names_of(endpoint, result)
@@ -118,7 +124,7 @@ CASES = [
     Case("giant_body", "giant", 64 << 20, frozenset({STATUS}), 1, "too_large"),
     Case("gzip_bomb", "gzip_bomb", 256 << 20, frozenset({SYS}), 1, "too_large"),
     Case("slow_drip_body", "slow_drip", 0.05, frozenset({ep.OPERATION.path}), 1, "timeout"),
-    Case("vitals_garbage", "garbage", 512, frozenset({ep.VITALS.path}), 1, "decode"),
+    Case("vitals_garbage", "garbage", 512, frozenset({VITALS.path}), 1, "decode"),
 ]
 
 
@@ -156,7 +162,7 @@ def test_truncated_json_cut_at_every_byte(env: EnvFactory) -> None:
     """
     gw = env.sim(replay_dir=require_fixtures() / FW)
     e = env(gw)
-    client = GatewayClient(gateway_config(gw))
+    client = make_transport(gateway_config(gw))
     try:
         full = client.fetch(ep.METERS_AGGREGATES, time.monotonic() + 5)
         assert isinstance(full, Fetched)
@@ -295,7 +301,7 @@ def test_persistent_401_does_not_loop_logins(env: EnvFactory, owned: dict[str, s
     """
     e = env()
     all_ok(e.scrape())
-    e.gw.faults.set("status", 401, paths=set(ep.READ_ALLOWLIST))
+    e.gw.faults.set("status", 401, paths=set(READ_PATHS))
     logins: list[int] = []
     for _ in range(4):
         s = e.scrape()
@@ -331,7 +337,7 @@ def test_401_on_concurrent_scrapes_causes_exactly_one_relogin(env: EnvFactory) -
     assert not errors, errors
     assert all(r.value("powerwall_up") == 1 for r in results)
     assert e.gw.login_count == 2
-    logins = [r for r in e.gw.requests if r.path == ep.LOGIN_PATH]
+    logins = [r for r in e.gw.requests if r.path == LOGIN_PATH]
     assert len(logins) == 2
 
 
@@ -474,15 +480,15 @@ def test_vitals_404_is_supported_0_and_logged_once(
         s = e.scrape()
         assert s.value("powerwall_up") == 1
         assert s.value("powerwall_vitals_supported") == 0
-        assert ep.VITALS.path not in s.success(), "an absent optional endpoint is not a failure"
+        assert VITALS.path not in s.success(), "an absent optional endpoint is not a failure"
         assert set(s.success().values()) == {1.0}
         for path, names in owned.items():
-            if path not in (ep.VITALS.path, ep.SOLAR_POWERWALL.path):
+            if path not in (VITALS.path, SOLAR_POWERWALL.path):
                 assert names <= s.names(), (path, sorted(names - s.names()))
-        assert not owned[ep.VITALS.path] - owned[ep.SOLAR_POWERWALL.path] & s.names()
-    vitals_asks = [r for r in e.gw.requests if r.path == ep.VITALS.path]
+        assert not owned[VITALS.path] - owned[SOLAR_POWERWALL.path] & s.names()
+    vitals_asks = [r for r in e.gw.requests if r.path == VITALS.path]
     assert len(vitals_asks) == 1, "404 is cached negatively"
-    notes = [r for r in caplog.records if ep.VITALS.path in r.getMessage() and r.levelno >= logging.INFO]
+    notes = [r for r in caplog.records if VITALS.path in r.getMessage() and r.levelno >= logging.INFO]
     assert len(notes) == 1, [r.getMessage() for r in notes]
 
 
@@ -490,14 +496,14 @@ def test_vitals_garbage_counts_a_decode_error_and_keeps_the_rest(env: EnvFactory
     e = env()
     base = e.scrape()
     all_ok(base)
-    assert base.value("powerwall_vitals_decode_errors_total") == 0
-    e.gw.faults.set("garbage", 4096, paths={ep.VITALS.path})
+    assert base.errors(VITALS.path, "decode") == 0
+    e.gw.faults.set("garbage", 4096, paths={VITALS.path})
     for n in (1, 2):
         s = e.scrape()
         assert s.value("powerwall_up") == 1
-        assert s.success() == {p: (0.0 if p == ep.VITALS.path else 1.0) for p in base.success()}
-        assert s.value("powerwall_vitals_decode_errors_total") == n
-        assert_no_stale(s, {ep.VITALS.path}, owned)
+        assert s.success() == {p: (0.0 if p == VITALS.path else 1.0) for p in base.success()}
+        assert s.errors(VITALS.path, "decode") == n
+        assert_no_stale(s, {VITALS.path}, owned)
         assert s.value("powerwall_meter_power_watts", meter="site") is not None
 
 
@@ -505,7 +511,7 @@ def _replay_copy(tmp_path: Path) -> Path:
     """The scrape endpoints of a real capture, copied into tmp_path so a test may edit them."""
     src = require_fixtures() / FW
     dst = tmp_path / "replay"
-    for endpoint in ep.SCRAPE_ENDPOINTS:
+    for endpoint in ALL_REQUESTS:
         for suffix in (".json", ".http"):
             f = src / (endpoint.path.lstrip("/") + suffix)
             if f.is_file():

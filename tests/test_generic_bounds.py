@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
 from exporter.metrics import metricset, naming
 from exporter.metrics.metricset import Kind, MetricSet, counter, gauge, info
-from exporter.sources.json_api.tables import map_aggregates, map_powerwalls, map_status
+from exporter.sources.json_api.mappers import map_aggregates, map_powerwalls, map_status
 from exporter.sources.vitals.decode import Device
 from exporter.web.exposition import render_openmetrics, render_text
 

@@ -22,9 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.gateway import endpoints as ep
+from exporter.gateway.allowlist import LOGIN_PATH
 from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.sources.json_api import endpoints as ep
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
 from tests.fault_env import Env, EnvFactory, Scrape
@@ -142,7 +143,7 @@ def test_odd_login_answers_cost_at_most_two_logins(
     answer: bytes, env: EnvFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = env.sim()
-    sim.faults.set("body", answer, paths={ep.LOGIN_PATH})
+    sim.faults.set("body", answer, paths={LOGIN_PATH})
     state = tmp_path / "sessions.json"
     e = env(sim, state_file=state)
     scrapes = _three_scrapes(e)
@@ -171,7 +172,7 @@ def test_login_is_never_retried_in_a_loop_whatever_it_answers(answer: bytes, sha
     """Property: for any 200 login body, three scrapes cost at most two login POSTs."""
     from tests.conftest import make_collector
 
-    shared_sim.faults.set("body", answer, paths={ep.LOGIN_PATH})
+    shared_sim.faults.set("body", answer, paths={LOGIN_PATH})
     before = shared_sim.login_count
     collector = make_collector(gateway_config(shared_sim))
     try:

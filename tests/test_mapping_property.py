@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.devices.flatten import flatten_solar_powerwall
 from exporter.metrics.metricset import MetricSet
-from exporter.sources.json_api.tables import JSON_MAPPERS
+from exporter.sources.json_api.mappers import JSON_MAPPERS
 from exporter.web.exposition import render_openmetrics, render_text
 from tests.conftest import require_fixtures
 

@@ -23,8 +23,8 @@ from exporter.accounting.flows import EnergyFlows
 from exporter.accounting.outages import OutageTracker
 from exporter.accounting.tariff import GridCost
 from exporter.config import GatewayConfig
-from exporter.gateway import endpoints as ep
 from exporter.metrics.metricset import MetricSet
+from exporter.sources.json_api import endpoints as ep
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,11 @@ class SiteAccounting:
 
     def _observe(self, scraped: MetricSet, ms: MetricSet, data: Mapping[str, Any], now: float) -> None:
         """Update the state and write this feature's series to ``ms`` (``scraped`` is only read)."""
-        aggregates = _obj(data, ep.METERS_AGGREGATES.path)
-        site_info = _obj(data, ep.SITE_INFO.path)
+        aggregates = _obj(data, ep.METERS_AGGREGATES.label)
+        site_info = _obj(data, ep.SITE_INFO.label)
         with self._lock:
             self.flows.observe(aggregates, now)
-            self.outages.observe(_obj(data, ep.GRID_STATUS.path), now)
+            self.outages.observe(_obj(data, ep.GRID_STATUS.label), now)
             self.battery.observe(site_info)
             if self.cost is not None:
                 if site_info is not None:

@@ -130,8 +130,8 @@ class ExporterApp:
             when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(st.at)) if st.at else "-"
             rows.append(
                 "<tr>"
-                f"<td>{html.escape(name)}</td><td>{html.escape(s.client.cfg.base_url)}</td>"
-                f"<td>{html.escape(s.client.cfg.tls.mode)}</td><td>{up}</td><td>{when}</td>"
+                f"<td>{html.escape(name)}</td><td>{html.escape(s.cfg.base_url)}</td>"
+                f"<td>{html.escape(s.cfg.tls.mode)}</td><td>{up}</td><td>{when}</td>"
                 f"<td>{'' if st.duration is None else f'{st.duration:.3f} s'}</td><td>{st.series}</td>"
                 f"<td>{html.escape(st.error or '')}</td>"
                 f'<td><a href="/probe?target={html.escape(name)}">probe</a></td>'

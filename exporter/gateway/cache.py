@@ -1,0 +1,94 @@
+"""Single flight and reuse, keyed by request identity: N scrapers cost the gateway what one does.
+
+Concurrent callers of the same request (method, path, body digest) share one in-flight future:
+only the first caller's request runs, followers cost no thread while they wait. An answer younger
+than the request's minimum interval is reused, and an optional request the firmware lacks is
+remembered as "not supported" for a while instead of asked for on every scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from exporter.gateway.outcomes import FetchError, Result
+from exporter.gateway.request import Request
+
+log = logging.getLogger(__name__)
+
+NOT_SUPPORTED_TTL_SECONDS = 600.0
+
+Key = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _Cached:
+    result: Result
+    at: float
+
+
+def done(result: Result) -> Future[Result]:
+    future: Future[Result] = Future()
+    future.set_result(result)
+    return future
+
+
+class SingleFlight:
+    def __init__(self, default_interval: float, clock: Callable[[], float]) -> None:
+        self._default_interval = default_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._inflight: dict[Key, Future[Result]] = {}
+        self._cache: dict[Key, _Cached] = {}
+        self._not_supported_until: dict[Key, float] = {}
+
+    def lookup(self, request: Request) -> tuple[Future[Result], bool]:
+        """The future for ``request`` and whether the caller must lead (run it and :meth:`finish`)."""
+        now = self._clock()
+        key = request.key
+        interval = self._default_interval if request.min_interval_seconds is None else request.min_interval_seconds
+        with self._lock:
+            if self._not_supported_until.get(key, 0.0) > now:
+                # No status: this is our memory of an old answer, not contact with the gateway now.
+                return done(
+                    FetchError("not_supported", f"{request.label}: not supported by this gateway (cached)")
+                ), False
+            cached = self._cache.get(key)
+            if cached is not None and now - cached.at < interval:
+                return done(cached.result), False
+            future = self._inflight.get(key)
+            if future is not None:
+                return future, False
+            future = self._inflight[key] = Future()
+            return future, True
+
+    def finish(self, request: Request, future: Future[Result], result: Result, gateway: str) -> Result:
+        """Publish the leader's result to every follower; returns the (detached) result."""
+        if isinstance(result, FetchError):
+            result = result.detached()
+        key = request.key
+        now = self._clock()
+        with self._lock:
+            self._inflight.pop(key, None)
+            self._cache[key] = _Cached(result, now)
+            if request.optional:
+                if isinstance(result, FetchError) and result.reason == "not_supported":
+                    if key not in self._not_supported_until:
+                        log.info(
+                            "gateway %s: %s is not supported by this firmware; asking again in %d s",
+                            gateway,
+                            request.label,
+                            NOT_SUPPORTED_TTL_SECONDS,
+                        )
+                    self._not_supported_until[key] = now + NOT_SUPPORTED_TTL_SECONDS
+                elif not isinstance(result, FetchError):
+                    self._not_supported_until.pop(key, None)
+        future.set_result(result)
+        return result
+
+    def not_supported(self, request: Request) -> bool:
+        with self._lock:
+            return self._not_supported_until.get(request.key, 0.0) > self._clock()

@@ -1,0 +1,81 @@
+"""What a gateway request comes back as: an answer (:class:`Fetched`) or a failure (:class:`FetchError`).
+
+Failures are values, not exceptions that escape: every request of a scrape reports its own outcome,
+and the collector turns outcomes into ``powerwall_scrape_endpoint_*`` series the same way for every
+source. ``reason`` is one of a small fixed set (it becomes a label value); the message is the
+readable form a person sees in the log and on the landing page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+REASONS = frozenset(
+    {
+        "timeout",
+        "connection",
+        "tls",
+        "tls_pin_mismatch",
+        "unauthorized",
+        "bad_credentials",
+        "login_failed",
+        "rate_limited",
+        "cooldown",
+        "not_supported",
+        "http_error",
+        "too_large",
+        "decode",
+    }
+)
+
+
+class ForbiddenRequest(RuntimeError):
+    """A request outside the allow-list was attempted: a programming error, never sent."""
+
+
+class FetchError(Exception):
+    """A failed request. ``reason`` is one of :data:`REASONS`."""
+
+    REASONS = REASONS
+
+    def __init__(self, reason: str, message: str, status: int | None = None) -> None:
+        assert reason in REASONS, reason
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+    @property
+    def answered(self) -> bool:
+        """True when the gateway itself answered (an HTTP status other than auth/rate errors)."""
+        return self.status is not None and self.reason in ("http_error", "not_supported", "too_large")
+
+    def detached(self) -> FetchError:
+        """The same error without traceback, cause or context.
+
+        A caught exception's traceback holds every frame it passed, and each frame its locals and
+        its caller: kept in the result cache, a failure held the previous cached result alive, which
+        held its own failure's frames, and so on: ~130 KiB per failed scrape for as long as the
+        gateway kept failing. Results that outlive the request are always detached.
+        """
+        return FetchError(self.reason, str(self), self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    path: str
+    status: int
+    body: bytes
+    duration: float  # seconds the gateway request took (0 for a shared cached result's reuse)
+    at: float  # monotonic time the answer arrived
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a few KB of "[[[[..." nest deeper than the parser's stack.
+            raise FetchError("decode", f"{self.path}: not JSON ({exc.__class__.__name__})", self.status) from None
+
+
+Result = Fetched | FetchError

@@ -1,0 +1,50 @@
+"""A request a source wants sent: its identity, what it expects back, which auth domain signs it.
+
+Sources declare requests; the transport sends them. Everything the transport decides per request
+(the ``Accept`` header, which credentials, whether a 404 means "not on this firmware", how long an
+answer may be reused) comes from here, never from comparing paths. The identity used for single
+flight and caching is (method, path, body digest): TEDAPI sends many different bodies to one path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Body(Enum):
+    """What a request expects back; its value is the ``Accept`` header."""
+
+    JSON = "application/json"
+    PROTOBUF = "application/octet-stream"
+    TEXT = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    accept: Body = Body.JSON
+    body: bytes = b""
+    content_type: str | None = None
+    auth: str = "customer"  # the auth domain (see exporter.gateway.auth)
+    # Optional requests are absent on some firmware or hardware (404, or 500 for a sub-feature the
+    # site lacks); those answers are cached negatively instead of counted as failures.
+    optional: bool = False
+    # How long an answer is reused; None: the gateway's ``min_interval_seconds``.
+    min_interval_seconds: float | None = None
+    # The ``endpoint`` label of this request's series; defaults to the path.
+    label: str = ""
+    key: tuple[str, str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.path)
+        digest = hashlib.sha256(self.body).hexdigest()[:16] if self.body else ""
+        object.__setattr__(self, "key", (self.method, self.path, digest))
+
+
+def get(path: str, accept: Body = Body.JSON, *, optional: bool = False) -> Request:
+    """A read of one exact path with the customer session."""
+    return Request("GET", path, accept, optional=optional)

@@ -1,0 +1,263 @@
+"""The gateway transport: the only code that talks to a gateway, and the gentlest client it has.
+
+Source-neutral: sources declare :class:`~exporter.gateway.request.Request` values and get
+:data:`~exporter.gateway.outcomes.Result` values back. Guarantees, each because the gateway is a
+fragile embedded device:
+
+* Only requests on the allow-list leave this package (method + exact path, and a vetted body where
+  bodies differ); anything else raises before a socket opens.
+* Credentials come from the request's auth domain (:mod:`exporter.gateway.auth`).
+* A 429 silences the request's cooldown scope (the whole gateway, or one auth domain such as
+  TEDAPI) for ≥ 5 min, exponential with jitter, ``Retry-After`` honoured.
+* Single flight and reuse keyed by request identity (:mod:`exporter.gateway.cache`).
+* Every request has a total deadline and a bounded body, also after decompression
+  (:mod:`exporter.gateway.http`).
+
+The transport returns outcomes and counts (:meth:`GatewayTransport.stats`); it writes no metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
+
+from requests.models import PreparedRequest
+
+from exporter.config import GatewayConfig
+from exporter.gateway.allowlist import LOGIN_PATH, AllowList
+from exporter.gateway.auth import Auth, CustomerLogin, NoAuth
+from exporter.gateway.backoff import Cooldown, retry_after_seconds
+from exporter.gateway.cache import SingleFlight
+from exporter.gateway.http import Answer, HttpChannel
+from exporter.gateway.outcomes import Fetched, FetchError, Result
+from exporter.gateway.request import Request
+from exporter.gateway.sessions import SessionStore
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_COOLDOWN_SECONDS = 300.0
+GATEWAY_SCOPE = "gateway"
+
+Run = Callable[[Callable[[], None]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TransportStats:
+    """Cumulative counts since start, for the collector to expose."""
+
+    requests: Mapping[tuple[str, str], int]  # (label, HTTP code or failure) -> requests sent
+    logins: Mapping[str, int]  # result -> login attempts
+    errors: Mapping[tuple[str, str], int]  # (label, reason) -> failed requests
+    cooldown_seconds: float
+
+
+class GatewayTransport:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        allow: AllowList,
+        store: SessionStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        pool_maxsize: int = 13,
+    ) -> None:
+        self.cfg = cfg
+        self._allow = allow
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._pool_maxsize = pool_maxsize
+        self._lock = threading.Lock()
+        self._channels: dict[str, HttpChannel] = {}
+        self._cooldowns: dict[str, Cooldown] = {GATEWAY_SCOPE: Cooldown(clock, self._rng)}
+        self._flight = SingleFlight(cfg.min_interval_seconds, clock)
+        self._prepared: dict[tuple[object, ...], PreparedRequest] = {}
+        self._requests: Counter[tuple[str, str]] = Counter()
+        self._errors: Counter[tuple[str, str]] = Counter()
+        self._customer = CustomerLogin(cfg, self._send_raw, self._rate_limited_login, clock, store)
+        self._auths: dict[str, Auth] = {"none": NoAuth(), "customer": self._customer}
+
+    # ---- public API -----------------------------------------------------------------------------
+    def add_auth(self, auth: Auth) -> None:
+        """Register another auth domain (e.g. TEDAPI's HTTP Basic) with its own cooldown scope."""
+        self._auths[auth.domain] = auth
+        self._cooldowns.setdefault(auth.domain, Cooldown(self._clock, self._rng))
+
+    def begin(self, request: Request, deadline: float, run: Run) -> Future[Result]:
+        """Start ``request``; concurrent callers share one future (see :mod:`exporter.gateway.cache`)."""
+        future, lead = self._flight.lookup(request)
+        if lead:
+            try:
+                run(partial(self._lead, request, deadline, future))
+            except Exception as exc:  # the pool is closed: the exporter is shutting down
+                self._finish(
+                    request, future, FetchError("connection", f"{request.label}: not sent ({exc.__class__.__name__})")
+                )
+        return future
+
+    def fetch(self, request: Request, deadline: float) -> Result:
+        """Fetch in this thread (or wait for the caller already fetching it); never raises."""
+        future = self.begin(request, deadline, _run_inline)
+        try:
+            return future.result(timeout=max(0.0, deadline - self._clock()))
+        except TimeoutError:
+            return FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
+
+    def not_supported(self, request: Request) -> bool:
+        return self._flight.not_supported(request)
+
+    def note_error(self, label: str, reason: str) -> None:
+        """Count a failure found after the fetch (an answer that does not decode, a missed deadline)."""
+        with self._lock:
+            self._errors[(label, reason)] += 1
+
+    def cooldown_remaining(self, scope: str = GATEWAY_SCOPE) -> float:
+        waits = [self._cooldowns[GATEWAY_SCOPE].remaining(), self._customer.paused_for()]
+        if scope != GATEWAY_SCOPE and scope in self._cooldowns:
+            waits.append(self._cooldowns[scope].remaining())
+        return max(waits)
+
+    def stats(self) -> TransportStats:
+        logins: Counter[str] = Counter()
+        for auth in self._auths.values():
+            logins.update(auth.logins())
+        with self._lock:
+            return TransportStats(dict(self._requests), dict(logins), dict(self._errors), self.cooldown_remaining())
+
+    @property
+    def login_count(self) -> int:
+        return sum(self._customer.logins().values())
+
+    def close(self) -> None:
+        with self._lock:
+            channels = list(self._channels.values())
+        for c in channels:
+            c.close()
+
+    # ---- internals ------------------------------------------------------------------------------
+    def _lead(self, request: Request, deadline: float, future: Future[Result]) -> None:
+        try:
+            result = self._fetch_uncached(request, deadline)
+        except Exception as exc:  # a bug must not wedge every future caller of this request
+            log.exception("gateway %s: unexpected error fetching %s", self.cfg.name, request.label)
+            result = FetchError("connection", f"{request.label}: internal error {exc.__class__.__name__}")
+        self._finish(request, future, result)
+
+    def _finish(self, request: Request, future: Future[Result], result: Result) -> None:
+        result = self._flight.finish(request, future, result, self.cfg.name)
+        if isinstance(result, FetchError):
+            self.note_error(request.label, result.reason)
+
+    def _fetch_uncached(self, request: Request, deadline: float) -> Result:
+        label = request.label
+        start = self._clock()
+        auth = self._auths[request.auth]
+        scope = request.auth if request.auth in self._cooldowns else GATEWAY_SCOPE
+        wait = self.cooldown_remaining(scope)
+        if wait > 0:
+            return FetchError("cooldown", f"{label}: the gateway rate-limited us; waiting {wait:.0f} s")
+        for attempt in (1, 2):
+            cred = auth.credentials(deadline)
+            if isinstance(cred, FetchError):
+                return cred
+            try:
+                answer = self._exchange(request, cred.generation, cred.headers, deadline)
+            except FetchError as exc:
+                return exc
+            status = answer.status
+            if status not in (401, 403):
+                auth.accepted(cred)
+            if status in (401, 403):
+                if auth.rejected(cred, label, status, retried=attempt == 2):
+                    continue
+                again = " after a fresh login" if attempt == 2 else ""
+                return FetchError("unauthorized", f"{label}: HTTP {status}{again}", status)
+            if status == 429 or (status == 503 and scope != GATEWAY_SCOPE):
+                self._enter_cooldown(scope, answer.headers, RATE_LIMIT_COOLDOWN_SECONDS, label)
+                return FetchError("rate_limited", f"{label}: HTTP {status} (rate limited)", status)
+            if status == 404 or (status == 500 and request.optional):
+                # 500 is how the gateway answers for a sub-feature this site lacks.
+                return FetchError("not_supported", f"{label}: HTTP {status} (not on this gateway)", status)
+            if status != 200:
+                return FetchError("http_error", f"HTTP {status} from {label}", status)
+            for s in {GATEWAY_SCOPE, scope}:
+                self._cooldowns[s].succeeded()
+            now = self._clock()
+            return Fetched(request.path, status, answer.body, now - start, now)
+        raise AssertionError("unreachable")
+
+    def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
+        base = self.cfg.base_url
+        key = (request.key, base, request.auth, gen)
+        with self._lock:
+            prepared = self._prepared.get(key)
+        if prepared is None:
+            headers = {"Accept": request.accept.value, **auth_headers}
+            if request.content_type:
+                headers["Content-Type"] = request.content_type
+            self._allow.check(request.method, request.path, request.body)
+            prepared = HttpChannel.prepare(request.method, base + request.path, headers, request.body)
+            with self._lock:
+                if len(self._prepared) > 256:
+                    self._prepared.clear()  # old session generations
+                self._prepared[key] = prepared
+        return self._send(prepared, request.method, request.path, request.label, request.body, deadline)
+
+    def _send_raw(self, method: str, path: str, headers: Mapping[str, str], body: bytes, deadline: float) -> Answer:
+        """For auth strategies (the login POST): same allow-list, counting and deadline."""
+        self._allow.check(method, path, body)
+        prepared = HttpChannel.prepare(
+            method, self.cfg.base_url + path, {"Accept": "application/json", **headers}, body
+        )
+        return self._send(prepared, method, path, path, body, deadline)
+
+    def _send(
+        self, prepared: PreparedRequest, method: str, path: str, label: str, body: bytes, deadline: float
+    ) -> Answer:
+        # The allow-list is checked once more right before the socket: a cached prepared request
+        # can only exist for an allowed request, but this is the line nothing may pass unchecked.
+        self._allow.check(method, path, body)
+        code = "error"
+        try:
+            answer = self._channel(self.cfg.base_url).send(prepared, label, deadline)
+            code = str(answer.status)
+            return answer
+        except FetchError as exc:
+            code = exc.reason if exc.status is None else str(exc.status)
+            raise
+        finally:
+            with self._lock:
+                self._requests[(label, code)] += 1
+
+    def _channel(self, base_url: str) -> HttpChannel:
+        with self._lock:
+            channel = self._channels.get(base_url)
+            if channel is None:
+                channel = self._channels[base_url] = HttpChannel(self.cfg.tls, self._pool_maxsize, self._clock)
+            return channel
+
+    def _rate_limited_login(self, headers: Mapping[str, str], minimum: float, label: str) -> None:
+        until = self._enter_cooldown(GATEWAY_SCOPE, headers, minimum, LOGIN_PATH)
+        self._customer.pause_until(until)
+
+    def _enter_cooldown(self, scope: str, headers: Mapping[str, str], minimum: float, label: str) -> float:
+        cooldown = self._cooldowns[scope]
+        delay = cooldown.enter(minimum, retry_after_seconds(headers.get("retry-after")))
+        log.warning(
+            "gateway %s: %s answered 429 (rate limited); leaving %s alone for %.0f s",
+            self.cfg.name,
+            label,
+            "the gateway" if scope == GATEWAY_SCOPE else f"its {scope} requests",
+            delay,
+        )
+        return cooldown.until
+
+
+def _run_inline(job: Callable[[], None]) -> None:
+    job()

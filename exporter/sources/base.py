@@ -1,0 +1,70 @@
+"""What a data source is: the requests it needs, and how it turns their answers into metrics.
+
+A source declares its requests for this scrape (with their cadence and whether they are optional),
+decodes each answer and maps the decoded data into the metric model. The collector loops over a
+gateway's sources and treats every request the same way: success, duration and errors are
+reported per request label, a request that fails costs only its own series, and a source that fails
+never hides another's. Adding a source = adding its folder and registering it in
+:mod:`exporter.sources.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from exporter.config import GatewayConfig
+from exporter.gateway.allowlist import Allowed
+from exporter.gateway.outcomes import Fetched
+from exporter.gateway.request import Request
+from exporter.metrics.metricset import MetricSet
+
+
+@dataclass(slots=True)
+class Output:
+    """Where a source writes what one answer yields: samples, and decoded objects other stages read.
+
+    ``decoded`` maps a request label to its decoded JSON object; the accounting stage and the
+    gateway identity read it. Each answer gets a fresh ``Output``, merged only when the whole answer
+    decoded and mapped (all or nothing per request).
+    """
+
+    ms: MetricSet
+    decoded: dict[str, Any] = field(default_factory=dict)
+
+
+class RequestView(Protocol):
+    """What a source may ask the transport when choosing its requests."""
+
+    def not_supported(self, request: Request) -> bool: ...
+
+
+class Source:
+    """Base class of every data source (see the module docstring)."""
+
+    name: ClassVar[str]
+    # Every (method, path) this source may ever send, for the frozen allow-list.
+    ALLOWED: ClassVar[tuple[Allowed, ...]] = ()
+
+    def __init__(self, cfg: GatewayConfig) -> None:
+        self.cfg = cfg
+
+    @classmethod
+    def enabled(cls, cfg: GatewayConfig) -> bool:
+        """Whether this gateway's config asks for this source."""
+        return True
+
+    def requests(self, view: RequestView) -> Sequence[Request]:
+        """The requests of this scrape, in order of importance."""
+        raise NotImplementedError
+
+    def collect(self, request: Request, answer: Fetched, out: Output) -> None:
+        """Decode one answer and map it into ``out``; any exception fails this request only ("decode")."""
+        raise NotImplementedError
+
+    def not_supported(self, request: Request, out: Output) -> None:
+        """An optional request this firmware lacks (not a failure): add what that says, if anything."""
+
+    def finish(self, decoded: dict[str, Any], out: Output) -> None:
+        """After every request of the scrape: series that combine answers (``decoded``: all of them)."""

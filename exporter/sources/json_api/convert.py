@@ -1,0 +1,110 @@
+"""Conversions from JSON values to sample values, one function per kind of field.
+
+A missing or null key, or a value that is not a finite number (also after unit scaling), means the
+series is absent — never a made-up 0. JSON integers have no size limit, so overflow is "no value" too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+Convert = Callable[[Any], float | None]
+
+WH_TO_J = 3600.0
+KWH_TO_J = 3_600_000.0
+
+
+def number(v: Any) -> float | None:
+    """A finite number (bools excluded), else None.
+
+    JSON integers have no size limit; one beyond float range is as absurd as Inf and must mean
+    "no value", not an ``OverflowError`` that would cost the whole endpoint.
+    """
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def scaled(factor: float) -> Convert:
+    """Multiply by ``factor``; a product that overflows (1e306 Wh in joules) is no value either."""
+
+    def conv(v: Any) -> float | None:
+        n = number(v)
+        if n is None:
+            return None
+        out = n * factor
+        return out if math.isfinite(out) else None
+
+    return conv
+
+
+def boolean(v: Any) -> float | None:
+    return (1.0 if v else 0.0) if isinstance(v, bool) else None
+
+
+def percent_to_ratio(v: Any) -> float | None:
+    n = number(v)
+    return None if n is None else n / 100.0
+
+
+def app_scale_ratio(v: Any) -> float | None:
+    """Raw gateway percentage → the app's scale, which hides a 5 % reserve: (raw - 5) / 0.95, clamped."""
+    n = number(v)
+    if n is None:
+        return None
+    return min(1.0, max(0.0, (n - 5.0) / 95.0))
+
+
+def rfc3339_timestamp(v: Any) -> float | None:
+    """Gateway RFC 3339 time with nanoseconds → Unix seconds; the Go zero time means 'never' → absent."""
+    if not isinstance(v, str) or not v or v.startswith("0001-01-01"):
+        return None
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", v)
+    if not m:
+        return None
+    base, frac, tz = m.groups()
+    try:
+        dt = datetime.fromisoformat(base + ("+00:00" if tz == "Z" else tz))
+    except ValueError:
+        return None
+    return dt.timestamp() + (float(frac) if frac else 0.0)
+
+
+def gateway_start_time(v: Any) -> float | None:
+    """``/api/status`` start_time, e.g. ``2021-12-10 16:38:39 +0800`` → Unix seconds."""
+    if not isinstance(v, str):
+        return None
+    try:
+        return datetime.strptime(v.strip(), "%Y-%m-%d %H:%M:%S %z").timestamp()
+    except ValueError:
+        return None
+
+
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def go_duration(v: Any) -> float | None:
+    """A Go ``time.Duration`` string (``55h46m11.021029341s``) → seconds."""
+    if not isinstance(v, str) or not v:
+        return None
+    text = v.strip()
+    if text == "0":
+        return 0.0
+    sign = -1.0 if text.startswith("-") else 1.0
+    text = text.lstrip("+-")
+    pos, total = 0, 0.0
+    for m in _GO_PART.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _GO_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total if pos == len(text) and pos > 0 else None

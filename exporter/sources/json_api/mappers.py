@@ -1,0 +1,182 @@
+"""Per-endpoint mappers: walk one JSON answer and apply its tables.
+
+Endpoint-specific structure (meters keyed by name, battery blocks in a list, grid code nested or at
+top level) lives here; which key becomes which metric lives in the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.metrics.metricset import MetricSet
+from exporter.metrics.naming import GenericBudget, snake_case
+from exporter.sources.json_api import endpoints as ep
+from exporter.sources.json_api.convert import boolean
+from exporter.sources.json_api.table import Mapper, endpoint_budget
+from exporter.sources.json_api.tables import (
+    BATTERIES,
+    BATTERY_INFO,
+    BLOCK_DISABLED,
+    BLOCK_STATE_INFO,
+    BLOCK_TABLE,
+    GRID_CODE_TABLE,
+    GRID_CONNECTED,
+    GRID_FAULTS,
+    GRID_SERVICES_ACTIVE,
+    GRID_STATUS_INFO,
+    ISLAND_STATE_INFO,
+    METER_TABLE,
+    OPERATION_INFO,
+    OPERATION_TABLE,
+    POWERWALL_TABLE,
+    POWERWALLS_FLAGS,
+    SITE_INFO,
+    SITE_INFO_LABELS,
+    SITE_TABLE,
+    SITEMASTER_INFO,
+    SITEMASTER_TABLE,
+    SOE_TABLE,
+    STATUS_TABLE,
+    SYSTEM_STATUS_TABLE,
+)
+
+
+def _str(v: Any) -> str:
+    return v if isinstance(v, str) else ("" if v is None else str(v))
+
+
+def _dict(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+@endpoint_budget(ep.METERS_AGGREGATES.path)
+def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    for meter, obj in _dict(data).items():
+        if isinstance(obj, Mapping):
+            METER_TABLE.apply(obj, ms, {"meter": snake_case(meter) or "unnamed"}, budget)
+
+
+def map_soe(data: Any, ms: MetricSet) -> None:
+    SOE_TABLE.apply(_dict(data), ms)
+
+
+def map_grid_status(data: Any, ms: MetricSet) -> None:
+    d = _dict(data)
+    status = d.get("grid_status")
+    if not isinstance(status, str):
+        return
+    services = d.get("grid_services_active")
+    ms.add(GRID_STATUS_INFO, 1, {"grid_status": status, "grid_services_active": _str(services).lower()})
+    ms.add(GRID_CONNECTED, 1.0 if status == "SystemGridConnected" else 0.0)
+    if isinstance(services, bool):
+        ms.add(GRID_SERVICES_ACTIVE, boolean(services) or 0.0)
+
+
+@endpoint_budget(ep.OPERATION.path)
+def map_operation(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    d = _dict(data)
+    OPERATION_TABLE.apply(d, ms, budget=budget)
+    if isinstance(d.get("real_mode"), str):
+        ms.add(OPERATION_INFO, 1, {"mode": d["real_mode"]})
+
+
+@endpoint_budget(ep.SITE_INFO.path)
+def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    d = _dict(data)
+    SITE_TABLE.apply({k: v for k, v in d.items() if not isinstance(v, Mapping)}, ms, budget=budget)
+    # Older firmware kept the grid code fields at top level; newer nests them under grid_code.
+    grid = d["grid_code"] if isinstance(d.get("grid_code"), Mapping) else d
+    GRID_CODE_TABLE.apply(grid, ms)
+    code = grid.get("grid_code")
+    labels = {k: _str(grid.get(k)) for k in SITE_INFO_LABELS}
+    labels["grid_code"] = _str(code) if isinstance(code, str) else ""
+    if any(labels.values()):
+        ms.add(SITE_INFO, 1, labels)
+
+
+def gateway_info_labels(status: Any, site_info: Any) -> dict[str, str] | None:
+    """Labels for ``powerwall_info``: identity from /api/status, names from /api/site_info."""
+    s = _dict(status)
+    if not s:
+        return None
+    version = _str(s.get("version")).split(" ")[0]
+    site = _dict(site_info)
+    return {
+        "version": version,
+        "git_hash": _str(s.get("git_hash")),
+        "din": _str(s.get("din")),
+        "device_type": _str(s.get("device_type")),
+        "sync_type": _str(s.get("sync_type")),
+        "site_name": _str(site.get("site_name")),
+        "timezone": _str(site.get("timezone")),
+    }
+
+
+@endpoint_budget(ep.STATUS.path)
+def map_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    STATUS_TABLE.apply(_dict(data), ms, budget=budget)
+
+
+@endpoint_budget(ep.SYSTEM_STATUS.path)
+def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    d = _dict(data)
+    SYSTEM_STATUS_TABLE.apply(d, ms, budget=budget)
+    if isinstance(d.get("system_island_state"), str):
+        ms.add(ISLAND_STATE_INFO, 1, {"state": d["system_island_state"]})
+    if isinstance(d.get("grid_faults"), list):
+        ms.add(GRID_FAULTS, len(d["grid_faults"]))
+    blocks = d.get("battery_blocks")
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, Mapping):
+            continue
+        labels = {"serial": _str(block.get("PackageSerialNumber")), "part_number": _str(block.get("PackagePartNumber"))}
+        BLOCK_TABLE.apply(block, ms, labels, budget)
+        state = {
+            "pinv_state": _str(block.get("pinv_state")),
+            "pinv_grid_state": _str(block.get("pinv_grid_state")),
+            "op_seq_state": _str(block.get("OpSeqState")),
+        }
+        ms.add(BLOCK_STATE_INFO, 1, {**labels, **state})
+        reasons = block.get("disabled_reasons")
+        if isinstance(reasons, list):
+            ms.add(BLOCK_DISABLED, len(reasons), labels)
+
+
+@endpoint_budget(ep.POWERWALLS.path)
+def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    d = _dict(data)
+    POWERWALLS_FLAGS.apply(d, ms, budget=budget)
+    pws = d.get("powerwalls")
+    if not isinstance(pws, list):
+        return
+    ms.add(BATTERIES, len(pws))
+    for pw in pws:
+        if not isinstance(pw, Mapping):
+            continue
+        labels = {"serial": _str(pw.get("PackageSerialNumber")), "part_number": _str(pw.get("PackagePartNumber"))}
+        ms.add(BATTERY_INFO, 1, {**labels, "type": _str(pw.get("type")), "grid_state": _str(pw.get("grid_state"))})
+        POWERWALL_TABLE.apply(pw, ms, labels, budget)
+
+
+@endpoint_budget(ep.SITEMASTER.path)
+def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+    d = _dict(data)
+    SITEMASTER_TABLE.apply(d, ms, budget=budget)
+    if isinstance(d.get("status"), str):
+        ms.add(SITEMASTER_INFO, 1, {"status": d["status"]})
+
+
+# Endpoint → mapper. The collector dispatches through this table; vitals and solar_powerwall are
+# mapped by exporter.vitals.
+JSON_MAPPERS: dict[str, Mapper] = {
+    ep.METERS_AGGREGATES.path: map_aggregates,
+    ep.SOE.path: map_soe,
+    ep.GRID_STATUS.path: map_grid_status,
+    ep.OPERATION.path: map_operation,
+    ep.SITE_INFO.path: map_site_info,
+    ep.STATUS.path: map_status,
+    ep.SYSTEM_STATUS.path: map_system_status,
+    ep.POWERWALLS.path: map_powerwalls,
+    ep.SITEMASTER.path: map_sitemaster,
+}

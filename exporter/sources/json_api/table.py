@@ -1,0 +1,105 @@
+"""The JSON mapping machinery: a :class:`Table` of :class:`Field` rows, and the generic rule.
+
+Each endpoint has a table of rows (JSON key → metric, conversion). Numeric and boolean keys a table
+does not name are still exported under ``<generic prefix><snake_case_key>`` so a firmware that adds
+fields loses nothing; unknown *strings* are not (they are identifiers, timestamps or free text, which
+as labels would churn series). Generic names are bounded per endpoint and scrape and kept clear of
+curated names as :mod:`exporter.metrics.naming` describes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.metrics.metricset import Kind, MetricDef, MetricSet, generic
+from exporter.metrics.naming import GenericBudget, generic_gauge_name, snake_case
+from exporter.sources.json_api.convert import Convert, boolean, number
+
+
+def generic_name(prefix: str, key: str) -> str:
+    """The name an unmapped field is exported under (rule in :mod:`exporter.metrics.naming`)."""
+    return generic_gauge_name(prefix + (snake_case(key) or "unnamed"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _generic_metric(prefix: str, key: str) -> MetricDef:
+    """The family of an unmapped field; cached, because a site sends the same keys every scrape.
+
+    Only called for keys of at most ``MAX_GENERIC_NAME_LENGTH`` characters, so the bounded cache
+    holds at most a few MB however hostile the payloads.
+    """
+    help = f"Gateway field {key!r}, as reported (unit not known to the exporter)."
+    return generic(generic_name(prefix, key), Kind.GAUGE, help)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One JSON key → one metric. ``labels`` are constant extra labels (e.g. a phase)."""
+
+    key: str
+    metric: MetricDef
+    convert: Convert = number
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    fields: tuple[Field, ...]
+    # Keys handled elsewhere or deliberately not exported.
+    ignore: frozenset[str] = frozenset()
+    # Prefix for numeric/bool keys not in the table; None disables the generic export.
+    generic_prefix: str | None = None
+
+    def apply(
+        self,
+        obj: Mapping[str, Any],
+        ms: MetricSet,
+        labels: Mapping[str, str] | None = None,
+        budget: GenericBudget | None = None,
+    ) -> None:
+        """Add ``obj``'s samples; generic ones within ``budget`` (one per endpoint and scrape).
+
+        Without a budget the bounds still hold for this call, but drops are not reported.
+        """
+        base = dict(labels or {})
+        named: set[str] = set()
+        for f in self.fields:
+            named.add(f.key)
+            value = f.convert(obj.get(f.key))
+            if value is not None:
+                ms.add(f.metric, value, {**base, **dict(f.labels)} if f.labels else base)
+        prefix = self.generic_prefix
+        if prefix is None:
+            return
+        if budget is None:
+            budget = GenericBudget("")
+        for key, raw in obj.items():
+            if key in named or key in self.ignore:
+                continue
+            value = boolean(raw) if isinstance(raw, bool) else number(raw)
+            if value is None or not budget.field_fits(key):
+                continue
+            metric = _generic_metric(prefix, key)
+            if budget.admit(metric, key):
+                ms.add(metric, value, base)
+
+
+Mapper = Callable[[Any, MetricSet], None]
+
+
+def endpoint_budget(path: str) -> Callable[[Callable[[Any, MetricSet, GenericBudget], None]], Mapper]:
+    """Give the mapper of ``path`` one generic budget per call (= per scrape) and report its drops."""
+
+    def wrap(fn: Callable[[Any, MetricSet, GenericBudget], None]) -> Mapper:
+        @functools.wraps(fn)
+        def mapper(data: Any, ms: MetricSet) -> None:
+            budget = GenericBudget(path)
+            fn(data, ms, budget)
+            budget.finish(ms)
+
+        return mapper
+
+    return wrap

@@ -1,0 +1,32 @@
+"""The one place sources are registered, and the allow-list they add up to.
+
+Adding a source: add its folder under ``exporter/sources/`` and its class here. The allow-list is
+assembled from the sources' own declarations plus the customer login, frozen at import, and pinned
+by a test so that any new path shows up in review.
+"""
+
+from __future__ import annotations
+
+from exporter.config import GatewayConfig
+from exporter.gateway.allowlist import LOGIN, AllowList
+from exporter.gateway.request import Request
+from exporter.sources.base import Source
+from exporter.sources.json_api import endpoints as json_api
+from exporter.sources.json_api.source import JsonApiSource
+from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL, SolarPowerwallSource
+from exporter.sources.vitals.source import VITALS, VitalsSource
+
+SOURCES: tuple[type[Source], ...] = (JsonApiSource, VitalsSource, SolarPowerwallSource)
+
+ALLOW_LIST = AllowList([LOGIN, *(a for s in SOURCES for a in s.ALLOWED)])
+
+# Every request any source may make in a scrape (for tests, docs and the benchmark).
+ALL_REQUESTS: tuple[Request, ...] = (*json_api.REQUESTS, VITALS, SOLAR_POWERWALL)
+
+
+def sources_for(cfg: GatewayConfig) -> list[Source]:
+    """A fresh instance of every source this gateway's config enables (sources keep per-gateway memory)."""
+    return [cls(cfg) for cls in SOURCES if cls.enabled(cfg)]
+
+
+READ_PATHS: frozenset[str] = frozenset(p for m, p in ALLOW_LIST.requests if m == "GET")

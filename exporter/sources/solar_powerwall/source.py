@@ -1,0 +1,33 @@
+"""The solar_powerwall source: the Powerwall+ inverter and its strings, where vitals are gone.
+
+It only repeats what vitals carries, so it is asked for only when this gateway's vitals request is
+known to be unsupported (firmware 23.44 and later). Mapped through the same device rule table, so
+the strings have the same metric names and labels as from vitals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exporter.devices.flatten import flatten_solar_powerwall
+from exporter.gateway.allowlist import Allowed
+from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.request import Request, get
+from exporter.sources.base import Output, RequestView, Source
+from exporter.sources.vitals.source import VITALS
+
+SOLAR_POWERWALL = get("/api/solar_powerwall", optional=True)
+
+
+class SolarPowerwallSource(Source):
+    name = "solar_powerwall"
+    ALLOWED = (Allowed("GET", SOLAR_POWERWALL.path),)
+
+    def requests(self, view: RequestView) -> Sequence[Request]:
+        return (SOLAR_POWERWALL,) if view.not_supported(VITALS) else ()
+
+    def collect(self, request: Request, answer: Fetched, out: Output) -> None:
+        obj = answer.json()
+        if not isinstance(obj, dict):
+            raise FetchError("decode", f"{request.label}: JSON is a {type(obj).__name__}, not an object", answer.status)
+        flatten_solar_powerwall(obj, out.ms)
