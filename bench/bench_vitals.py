@@ -22,11 +22,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
-from exporter.devices.flatten import flatten_vitals
+from exporter.devices.flatten import flatten_devices
 from exporter.devices.rules import resolve
 from exporter.metrics.metricset import MetricSet
 from exporter.proto import vitals_pb2
 from exporter.sources.vitals.decode import decode_vitals
+
+VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 
 _pb2: Any = vitals_pb2  # generated module without stubs
 
@@ -81,7 +83,7 @@ class _Collector:
 
 def _scrape(payload: bytes) -> MetricSet:
     ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_vitals(decode_vitals(payload), ms)
+    flatten_devices(decode_vitals(payload), ms, VITALS)
     return ms
 
 

@@ -12,12 +12,16 @@ import math
 
 import pytest
 
-from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.devices.flatten import flatten_devices
+from exporter.devices.model import Device
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
 from exporter.sources.json_api.convert import number, scaled
 from exporter.sources.json_api.mappers import JSON_MAPPERS, map_aggregates
-from exporter.sources.vitals.decode import Device
+from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
+
+VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
+SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 
 HUGE_INT = 10**400  # valid JSON, beyond float range
 ABSURD = (float("inf"), float("-inf"), float("nan"), HUGE_INT, -HUGE_INT)
@@ -84,17 +88,19 @@ def test_every_json_mapper_survives_absurd_values_everywhere(value: float) -> No
     ms = MetricSet(base_labels={"gateway": "g"})
     for mapper in JSON_MAPPERS.values():
         mapper(doc, ms)
-    flatten_solar_powerwall({"pvac_status": {"p_out": value, "unknown": value}, "top": value}, ms)
+    flatten_devices(
+        decode_solar_powerwall({"pvac_status": {"p_out": value, "unknown": value}, "top": value}), ms, SOLAR_POWERWALL
+    )
     assert_all_finite(ms)
 
 
 def test_absurd_vitals_are_absent() -> None:
     dev = Device(
         din="X--S",
-        device_type="TEPINV",
+        family="TEPINV",
         part_number="",
         serial="S",
-        vitals={
+        signals={
             "PINV_EnergyCharged": 1e306,  # Wh → J overflows
             "PINV_Pout": 1e306,  # kW → W overflows
             "Foo_LifetimeEnergy": HUGE_INT,  # generic counter
@@ -105,7 +111,7 @@ def test_absurd_vitals_are_absent() -> None:
         },
     )
     ms = MetricSet()
-    flatten_vitals([dev], ms)
+    flatten_devices([dev], ms, VITALS)
     assert ms.get("powerwall_vital_ok") == 2.0
     for name in (
         "powerwall_inverter_energy_charged_joules_total",

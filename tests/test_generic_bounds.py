@@ -16,12 +16,16 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.devices.flatten import flatten_devices
+from exporter.devices.model import Device
 from exporter.metrics import metricset, naming
 from exporter.metrics.metricset import Kind, MetricSet, counter, gauge, info
 from exporter.sources.json_api.mappers import map_aggregates, map_powerwalls, map_status
-from exporter.sources.vitals.decode import Device
+from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
+
+VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
+SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 
 DROPPED = "powerwall_generic_fields_dropped_total"
 _gateways = itertools.count()
@@ -145,9 +149,9 @@ def test_vitals_generic_names_are_bounded_too() -> None:
     vitals: dict[str, float | str] = {f"NEW_Vital{i}": float(i) for i in range(20_000)}
     vitals["V" * 100_000] = 1.0
     vitals["PINV_Pout"] = 1.0  # curated: never subject to the generic budget
-    devices = [Device(din=f"D--{d}", device_type="TEPINV", part_number="", serial=str(d), vitals=vitals) for d in "AB"]
+    devices = [Device(din=f"D--{d}", family="TEPINV", part_number="", serial=str(d), signals=vitals) for d in "AB"]
     ms = fresh_set()
-    flatten_vitals(devices, ms)
+    flatten_devices(devices, ms, VITALS)
     generic = [n for n in ms.names() if n.startswith("powerwall_vital_")]
     assert len(generic) == naming.MAX_GENERIC_FAMILIES
     assert max(map(len, ms.names())) <= naming.MAX_GENERIC_NAME_LENGTH
@@ -162,11 +166,11 @@ def test_vitals_generic_names_are_bounded_too() -> None:
 def test_generic_vitals_of_one_name_but_different_types_keep_openmetrics_valid() -> None:
     """Text on one device and a number on another: an info and a gauge with one family name."""
     devices = [
-        Device(din="D--A", device_type="X", part_number="", serial="A", vitals={"Foo": "on", "Bar_LifetimeEnergy": 1}),
-        Device(din="D--B", device_type="X", part_number="", serial="B", vitals={"Foo": 1.0, "bar-lifetime-energy": 2}),
+        Device(din="D--A", family="X", part_number="", serial="A", signals={"Foo": "on", "Bar_LifetimeEnergy": 1}),
+        Device(din="D--B", family="X", part_number="", serial="B", signals={"Foo": 1.0, "bar-lifetime-energy": 2}),
     ]
     ms = fresh_set()
-    flatten_vitals(devices, ms)
+    flatten_devices(devices, ms, VITALS)
     check_valid(ms)
     assert ms.get("powerwall_vital_foo_info", serial="A", value="on") == 1.0  # the first writer keeps the family
     assert ms.get("powerwall_vital_foo") is None
@@ -176,7 +180,7 @@ def test_generic_vitals_of_one_name_but_different_types_keep_openmetrics_valid()
 def test_solar_powerwall_generic_names_are_bounded() -> None:
     data = {"pvac_status": hostile_fields(), **{f"top_{i}": i for i in range(1000)}}
     ms = fresh_set()
-    flatten_solar_powerwall(data, ms)
+    flatten_devices(decode_solar_powerwall(data), ms, SOLAR_POWERWALL)
     assert len([n for n in ms.names() if n.startswith("powerwall_vital_")]) == naming.MAX_GENERIC_FAMILIES
     assert max(map(len, ms.names())) <= naming.MAX_GENERIC_NAME_LENGTH
     assert ms.get(DROPPED, endpoint="/api/solar_powerwall", reason="name_too_long") == 1

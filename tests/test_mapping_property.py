@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.devices.flatten import flatten_solar_powerwall
+from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.json_api.mappers import JSON_MAPPERS
+from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
 from tests.conftest import require_fixtures
+
+SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 
 # JSON integers have no size limit: cover small ones, ones near float's range and ones far beyond it
 # (10**1000 keeps hypothesis' repr below Python's int-to-str digit limit).
@@ -73,7 +76,7 @@ def test_random_json_never_breaks_any_mapper(data: Any) -> None:
     ms = MetricSet(base_labels={"gateway": "g"})
     for mapper in JSON_MAPPERS.values():
         mapper(data, ms)
-    flatten_solar_powerwall(data, ms)
+    flatten_devices(decode_solar_powerwall(data), ms, SOLAR_POWERWALL)
     check(ms)
 
 

@@ -1,4 +1,10 @@
-"""The vitals mapping table: which vital becomes which metric, with what scale and labels.
+"""The one rule table for per-device data: which signal becomes which metric, with what scale and labels.
+
+Every per-device source decodes into :class:`~exporter.devices.model.Device` records whose signals
+carry the gateway's vital names (the vitals protobuf sends them; ``/api/solar_powerwall`` is
+renamed to them in :mod:`exporter.sources.solar_powerwall.tables`; TEDAPI will be too). This table
+is the only place that maps those names to metrics, so all sources yield identical names and labels
+for the same quantity. The rest of this docstring says "vital" for such a signal name.
 
 The table is data so that adding a vital is a one-line change a reviewer can check against the
 gateway documentation (``shared/docs/gateway-api.md`` section 4), and so that tests can reason about
@@ -370,39 +376,3 @@ CURATED_LABELS: Mapping[str, tuple[str, ...]] = label_schema()
 
 CURATED_METRIC_NAMES: tuple[str, ...] = tuple(sorted({*CURATED_LABELS, *(m.name for m in DEVICE_METRICS)}))
 """Every fixed metric name the vitals mapping can emit (the generic rule adds ``powerwall_vital_*``)."""
-
-# ---------------------------------------------------------------------------------------------
-# /api/solar_powerwall (Powerwall+ on firmware without vitals): JSON field → equivalent vital name,
-# so both sources go through the same rules and feed the same metrics.
-SOLAR_PVAC_STATUS_FIELDS: Mapping[str, str] = {
-    "state": "PVAC_State",
-    "grid_state": "PVAC_GridState",
-    "inv_state": "PVAC_InvState",
-    "v_out": "PVAC_Vout",
-    "f_out": "PVAC_Fout",
-    "p_out": "PVAC_Pout",
-    "q_out": "PVAC_Qout",
-    "i_out": "PVAC_Iout",
-}
-"""``pvac_status`` scalars; any other scalar ``k`` there becomes the vital ``PVAC_<k>`` (generic)."""
-
-SOLAR_STRING_FIELDS: Mapping[str, str] = {
-    "measured_power": "PVAC_PVMeasuredPower_{string}",
-    "measured_voltage": "PVAC_PVMeasuredVoltage_{string}",
-    "current": "PVAC_PVCurrent_{string}",
-    "connected": "PVS_String{string}_Connected",
-}
-"""``pvac_status.string_vitals[]`` entries (``string_id`` 1, 2, ... → ``A``, ``B``, ...)."""
-
-SOLAR_PVS_STATUS_FIELDS: Mapping[str, str] = {
-    "state": "PVS_State",
-    "v_ll": "PVS_vLL",
-    "enable_output": "PVS_EnableOutput",
-    "self_test_state": "PVS_SelfTestState",
-}
-"""``pvs_status`` scalars; any other scalar ``k`` there becomes the vital ``PVS_<k>`` (generic)."""
-
-SOLAR_TOP_LEVEL_FIELDS: Mapping[str, str] = {
-    "power_status_setpoint": "PVI-PowerStatusSetpoint",
-}
-"""Top-level scalars attributed to the PVAC; any other top-level scalar keeps its own name."""

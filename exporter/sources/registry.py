@@ -24,6 +24,14 @@ ALLOW_LIST = AllowList([LOGIN, *(a for s in SOURCES for a in s.ALLOWED)])
 ALL_REQUESTS: tuple[Request, ...] = (*json_api.REQUESTS, VITALS, SOLAR_POWERWALL)
 
 
+def source_of(request: Request) -> type[Source]:
+    """The source class that declares ``request`` (for tests and tools that replay one answer)."""
+    for cls in SOURCES:
+        if any(a.method == request.method and a.path == request.path for a in cls.ALLOWED):
+            return cls
+    raise KeyError(f"no source declares {request.method} {request.path}")
+
+
 def sources_for(cfg: GatewayConfig) -> list[Source]:
     """A fresh instance of every source this gateway's config enables (sources keep per-gateway memory)."""
     return [cls(cfg) for cls in SOURCES if cls.enabled(cfg)]

@@ -1,1 +1,1 @@
-"""``GET /api/solar_powerwall``: Powerwall+ strings and inverter state once vitals are gone."""
+"""``/api/solar_powerwall``: the Powerwall+ PV data of firmware without vitals, as device records."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exporter.devices.flatten import flatten_solar_powerwall
+from exporter.devices.flatten import flatten_devices
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Request, get
 from exporter.sources.base import Output, RequestView, Source
+from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.sources.vitals.source import VITALS
 
 SOLAR_POWERWALL = get("/api/solar_powerwall", optional=True)
@@ -30,4 +31,4 @@ class SolarPowerwallSource(Source):
         obj = answer.json()
         if not isinstance(obj, dict):
             raise FetchError("decode", f"{request.label}: JSON is a {type(obj).__name__}, not an object", answer.status)
-        flatten_solar_powerwall(obj, out.ms)
+        flatten_devices(decode_solar_powerwall(obj), out.ms, request.label)

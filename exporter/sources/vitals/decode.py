@@ -8,21 +8,10 @@ and a bad body can never take a scrape down with an unexpected exception. After 
 refers to protobuf any more: :mod:`exporter.devices.flatten` only sees frozen dataclasses holding
 ``str``/``int``/``float``/``bool``.
 
-Label derivation (``device_type``, ``part_number``, ``serial``) follows the gateway's DIN
-convention ``<TYPE>--<partNumber>--<serialNumber>``:
-
-* ``device_type`` is always the DIN prefix before the first ``--``.
-* ``part_number``/``serial`` come from the ``partNumber``/``serialNumber`` fields when those are
-  present and non-empty (older firmware sends ``""`` for "absent").
-* A ``serialNumber`` that itself contains ``--`` (the ``TESLA--1538100-00-F--C...`` PV-inverter
-  record) is split at its last ``--``: the head is the part number (used when no ``partNumber``
-  field was sent), the tail the serial.
-* Whatever is still missing is taken from the DIN: three or more ``--``-separated parts give
-  ``TYPE--PART--SERIAL`` (a part containing ``--`` is re-joined); two parts (``NEURIO--SERIAL``,
-  ``TESLA--SERIAL``) give a serial and an empty part number.
-
-The raw wire values stay available as ``raw_part_number``/``raw_serial_number`` (``None`` when the
-field was not sent), so the decode can be compared field by field with other decoders.
+Labels (family, part number, serial) are derived from the DIN and the ``partNumber``/``serialNumber``
+wire fields by :func:`exporter.devices.model.derive_labels`, the rule every source shares. The raw
+wire values stay available as ``raw_part_number``/``raw_serial_number`` (``None`` when the field was
+not sent), so the decode can be compared field by field with other decoders.
 
 Two deliberate leniencies, both logged at debug level: a device entry without a DIN is skipped (it
 cannot be labelled), and a vital whose value oneof is unset is skipped (it has no value). A payload
@@ -34,11 +23,11 @@ of unknown fields).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from exporter.devices.model import Device, SignalValue, derive_labels
 from exporter.proto import vitals_pb2
 
 log = logging.getLogger(__name__)
@@ -47,69 +36,9 @@ log = logging.getLogger(__name__)
 # every value read through it is converted to a plain Python type below, so Any stops here.
 _pb2: Any = vitals_pb2
 
-VitalValue = float | int | bool | str
-"""A vital's value: ``floatValue`` → float, ``intValue`` (int64) → int, bool, string."""
-
 
 class VitalsDecodeError(ValueError):
     """The body is not a decodable ``DevicesWithVitals`` message (garbage, truncated, empty)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """One device of the vitals payload, with labels already derived (see the module docstring).
-
-    ``vitals`` keeps the gateway's vital names unchanged; ``alerts`` keeps order and duplicates
-    (the gateway repeats some, e.g. ``GridCodesWrite``); collapsing them is a presentation choice
-    made in :mod:`exporter.devices.flatten`. Instances are not hashable (``vitals`` is a dict).
-    """
-
-    din: str
-    device_type: str
-    part_number: str
-    serial: str
-    parent_din: str | None = None
-    firmware: str | None = None
-    manufacturer: str | None = None
-    site_label: str | None = None
-    last_communication: float | None = None
-    first_communication: float | None = None
-    ecu_type: int | None = None
-    meter_locations: tuple[int, ...] = ()
-    nameplate_real_power_w: int | None = None
-    nameplate_apparent_power_va: int | None = None
-    ip_address: str | None = None
-    vitals: dict[str, VitalValue] = field(default_factory=dict)
-    alerts: tuple[str, ...] = ()
-    # Which DeviceAttributes oneof member was sent ("teslaEnergyEcuAttributes", "meterAttributes",
-    # "pvInverterAttributes", "generatorAttributes") or None.
-    attributes_kind: str | None = None
-    raw_part_number: str | None = None
-    raw_serial_number: str | None = None
-
-
-def split_din(din: str) -> tuple[str, str, str]:
-    """``(device_type, part_number, serial)`` parsed from a DIN alone; missing parts are ``""``."""
-    parts = din.split("--")
-    if len(parts) == 1:
-        return parts[0], "", ""
-    if len(parts) == 2:
-        return parts[0], "", parts[1]
-    return parts[0], "--".join(parts[1:-1]), parts[-1]
-
-
-def derive_labels(din: str, part_field: str | None, serial_field: str | None) -> tuple[str, str, str]:
-    """``(device_type, part_number, serial)`` from the DIN and the optional wire fields.
-
-    Public so the simulator and tests apply the very same rule; see the module docstring.
-    """
-    device_type, din_part, din_serial = split_din(din)
-    part = part_field or ""
-    serial = serial_field or ""
-    if "--" in serial:
-        embedded_part, _, serial = serial.rpartition("--")
-        part = part or embedded_part
-    return device_type, part or din_part, serial or din_serial
 
 
 def _wrapped(msg: Any, name: str) -> str | None:
@@ -126,8 +55,8 @@ def _timestamp(msg: Any, name: str) -> float | None:
     return float(ts.seconds) + float(ts.nanos) / 1e9
 
 
-def _vitals(entries: Any) -> dict[str, VitalValue]:
-    out: dict[str, VitalValue] = {}
+def _signals(entries: Any) -> dict[str, SignalValue]:
+    out: dict[str, SignalValue] = {}
     for vital in entries:
         kind = vital.WhichOneof("value")
         if kind is None:
@@ -145,7 +74,7 @@ def _device(entry: Any) -> Device | None:
         return None
     raw_part = _wrapped(dev, "partNumber")
     raw_serial = _wrapped(dev, "serialNumber")
-    device_type, part, serial = derive_labels(din, raw_part, raw_serial)
+    family, part, serial = derive_labels(din, raw_part, raw_serial)
 
     ecu_type: int | None = None
     meter_locations: tuple[int, ...] = ()
@@ -172,7 +101,7 @@ def _device(entry: Any) -> Device | None:
 
     return Device(
         din=din,
-        device_type=device_type,
+        family=family,
         part_number=part,
         serial=serial,
         parent_din=_wrapped(dev, "componentParentDin"),
@@ -186,7 +115,7 @@ def _device(entry: Any) -> Device | None:
         nameplate_real_power_w=nameplate_w,
         nameplate_apparent_power_va=nameplate_va,
         ip_address=ip_address,
-        vitals=_vitals(entry.vitals),
+        signals=_signals(entry.vitals),
         alerts=tuple(str(a) for a in entry.alerts),
         attributes_kind=kind,
         raw_part_number=raw_part,

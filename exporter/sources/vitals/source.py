@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exporter.devices.flatten import flatten_vitals
+from exporter.devices.flatten import flatten_devices
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Body, Request, get
@@ -36,7 +36,7 @@ class VitalsSource(Source):
                 "decode", f"{request.label}: protobuf answer did not decode: {exc}", answer.status
             ) from None
         out.ms.add(VITALS_SUPPORTED, 1)
-        flatten_vitals(devices, out.ms)
+        flatten_devices(devices, out.ms, request.label)
 
     def not_supported(self, request: Request, out: Output) -> None:
         out.ms.add(VITALS_SUPPORTED, 0)

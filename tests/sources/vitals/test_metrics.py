@@ -1,4 +1,4 @@
-"""Flattening vitals into metrics: curated names, units, labels, the generic rule, the exposition.
+"""The real vitals capture and the published JSON examples as metrics: names, units, labels, exposition.
 
 Expected names and values here are written out by hand from ``gateway-api.md`` section 4 and the
 contract, not derived from the mapping table, so a wrong table entry fails a test.
@@ -16,14 +16,16 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.devices import rules
-from exporter.devices.flatten import flatten_vitals
-from exporter.devices.rules import CURATED_METRIC_NAMES, resolve
-from exporter.metrics.metricset import Kind, MetricSet, gauge
-from exporter.metrics.naming import snake_case
-from exporter.sources.vitals.decode import Device, decode_vitals
+from exporter.devices.flatten import flatten_devices
+from exporter.devices.model import Device
+from exporter.devices.rules import resolve
+from exporter.metrics.metricset import MetricSet
+from exporter.sources.vitals.decode import decode_vitals
 from tests.conftest import IN_CI, require_fixtures
-from tests.vitals_encoder import encode_vitals_json, render, vitals_of
+from tests.render import render
+from tests.sources.vitals.encoder import encode_vitals_json, vitals_of
+
+VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 
 H = 3600.0
 EXAMPLES = ("powerwall2-example", "pypowerwall-example", "pypowerwall-example-latest")
@@ -52,7 +54,7 @@ def capture_devices(vitals_dir: Path) -> list[Device]:
 @pytest.fixture(scope="module")
 def ms(capture_devices: list[Device]) -> MetricSet:
     out = MetricSet(base_labels={"gateway": "home"})
-    assert flatten_vitals(capture_devices, out) is None  # type: ignore[func-returns-value]
+    assert flatten_devices(capture_devices, out, VITALS) is None  # type: ignore[func-returns-value]
     return out
 
 
@@ -177,7 +179,7 @@ def test_capture_exact_series(exposition: str, name: str, labels: dict[str, str]
 
 
 def test_capture_series_count(ms: MetricSet, capture_devices: list[Device]) -> None:
-    n_vitals = sum(len(d.vitals) for d in capture_devices)
+    n_vitals = sum(len(d.signals) for d in capture_devices)
     assert n_vitals == 156
     # 156 vitals + 13 device_info + 13 last-communication + 10 distinct alerts + 1 nameplate
     assert len(ms) == 193
@@ -205,7 +207,7 @@ def test_every_capture_vital_is_exported_exactly_once(exposition: str, capture_d
             assert device_keys <= labels.keys(), name
             per_device[labels["device"], labels["serial"], labels["part_number"]] += 1
     for d in capture_devices:
-        assert per_device.get((d.device_type, d.serial, d.part_number), 0) == len(d.vitals), d.din
+        assert per_device.get((d.family, d.serial, d.part_number), 0) == len(d.signals), d.din
 
 
 def test_every_family_has_one_label_schema(exposition: str) -> None:
@@ -253,7 +255,7 @@ def test_json_example_roundtrip_exports_every_vital(vitals_dir: Path, example: s
     devices = decode_vitals(encode_vitals_json(doc))
     assert [d.din for d in devices] == list(doc)
     out = MetricSet(base_labels={"gateway": "home"})
-    flatten_vitals(devices, out)
+    flatten_devices(devices, out, VITALS)
     samples = _parse(render(out))
 
     checked = 0
@@ -289,184 +291,9 @@ def test_json_example_roundtrip_exports_every_vital(vitals_dir: Path, example: s
 def test_example_alerts_and_ecu_less_devices(vitals_dir: Path) -> None:
     doc = json.loads((vitals_dir / "json-examples" / "pypowerwall-example-latest.json").read_text())
     out = MetricSet(base_labels={"gateway": "home"})
-    flatten_vitals(decode_vitals(encode_vitals_json(doc)), out)
+    flatten_devices(decode_vitals(encode_vitals_json(doc)), out, VITALS)
     assert out.get("powerwall_device_alert", device="TEPOD", alert="POD_w110_SW_EOC") == 1.0
     assert out.get("powerwall_device_alert", device="STSTSM", alert="GridCodesWrite") == 1.0
     assert len([k for k in out.samples("powerwall_device_alert") if dict(k)["device"] == "STSTSM"]) == 4
     # the TESLA meter has no vitals and no firmware, but is still listed
     assert out.get("powerwall_device_info", device="TESLA", serial="XXXXXXXXXX", firmware="") == 1.0
-
-
-# --------------------------------------------------------------------------- unit-level rules
-def test_device_with_alerts_but_no_vitals_still_appears() -> None:
-    out = MetricSet()
-    flatten_vitals(
-        [Device(din="TETHC--P--S", device_type="TETHC", part_number="P", serial="S", alerts=("X", "X"))], out
-    )
-    assert out.get("powerwall_device_info", device="TETHC", serial="S", part_number="P", din="TETHC--P--S") == 1
-    assert out.samples("powerwall_device_alert") == {
-        (("device", "TETHC"), ("serial", "S"), ("part_number", "P"), ("alert", "X")): 1.0
-    }
-    assert out.get("powerwall_device_last_communication_timestamp_seconds") is None
-
-
-@pytest.mark.parametrize(
-    ("vital", "snake"),
-    [
-        ("PINV_HardwareEnableLine", "pinv_hardware_enable_line"),
-        ("STSTSM-Location", "ststsm_location"),
-        ("PVI-PowerStatusSetpoint", "pvi_power_status_setpoint"),
-        ("PVS_vLL", "pvs_v_ll"),
-        ("POD_CCVhold", "pod_cc_vhold"),
-        ("ISLAND_L1L2PhaseDelta", "island_l1_l2_phase_delta"),
-        ("PVAC_VL1Ground", "pvac_vl1_ground"),
-        ("PVAC_VHvMinusChassisDC", "pvac_v_hv_minus_chassis_dc"),
-        ("a  b--c", "a_b_c"),
-        ("__x__", "x"),
-        ("Ünïcödé", "n_c_d"),
-        ("---", ""),
-    ],
-)
-def test_snake_case(vital: str, snake: str) -> None:
-    assert snake_case(vital) == snake
-
-
-@pytest.mark.parametrize(
-    ("vital", "value", "name", "kind"),
-    [
-        ("PINV_HardwareEnableLine", True, "powerwall_vital_pinv_hardware_enable_line", Kind.GAUGE),
-        ("STSTSM-Location", "Gateway", "powerwall_vital_ststsm_location_info", Kind.INFO),
-        ("PVI-PowerStatusSetpoint", "on", "powerwall_vital_pvi_power_status_setpoint_info", Kind.INFO),
-        ("Foo_Total", 1.0, "powerwall_vital_foo_total_value", Kind.GAUGE),
-        ("Foo_Info", 1.0, "powerwall_vital_foo_info_value", Kind.GAUGE),
-        ("Foo_Count", 1.0, "powerwall_vital_foo_count_value", Kind.GAUGE),
-        ("Foo_Info", "x", "powerwall_vital_foo_info_info", Kind.INFO),
-        ("METER_Q_Extra_LifetimeEnergy", 5.0, "powerwall_vital_meter_q_extra_lifetime_energy_total", Kind.COUNTER),
-        (
-            "NEURIO_CT0_LifetimeEnergyImport",
-            5.0,
-            "powerwall_vital_neurio_ct0_lifetime_energy_import_total",
-            Kind.COUNTER,
-        ),
-        ("XYZ_LifetimeEnergy_Total", 5.0, "powerwall_vital_xyz_lifetime_energy_total", Kind.COUNTER),
-        ("BMS_EnergyCharged", 5.0, "powerwall_vital_bms_energy_charged_total", Kind.COUNTER),
-        # a curated vital of the wrong type falls through to the generic rule
-        ("PINV_State", 3, "powerwall_vital_pinv_state", Kind.GAUGE),
-        ("PINV_Pout", "n/a", "powerwall_vital_pinv_pout_info", Kind.INFO),
-        # curated
-        ("PINV_Pout", 1.5, "powerwall_inverter_power_watts", Kind.GAUGE),
-        ("METER_Z_CTA_InstRealPower", 1.0, "powerwall_ct_power_watts", Kind.GAUGE),
-    ],
-)
-def test_resolution(vital: str, value: Any, name: str, kind: Kind) -> None:
-    target = resolve(vital, isinstance(value, str))
-    assert target is not None
-    assert (target.metric.name, target.metric.kind) == (name, kind)
-
-
-def test_empty_names_are_skipped_and_nothing_raises() -> None:
-    out = MetricSet()
-    dev = Device(din="X--S", device_type="X", part_number="", serial="S", vitals={"": 1.0, "---": "a", "ok": 2})
-    flatten_vitals([dev], out)
-    assert out.get("powerwall_vital_ok") == 2.0
-    assert len(out) == 2  # device_info + ok
-
-
-def test_colliding_generic_names_keep_the_sorted_first() -> None:
-    dev = Device(din="X--S", device_type="X", part_number="", serial="S", vitals={"A_B": 2.0, "A-B": 1.0, "a_b": "t"})
-    for _ in range(3):
-        out = MetricSet()
-        flatten_vitals([dev], out)
-        assert out.get("powerwall_vital_a_b") == 1.0  # "A-B" sorts before "A_B"
-        # The text vital's info would be a second family "powerwall_vital_a_b" (invalid OpenMetrics).
-        assert out.get("powerwall_vital_a_b_info", value="t") is None
-        assert out.get("powerwall_generic_fields_dropped_total", reason="name_clash") == 1.0
-
-
-def test_duplicate_device_is_written_once() -> None:
-    dev = Device(din="X--S", device_type="X", part_number="", serial="S", vitals={"v": 1.0}, alerts=("a",))
-    other = Device(din="X--S", device_type="X", part_number="", serial="S", vitals={"v": 2.0}, alerts=("a",))
-    out = MetricSet()
-    flatten_vitals([dev, other], out)
-    assert out.get("powerwall_vital_v") == 1.0
-    assert len(out) == 3
-
-
-def test_big_ints_are_exported_but_nan_inf_and_overflow_are_absent() -> None:
-    dev = Device(
-        din="X--S",
-        device_type="X",
-        part_number="",
-        serial="S",
-        vitals={"n": float("nan"), "i": float("-inf"), "h": 2**63 - 1, "PINV_Pout": 1e308},
-    )
-    out = MetricSet()
-    flatten_vitals([dev], out)
-    assert out.get("powerwall_vital_h") == float(2**63 - 1)
-    assert out.get("powerwall_inverter_power_watts") is None  # 1e308 kW overflows in W
-    assert out.get("powerwall_vital_n") is None
-    assert out.get("powerwall_vital_i") is None
-    render(out)
-
-
-def test_rule_table_invariants() -> None:
-    schema = rules.label_schema()
-    for name in schema:
-        assert name in CURATED_METRIC_NAMES
-        assert not name.startswith(rules.GENERIC_PREFIX)
-    # device-labelled families exist for every device metric
-    for metric in rules.DEVICE_METRICS:
-        assert metric.name in CURATED_METRIC_NAMES
-    # every contract vital family is produced by some rule
-    contract = {
-        "powerwall_inverter_power_watts",
-        "powerwall_inverter_reactive_power_var",
-        "powerwall_inverter_voltage_volts",
-        "powerwall_inverter_frequency_hertz",
-        "powerwall_inverter_energy_charged_joules_total",
-        "powerwall_inverter_energy_discharged_joules_total",
-        "powerwall_inverter_state_info",
-        "powerwall_inverter_grid_state_info",
-        "powerwall_pod_energy_remaining_joules",
-        "powerwall_pod_full_pack_energy_joules",
-        "powerwall_pod_energy_to_be_charged_joules",
-        "powerwall_pod_available_charge_power_watts",
-        "powerwall_pod_available_discharge_power_watts",
-        "powerwall_pod_permanently_faulted",
-        "powerwall_pod_persistently_faulted",
-        "powerwall_pod_state_info",
-        "powerwall_thermal_ambient_temperature_celsius",
-        "powerwall_thermal_state_info",
-        "powerwall_solar_string_power_watts",
-        "powerwall_solar_string_voltage_volts",
-        "powerwall_solar_string_current_amperes",
-        "powerwall_solar_string_connected",
-        "powerwall_solar_string_state_info",
-        "powerwall_solar_inverter_power_watts",
-        "powerwall_solar_inverter_energy_joules_total",
-        "powerwall_solar_inverter_state_info",
-        "powerwall_ct_power_watts",
-        "powerwall_ct_reactive_power_var",
-        "powerwall_ct_current_amperes",
-        "powerwall_ct_voltage_volts",
-        "powerwall_ct_energy_imported_joules_total",
-        "powerwall_ct_energy_exported_joules_total",
-        "powerwall_island_frequency_hertz",
-        "powerwall_island_voltage_volts",
-        "powerwall_island_grid_connected",
-        "powerwall_island_grid_state_info",
-        "powerwall_device_info",
-        "powerwall_device_last_communication_timestamp_seconds",
-        "powerwall_device_alert",
-    }
-    assert contract <= set(CURATED_METRIC_NAMES)
-
-
-def test_inconsistent_table_is_rejected() -> None:
-    a = rules.Rule("A", gauge("powerwall_x", "h"), labels=(("l", "1"),))
-    b = rules.Rule("B", gauge("powerwall_x", "h"), labels=(("m", "1"),))
-    with pytest.raises(ValueError, match="label names"):
-        rules.label_schema((a, b))
-    c = rules.Rule("C", gauge("powerwall_vital_x", "h"))
-    with pytest.raises(ValueError, match="generic prefix"):
-        rules.label_schema((c,))

@@ -13,11 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.devices.flatten import flatten_solar_powerwall, flatten_vitals
+from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
 from tests.conftest import FIXTURES, IN_CI
-from tests.vitals_encoder import METADATA_KEYS, encode_vitals_json, render
+from tests.render import render
+from tests.sources.vitals.encoder import METADATA_KEYS, encode_vitals_json
+
+VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 
 CAPTURE_PATH = FIXTURES / "vitals" / "pwsim-vitals.pb"
 CAPTURE = CAPTURE_PATH.read_bytes() if CAPTURE_PATH.is_file() else b""
@@ -36,7 +39,7 @@ def _check(payload: bytes) -> None:
     except VitalsDecodeError:
         return
     ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_vitals(devices, ms)
+    flatten_devices(devices, ms, VITALS)
     render(ms)
 
 
@@ -140,53 +143,7 @@ def test_structured_random_payloads_decode_and_flatten(doc: dict[str, dict[str, 
     """Well-formed bodies with arbitrary names, values and labels: decode succeeds, flatten is total."""
     devices = decode_vitals(encode_vitals_json(doc))
     ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_vitals(devices, ms)
-    render(ms)
-
-
-_json = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
-    max_leaves=30,
-)
-
-
-@SETTINGS
-@given(
-    st.one_of(
-        _json,
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "pvac_status": st.one_of(
-                    _json,
-                    st.fixed_dictionaries(
-                        {},
-                        optional={
-                            "string_vitals": st.lists(
-                                st.dictionaries(
-                                    st.sampled_from(
-                                        ["string_id", "connected", "measured_voltage", "current", "measured_power"]
-                                    ),
-                                    _json,
-                                ),
-                                max_size=5,
-                            )
-                        },
-                    ),
-                ),
-                "pvs_status": _json,
-                "pvac_alerts": st.dictionaries(st.text(max_size=10), _json, max_size=5),
-                "pvs_alerts": _json,
-            },
-        ),
-    )
-)
-def test_solar_powerwall_never_raises(data: Any) -> None:
-    ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_solar_powerwall(data, ms)
+    flatten_devices(devices, ms, VITALS)
     render(ms)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from exporter.sources.vitals.decode import Device, VitalsDecodeError, decode_vitals, derive_labels, split_din
+from exporter.devices.model import Device
+from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
 from tests.conftest import require_fixtures
-from tests.vitals_encoder import (
+from tests.sources.vitals.encoder import (
     METADATA_KEYS,
     encode_device,
     encode_vitals_json,
@@ -81,14 +82,14 @@ SAMPLES: list[tuple[str, str, Any]] = [
 
 @pytest.mark.parametrize(("din", "name", "expected"), SAMPLES)
 def test_sample_vitals_exact(devices: dict[str, Device], din: str, name: str, expected: Any) -> None:
-    value = devices[din].vitals[name]
+    value = devices[din].signals[name]
     assert type(value) is type(expected)
     assert value == expected
 
 
 def test_device_records_of_every_type(devices: dict[str, Device]) -> None:
     gw = devices["STSTSM--1232100-00-E--T0000000000000"]
-    assert (gw.device_type, gw.part_number, gw.serial) == ("STSTSM", "1232100-00-E", "T0000000000000")
+    assert (gw.family, gw.part_number, gw.serial) == ("STSTSM", "1232100-00-E", "T0000000000000")
     assert gw.parent_din is None
     assert gw.ecu_type == 207
     assert gw.firmware == "2023-11-30-g6e07d12eea"
@@ -104,7 +105,7 @@ def test_device_records_of_every_type(devices: dict[str, Device]) -> None:
     assert gw.ip_address is None
 
     pod = devices["TEPOD--1081100-13-V--T0000000000"]
-    assert (pod.device_type, pod.part_number, pod.serial, pod.ecu_type) == (
+    assert (pod.family, pod.part_number, pod.serial, pod.ecu_type) == (
         "TEPOD",
         "1081100-13-V",
         "T0000000000",
@@ -112,33 +113,33 @@ def test_device_records_of_every_type(devices: dict[str, Device]) -> None:
     )
     assert pod.parent_din == "TETHC--2012170-25-E--T0000000000000"
     assert pod.last_communication == 1708880455.0
-    assert len(pod.vitals) == 14
+    assert len(pod.signals) == 14
 
     pvs = devices["PVS--1538100-00-F--C0000000000000"]
     assert (pvs.ecu_type, pvs.parent_din) == (297, "PVAC--1538100-00-F--C0000000000000")
 
     sync = devices["TESYNC--1493315-01-F--J0000000000000"]
-    assert (sync.ecu_type, len(sync.vitals)) == (259, 54)
+    assert (sync.ecu_type, len(sync.signals)) == (259, 54)
 
     neurio = devices["NEURIO--V000000000000"]
-    assert (neurio.device_type, neurio.part_number, neurio.serial) == ("NEURIO", "", "V000000000000")
+    assert (neurio.family, neurio.part_number, neurio.serial) == ("NEURIO", "", "V000000000000")
     assert neurio.meter_locations == (5,)
     assert neurio.ip_address == "PWRview-73533"
     assert neurio.manufacturer == "NEURIO"
     assert neurio.ecu_type is None
 
     meter = devices["TESLA--J0000000000000"]
-    assert (meter.device_type, meter.part_number, meter.serial) == ("TESLA", "", "J0000000000000")
+    assert (meter.family, meter.part_number, meter.serial) == ("TESLA", "", "J0000000000000")
     assert meter.meter_locations == (1,)
     assert meter.ip_address == ""  # connectionParameters present but empty
-    assert meter.vitals == {}
+    assert meter.signals == {}
     assert meter.alerts == ()
 
     pv = devices["TESLA--1538100-00-F--C0000000000000"]
     # The part number sits inside the serialNumber field; no partNumber field is sent.
     assert pv.raw_serial_number == "1538100-00-F--C0000000000000"
     assert pv.raw_part_number is None
-    assert (pv.device_type, pv.part_number, pv.serial) == ("TESLA", "1538100-00-F", "C0000000000000")
+    assert (pv.family, pv.part_number, pv.serial) == ("TESLA", "1538100-00-F", "C0000000000000")
     assert pv.nameplate_real_power_w == 7680
     assert pv.nameplate_apparent_power_va is None
     assert pv.attributes_kind == "pvInverterAttributes"
@@ -182,9 +183,9 @@ def test_agrees_with_independent_decoder_on_every_field(
         their_meta = {k: v for k, v in theirs.items() if k in METADATA_KEYS}
         assert _metadata(ours) == their_meta, din
         their_vitals = vitals_of(theirs)
-        assert sorted(ours.vitals) == sorted(their_vitals), din
+        assert sorted(ours.signals) == sorted(their_vitals), din
         for name, expected in their_vitals.items():
-            assert _floats_equal(ours.vitals[name], expected), (din, name, ours.vitals[name], expected)
+            assert _floats_equal(ours.signals[name], expected), (din, name, ours.signals[name], expected)
             compared += 1
     assert compared == 156
 
@@ -194,32 +195,6 @@ def test_encoder_reproduces_the_capture(capture: bytes, independent: dict[str, d
     rebuilt = encode_vitals_json(independent)
     assert len(rebuilt) == len(capture)
     assert decode_vitals(rebuilt) == sorted(decode_vitals(capture), key=lambda d: list(independent).index(d.din))
-
-
-@pytest.mark.parametrize(
-    ("din", "part", "serial", "expected"),
-    [
-        ("TEPOD--1081100-10-U--T21C0007854", "1081100-10-U", "T21C0007854", ("TEPOD", "1081100-10-U", "T21C0007854")),
-        ("TEPOD--1081100-10-U--T21C0007854", None, None, ("TEPOD", "1081100-10-U", "T21C0007854")),
-        ("TEPOD--1081100-10-U--T21C0007854", "", "", ("TEPOD", "1081100-10-U", "T21C0007854")),
-        ("NEURIO--VAH123", None, "VAH123", ("NEURIO", "", "VAH123")),
-        ("NEURIO--VAH123", "", "", ("NEURIO", "", "VAH123")),
-        ("TESLA--J123", None, "J123", ("TESLA", "", "J123")),
-        ("TESLA--1538100-00-F--C123", None, "1538100-00-F--C123", ("TESLA", "1538100-00-F", "C123")),
-        ("TESLA--1538100-00-F--C123", "", "1538100-00-F--C123", ("TESLA", "1538100-00-F", "C123")),
-        # Fields win over the DIN when both are present.
-        ("PVAC--1538100-00-F--C1", "1538100-00-G", "C2", ("PVAC", "1538100-00-G", "C2")),
-        ("STSTSM", None, None, ("STSTSM", "", "")),
-        ("A--B--C--D", None, None, ("A", "B--C", "D")),
-    ],
-)
-def test_label_derivation(din: str, part: str | None, serial: str | None, expected: tuple[str, str, str]) -> None:
-    assert derive_labels(din, part, serial) == expected
-
-
-def test_split_din() -> None:
-    assert split_din("TETHC--2012170-25-E--T1") == ("TETHC", "2012170-25-E", "T1")
-    assert split_din("NEURIO--V1") == ("NEURIO", "", "V1")
 
 
 def test_older_parent_format_with_empty_strings(fixtures_dir: Path) -> None:
@@ -238,8 +213,8 @@ def test_older_parent_format_with_empty_strings(fixtures_dir: Path) -> None:
 def test_int64_vitals_stay_exact_ints() -> None:
     payload = encode_device("TEST--P--S", {"Big": 2**62 + 1, "Neg": -5, "Zero": 0, "F": 1.5})
     (dev,) = decode_vitals(payload)
-    assert dev.vitals == {"Big": 2**62 + 1, "Neg": -5, "Zero": 0, "F": 1.5}
-    assert type(dev.vitals["Zero"]) is int
+    assert dev.signals == {"Big": 2**62 + 1, "Neg": -5, "Zero": 0, "F": 1.5}
+    assert type(dev.signals["Zero"]) is int
 
 
 def test_nanosecond_timestamps_and_generator_attributes() -> None:
@@ -270,7 +245,7 @@ def test_vital_without_value_and_device_without_din_are_skipped() -> None:
     )
     decoded = decode_vitals(nameless + good + with_empty)
     assert [d.din for d in decoded] == ["TEPOD--P--S", "TETHC--P--S"]
-    assert decoded[1].vitals == {}
+    assert decoded[1].signals == {}
 
 
 def test_duplicate_alerts_are_kept_in_order() -> None:

@@ -1,4 +1,4 @@
-"""Test support for the vitals tests: a protobuf wire *encoder* written by hand, and rendering.
+"""Test support for the vitals tests: a protobuf wire *encoder* written by hand.
 
 Why a hand-written encoder instead of building ``vitals_pb2`` messages: it encodes straight from the
 field-number table in ``shared/docs/gateway-api.md`` section 4, so payloads built here check the
@@ -21,13 +21,8 @@ what makes the decoder's "empty field means absent" rule testable.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
-
-from exporter.metrics.metricset import MetricSet
 
 # Wire types
 VARINT, FIXED64, LEN = 0, 1, 2
@@ -188,24 +183,3 @@ def encode_vitals_json(doc: Mapping[str, Mapping[str, Any]]) -> bytes:
 def vitals_of(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The vitals of one JSON entry (everything that is not device metadata)."""
     return {k: v for k, v in entry.items() if k not in METADATA_KEYS}
-
-
-# --- rendering ---------------------------------------------------------------------------------
-class MetricSetCollector:
-    """Minimal collector exposing one MetricSet, as the real collector does."""
-
-    def __init__(self, metricset: MetricSet) -> None:
-        self._ms = metricset
-
-    def collect(self) -> Iterator[Metric]:
-        return self._ms.families()
-
-    def describe(self) -> Iterable[Metric]:
-        return ()
-
-
-def render(metricset: MetricSet) -> str:
-    """Prometheus text exposition (format 0.0.4) of ``metricset``."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(MetricSetCollector(metricset))
-    return generate_latest(registry).decode("utf-8")

@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
-from exporter.devices.flatten import flatten_solar_powerwall
+from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
+from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from tests.conftest import require_fixtures
-from tests.vitals_encoder import render
+from tests.render import render
+
+SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 
 PVAC = {"device": "PVAC", "serial": "", "part_number": ""}
 PVS = {"device": "PVS", "serial": "", "part_number": ""}
@@ -27,7 +30,7 @@ def solar_json() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ms(solar_json: dict[str, Any]) -> MetricSet:
     out = MetricSet(base_labels={"gateway": "home"})
-    assert flatten_solar_powerwall(solar_json, out) is None  # type: ignore[func-returns-value]
+    assert flatten_devices(decode_solar_powerwall(solar_json), out, SOLAR_POWERWALL) is None  # type: ignore[func-returns-value]
     return out
 
 
@@ -110,24 +113,22 @@ def test_exposition_renders(ms: MetricSet) -> None:
 )
 def test_tolerates_missing_null_and_odd_fields(data: Any) -> None:
     out = MetricSet(base_labels={"gateway": "home"})
-    flatten_solar_powerwall(data, out)
+    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL)
     render(out)
 
 
 def test_string_id_as_text_and_duplicates() -> None:
+    data = {
+        "pvac_status": {
+            "string_vitals": [
+                {"string_id": "2", "measured_power": 100},
+                {"string_id": 2, "measured_power": 200},
+                {"string_id": 1, "current": None, "measured_voltage": 300.5},
+            ]
+        }
+    }
     out = MetricSet()
-    flatten_solar_powerwall(
-        {
-            "pvac_status": {
-                "string_vitals": [
-                    {"string_id": "2", "measured_power": 100},
-                    {"string_id": 2, "measured_power": 200},
-                    {"string_id": 1, "current": None, "measured_voltage": 300.5},
-                ]
-            }
-        },
-        out,
-    )
+    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL)
     assert out.get("powerwall_solar_string_power_watts", string="B") == 100.0  # first of an id wins
     assert out.get("powerwall_solar_string_voltage_volts", string="A") == 300.5
     assert out.get("powerwall_solar_string_current_amperes", string="A") is None
@@ -137,5 +138,5 @@ def test_pvac_alert_true(solar_json: dict[str, Any]) -> None:
     data = dict(solar_json)
     data["pvac_alerts"] = {**solar_json["pvac_alerts"], "PVAC_a030_fan_faulted": True}
     out = MetricSet()
-    flatten_solar_powerwall(data, out)
+    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL)
     assert out.get("powerwall_device_alert", device="PVAC", alert="PVAC_a030_fan_faulted") == 1.0

@@ -1,0 +1,133 @@
+"""The rule table (:mod:`exporter.devices.rules`): signal-name resolution, snake-casing, invariants.
+
+Expected names are written out by hand from ``gateway-api.md`` section 4 and the contract, not
+derived from the table, so a wrong table entry fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from exporter.devices import rules
+from exporter.devices.rules import CURATED_METRIC_NAMES, resolve
+from exporter.metrics.metricset import Kind, gauge
+from exporter.metrics.naming import snake_case
+
+
+@pytest.mark.parametrize(
+    ("vital", "snake"),
+    [
+        ("PINV_HardwareEnableLine", "pinv_hardware_enable_line"),
+        ("STSTSM-Location", "ststsm_location"),
+        ("PVI-PowerStatusSetpoint", "pvi_power_status_setpoint"),
+        ("PVS_vLL", "pvs_v_ll"),
+        ("POD_CCVhold", "pod_cc_vhold"),
+        ("ISLAND_L1L2PhaseDelta", "island_l1_l2_phase_delta"),
+        ("PVAC_VL1Ground", "pvac_vl1_ground"),
+        ("PVAC_VHvMinusChassisDC", "pvac_v_hv_minus_chassis_dc"),
+        ("a  b--c", "a_b_c"),
+        ("__x__", "x"),
+        ("Ünïcödé", "n_c_d"),
+        ("---", ""),
+    ],
+)
+def test_snake_case(vital: str, snake: str) -> None:
+    assert snake_case(vital) == snake
+
+
+@pytest.mark.parametrize(
+    ("vital", "value", "name", "kind"),
+    [
+        ("PINV_HardwareEnableLine", True, "powerwall_vital_pinv_hardware_enable_line", Kind.GAUGE),
+        ("STSTSM-Location", "Gateway", "powerwall_vital_ststsm_location_info", Kind.INFO),
+        ("PVI-PowerStatusSetpoint", "on", "powerwall_vital_pvi_power_status_setpoint_info", Kind.INFO),
+        ("Foo_Total", 1.0, "powerwall_vital_foo_total_value", Kind.GAUGE),
+        ("Foo_Info", 1.0, "powerwall_vital_foo_info_value", Kind.GAUGE),
+        ("Foo_Count", 1.0, "powerwall_vital_foo_count_value", Kind.GAUGE),
+        ("Foo_Info", "x", "powerwall_vital_foo_info_info", Kind.INFO),
+        ("METER_Q_Extra_LifetimeEnergy", 5.0, "powerwall_vital_meter_q_extra_lifetime_energy_total", Kind.COUNTER),
+        (
+            "NEURIO_CT0_LifetimeEnergyImport",
+            5.0,
+            "powerwall_vital_neurio_ct0_lifetime_energy_import_total",
+            Kind.COUNTER,
+        ),
+        ("XYZ_LifetimeEnergy_Total", 5.0, "powerwall_vital_xyz_lifetime_energy_total", Kind.COUNTER),
+        ("BMS_EnergyCharged", 5.0, "powerwall_vital_bms_energy_charged_total", Kind.COUNTER),
+        # a curated vital of the wrong type falls through to the generic rule
+        ("PINV_State", 3, "powerwall_vital_pinv_state", Kind.GAUGE),
+        ("PINV_Pout", "n/a", "powerwall_vital_pinv_pout_info", Kind.INFO),
+        # curated
+        ("PINV_Pout", 1.5, "powerwall_inverter_power_watts", Kind.GAUGE),
+        ("METER_Z_CTA_InstRealPower", 1.0, "powerwall_ct_power_watts", Kind.GAUGE),
+    ],
+)
+def test_resolution(vital: str, value: Any, name: str, kind: Kind) -> None:
+    target = resolve(vital, isinstance(value, str))
+    assert target is not None
+    assert (target.metric.name, target.metric.kind) == (name, kind)
+
+
+def test_rule_table_invariants() -> None:
+    schema = rules.label_schema()
+    for name in schema:
+        assert name in CURATED_METRIC_NAMES
+        assert not name.startswith(rules.GENERIC_PREFIX)
+    # device-labelled families exist for every device metric
+    for metric in rules.DEVICE_METRICS:
+        assert metric.name in CURATED_METRIC_NAMES
+    # every contract vital family is produced by some rule
+    contract = {
+        "powerwall_inverter_power_watts",
+        "powerwall_inverter_reactive_power_var",
+        "powerwall_inverter_voltage_volts",
+        "powerwall_inverter_frequency_hertz",
+        "powerwall_inverter_energy_charged_joules_total",
+        "powerwall_inverter_energy_discharged_joules_total",
+        "powerwall_inverter_state_info",
+        "powerwall_inverter_grid_state_info",
+        "powerwall_pod_energy_remaining_joules",
+        "powerwall_pod_full_pack_energy_joules",
+        "powerwall_pod_energy_to_be_charged_joules",
+        "powerwall_pod_available_charge_power_watts",
+        "powerwall_pod_available_discharge_power_watts",
+        "powerwall_pod_permanently_faulted",
+        "powerwall_pod_persistently_faulted",
+        "powerwall_pod_state_info",
+        "powerwall_thermal_ambient_temperature_celsius",
+        "powerwall_thermal_state_info",
+        "powerwall_solar_string_power_watts",
+        "powerwall_solar_string_voltage_volts",
+        "powerwall_solar_string_current_amperes",
+        "powerwall_solar_string_connected",
+        "powerwall_solar_string_state_info",
+        "powerwall_solar_inverter_power_watts",
+        "powerwall_solar_inverter_energy_joules_total",
+        "powerwall_solar_inverter_state_info",
+        "powerwall_ct_power_watts",
+        "powerwall_ct_reactive_power_var",
+        "powerwall_ct_current_amperes",
+        "powerwall_ct_voltage_volts",
+        "powerwall_ct_energy_imported_joules_total",
+        "powerwall_ct_energy_exported_joules_total",
+        "powerwall_island_frequency_hertz",
+        "powerwall_island_voltage_volts",
+        "powerwall_island_grid_connected",
+        "powerwall_island_grid_state_info",
+        "powerwall_device_info",
+        "powerwall_device_last_communication_timestamp_seconds",
+        "powerwall_device_alert",
+    }
+    assert contract <= set(CURATED_METRIC_NAMES)
+
+
+def test_inconsistent_table_is_rejected() -> None:
+    a = rules.Rule("A", gauge("powerwall_x", "h"), labels=(("l", "1"),))
+    b = rules.Rule("B", gauge("powerwall_x", "h"), labels=(("m", "1"),))
+    with pytest.raises(ValueError, match="label names"):
+        rules.label_schema((a, b))
+    c = rules.Rule("C", gauge("powerwall_vital_x", "h"))
+    with pytest.raises(ValueError, match="generic prefix"):
+        rules.label_schema((c,))
