@@ -359,9 +359,11 @@ def test_429_storm_silences_the_gateway(env: EnvFactory, owned: dict[str, set[st
 
 
 # ------------------------------------------------------------------ unreachable gateways
-def test_dns_failure(env: EnvFactory) -> None:
+def test_unresolvable_host(env: EnvFactory) -> None:
+    # A 64-character label cannot be a host name: resolution fails before any DNS query leaves the
+    # machine (a ".invalid" name would still be sent to the system's resolver).
     cfg = GatewayConfig(
-        name="nowhere", host="nonexistent.invalid", port=443, password=Secret(SIM_PASSWORD), min_interval_seconds=0
+        name="nowhere", host="a" * 64 + ".invalid", port=443, password=Secret(SIM_PASSWORD), min_interval_seconds=0
     )
     e = env(gateways=[cfg])
     for _ in range(3):

@@ -101,6 +101,8 @@ def classify(exc: BaseException, label: str, budget: float) -> FetchError:
     for e in chain:
         if isinstance(e, socket.gaierror):
             return FetchError("connection", f"{label}: cannot resolve the gateway's host name")
+        if isinstance(e, UnicodeError):  # IDNA refuses the name before any lookup
+            return FetchError("connection", f"{label}: the gateway's address is not a valid host name")
         if isinstance(e, ConnectionRefusedError):
             return FetchError("connection", f"{label}: connection refused")
         if isinstance(e, ConnectionResetError):

@@ -75,7 +75,11 @@ class Fetched:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             # RecursionError: a few KB of "[[[[..." nest deeper than the parser's stack.
-            raise FetchError("decode", f"{self.path}: not JSON ({exc.__class__.__name__})", self.status) from None
+            if self.body.lstrip()[:1] == b"<":
+                why = "answered HTML, not JSON (a captive portal or the gateway's web UI?)"
+            else:
+                why = f"not JSON ({exc.__class__.__name__})"
+            raise FetchError("decode", f"{self.path}: {why}", self.status) from None
 
 
 Result = Fetched | FetchError

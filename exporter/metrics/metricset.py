@@ -9,7 +9,7 @@ handled in exactly one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from math import isfinite
@@ -234,9 +234,3 @@ class MetricSet:
                 family.add_sample(name, dict(key), value)
             yield family
 
-
-def merge_all(sets: Iterable[MetricSet]) -> MetricSet:
-    out = MetricSet()
-    for s in sets:
-        out.merge(s)
-    return out

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from exporter import __version__
-from exporter.collector import BUILD_INFO, PowerwallCollector
+from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
 from exporter.web import exposition
 from exporter.web.http11 import HTTPServer, Limits, Request, wsgi_handler
@@ -76,7 +76,6 @@ class ExporterApp:
             if method == "HEAD":  # headers only: a HEAD (uptime checks, curl -I) must not cost a gateway scrape
                 return self._render_head(environ, start_response)
             ms = self.collector.scrape(timeout=_scrape_timeout(environ))
-            ms.add(BUILD_INFO, 1, {"version": __version__})
             return self._render(environ, start_response, ms, include_default=True)
         if path == "/probe":
             target = parse_qs(environ.get("QUERY_STRING", "")).get("target", [""])[0]
