@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from tests.conftest import free_port, gateway_config, make_collector, make_trans
 NOISE = ("HTTPSConnectionPool", "Max retries", "urllib3", "object at 0x")
 
 
-def _failure(cfg_sim: SimulatedGateway, seconds: float = 5.0, **overrides: object) -> FetchError:
+def _failure(cfg_sim: SimulatedGateway, seconds: float = 5.0, **overrides: Any) -> FetchError:
     transport = make_transport(gateway_config(cfg_sim, **overrides))
     try:
         result = transport.fetch(ep.SYSTEM_STATUS, time.monotonic() + seconds)
