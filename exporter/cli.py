@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--demo",
         action="store_true",
-        help="serve a simulated gateway in-process (the default when no --config.file is given)",
+        help="serve a simulated gateway in-process and export it (try the exporter without a Powerwall)",
     )
     p.add_argument(
         "--tls.fetch-certificate",
@@ -61,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGHUP, _hangup)
     if args.fetch_cert:
         return _fetch_certificate(args.fetch_cert, args.server_name)
+    refused = _refused_combination(args)
+    if refused:
+        log.error("%s", refused)
+        return 2
     try:
         web = load_web_config(args.web_config)
         config = load_config(args.config_file) if args.config_file else None
@@ -71,24 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config is None:
             log.error("--config.check needs --config.file")
             return 2
+        _warn_about_pins(config)
         log.info("configuration OK: %d gateway(s)", len(config.gateways))
         return 0
 
     simulator = None
-    if config is None or args.demo:
-        if config is None and not args.demo:
-            log.info("no --config.file given: starting the demo (a simulated gateway); see README to add yours")
+    if config is None:
         simulator, config = _start_demo()
-    for g in config.gateways:
-        if g.tls.insecure_skip_verify:
-            log.warning("gateway %s: TLS verification is OFF (insecure_skip_verify); pin the certificate", g.name)
-        elif g.tls.mode == "system":
-            log.warning(
-                "gateway %s: no certificate pin; the gateway's self-signed certificate will fail system-CA "
-                "verification. Pin it: powerwall-exporter --tls.fetch-certificate %s",
-                g.name,
-                g.host,
-            )
+    _warn_about_pins(config)
 
     from exporter.collector import PowerwallCollector
     from exporter.web.server import ExporterApp, ExporterServer
@@ -138,15 +132,46 @@ def _hangup(_signum: int, _frame: FrameType | None) -> None:
     log.info("received SIGHUP: configuration reload is not implemented yet; ignoring it (restart to apply changes)")
 
 
+def _warn_about_pins(config: Config) -> None:
+    """A gateway without a certificate pin will fail verification (or is not verified at all): say so."""
+    for g in config.gateways:
+        if g.tls.insecure_skip_verify:
+            log.warning("gateway %s: TLS verification is OFF (insecure_skip_verify); pin the certificate", g.name)
+        elif g.tls.mode == "system":
+            target = g.host if g.port == 443 else f"{g.host}:{g.port}"
+            log.warning(
+                "gateway %s: no certificate pin; the gateway's self-signed certificate will fail system-CA "
+                "verification. Pin it: powerwall-exporter --tls.fetch-certificate %s",
+                g.name,
+                target,
+            )
+
+
+def _refused_combination(args: argparse.Namespace) -> str | None:
+    """One line saying what to do instead, for invocations that cannot mean what the user wants."""
+    if args.demo and args.config_file:
+        return "--demo serves a built-in simulated gateway and cannot be combined with --config.file; use one"
+    if args.demo and args.config_check:
+        return "--config.check checks a --config.file; the demo has no file to check"
+    if not args.demo and not args.config_file:
+        return (
+            "no --config.file given. Try it with a simulated gateway: powerwall-exporter --demo; "
+            "for your gateway write a config (see config.example.yaml) and run "
+            "powerwall-exporter --config.file FILE"
+        )
+    return None
+
+
 def _start_demo() -> tuple[SimulatedGateway, Config]:
     try:
         from exporter.simulator import SimulatedGateway, SiteModel
-    except ImportError as exc:  # cryptography (the demo extra) missing
-        log.error("the demo needs the 'demo' extra: pip install 'powerwall-exporter[demo]' (%s)", exc)
+
+        gw = SimulatedGateway(
+            password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
+        )
+    except ImportError:  # cryptography (the demo extra) missing, at import or when making the certificate
+        log.error("the demo needs the 'demo' extra: pip install 'powerwall-exporter[demo]'")
         raise SystemExit(2) from None
-    gw = SimulatedGateway(
-        password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
-    )
     gw.start()
     log.info("demo: simulated gateway at %s (one simulated hour per real minute)", gw.url)
     # Through the same validation as a user's config file.
