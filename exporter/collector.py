@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -61,6 +61,8 @@ class GatewayStatus:
     duration: float | None = None
     error: str | None = None
     series: int = 0
+    # The set this scrape built, so the landing page shows its numbers without asking the gateway.
+    metrics: MetricSet | None = field(default=None, repr=False, compare=False)
 
 
 Job = tuple[Source, Request, "Future[Result]"]
@@ -127,7 +129,12 @@ class GatewayScraper:
         _transport_metrics(self.transport.stats(), ms)
         self._log_changes(answered, errors)
         self.status = GatewayStatus(
-            up=answered, at=time.time(), duration=duration, error=str(errors[0]) if errors else None, series=len(ms)
+            up=answered,
+            at=time.time(),
+            duration=duration,
+            error=str(errors[0]) if errors else None,
+            series=len(ms),
+            metrics=ms,
         )
         return ms
 

@@ -8,19 +8,18 @@ library's encoders.
 from __future__ import annotations
 
 import gzip
-import html
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 from urllib.parse import parse_qs
 
-from exporter import __version__
 from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
-from exporter.web import exposition
+from exporter.web import exposition, landing
 from exporter.web.http11 import HTTPServer, Limits, Request, wsgi_handler
 from exporter.web.webconfig import WebConfig
 
@@ -39,8 +38,11 @@ class ExporterApp:
         collector: PowerwallCollector,
         telemetry_path: str = "/metrics",
         web: WebConfig | None = None,
+        simulated: AbstractSet[str] = frozenset(),
     ) -> None:
+        """``simulated`` names the gateways that are the in-process demo simulator (the page says so)."""
         self.collector = collector
+        self.simulated = frozenset(simulated)
         self.telemetry_path = telemetry_path
         self.web = web or WebConfig()
         self.started = time.time()
@@ -89,7 +91,7 @@ class ExporterApp:
                 return self._render_head(environ, start_response)
             ms = self.collector.scrape([target], timeout=_scrape_timeout(environ))
             return self._render(environ, start_response, ms, include_default=False)
-        return self._landing(start_response)
+        return self._landing(environ, start_response)
 
     def _not_allowed(self, start_response: StartResponse, path: str) -> Iterable[bytes]:
         allowed = ", ".join(self.methods(path))
@@ -121,35 +123,34 @@ class ExporterApp:
         start_response("200 OK", headers)
         return [body]
 
-    def _landing(self, start_response: StartResponse) -> Iterable[bytes]:
-        rows = []
-        for name, s in self.collector.scrapers.items():
-            st = s.status
-            up = "never scraped" if st.up is None else ("up" if st.up else "down")
-            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(st.at)) if st.at else "-"
-            rows.append(
-                "<tr>"
-                f"<td>{html.escape(name)}</td><td>{html.escape(s.cfg.base_url)}</td>"
-                f"<td>{html.escape(s.cfg.tls.mode)}</td><td>{up}</td><td>{when}</td>"
-                f"<td>{'' if st.duration is None else f'{st.duration:.3f} s'}</td><td>{st.series}</td>"
-                f"<td>{html.escape(st.error or '')}</td>"
-                f'<td><a href="/probe?target={html.escape(name)}">probe</a></td>'
-                "</tr>"
+    def _landing(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """The page from each gateway's last scrape: rendering it never sends a gateway request."""
+        views = [
+            landing.GatewayView(
+                name=name,
+                address=s.cfg.base_url,
+                tls_mode=s.cfg.tls.mode,
+                status=s.status,
+                simulated=name in self.simulated,
             )
-        page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Powerwall Exporter</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}</style></head>
-<body><h1>Powerwall Exporter</h1>
-<p>Version {html.escape(__version__)}. Prometheus exporter for the Tesla Energy Gateway (read-only).</p>
-<p><a href="{html.escape(self.telemetry_path)}">Metrics</a> &middot; <a href="/healthz">Health</a></p>
-<h2>Gateways</h2>
-<table><tr><th>name</th><th>address</th><th>TLS</th><th>last status</th><th>last scrape</th>
-<th>duration</th><th>series</th><th>last error</th><th></th></tr>
-{"".join(rows)}
-</table></body></html>
-"""
-        body = page.encode()
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+            for name, s in self.collector.scrapers.items()
+        ]
+        ctx = landing.PageContext(
+            host=landing.scrape_host(environ.get("HTTP_HOST"), str(environ.get("SERVER_PORT", ""))),
+            scheme=str(environ.get("wsgi.url_scheme", "http")),
+            telemetry_path=self.telemetry_path,
+            auth=bool(self.web.users),
+            now=time.time(),
+        )
+        body = landing.render(views, ctx)
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
         return [body]
 
 
