@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     collector = PowerwallCollector(config)
     try:
-        server = ExporterServer(ExporterApp(collector, args.telemetry_path, web), args.listen, web)
+        simulated = frozenset(g.name for g in config.gateways) if simulator is not None else frozenset()
+        app = ExporterApp(collector, args.telemetry_path, web, simulated=simulated)
+        server = ExporterServer(app, args.listen, web)
     except (OSError, ValueError) as exc:
         log.error("cannot listen on %s: %s", args.listen, exc)
         return 1
