@@ -272,7 +272,7 @@ class CustomerLogin:
             self._count("error")
             # Short, capped pause: the gateway may be back in a minute and should find us logging in.
             self._pause.block(LOGIN_TRANSPORT_BACKOFF_SECONDS, cap=LOGIN_TRANSPORT_BACKOFF_MAX_SECONDS)
-            return FetchError(exc.reason, f"login: {exc}", exc.status)
+            return FetchError(exc.reason, f"login: {str(exc).removeprefix(LOGIN_PATH + ': ')}", exc.status)
         status = answer.status
         if status == 200:
             token, why = _token_from(answer.body)

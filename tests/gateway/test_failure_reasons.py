@@ -40,7 +40,7 @@ def test_connection_refused(sim: SimulatedGateway) -> None:
     finally:
         transport.close()
     assert isinstance(r, FetchError) and r.reason == "connection"
-    assert str(r) == "login: /api/login/Basic: connection refused"
+    assert str(r) == "login: connection refused"
 
 
 def test_timeout_names_the_budget(sim: SimulatedGateway) -> None:
@@ -66,7 +66,7 @@ def test_pin_mismatch_says_so(sim: SimulatedGateway) -> None:
 def test_untrusted_certificate_says_why(sim: SimulatedGateway) -> None:
     r = _failure(sim, tls=TLSConfig())  # system CAs: the gateway's self-signed certificate is not trusted
     assert r.reason == "tls"
-    assert str(r).startswith("login: /api/login/Basic: TLS: certificate verification failed (")
+    assert str(r).startswith("login: TLS: certificate verification failed (")
 
 
 @pytest.mark.parametrize(
