@@ -91,11 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
     from exporter.collector import PowerwallCollector
+    from exporter.reload import Reloader
     from exporter.web.server import ExporterApp, ExporterServer
 
     collector = PowerwallCollector(config)
+    reloader = Reloader(collector, None if simulator is not None else args.config_file)
     try:
-        server = ExporterServer(ExporterApp(collector, args.telemetry_path, web), args.listen, web)
+        server = ExporterServer(ExporterApp(collector, args.telemetry_path, web, reloader), args.listen, web)
     except (OSError, ValueError) as exc:
         log.error("cannot listen on %s: %s", args.listen, exc)
         return 1
@@ -117,8 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("received signal %d, shutting down", signum)
         stop.set()
 
+    def _reload(_signum: int, _frame: FrameType | None) -> None:
+        # On a thread: a signal handler must not block on file reads or the reload lock.
+        threading.Thread(target=reloader.reload_logged, args=("SIGHUP",), name="reload", daemon=True).start()
+
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _reload)
     server.start()
     try:
         stop.wait()
@@ -133,9 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _hangup(_signum: int, _frame: FrameType | None) -> None:
     """SIGHUP's default action kills the process, and people (and tools) send it expecting a reload.
 
-    Until reload exists, say so and keep serving.
+    Before the server runs there is nothing to reload into yet: say so and carry on starting.
     """
-    log.info("received SIGHUP: configuration reload is not implemented yet; ignoring it (restart to apply changes)")
+    log.info("received SIGHUP during start-up: ignoring it (send it again once the exporter serves to reload)")
 
 
 def _start_demo() -> tuple[SimulatedGateway, Config]:
