@@ -85,12 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _warn_about_pins(config)
 
     from exporter.collector import PowerwallCollector
+    from exporter.reload import Reloader
     from exporter.web.server import ExporterApp, ExporterServer
 
     collector = PowerwallCollector(config)
+    reloader = Reloader(collector, None if simulator is not None else args.config_file)
     try:
         simulated = frozenset(g.name for g in config.gateways) if simulator is not None else frozenset()
-        app = ExporterApp(collector, args.telemetry_path, web, simulated=simulated)
+        app = ExporterApp(collector, args.telemetry_path, web, reloader, simulated=simulated)
         server = ExporterServer(app, args.listen, web)
     except (OSError, ValueError) as exc:
         log.error("cannot listen on %s: %s", args.listen, exc)
@@ -113,8 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("received signal %d, shutting down", signum)
         stop.set()
 
+    def _reload(_signum: int, _frame: FrameType | None) -> None:
+        # On a thread: a signal handler must not block on file reads or the reload lock.
+        threading.Thread(target=reloader.reload_logged, args=("SIGHUP",), name="reload", daemon=True).start()
+
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _reload)
     server.start()
     try:
         stop.wait()
@@ -129,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _hangup(_signum: int, _frame: FrameType | None) -> None:
     """SIGHUP's default action kills the process, and people (and tools) send it expecting a reload.
 
-    Until reload exists, say so and keep serving.
+    Before the server runs there is nothing to reload into yet: say so and carry on starting.
     """
-    log.info("received SIGHUP: configuration reload is not implemented yet; ignoring it (restart to apply changes)")
+    log.info("received SIGHUP during start-up: ignoring it (send it again once the exporter serves to reload)")
 
 
 def _warn_about_pins(config: Config) -> None:

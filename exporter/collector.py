@@ -9,6 +9,7 @@ particular endpoint or source: what a request means is its source's business.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -46,6 +47,14 @@ LOGIN_ATTEMPTS = counter("powerwall_login_attempts_total", "Login attempts, by r
 COOLDOWN = gauge("powerwall_gateway_cooldown_seconds", "Seconds until the exporter talks to the gateway again.")
 ERRORS_TOTAL = counter(
     "powerwall_scrape_endpoint_errors_total", "Failed endpoint fetches, by endpoint and reason (see README)."
+)
+RELOAD_OK = gauge(
+    "powerwall_exporter_config_last_reload_successful",
+    "1 when the last configuration load (start-up, SIGHUP or POST /-/reload) was applied, 0 when it was refused.",
+)
+RELOAD_TIME = gauge(
+    "powerwall_exporter_config_last_reload_success_timestamp_seconds",
+    "Unix time of the last successful configuration load, the start-up load included.",
 )
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
@@ -85,8 +94,39 @@ class GatewayScraper:
         self.guard = CounterGuard(self.name)
         self.accounting = SiteAccounting(self.cfg)  # flows, tariff cost, outages, battery dates
         self.status = GatewayStatus()
+        self.tls_digest = tls_digest(self.cfg)
         self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
         self._lock = threading.Lock()
+        self._users = 0  # scrapes using this gateway now
+        self._retired = False
+
+    def acquire(self) -> None:
+        """A scrape starts using this gateway; a reload that drops it closes it only after release."""
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            close = self._retired and self._users == 0
+        if close:
+            self._close()
+
+    def retire(self) -> None:
+        """Close now, or when the last scrape still using this gateway has finished with it.
+
+        Closing at once would drop a running scrape's queued requests and cut its connections, so it
+        would report the gateway down although only the configuration changed.
+        """
+        with self._lock:
+            self._retired = True
+            close = self._users == 0
+        if close:
+            self._close()
+
+    def _close(self) -> None:
+        self.pool.close()
+        self.transport.close()
 
     def start(self, deadline: float, on_done: Any) -> list[Job]:
         """Start every request of every source for this scrape."""
@@ -205,17 +245,117 @@ def _mark_done(finished: dict[str, float], name: str, _future: Future[Result]) -
     finished[name] = time.monotonic()
 
 
+def tls_digest(cfg: GatewayConfig) -> str | None:
+    """A digest of the pinned CA file's contents, or None without one (or when it cannot be read).
+
+    The config holds the file's path only, so a certificate replaced under the same name compares
+    equal; a reload compares this too, so re-pinning a gateway takes effect without a restart.
+    """
+    if cfg.tls.ca_file is None:
+        return None
+    try:
+        return hashlib.sha256(cfg.tls.ca_file.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _worker_share(config: Config, gateways: int) -> int:
+    """Each gateway's worker bound: max_concurrent_requests bounds the whole exporter, split evenly,
+    at most one worker per request (single flight means no request ever needs two)."""
+    return max(1, min(MAX_WORKERS_PER_GATEWAY, config.max_concurrent_requests // max(1, gateways)))
+
+
+@dataclass(frozen=True, slots=True)
+class ApplySummary:
+    """Which gateways a reload kept (with all their state), replaced, added and removed."""
+
+    kept: tuple[str, ...]
+    replaced: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    def __str__(self) -> str:
+        parts = [f"{what} {len(names)}" + (f" ({', '.join(names)})" if names else "") for what, names in self._parts()]
+        return ", ".join(parts)
+
+    def _parts(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [("kept", self.kept), ("replaced", self.replaced), ("added", self.added), ("removed", self.removed)]
+
+
 class PowerwallCollector(Collector):
-    """A ``prometheus_client`` collector over all configured gateways."""
+    """A ``prometheus_client`` collector over all configured gateways.
+
+    ``scrapers`` is replaced whole by :meth:`apply`, never changed in place, so a reader holding the
+    old dict (a scrape in progress, the landing page) keeps a consistent set.
+    """
 
     def __init__(self, config: Config, transports: Sequence[GatewayTransport] | None = None) -> None:
         self.config = config
-        store = SessionStore(config.state_file) if config.state_file else None
-        transports = transports or [GatewayTransport(g, ALLOW_LIST, store) for g in config.gateways]
-        # max_concurrent_requests bounds the whole exporter; each gateway gets its share, at most one
-        # worker per request (single flight means no request ever needs two).
-        share = max(1, min(MAX_WORKERS_PER_GATEWAY, config.max_concurrent_requests // max(1, len(transports))))
-        self.scrapers = {t.cfg.name: GatewayScraper(t, share) for t in transports}
+        self._store = SessionStore(config.state_file) if config.state_file else None
+        transports = transports or [GatewayTransport(g, ALLOW_LIST, self._store) for g in config.gateways]
+        share = _worker_share(config, len(transports))
+        self.scrapers: dict[str, GatewayScraper] = {t.cfg.name: GatewayScraper(t, share) for t in transports}
+        self._lock = threading.Lock()  # guards the swap of scrapers/config and the reload state
+        self._apply_lock = threading.Lock()  # one apply at a time
+        self.reload_successful = True
+        self.reload_success_time = time.time()  # the start-up load counts as the first successful one
+
+    def apply(self, config: Config) -> ApplySummary:
+        """Switch to ``config``, keeping every unchanged gateway's scraper (session, caches, counter
+        guard, accounting) as it is.
+
+        A gateway is unchanged when its :class:`GatewayConfig` is equal and its pinned CA file has the
+        same contents. Changed gateways get a new scraper and removed ones are closed, each once no
+        scrape uses it any more. Top-level settings: a changed ``state_file`` opens the new file and
+        replaces every gateway (each transport holds the store it saves its sessions to); a changed
+        ``max_concurrent_requests`` (or gateway count) resizes the kept gateways' worker pools in place.
+        """
+        with self._apply_lock:
+            old = self.scrapers
+            store_changed = config.state_file != self.config.state_file
+            store = (SessionStore(config.state_file) if config.state_file else None) if store_changed else self._store
+            share = _worker_share(config, len(config.gateways))
+            new: dict[str, GatewayScraper] = {}
+            kept: list[str] = []
+            try:
+                for g in config.gateways:
+                    s = old.get(g.name)
+                    if s is not None and not store_changed and s.cfg == g and s.tls_digest == tls_digest(g):
+                        new[g.name] = s
+                        kept.append(g.name)
+                    else:
+                        new[g.name] = GatewayScraper(GatewayTransport(g, ALLOW_LIST, store), share)
+            except BaseException:
+                for s in new.values():
+                    if s.name not in kept:
+                        s.retire()
+                raise
+            for name in kept:
+                new[name].pool.resize(share)
+            with self._lock:
+                self.scrapers = new
+                self.config = config
+                self._store = store
+                self.reload_successful = True
+                self.reload_success_time = time.time()
+            for s in old.values():
+                if new.get(s.name) is not s:
+                    s.retire()
+            return ApplySummary(
+                kept=tuple(kept),
+                replaced=tuple(n for n in new if n in old and n not in kept),
+                added=tuple(n for n in new if n not in old),
+                removed=tuple(n for n in old if n not in new),
+            )
+
+    def reload_failed(self) -> None:
+        """A reload was refused: the running configuration stays, and the metric says so."""
+        with self._lock:
+            self.reload_successful = False
+
+    def pending(self) -> list[str]:
+        """Configured gateways whose first collection has not been attempted yet (for ``/-/ready``)."""
+        return [name for name, s in self.scrapers.items() if s.status.at is None]
 
     def describe(self) -> Iterable[PromMetric]:
         # Declaring no fixed families keeps registration free of gateway I/O (no auto-describe call).
@@ -227,7 +367,22 @@ class PowerwallCollector(Collector):
     def scrape(self, names: Iterable[str] | None = None, timeout: float | None = None) -> MetricSet:
         """Collect the named gateways (all by default) within ``timeout`` seconds."""
         start = time.monotonic()
-        selected = [self.scrapers[n] for n in names] if names is not None else list(self.scrapers.values())
+        with self._lock:  # a reload swaps the set under this lock: this scrape finishes on the one it took
+            scrapers = self.scrapers
+            # A name a reload removed since the caller checked it is skipped, not an error.
+            selected = [scrapers[n] for n in names if n in scrapers] if names is not None else list(scrapers.values())
+            for s in selected:
+                s.acquire()
+            reload_ok, reload_time = self.reload_successful, self.reload_success_time
+        try:
+            return self._scrape(selected, start, timeout, reload_ok, reload_time)
+        finally:
+            for s in selected:
+                s.release()
+
+    def _scrape(
+        self, selected: list[GatewayScraper], start: float, timeout: float | None, reload_ok: bool, reload_time: float
+    ) -> MetricSet:
         jobs: dict[str, list[Job]] = {}
         finished: dict[str, float] = {}
         deadlines: dict[str, float] = {}
@@ -239,6 +394,8 @@ class PowerwallCollector(Collector):
             jobs[s.name] = s.start(deadlines[s.name], partial(_mark_done, finished, s.name))
         out = MetricSet()
         out.add(BUILD_INFO, 1, {"version": __version__})
+        out.add(RELOAD_OK, 1 if reload_ok else 0)
+        out.add(RELOAD_TIME, reload_time)
         for s in selected:
             futures = [f for _, _, f in jobs[s.name]]
             wait(futures, timeout=max(0.0, deadlines[s.name] - time.monotonic()))
@@ -258,5 +415,4 @@ class PowerwallCollector(Collector):
     def close(self) -> None:
         """Stop at once: requests in flight are abandoned (their daemon workers never delay exit)."""
         for s in self.scrapers.values():
-            s.pool.close()
-            s.transport.close()
+            s._close()

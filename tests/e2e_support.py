@@ -80,6 +80,7 @@ CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_site_nominal_energy_joules powerwall_site_nominal_power_watts
     powerwall_gateway_requests_total powerwall_login_attempts_total powerwall_gateway_cooldown_seconds
     powerwall_monotonic_dips_total powerwall_exporter_build_info
+    powerwall_exporter_config_last_reload_successful powerwall_exporter_config_last_reload_success_timestamp_seconds
     powerwall_vitals_supported powerwall_device_info
     powerwall_device_last_communication_timestamp_seconds powerwall_device_alert
     powerwall_inverter_power_watts powerwall_inverter_reactive_power_var powerwall_inverter_voltage_volts

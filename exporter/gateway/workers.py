@@ -64,6 +64,18 @@ class WorkerPool:
         with self._cond:
             return self._workers
 
+    def resize(self, max_workers: int) -> None:
+        """Change the bound in place, keeping queued and running jobs (a config reload changes a
+        gateway's share of ``max_concurrent_requests`` without replacing its gateway state).
+
+        Shrinking never interrupts a job: surplus workers leave when they next look for work.
+        """
+        if max_workers < 1:
+            raise ValueError("max_workers must be >= 1")
+        with self._cond:
+            self.max_workers = max_workers
+            self._cond.notify_all()  # idle surplus workers leave now rather than at their idle timeout
+
     def close(self) -> None:
         """Take no more jobs and drop queued ones; never waits for running jobs."""
         with self._cond:
@@ -74,15 +86,17 @@ class WorkerPool:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._jobs and not self._closed:
+                while not self._jobs and not self._closed and self._workers <= self.max_workers:
                     self._idle += 1
                     woke = self._cond.wait(timeout=self.idle_seconds)
                     self._idle -= 1
                     if not woke and not self._jobs:
                         self._workers -= 1
                         return
-                if self._closed:
+                if self._closed or self._workers > self.max_workers:  # closed, or surplus after a resize
                     self._workers -= 1
+                    if self._jobs:
+                        self._cond.notify()  # a job this surplus worker was woken for goes to another
                     return
                 job = self._jobs.popleft()
             try:

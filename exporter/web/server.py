@@ -1,4 +1,4 @@
-"""The exporter's HTTP side: ``/metrics``, ``/probe``, ``/healthz`` and a landing page.
+"""The exporter's HTTP side: ``/metrics``, ``/probe``, health, ``/-/reload`` and a landing page.
 
 ``prometheus_client.start_http_server`` answers metrics on every path and cannot pass the scrape
 timeout Prometheus sends to the collector, so this is a small WSGI app of our own around the
@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
+from exporter.reload import Reloader, ReloadError
 from exporter.web import exposition, landing
 from exporter.web.http11 import HTTPServer, Limits, Request, wsgi_handler
 from exporter.web.webconfig import WebConfig
@@ -30,6 +31,11 @@ Environ = dict[str, Any]
 
 
 READ_ONLY = ("GET", "HEAD")
+RELOAD_PATH = "/-/reload"
+RELOAD_METHODS = ("POST", "PUT")  # Prometheus' /-/reload takes both
+# Answered before auth and without I/O (so also on the event-loop thread, see _is_liveness):
+# orchestrators probe them without credentials, and they reveal nothing but health.
+OPEN_PATHS = frozenset({"/healthz", "/-/healthy", "/-/ready"})
 
 
 class ExporterApp:
@@ -38,6 +44,7 @@ class ExporterApp:
         collector: PowerwallCollector,
         telemetry_path: str = "/metrics",
         web: WebConfig | None = None,
+        reloader: Reloader | None = None,
         simulated: AbstractSet[str] = frozenset(),
     ) -> None:
         """``simulated`` names the gateways that are the in-process demo simulator (the page says so)."""
@@ -45,22 +52,22 @@ class ExporterApp:
         self.simulated = frozenset(simulated)
         self.telemetry_path = telemetry_path
         self.web = web or WebConfig()
+        self.reloader = reloader or Reloader(collector, None)  # without a config file, reloads are refused
         self.started = time.time()
 
     def methods(self, path: str) -> tuple[str, ...]:
-        """The methods ``path`` answers, for routing and the ``Allow`` header of a 405.
-
-        Every page is read-only today; a POST endpoint (e.g. a reload) adds its own entry here.
-        """
+        """The methods ``path`` answers, for routing and the ``Allow`` header of a 405."""
+        if path == RELOAD_PATH:
+            return RELOAD_METHODS
         return READ_ONLY
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/healthz":  # liveness stays open: checked before auth
+        if path in OPEN_PATHS:  # liveness and readiness stay open: checked before auth
             if method not in self.methods(path):
                 return self._not_allowed(start_response, path)
-            return _plain(start_response, "200 OK", "ok\n")
+            return self._health(start_response, path)
         if not self.web.authorize(environ.get("HTTP_AUTHORIZATION")):
             start_response(
                 "401 Unauthorized",
@@ -70,10 +77,12 @@ class ExporterApp:
                 ],
             )
             return [b"Unauthorized\n"]
-        if path not in (self.telemetry_path, "/probe", "/"):
+        if path not in (self.telemetry_path, "/probe", "/", RELOAD_PATH):
             return _plain(start_response, "404 Not Found", "not found\n")
         if method not in self.methods(path):
             return self._not_allowed(start_response, path)
+        if path == RELOAD_PATH:
+            return self._reload(start_response)
         if path == self.telemetry_path:
             if method == "HEAD":  # headers only: a HEAD (uptime checks, curl -I) must not cost a gateway scrape
                 return self._render_head(environ, start_response)
@@ -92,6 +101,30 @@ class ExporterApp:
             ms = self.collector.scrape([target], timeout=_scrape_timeout(environ))
             return self._render(environ, start_response, ms, include_default=False)
         return self._landing(environ, start_response)
+
+    def _health(self, start_response: StartResponse, path: str) -> Iterable[bytes]:
+        """``/healthz`` and ``/-/healthy``: the process serves. ``/-/ready``: every gateway configured now
+        (after a reload, new ones too) has had its first collection attempted, successful or not."""
+        if path == "/healthz":
+            return _plain(start_response, "200 OK", "ok\n")
+        if path == "/-/healthy":
+            return _plain(start_response, "200 OK", "Healthy\n")
+        pending, total = len(self.collector.pending()), len(self.collector.scrapers)
+        if pending:
+            return _plain(
+                start_response,
+                "503 Service Unavailable",
+                f"Not ready: {pending} of {total} gateway(s) not collected yet (scraping /metrics collects them)\n",
+            )
+        return _plain(start_response, "200 OK", "Ready\n")
+
+    def _reload(self, start_response: StartResponse) -> Iterable[bytes]:
+        """Like Prometheus: 200 when applied, 500 with the reason when refused (the old config stays)."""
+        try:
+            summary = self.reloader.reload(f"{RELOAD_PATH} request")
+        except ReloadError as exc:
+            return _plain(start_response, "500 Internal Server Error", f"failed to reload config: {exc}\n")
+        return _plain(start_response, "200 OK", f"config reloaded: {summary}\n")
 
     def _not_allowed(self, start_response: StartResponse, path: str) -> Iterable[bytes]:
         allowed = ", ".join(self.methods(path))
@@ -195,8 +228,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _is_liveness(req: Request) -> bool:
-    """/healthz is answered before auth and without I/O, so it may run on the event loop thread."""
-    return req.path == "/healthz"
+    """Health and readiness are answered before auth and without I/O, so they may run on the event
+    loop thread: a worker pool full of slow scrapes cannot make a probe time out."""
+    return req.path in OPEN_PATHS
 
 
 class ExporterServer:
@@ -225,7 +259,7 @@ class ExporterServer:
         return self._app(environ, start_response)
 
     def set_app(self, app: ExporterApp) -> None:
-        """Swap the app (tests; a future reload) without closing the listener."""
+        """Swap the app (tests) without closing the listener; a reload changes the collector, not the app."""
         self._app = app
 
     def start(self) -> None:

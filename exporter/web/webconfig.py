@@ -1,8 +1,9 @@
 """``--web.config.file`` in the Prometheus exporter-toolkit format: TLS and basic auth for /metrics.
 
 Same file format as Go exporters (``tls_server_config``, ``basic_auth_users`` with bcrypt hashes),
-so one web config and one ``promtool check web-config`` serve a whole fleet. ``/healthz`` stays open
-for liveness probes; everything else requires auth when users are configured.
+so one web config and one ``promtool check web-config`` serve a whole fleet. ``/healthz``, ``/-/healthy``
+and ``/-/ready`` stay open for probes; everything else (``/-/reload`` too) requires auth when users are
+configured.
 """
 
 from __future__ import annotations
