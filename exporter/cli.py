@@ -69,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         web = load_web_config(args.web_config)
         config = load_config(args.config_file) if args.config_file else None
     except ConfigError as exc:
-        log.error("invalid configuration: %s", exc)
+        for problem in exc.problems:  # one line per problem, each naming its key
+            log.error("invalid configuration: %s", problem)
         return 2
     if args.config_check:
         if config is None:

@@ -44,7 +44,7 @@ class Reloader:
             try:
                 config = load_config(self.config_file)
             except ConfigError as exc:  # names the offending key(s), as at start-up
-                self._refuse(trigger, f"invalid configuration: {exc}")
+                self._refuse(trigger, "invalid configuration: " + "; ".join(str(p) for p in exc.problems))
             try:
                 summary = self.collector.apply(config)
             except Exception as exc:  # a bug, or e.g. a thread that cannot start: never fatal for a reload

@@ -5,8 +5,8 @@ rely on. One file per gateway kind makes any change to it visible in review as a
 text, and a restructure that must not change the contract is proved by these files staying the
 same. After an intended change: ``pytest tests/test_golden.py --update-golden`` and review the diff.
 
-Values that differ from run to run (request durations, the config load time) are replaced by ``<volatile>``; the model runs
-on a frozen clock, so everything else is deterministic.
+Values that differ from run to run (request durations, the config load time) are replaced by
+``<volatile>``; the model runs on a frozen clock, so everything else is deterministic.
 """
 
 from __future__ import annotations
