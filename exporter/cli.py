@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from exporter import __version__
-from exporter.config import Config, ConfigError, load_config, parse_config
+from exporter.config import Config, ConfigError, load_config, parse_config, pin_warnings
 from exporter.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
@@ -144,18 +144,8 @@ def _hangup(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _warn_about_pins(config: Config) -> None:
-    """A gateway without a certificate pin will fail verification (or is not verified at all): say so."""
-    for g in config.gateways:
-        if g.tls.insecure_skip_verify:
-            log.warning("gateway %s: TLS verification is OFF (insecure_skip_verify); pin the certificate", g.name)
-        elif g.tls.mode == "system":
-            target = g.host if g.port == 443 else f"{g.host}:{g.port}"
-            log.warning(
-                "gateway %s: no certificate pin; the gateway's self-signed certificate will fail system-CA "
-                "verification. Pin it: powerwall-exporter --tls.fetch-certificate %s",
-                g.name,
-                target,
-            )
+    for warning in pin_warnings(config):
+        log.warning("%s", warning)
 
 
 def _refused_combination(args: argparse.Namespace) -> str | None:

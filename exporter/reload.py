@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from exporter.collector import ApplySummary, PowerwallCollector
-from exporter.config import ConfigError, load_config
+from exporter.config import ConfigError, load_config, pin_warnings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ class Reloader:
                 log.exception("reload (%s) failed while applying the new configuration", trigger)
                 self._refuse(trigger, f"applying the configuration failed: {exc.__class__.__name__}: {exc}")
             log.info("configuration reloaded (%s) from %s: %s gateway(s)", trigger, self.config_file, summary)
+            for warning in pin_warnings(config):
+                log.warning("%s", warning)
             return summary
 
     def _refuse(self, trigger: str, why: str) -> NoReturn:

@@ -36,6 +36,7 @@ __all__ = [
     "default_state_file",
     "load_config",
     "parse_config",
+    "pin_warnings",
 ]
 
 
@@ -100,6 +101,21 @@ def parse_config(data: Any, base_dir: Path | None = None) -> Config:
     problems.raise_if_any()
     gateways = tuple(g for g in parsed if g is not None)
     return Config(gateways=gateways, state_file=state, max_concurrent_requests=int(mcr))
+
+
+def pin_warnings(config: Config) -> list[str]:
+    """What to warn about gateways without a certificate pin (start-up, --config.check and reload say it)."""
+    out = []
+    for g in config.gateways:
+        if g.tls.insecure_skip_verify:
+            out.append(f"gateway {g.name}: TLS verification is OFF (insecure_skip_verify); pin the certificate")
+        elif g.tls.mode == "system":
+            target = g.host if g.port == 443 else f"{g.host}:{g.port}"
+            out.append(
+                f"gateway {g.name}: no certificate pin; the gateway's self-signed certificate will fail system-CA "
+                f"verification. Pin it: powerwall-exporter --tls.fetch-certificate {target}"
+            )
+    return out
 
 
 def _state_file(root: Any, base_dir: Path | None) -> Path | None:
