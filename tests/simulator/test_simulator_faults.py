@@ -13,6 +13,7 @@ import pytest
 
 from exporter.simulator import FAULT_NAMES, Faults, SimulatedGateway, SiteModel, gunzip_size
 from exporter.simulator.testclient import SimClient
+from tests.conftest import require_fixtures
 
 PW = "sim-password"
 
@@ -235,12 +236,8 @@ def test_vitals_absent(client: SimClient, gw: SimulatedGateway) -> None:
     assert client.get("/api/status").status == 200
 
 
-def test_faults_apply_in_replay_mode(tmp_path: object) -> None:
-    from pathlib import Path
-
-    base = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "fw-21.39.1"
-    if not base.is_dir():
-        pytest.skip("shared fixtures missing")
+def test_faults_apply_in_replay_mode() -> None:
+    base = require_fixtures() / "fw-21.39.1"
     with SimulatedGateway(password=PW, replay_dir=base) as g:
         c = SimClient(g)
         c.login()

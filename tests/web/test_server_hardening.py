@@ -39,7 +39,7 @@ from exporter.web.http11 import HTTPServer, Limits, wsgi_handler
 from exporter.web.server import ExporterApp, ExporterServer, parse_listen_address
 from exporter.web.webconfig import TLSServerConfig, WebConfig
 from tests.conftest import REPO, free_port
-from tests.test_webconfig import _issue
+from tests.web.test_webconfig import _issue
 
 SHORT = Limits(header_timeout=1.0, idle_timeout=2.0, write_timeout=2.0)
 USER = "prometheus"
