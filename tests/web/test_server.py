@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import shutil
 import subprocess
 import time
@@ -149,11 +148,4 @@ def test_describe_does_no_gateway_io(sim: SimulatedGateway) -> None:
     CollectorRegistry().register(collector)
     assert sim.requests == [] or all(r.path != "/api/login/Basic" for r in sim.requests)
     assert sim.login_count == 0
-    collector.close()
-
-
-def test_env_does_not_break_tls(sim: SimulatedGateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert os.environ.get("REQUESTS_CA_BUNDLE") or True
-    collector = make_collector(gateway_config(sim))
-    assert collector.scrape().get("powerwall_up") == 1
     collector.close()
