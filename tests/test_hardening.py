@@ -28,7 +28,8 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
-from tests.fault_env import Env, EnvFactory, Scrape
+from tests.fault_env import Env, EnvFactory
+from tests.scrape import Scrape
 
 NESTED = b"[" * 2000 + b"]" * 2000
 
