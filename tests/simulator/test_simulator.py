@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from exporter.proto import vitals_pb2 as _vitals_pb2
 from exporter.simulator import (
+    LOGIN_PATH,
     MODEL_PATHS,
     SimulatedGateway,
     SiteModel,
@@ -512,7 +513,11 @@ def test_stop_closes_open_connections_and_leaks_no_threads() -> None:
 
     hung = threading.Thread(target=dripped_login, daemon=True)
     hung.start()
-    time.sleep(0.2)
+    # Stop while the login answer is being dripped: wait until the simulator has the request.
+    deadline = time.monotonic() + 5
+    while sum(r.path == LOGIN_PATH for r in g.requests) < 2:
+        assert time.monotonic() < deadline, "the dripped login never reached the simulator"
+        time.sleep(0.01)
     t0 = time.monotonic()
     g.stop()
     assert time.monotonic() - t0 < 3
