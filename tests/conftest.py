@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -101,6 +102,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite tests/golden/*.prom from the current exposition instead of comparing against them",
     )
+
+
+def deadline(seconds: float = 5.0) -> float:
+    """A fetch deadline ``seconds`` from now (the transport's clock is time.monotonic)."""
+    return time.monotonic() + seconds
 
 
 def make_transport(cfg: GatewayConfig, store: SessionStore | None = None) -> GatewayTransport:

@@ -1,17 +1,18 @@
-"""The exporter as a real subprocess (``python -m exporter``), for tests that measure the process.
+"""The exporter as a real subprocess (``python -m exporter``): the one launcher every test uses.
 
-Memory, thread counts, signals and exit times are properties of the process, not of objects in the
-test's interpreter; this starts one on a free loopback port with a config written from a dict.
+Memory, thread counts, signals, exit codes, logs and the command line itself are properties of the
+process, not of objects in the test's interpreter; this starts one on a free loopback port, with a
+config written from a dict (or none, for ``--demo``), and waits until it serves.
 """
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 
 from exporter.simulator import SimulatedGateway
 from tests.conftest import REPO, SIM_PASSWORD, free_port
+from tests.scrape import Scrape, get
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
@@ -55,19 +57,19 @@ class ExporterProcess:
         raise AssertionError("no Threads: line")
 
     def get(self, path: str = "/metrics", scrape_timeout: float | None = 10.0) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {} if scrape_timeout is None else {"X-Prometheus-Scrape-Timeout-Seconds": str(scrape_timeout)}
-        try:
-            conn.request("GET", path, headers=headers)
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
+        r = get(self.port, path, scrape_timeout)
+        return r.status, r.body
 
     def scrape(self, scrape_timeout: float | None = 10.0) -> str:
+        """The text of one /metrics answer (which must be a 200)."""
         status, body = self.get("/metrics", scrape_timeout)
         assert status == 200, body[:300]
         return body.decode()
+
+    def parsed(self, path: str = "/metrics", scrape_timeout: float | None = 10.0) -> Scrape:
+        r = get(self.port, path, scrape_timeout)
+        assert r.status == 200, r.body[:300]
+        return Scrape.of(r)
 
     def log(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -89,33 +91,45 @@ class ExporterProcess:
         return self.log()
 
 
-def start_exporter(config: dict[str, Any], tmp_path: Path, *args: str, log_level: str = "info") -> ExporterProcess:
-    """Start the exporter on ``config`` and wait until ``/healthz`` answers."""
-    config_file = tmp_path / "exporter-config.yaml"
-    config_file.write_text(yaml.safe_dump(config))
-    stderr_path = tmp_path / "exporter-stderr.log"
+def _healthz(exp: ExporterProcess) -> bool:
+    return exp.get("/healthz", None)[0] == 200
+
+
+def start_exporter(
+    config: dict[str, Any] | None,
+    tmp_path: Path,
+    *args: str,
+    log_level: str = "info",
+    env: Mapping[str, str] | None = None,
+    ready: Callable[[ExporterProcess], bool] = _healthz,
+) -> ExporterProcess:
+    """Start the exporter on ``config`` (``None``: no config file, e.g. with ``--demo``) and wait until ``ready``.
+
+    ``ready`` is polled (an ``OSError`` counts as not yet) until it returns true, for 30 s at most;
+    the default asks plain-HTTP ``/healthz``. ``env`` adds to the test's environment; stderr (the
+    log) goes to a file, read by :meth:`ExporterProcess.log` and returned by :meth:`ExporterProcess.stop`.
+    """
     port = free_port()
+    argv = [sys.executable, "-m", "exporter", f"--web.listen-address=127.0.0.1:{port}", f"--log.level={log_level}"]
+    if config is not None:
+        config_file = tmp_path / "exporter-config.yaml"
+        config_file.write_text(yaml.safe_dump(config))
+        argv.append(f"--config.file={config_file}")
+    stderr_path = tmp_path / "exporter-stderr.log"
     with stderr_path.open("wb") as err:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter",
-                f"--config.file={config_file}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--log.level={log_level}",
-                *args,
-            ],
+            [*argv, *args],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
     exp = ExporterProcess(proc, port, stderr_path)
     deadline = time.monotonic() + 30
     while True:
         try:
-            if exp.get("/healthz", None)[0] == 200:
+            if ready(exp):
                 return exp
         except OSError:
             pass

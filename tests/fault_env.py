@@ -6,73 +6,32 @@ proves on teardown that nothing escaped, nothing unsafe reached the gateway and 
 
 from __future__ import annotations
 
-import http.client
 import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
+from tests.scrape import Scrape, get
 
 SCRAPE_TIMEOUT = 1.5  # what Prometheus would send; the collector keeps a 0.5 s safety margin of it
 ANSWER_MARGIN = 0.35  # /metrics must answer within the scrape timeout plus this much (HTTP + render)
 SLOW = SCRAPE_TIMEOUT + 1.0  # a gateway delay certainly beyond the scrape timeout
 FW = "fw-21.39.1"  # the real capture used where a test needs real bytes
 
-Labels = dict[str, str]
-
 
 # ------------------------------------------------------------------------------------------ helpers
 def exporter_threads() -> list[threading.Thread]:
     """Threads that are not the in-process simulator's (its handler threads sleep through delays)."""
     return [t for t in threading.enumerate() if not t.name.startswith("pwsim")]
-
-
-@dataclass
-class Scrape:
-    """One parsed /metrics answer."""
-
-    status: int
-    elapsed: float
-    text: str
-    samples: dict[str, list[tuple[Labels, float]]] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, status: int, elapsed: float, body: bytes) -> Scrape:
-        text = body.decode()
-        samples: dict[str, list[tuple[Labels, float]]] = {}
-        for family in text_string_to_metric_families(text):
-            for s in family.samples:
-                samples.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
-        return cls(status, elapsed, text, samples)
-
-    def value(self, name: str, **labels: str) -> float | None:
-        for lbl, v in self.samples.get(name, []):
-            if all(lbl.get(k) == want for k, want in labels.items()):
-                return v
-        return None
-
-    def names(self) -> set[str]:
-        return set(self.samples)
-
-    def success(self) -> dict[str, float]:
-        return {lbl["endpoint"]: v for lbl, v in self.samples.get("powerwall_scrape_endpoint_success", [])}
-
-    def errors(self, endpoint: str, reason: str) -> float:
-        return self.value("powerwall_scrape_endpoint_errors_total", endpoint=endpoint, reason=reason) or 0.0
-
-    def logins(self, result: str) -> float:
-        return self.value("powerwall_login_attempts_total", result=result) or 0.0
 
 
 class Env:
@@ -97,22 +56,14 @@ class Env:
         return self.sim
 
     def get(self, path: str = "/metrics", timeout: float | None = SCRAPE_TIMEOUT) -> tuple[int, bytes, float]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
-        headers = {} if timeout is None else {"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)}
-        start = time.monotonic()
-        try:
-            conn.request("GET", path, headers=headers)
-            resp = conn.getresponse()
-            body = resp.read()
-        finally:
-            conn.close()
-        return resp.status, body, time.monotonic() - start
+        r = get(self.server.port, path, timeout, timeout=30)
+        return r.status, r.body, r.elapsed
 
     def scrape(self, timeout: float = SCRAPE_TIMEOUT, path: str = "/metrics") -> Scrape:
         status, body, elapsed = self.get(path, timeout)
         assert status == 200, body[:500]
         assert elapsed <= timeout + ANSWER_MARGIN, f"/metrics took {elapsed:.2f} s with a {timeout} s scrape timeout"
-        s = Scrape.parse(status, elapsed, body)
+        s = Scrape.parse(body, status, elapsed)
         ceiling = self._thread_base + self.collector.config.max_concurrent_requests + 8
         assert len(exporter_threads()) <= ceiling, [t.name for t in exporter_threads()]
         return s

@@ -1,4 +1,4 @@
-"""Keep bench/bench_scrape.py from rotting: its quick mode must run to the end and print its table.
+"""Keep the benchmarks from rotting: their quick modes must run to the end and print their results.
 
 The benchmark itself is not a pass/fail test (timings depend on the machine); this only proves the
 script still works against the current exporter and simulator.
@@ -23,4 +23,18 @@ def test_bench_quick_runs() -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for section in ("(a) our scrape", "(b) sequential", "(d) CPU", "(e) gateway load", "(f) 5 gateways"):
         assert section in r.stdout, r.stdout
+    assert "Traceback" not in r.stderr, r.stderr
+
+
+def test_bench_transport_quick_runs() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_transport.py"), "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for line in ("CPU per request:", "split of the profiled rounds by layer", "cumulative entries"):
+        assert line in r.stdout, r.stdout
     assert "Traceback" not in r.stderr, r.stderr

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
+from pathlib import Path
 
 from exporter.simulator import SimulatedGateway
-from tests.conftest import free_port
+from tests.exporter_process import start_exporter
 
 
 def test_fetch_certificate_prints_pem_and_fingerprint(sim: SimulatedGateway) -> None:
@@ -28,40 +26,17 @@ def test_fetch_certificate_prints_pem_and_fingerprint(sim: SimulatedGateway) -> 
     assert f"# fingerprint_sha256: {sim.fingerprint_sha256}" in proc.stdout
 
 
-def test_demo_serves_live_metrics_and_json_logs() -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "--demo",
-            "--web.listen-address",
-            f"127.0.0.1:{port}",
-            "--log.format",
-            "json",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+def test_demo_serves_live_metrics_and_json_logs(tmp_path: Path) -> None:
+    exp = start_exporter(None, tmp_path, "--demo", "--log.format", "json")
     try:
-        body = ""
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-                    body = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.2)
+        body = exp.scrape()
         assert 'powerwall_up{gateway="demo"} 1.0' in body
         assert "powerwall_device_info" in body
+        exp.signal(signal.SIGTERM)
+        exp.proc.wait(timeout=30)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0
+        err = exp.stop()
+    assert exp.proc.returncode == 0, err[-2000:]
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert lines and all({"ts", "level", "msg"} <= set(entry) for entry in lines)
     assert any("open http://" in entry["msg"] for entry in lines)

@@ -136,3 +136,12 @@ def test_cli_config_check(tmp_path: Path) -> None:
 def test_cli_version() -> None:
     proc = run_cli("--version")
     assert proc.returncode == 0 and "powerwall-exporter" in proc.stdout
+
+
+def test_default_pool_scales_with_gateways() -> None:
+    from exporter.config import parse_config
+
+    many = [{"name": f"g{i}", "address": "192.0.2.1", "password": "x"} for i in range(50)]
+    assert parse_config({"gateways": many}).max_concurrent_requests == 512
+    assert parse_config({"gateways": many[:3]}).max_concurrent_requests == 36
+    assert parse_config({"gateways": many[:1]}).max_concurrent_requests == 16

@@ -39,7 +39,8 @@ from exporter.sources.registry import ALL_REQUESTS, READ_PATHS, source_of
 from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL
 from exporter.sources.vitals.source import VITALS
 from tests.conftest import SIM_PASSWORD, gateway_config, make_transport, require_fixtures
-from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, Scrape, exporter_threads
+from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, exporter_threads
+from tests.scrape import Scrape
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 

@@ -28,7 +28,8 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
-from tests.fault_env import Env, EnvFactory, Scrape
+from tests.fault_env import Env, EnvFactory
+from tests.scrape import Scrape
 
 NESTED = b"[" * 2000 + b"]" * 2000
 
@@ -263,9 +264,14 @@ def test_sigterm_during_a_gateway_stall_exits_within_seconds(tmp_path: Path) -> 
         entry = gateway_entry(sim, tmp_path, "stalled", timeout_seconds=120, min_interval_seconds=0)
         exp = start_exporter({"state_file": None, "gateways": [entry]}, tmp_path)
         sim.faults.delay_seconds = 60.0
+        seen = len(sim.requests)
         scraper = threading.Thread(target=_scrape_ignoring_errors, args=(exp,), daemon=True)
         scraper.start()
-        time.sleep(1.5)  # the scrape is now waiting on the stalled gateway
+        # The simulator records a request before it stalls: once it has one, the scrape is waiting.
+        deadline = time.monotonic() + 15
+        while len(sim.requests) == seen:
+            assert time.monotonic() < deadline, "the scrape never reached the gateway"
+            time.sleep(0.02)
         t0 = time.monotonic()
         exp.signal(signal.SIGTERM)
         exp.proc.wait(timeout=30)

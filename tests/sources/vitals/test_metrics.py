@@ -23,6 +23,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.sources.vitals.decode import decode_vitals
 from tests.conftest import IN_CI, require_fixtures
 from tests.render import render
+from tests.scrape import Scrape
 from tests.sources.vitals.encoder import encode_vitals_json, vitals_of
 
 VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
@@ -162,17 +163,9 @@ CAPTURE_EXPECTED: list[tuple[str, dict[str, str], float]] = [
 ]
 
 
-def _parse(text: str) -> dict[str, dict[frozenset[tuple[str, str]], float]]:
-    out: dict[str, dict[frozenset[tuple[str, str]], float]] = defaultdict(dict)
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[s.name][frozenset(s.labels.items())] = s.value
-    return out
-
-
 @pytest.mark.parametrize(("name", "labels", "value"), CAPTURE_EXPECTED)
 def test_capture_exact_series(exposition: str, name: str, labels: dict[str, str], value: float) -> None:
-    samples = _parse(exposition)
+    samples = Scrape.parse(exposition).index()
     key = frozenset({**labels, "gateway": "home"}.items())
     assert key in samples[name], f"{name}{labels} missing; have {list(samples[name])[:3]}"
     assert samples[name][key] == pytest.approx(value, rel=1e-12)
@@ -196,7 +189,7 @@ def test_alerts_collapse_per_device(ms: MetricSet) -> None:
 
 
 def test_every_capture_vital_is_exported_exactly_once(exposition: str, capture_devices: list[Device]) -> None:
-    samples = _parse(exposition)
+    samples = Scrape.parse(exposition).index()
     device_keys = {"gateway", "device", "serial", "part_number"}
     per_device: dict[tuple[str, str, str], int] = defaultdict(int)
     for name, series in samples.items():
@@ -256,7 +249,7 @@ def test_json_example_roundtrip_exports_every_vital(vitals_dir: Path, example: s
     assert [d.din for d in devices] == list(doc)
     out = MetricSet(base_labels={"gateway": "home"})
     flatten_devices(devices, out, VITALS)
-    samples = _parse(render(out))
+    samples = Scrape.parse(render(out)).index()
 
     checked = 0
     for din, entry in doc.items():

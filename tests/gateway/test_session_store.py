@@ -21,6 +21,8 @@ import pytest
 
 from exporter.gateway import sessions as session_store
 from exporter.gateway.sessions import MAX_STATE_BYTES, SessionStore, valid_token
+from exporter.simulator import SimulatedGateway
+from tests.conftest import gateway_config, make_collector
 
 URL = "https://192.0.2.1"
 TOKEN = "tok-" + "A" * 60 + "=="
@@ -209,3 +211,29 @@ def test_a_lock_held_elsewhere_delays_then_skips_the_save(tmp_path: Path, monkey
         os.close(fd)
     store.save("home", URL, TOKEN, None)
     assert store.load("home", URL) == (TOKEN, None)
+
+
+# -------------------------------------------------------- through the transport and the collector
+def test_session_survives_a_restart(sim: SimulatedGateway, tmp_path: Path) -> None:
+    state = tmp_path / "state" / "sessions.json"
+    c1 = make_collector(gateway_config(sim), state_file=state)
+    assert c1.scrape().get("powerwall_up") == 1
+    c1.close()
+    assert state.stat().st_mode & 0o777 == 0o600
+    assert "sim-password" not in state.read_text()
+    c2 = make_collector(gateway_config(sim), state_file=state)
+    assert c2.scrape().get("powerwall_up") == 1
+    assert sim.login_count == 1
+    sim.invalidate_sessions()
+    assert c2.scrape().get("powerwall_up") == 1
+    assert sim.login_count == 2
+    c2.close()
+
+
+def test_session_store_ignores_other_addresses(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.json")
+    store.save("home", "https://10.0.0.1:443", "tok", "rec")
+    assert store.load("home", "https://10.0.0.1:443") == ("tok", "rec")
+    assert store.load("home", "https://10.0.0.2:443") is None
+    store.drop("home")
+    assert store.load("home", "https://10.0.0.1:443") is None

@@ -8,46 +8,22 @@ the scrape timeout.
 
 from __future__ import annotations
 
-import http.client
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import PowerwallCollector
 from exporter.config import Config
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, gateway_config
+from tests.scrape import Scrape, get
 
 SCRAPE_TIMEOUT = 1.5
 MARGIN = 0.35
-
-
-@dataclass
-class Answer:
-    status: int
-    body: str
-    elapsed: float
-
-    def samples(self) -> list[tuple[str, dict[str, str], float]]:
-        return [
-            (s.name, dict(s.labels), float(s.value))
-            for f in text_string_to_metric_families(self.body)
-            for s in f.samples
-        ]
-
-    def value(self, name: str, **labels: str) -> float | None:
-        for n, lbl, v in self.samples():
-            if n == name and all(lbl.get(k) == want for k, want in labels.items()):
-                return v
-        return None
-
-    def gateways(self) -> set[str]:
-        return {lbl["gateway"] for _, lbl, _ in self.samples() if "gateway" in lbl}
 
 
 @dataclass
@@ -57,16 +33,9 @@ class Pair:
     collector: PowerwallCollector
     server: ExporterServer
 
-    def get(self, path: str, timeout: float = SCRAPE_TIMEOUT) -> Answer:
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
-        start = time.monotonic()
-        try:
-            conn.request("GET", path, headers={"X-Prometheus-Scrape-Timeout-Seconds": str(timeout)})
-            resp = conn.getresponse()
-            body = resp.read().decode()
-        finally:
-            conn.close()
-        return Answer(resp.status, body, time.monotonic() - start)
+    def get(self, path: str, timeout: float = SCRAPE_TIMEOUT) -> Scrape:
+        r = get(self.server.port, path, timeout, timeout=30)
+        return Scrape.of(r) if r.status == 200 else Scrape(r.status, r.elapsed, r.body.decode())
 
 
 @pytest.fixture
@@ -93,7 +62,7 @@ def test_probe_returns_only_the_target(pair: Pair) -> None:
     assert r.value("powerwall_batteries", gateway="b") == 3
     assert r.value("powerwall_up", gateway="a") is None
     # A probe is about the target: no exporter process metrics mixed in.
-    assert not any(n.startswith(("process_", "python_")) for n, _, _ in r.samples())
+    assert not any(n.startswith(("process_", "python_")) for n in r.names())
     assert not [q for q in pair.a.requests], "probing b must not touch gateway a"
 
 
@@ -125,17 +94,24 @@ def test_slow_gateway_does_not_delay_the_other(pair: Pair) -> None:
     assert r.elapsed <= SCRAPE_TIMEOUT + MARGIN, r.elapsed
     assert r.value("powerwall_up", gateway="a") == 0
     assert r.value("powerwall_up", gateway="b") == 1
-    ok_b = [v for n, lbl, v in r.samples() if n == "powerwall_scrape_endpoint_success" and lbl["gateway"] == "b"]
-    assert ok_b and set(ok_b) == {1.0}
+    ok_b = r.success("b")
+    assert ok_b and set(ok_b.values()) == {1.0}, ok_b
     assert r.value("powerwall_meter_power_watts", gateway="a", meter="site") is None
 
     # While a /metrics scrape is stuck on gateway a, a probe of b answers at b's own speed.
-    slow: list[Answer] = []
+    slow: list[Scrape] = []
+    b_seen = len(pair.b.requests)
     t = threading.Thread(target=lambda: slow.append(pair.get("/metrics")))
     t.start()
-    time.sleep(0.1)
+    # The slow scrape has asked b (fast) once b's requests arrive; from then on it waits for a.
+    deadline = time.monotonic() + 5
+    while len(pair.b.requests) == b_seen:
+        assert time.monotonic() < deadline, "the /metrics scrape never reached gateway b"
+        time.sleep(0.01)
     fast = pair.get("/probe?target=b")
+    overlapped = t.is_alive()
     t.join()
+    assert overlapped, "the probe did not run while /metrics was waiting for gateway a"
     assert fast.status == 200 and fast.value("powerwall_up", gateway="b") == 1
     assert fast.elapsed < 0.8, fast.elapsed
     assert slow[0].elapsed <= SCRAPE_TIMEOUT + MARGIN

@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ import pytest
 
 from exporter.simulator import FAULT_NAMES, Faults, SimulatedGateway, SiteModel, gunzip_size
 from exporter.simulator.testclient import SimClient
+from tests.conftest import require_fixtures
 
 PW = "sim-password"
 
@@ -160,10 +162,17 @@ def test_slow_drip_client_timeout_is_quiet(
     gw.faults.slow_drip = 1.0  # longer than the client's per-read timeout
     slow = SimClient(gw, timeout=0.3)
     slow.token = client.token
+    before = set(threading.enumerate())
     with pytest.raises((TimeoutError, socket.timeout)):
         slow.get("/api/status")
     gw.faults.clear()
-    time.sleep(0.3)
+    # The handler notices the client has gone at its next dripped write: wait until it has ended,
+    # so that whatever it prints is in stderr before we look.
+    handlers = [t for t in set(threading.enumerate()) - before if t.name.startswith("pwsim-conn")]
+    assert handlers
+    for t in handlers:
+        t.join(10)
+        assert not t.is_alive(), "the simulator kept dripping to a client that had gone"
     assert "Traceback" not in capfd.readouterr().err
 
 
@@ -235,12 +244,8 @@ def test_vitals_absent(client: SimClient, gw: SimulatedGateway) -> None:
     assert client.get("/api/status").status == 200
 
 
-def test_faults_apply_in_replay_mode(tmp_path: object) -> None:
-    from pathlib import Path
-
-    base = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "fw-21.39.1"
-    if not base.is_dir():
-        pytest.skip("shared fixtures missing")
+def test_faults_apply_in_replay_mode() -> None:
+    base = require_fixtures() / "fw-21.39.1"
     with SimulatedGateway(password=PW, replay_dir=base) as g:
         c = SimClient(g)
         c.login()

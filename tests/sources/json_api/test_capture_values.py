@@ -6,17 +6,14 @@ the whole exporter (client → mapping → collector → HTTP exposition), then 
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.sources.registry import ALL_REQUESTS
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import gateway_config, make_collector, replay
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+from tests.scrape import scrape
 
 H = 3600.0
 M_21 = {"site": 537.0, "battery": 10.0, "load": 540.25, "solar": -2.0}
@@ -138,16 +135,6 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
 }
 
 
-def scrape(port: int, path: str = "/metrics") -> tuple[str, Samples]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:
-        text = resp.read().decode()
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            samples[(s.name, frozenset(s.labels.items()))] = s.value
-    return text, samples
-
-
 @pytest.fixture(params=sorted(EXPECTED))
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
     gw = replay(request.param)
@@ -165,20 +152,21 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
 
 def test_every_contract_metric_has_its_exact_value(served: tuple[str, int]) -> None:
     capture, port = served
-    _, samples = scrape(port)
+    s = scrape(port)
     missing, wrong = [], []
     for name, labels, value in EXPECTED[capture]:
-        key = (name, frozenset({**labels, "gateway": "home"}.items()))
-        if key not in samples:
-            missing.append(key)
-        elif samples[key] != pytest.approx(value, rel=1e-12):
-            wrong.append((key, samples[key], value))
+        key = frozenset({**labels, "gateway": "home"}.items())
+        series = s.series(name)
+        if key not in series:
+            missing.append((name, key))
+        elif series[key] != pytest.approx(value, rel=1e-12):
+            wrong.append((name, key, series[key], value))
     assert not missing, missing
     assert not wrong, wrong
 
 
 def test_contract_endpoints_all_succeed(served: tuple[str, int]) -> None:
     _, port = served
-    _, samples = scrape(port)
+    success = scrape(port).success("home")
     for path in (e.path for e in ALL_REQUESTS if not e.optional):
-        assert samples[("powerwall_scrape_endpoint_success", frozenset({"gateway": "home", "endpoint": path}.items()))]
+        assert success[path] == 1, path

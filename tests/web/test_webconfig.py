@@ -16,7 +16,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ from exporter.config import Config, ConfigError
 from exporter.simulator import SimulatedGateway
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig, load_web_config
-from tests.conftest import IN_CI, REPO, free_port, gateway_config
+from tests.conftest import IN_CI, gateway_config
+from tests.exporter_process import start_exporter
 
 USER = "prometheus"
 PASSWORD = "scrape-secret-5d1e"  # distinctive so the leak check can search for it
@@ -246,37 +246,19 @@ def test_invalid_web_config_names_the_key(doc: dict[str, object], key: str, tmp_
 def test_cli_flag_serves_tls_with_auth(pki: Pki, tmp_path: Path) -> None:
     """The real command line: ``--web.config.file`` turns the demo's /metrics into HTTPS + auth."""
     web = write_web_config(tmp_path / "web.yml", pki)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "--demo",
-            f"--web.config.file={web}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    exp = start_exporter(
+        None,
+        tmp_path,
+        "--demo",
+        f"--web.config.file={web}",
+        log_level="warn",
+        ready=lambda e: https_get(e.port, "/healthz", pki)[0] == 200,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, _, _ = https_get(port, "/healthz", pki)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        assert status == 200
-        assert https_get(port, "/metrics", pki)[0] == 401
-        status, _, body = https_get(port, "/metrics", pki, basic(USER, PASSWORD))
+        assert https_get(exp.port, "/metrics", pki)[0] == 401
+        status, _, body = https_get(exp.port, "/metrics", pki, basic(USER, PASSWORD))
         assert status == 200 and b'powerwall_up{gateway="demo"} 1.0' in body
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-    assert PASSWORD.encode() not in err
-    assert b"Traceback" not in err, err.decode(errors="replace")
+        err = exp.stop()
+    assert PASSWORD not in err
+    assert "Traceback" not in err, err

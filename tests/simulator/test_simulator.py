@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from exporter.proto import vitals_pb2 as _vitals_pb2
 from exporter.simulator import (
+    LOGIN_PATH,
     MODEL_PATHS,
     SimulatedGateway,
     SiteModel,
@@ -36,9 +37,9 @@ from exporter.simulator import (
 from exporter.simulator.model import STEP_SECONDS
 from exporter.simulator.payloads import go_duration, rfc3339_ns
 from exporter.simulator.testclient import SimClient
+from tests.conftest import require_fixtures
 
 PB: Any = _vitals_pb2  # generated module: no type information
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 PW = "sim-password"
 # 2024-06-21 00:00 at UTC-8: midnight local on a long day.
 MIDNIGHT = 1718956800.0  # 08:00 UTC
@@ -365,8 +366,7 @@ def test_model_over_http_moves_with_simulated_time() -> None:
 
 def test_json_field_names_match_the_captures(client: SimClient) -> None:
     """Every field the captures have for these endpoints, we have too (the same names, no typos)."""
-    if not FIXTURES.is_dir():
-        pytest.skip("shared fixtures missing")
+    fixtures = require_fixtures()
     pairs = {
         "/api/meters/aggregates": "pypowerwall-sim/api/meters/aggregates.json",
         "/api/system_status/soe": "fw-21.39.1/api/system_status/soe.json",
@@ -390,7 +390,7 @@ def test_json_field_names_match_the_captures(client: SimClient) -> None:
 
     for path, fixture in pairs.items():
         ours = keys(client.get(path).json())
-        theirs = keys(json.loads((FIXTURES / fixture).read_text()))
+        theirs = keys(json.loads((fixtures / fixture).read_text()))
         theirs = {k for k in theirs if not k.startswith(("battery_blocks.[].", "grid_code."))} | {
             k for k in theirs if k.startswith("battery_blocks.[].")
         }
@@ -450,9 +450,7 @@ def test_vitals_decode_and_match_the_model(client: SimClient) -> None:
 # ------------------------------------------------------------------ replay
 @pytest.mark.parametrize("capture", ["fw-21.39.1", "pypowerwall-sim"])
 def test_replay_serves_captures_verbatim(capture: str) -> None:
-    base = FIXTURES / capture
-    if not base.is_dir():
-        pytest.skip("shared fixtures missing")
+    base = require_fixtures() / capture
     with SimulatedGateway(password=PW, replay_dir=base) as g:
         c = SimClient(g)
         assert c.get("/api/meters/aggregates", auth=False).status == 401  # auth still applies
@@ -469,10 +467,8 @@ def test_replay_serves_captures_verbatim(capture: str) -> None:
 
 
 def test_replay_http_files_and_vitals_file() -> None:
-    base = FIXTURES / "fw-21.39.1"
-    if not base.is_dir():
-        pytest.skip("shared fixtures missing")
-    pb = FIXTURES / "vitals" / "pwsim-vitals.pb"
+    base = require_fixtures() / "fw-21.39.1"
+    pb = base.parent / "vitals" / "pwsim-vitals.pb"
     with SimulatedGateway(password=PW, replay_dir=base, vitals_file=pb) as g:
         c = SimClient(g)
         c.login()
@@ -517,7 +513,11 @@ def test_stop_closes_open_connections_and_leaks_no_threads() -> None:
 
     hung = threading.Thread(target=dripped_login, daemon=True)
     hung.start()
-    time.sleep(0.2)
+    # Stop while the login answer is being dripped: wait until the simulator has the request.
+    deadline = time.monotonic() + 5
+    while sum(r.path == LOGIN_PATH for r in g.requests) < 2:
+        assert time.monotonic() < deadline, "the dripped login never reached the simulator"
+        time.sleep(0.01)
     t0 = time.monotonic()
     g.stop()
     assert time.monotonic() - t0 < 3

@@ -1,0 +1,127 @@
+"""The gateway transport against a real HTTPS simulated gateway: login, re-login, rate limits, single flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from exporter.gateway.allowlist import LOGIN_PATH
+from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.simulator import SimulatedGateway
+from exporter.sources.json_api import endpoints as ep
+from exporter.sources.registry import ALL_REQUESTS
+from tests.conftest import deadline, gateway_config, make_collector, make_transport
+
+
+def test_fetch_json_with_pinned_ca(sim: SimulatedGateway) -> None:
+    client = make_transport(gateway_config(sim))
+    result = client.fetch(ep.SOE, deadline())
+    assert isinstance(result, Fetched), result
+    assert 0 <= result.json()["percentage"] <= 100
+    client.close()
+
+
+def test_one_login_across_many_scrapes(sim: SimulatedGateway) -> None:
+    collector = make_collector(gateway_config(sim))
+    for _ in range(10):
+        assert collector.scrape().get("powerwall_up") == 1
+    assert sim.login_count == 1
+    collector.close()
+
+
+def test_expired_session_logs_in_again_once_and_retries(sim: SimulatedGateway) -> None:
+    client = make_transport(gateway_config(sim))
+    assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
+    sim.invalidate_sessions()
+    assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
+    assert sim.login_count == 2
+    client.close()
+
+
+def test_concurrent_401s_cause_exactly_one_relogin(sim: SimulatedGateway) -> None:
+    collector = make_collector(gateway_config(sim))
+    collector.scrape()
+    assert sim.login_count == 1
+    sim.invalidate_sessions()
+    ms = collector.scrape()  # all endpoints get 401 concurrently
+    assert ms.get("powerwall_up") == 1
+    assert sim.login_count == 2
+    collector.close()
+
+
+def test_429_silences_the_gateway_for_the_cooldown(sim: SimulatedGateway) -> None:
+    client = make_transport(gateway_config(sim))
+    client.fetch(ep.SOE, deadline())
+    sim.faults.status = 429
+    first = client.fetch(ep.OPERATION, deadline())
+    assert isinstance(first, FetchError) and first.reason == "rate_limited"
+    sent = len(sim.requests)
+    sim.faults.clear()
+    for endpoint in ALL_REQUESTS:
+        r = client.fetch(endpoint, deadline())
+        assert isinstance(r, FetchError) and r.reason == "cooldown"
+    assert len(sim.requests) == sent, "no request may reach a gateway that rate-limited us"
+    assert client.cooldown_remaining() >= 300
+    client.close()
+
+
+def test_login_429_is_tried_at_most_twice_in_12_seconds(sim: SimulatedGateway) -> None:
+    sim.faults.login_status = 429
+    collector = make_collector(gateway_config(sim))
+    end = time.monotonic() + 12
+    scrapes = 0
+    while time.monotonic() < end and scrapes < 60:
+        assert collector.scrape(timeout=2).get("powerwall_up") == 0
+        scrapes += 1
+        time.sleep(0.1)
+    logins = [r for r in sim.requests if r.path == LOGIN_PATH]
+    assert 1 <= len(logins) <= 2
+    assert collector.scrape().get("powerwall_gateway_cooldown_seconds") >= 280  # type: ignore[operator]
+    collector.close()
+
+
+def test_retry_after_is_honoured(sim: SimulatedGateway) -> None:
+    client = make_transport(gateway_config(sim))
+    client.fetch(ep.SOE, deadline())
+    sim.faults.status = 429
+    sim.faults.retry_after = 3600
+    client.fetch(
+        ep.SOE,
+        deadline(),
+    )
+    assert client.cooldown_remaining() >= 3599
+    client.close()
+
+
+def test_bad_password_fails_clearly_without_a_login_loop(
+    sim: SimulatedGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    from exporter.config import Secret
+
+    client = make_transport(gateway_config(sim, password=Secret("wrong-password-1234")))
+    for _ in range(5):
+        r = client.fetch(ep.SOE, deadline())
+        assert isinstance(r, FetchError) and r.reason in ("bad_credentials", "cooldown")
+    assert sim.login_count == 1
+    assert "login rejected" in caplog.text
+    assert "wrong-password-1234" not in caplog.text
+    client.close()
+
+
+def test_single_flight_bounds_gateway_requests(sim: SimulatedGateway) -> None:
+    sim.faults.delay_seconds = 0.3
+    collector = make_collector(gateway_config(sim, min_interval_seconds=5.0))
+    collector.scrape()  # log in first
+    start = len(sim.requests)
+    threads = [threading.Thread(target=collector.scrape) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    per_path: dict[str, int] = {}
+    for r in sim.requests[start:]:
+        per_path[r.path] = per_path.get(r.path, 0) + 1
+    assert all(n <= 2 for n in per_path.values()), per_path
+    collector.close()
