@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="powerwall-exporter",
         description="Prometheus exporter for the Tesla Energy Gateway (Powerwall) local API. Read-only.",
+        epilog="powerwall-exporter assets write DIR [--force]: write the shipped Grafana dashboards, "
+        "Prometheus rules, example configs and systemd unit into DIR.",
     )
     p.add_argument("--config.file", dest="config_file", help="YAML configuration (see config.example.yaml)")
     p.add_argument("--config.check", dest="config_check", action="store_true", help="validate the config and exit")
@@ -53,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["assets"]:  # a subcommand beside the exporter's flags: see exporter/assets/command.py
+        return _assets(argv[1:])
     args = build_parser().parse_args(argv)
     from exporter.logsetup import setup_logging
 
@@ -128,6 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if simulator is not None:
             simulator.stop()
     return 0
+
+
+def _assets(argv: list[str]) -> int:
+    from exporter.assets.command import main as assets_main
+    from exporter.logsetup import setup_logging
+
+    setup_logging("info", "logfmt")
+    return assets_main(argv)
 
 
 def _hangup(_signum: int, _frame: FrameType | None) -> None:
