@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import signal
 import sys
@@ -154,12 +155,19 @@ def _hangup(_signum: int, _frame: FrameType | None) -> None:
 def _start_demo() -> tuple[SimulatedGateway, Config]:
     try:
         from exporter.simulator import SimulatedGateway, SiteModel
+        from exporter.simulator.server import NoWritableTempDirError
     except ImportError as exc:  # cryptography (the demo extra) missing
         log.error("the demo needs the 'demo' extra: pip install 'powerwall-exporter[demo]' (%s)", exc)
         raise SystemExit(2) from None
-    gw = SimulatedGateway(
-        password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
-    )
+    try:
+        gw = SimulatedGateway(
+            password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
+        )
+    except NoWritableTempDirError as exc:  # a read-only container without a tmpfs on /tmp
+        log.error("cannot start the demo: %s", exc)
+        raise SystemExit(2) from None
+    # Its temp dir holds a private key: removed on every way out, also those that skip main's finally.
+    atexit.register(gw.stop)
     gw.start()
     log.info("demo: simulated gateway at %s (one simulated hour per real minute)", gw.url)
     # Through the same validation as a user's config file.
