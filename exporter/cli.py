@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import signal
 import sys
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="powerwall-exporter",
         description="Prometheus exporter for the Tesla Energy Gateway (Powerwall) local API. Read-only.",
+        epilog="powerwall-exporter assets write DIR [--force]: write the shipped Grafana dashboards, "
+        "Prometheus rules, example configs and systemd unit into DIR.",
     )
     p.add_argument("--config.file", dest="config_file", help="YAML configuration (see config.example.yaml)")
     p.add_argument("--config.check", dest="config_check", action="store_true", help="validate the config and exit")
@@ -53,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["assets"]:  # a subcommand beside the exporter's flags: see exporter/assets/command.py
+        return _assets(argv[1:])
     args = build_parser().parse_args(argv)
     from exporter.logsetup import setup_logging
 
@@ -135,6 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _assets(argv: list[str]) -> int:
+    from exporter.assets.command import main as assets_main
+    from exporter.logsetup import setup_logging
+
+    setup_logging("info", "logfmt")
+    return assets_main(argv)
+
+
 def _hangup(_signum: int, _frame: FrameType | None) -> None:
     """SIGHUP's default action kills the process, and people (and tools) send it expecting a reload.
 
@@ -166,13 +180,21 @@ def _refused_combination(args: argparse.Namespace) -> str | None:
 def _start_demo() -> tuple[SimulatedGateway, Config]:
     try:
         from exporter.simulator import SimulatedGateway, SiteModel
+        from exporter.simulator.server import NoWritableTempDirError
 
         gw = SimulatedGateway(
             password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
         )
     except ImportError:  # cryptography (the demo extra) missing, at import or when making the certificate
-        log.error("the demo needs the 'demo' extra: pip install 'powerwall-exporter[demo]'")
+        log.error(
+            "the demo needs the 'demo' extra (cryptography): pip install -e '.[demo]' in a clone of the repository"
+        )
         raise SystemExit(2) from None
+    except NoWritableTempDirError as exc:  # a read-only container without a tmpfs on /tmp
+        log.error("cannot start the demo: %s", exc)
+        raise SystemExit(2) from None
+    # Its temp dir holds a private key: removed on every way out, also those that skip main's finally.
+    atexit.register(gw.stop)
     gw.start()
     log.info("demo: simulated gateway at %s (one simulated hour per real minute)", gw.url)
     # Through the same validation as a user's config file.

@@ -7,7 +7,11 @@ Prometheus agree, so this uses Prometheus' exact hash: the last 8 bytes of MD5(n
 modulo the replica count (``deploy/scaling/prometheus-sharded.yml``; a test checks the agreement
 with ``promtool check service-discovery``).
 
-    python -m exporter.shard --config fleet.yaml --replicas 3 --out-dir ./replicas
+    python -m exporter.shard --config.file fleet.yaml --replicas 3 --out-dir ./replicas
+
+Every replica must get at least one gateway: the exporter refuses a config without one, so a split
+that leaves a replica empty (few gateways, many replicas) is refused, naming a replica count that works,
+and nothing is written.
 """
 
 from __future__ import annotations
@@ -52,10 +56,23 @@ def split(fleet: dict[str, Any], replicas: int) -> list[dict[str, Any]]:
     return out
 
 
+def empty_replicas(parts: list[dict[str, Any]]) -> list[int]:
+    return [i for i, part in enumerate(parts) if not part["gateways"]]
+
+
+def largest_full_split(fleet: dict[str, Any], replicas: int) -> int:
+    """The largest replica count up to ``replicas`` that leaves no replica without a gateway (1 always does)."""
+    return next(r for r in range(replicas, 0, -1) if not empty_replicas(split(fleet, r)))
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    p = argparse.ArgumentParser(prog="python -m exporter.shard", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", required=True, help="fleet config with every gateway")
+    # No abbreviations: the dropped --config must fail, not silently match --config.file.
+    p = argparse.ArgumentParser(
+        prog="python -m exporter.shard", description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
+    # The flag name every other command of this project uses.
+    p.add_argument("--config.file", dest="config_file", required=True, help="fleet config with every gateway")
     p.add_argument("--replicas", type=int, required=True, help="number of exporter replicas")
     p.add_argument("--out-dir", required=True, help="writes exporter-<i>.yaml and targets.yml here")
     args = p.parse_args(argv)
@@ -63,12 +80,23 @@ def main(argv: list[str] | None = None) -> int:
         log.error("--replicas must be at least 1")
         return 2
     try:
-        fleet = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+        fleet = yaml.safe_load(Path(args.config_file).read_text(encoding="utf-8"))
         if not isinstance(fleet, dict):
             raise ConfigError("config", "must be a mapping")
         parts = split(fleet, args.replicas)
     except (OSError, yaml.YAMLError, ConfigError) as exc:
-        log.error("cannot split %s: %s", args.config, exc)
+        log.error("cannot split %s: %s", args.config_file, exc)
+        return 2
+    empty = empty_replicas(parts)
+    if empty:
+        log.error(
+            "cannot split %s: replica(s) %s of %d would hold no gateway, and the exporter refuses a config "
+            "without one; use --replicas %d (the most that leaves none empty); nothing written",
+            args.config_file,
+            ", ".join(map(str, empty)),
+            args.replicas,
+            largest_full_split(fleet, args.replicas),
+        )
         return 2
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
-"""Generate the README's metric reference from real scrapes, so it cannot drift from the code.
+"""Generate the metric reference (docs/metrics.md) from real scrapes, so it cannot drift from the code.
 
-``python -m tests.metrics_doc --write`` rewrites the table between the README markers;
+It has its own page so the README reads in one sitting. ``python -m tests.metrics_doc --write``
+rewrites the table between the page's markers;
 ``tests/test_readme_metrics.py`` fails when the committed table differs from what this produces.
 Sources: the simulated site (vitals, and again without vitals so /api/solar_powerwall is mapped),
 and both real JSON captures plus the real vitals capture.
@@ -19,7 +20,7 @@ from exporter.config import parse_config
 from exporter.metrics.metricset import Kind, MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 PASSWORD = "doc-password"
@@ -120,7 +121,7 @@ def render(rows: dict[str, Row]) -> str:
     return "\n".join(lines)
 
 
-def updated_readme(text: str) -> str:
+def updated_doc(text: str) -> str:
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
     return head + render(collect_rows()) + tail
@@ -129,12 +130,12 @@ def updated_readme(text: str) -> str:
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     p = argparse.ArgumentParser()
-    p.add_argument("--write", action="store_true", help="rewrite README.md in place")
+    p.add_argument("--write", action="store_true", help="rewrite docs/metrics.md in place")
     args = p.parse_args()
-    text = README.read_text()
-    new = updated_readme(text)
+    text = METRICS_DOC.read_text()
+    new = updated_doc(text)
     if args.write:
-        README.write_text(new)
+        METRICS_DOC.write_text(new)
     else:
         sys.stdout.write(new)
     return 0

@@ -43,7 +43,7 @@ def test_demo_without_the_extra_names_the_extra() -> None:
         "sys.exit(main(['--demo', '--web.listen-address=127.0.0.1:0']))\n"
     )
     line = one_error_line(run(code=code))
-    assert "pip install 'powerwall-exporter[demo]'" in line
+    assert "the 'demo' extra" in line and "pip install -e '.[demo]'" in line
 
 
 def test_check_warns_about_a_missing_pin_with_the_port(tmp_path: Path) -> None:

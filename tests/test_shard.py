@@ -53,7 +53,7 @@ def test_split_rejects_duplicates() -> None:
 def test_cli_writes_valid_replica_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "fleet.yaml"
     src.write_text(yaml.safe_dump(fleet()))
-    assert main(["--config", str(src), "--replicas", "3", "--out-dir", str(tmp_path / "out")]) == 0
+    assert main(["--config.file", str(src), "--replicas", "3", "--out-dir", str(tmp_path / "out")]) == 0
     for i in range(len(NAMES)):
         monkeypatch.setenv(f"PW_{i}", "x")
     seen = []
@@ -71,7 +71,7 @@ def test_prometheus_routes_each_target_to_the_replica_that_holds_it(tmp_path: Pa
     tool = promtool()
     src = tmp_path / "fleet.yaml"
     src.write_text(yaml.safe_dump(fleet()))
-    assert main(["--config", str(src), "--replicas", "3", "--out-dir", str(tmp_path)]) == 0
+    assert main(["--config.file", str(src), "--replicas", "3", "--out-dir", str(tmp_path)]) == 0
     config = tmp_path / "prometheus.yml"
     shutil.copy(EXAMPLE, config)
     check = subprocess.run([tool, "check", "config", str(config)], capture_output=True, text=True, check=False)

@@ -31,6 +31,7 @@ import http.cookies
 import http.server
 import json
 import logging
+import os
 import random
 import secrets
 import shutil
@@ -43,7 +44,7 @@ import threading
 import time
 import urllib.parse
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -423,6 +424,36 @@ class _Server(socketserver.TCPServer):
         logger.debug("error serving %s", client_address)
 
 
+class NoWritableTempDirError(OSError):
+    """No temporary directory can be written (a read-only container without a tmpfs on /tmp)."""
+
+
+def _temp_dir_candidates() -> list[str]:
+    env = [os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")]
+    defaults = ["/tmp", "/var/tmp", "/usr/tmp"] if os.name == "posix" else []  # noqa: S108 - the usual temp dirs
+    return list(dict.fromkeys(d for d in (*env, *defaults) if d))
+
+
+def private_tmpdir(prefix: str, candidates: Sequence[str] | None = None) -> Path:
+    """A new 0700 directory for the certificate and key files ``ssl`` insists on reading from disk.
+
+    ``tempfile.mkdtemp()`` alone falls back to the *current directory* when no temporary directory is
+    writable, which would drop a private key wherever the process happens to run (or fail with a
+    confusing message in a read-only container). Only real temporary directories are tried here, in
+    ``tempfile``'s order; the caller removes the directory when done.
+    """
+    tried: list[str] = []
+    for d in _temp_dir_candidates() if candidates is None else candidates:
+        try:
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=d))
+        except OSError as exc:
+            tried.append(f"{d}: {exc.strerror or exc}")
+    raise NoWritableTempDirError(
+        "no writable temporary directory for the simulated gateway's certificate "
+        f"({'; '.join(tried) or 'none configured'}); mount a tmpfs on /tmp or set TMPDIR"
+    )
+
+
 class SimulatedGateway:
     """See the package docstring for the API and ``Faults`` for the misbehaviour switches."""
 
@@ -452,9 +483,10 @@ class SimulatedGateway:
         self.force_sm_off_seen = False
         self._stopping = threading.Event()
         self._rng = random.Random(self.model.seed)
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="pwsim-"))
+        bundle = generate_certificate()  # first: a missing cryptography then leaves no directory behind
+        self._tmpdir = private_tmpdir("pwsim-")
         self._cert_gen = 0
-        self._install_certificate(generate_certificate())
+        self._install_certificate(bundle)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
