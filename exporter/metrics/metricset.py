@@ -233,4 +233,3 @@ class MetricSet:
             for key, value in self._samples[name].items():
                 family.add_sample(name, dict(key), value)
             yield family
-
