@@ -94,7 +94,7 @@ CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_solar_string_current_amperes powerwall_solar_string_connected powerwall_solar_string_state_info
     powerwall_solar_inverter_power_watts powerwall_solar_inverter_energy_joules_total
     powerwall_solar_inverter_state_info powerwall_ct_power_watts powerwall_ct_reactive_power_var
-    powerwall_ct_current_amperes powerwall_ct_voltage_volts powerwall_ct_energy_imported_joules_total
+    powerwall_ct_current_amperes powerwall_ct_meter_voltage_volts powerwall_ct_energy_imported_joules_total
     powerwall_ct_energy_exported_joules_total powerwall_island_frequency_hertz powerwall_island_voltage_volts
     powerwall_island_grid_connected powerwall_island_grid_state_info
     """

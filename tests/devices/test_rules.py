@@ -109,7 +109,7 @@ def test_rule_table_invariants() -> None:
         "powerwall_ct_power_watts",
         "powerwall_ct_reactive_power_var",
         "powerwall_ct_current_amperes",
-        "powerwall_ct_voltage_volts",
+        "powerwall_ct_meter_voltage_volts",
         "powerwall_ct_energy_imported_joules_total",
         "powerwall_ct_energy_exported_joules_total",
         "powerwall_island_frequency_hertz",
@@ -131,3 +131,26 @@ def test_inconsistent_table_is_rejected() -> None:
     c = rules.Rule("C", gauge("powerwall_vital_x", "h"))
     with pytest.raises(ValueError, match="generic prefix"):
         rules.label_schema((c,))
+
+
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        ("METER_X_CTA_InstRealPower", {"channel": "X", "ct": "1"}),
+        ("METER_Y_CTC_I", {"channel": "Y", "ct": "3"}),
+        ("NEURIO_CT0_InstRealPower", {"channel": "neurio", "ct": "1"}),
+        ("NEURIO_CT3_InstReactivePower", {"channel": "neurio", "ct": "4"}),
+        ("METER_X_VL3N", {"channel": "X", "phase": "C"}),
+        ("PINV_VSplit2", {"phase": "B"}),
+        ("ISLAND_L1L2PhaseDelta", {"phase": "AB"}),
+        ("ISLAND_L2L3PhaseDelta", {"phase": "BC"}),
+        ("ISLAND_L1L3PhaseDelta", {"phase": "CA"}),
+        ("ISLAND_L3L1PhaseDelta", {"phase": "CA"}),
+        ("ISLAND_FreqL1_Main", {"phase": "A", "side": "main"}),
+    ],
+)
+def test_label_vocabulary_values(name: str, labels: dict[str, str]) -> None:
+    """One value set per label (README "Label vocabulary"): 1-based CTs, phases A/B/C and AB/BC/CA."""
+    target = resolve(name, is_text=False)
+    assert target is not None and not target.generic
+    assert dict(target.labels) == labels

@@ -34,8 +34,10 @@ METER_TABLE = Table(
         Field("instant_apparent_power", gauge("powerwall_meter_apparent_power_va", "Apparent power.")),
         Field("frequency", _meter("frequency_hertz", "Frequency; 0 where the meter does not measure it.")),
         Field("instant_average_voltage", _meter("voltage_volts", "Average voltage.")),
-        Field("instant_average_current", _meter("current_amperes", "Average current.")),
-        Field("instant_total_current", _meter("total_current_amperes", "Total current over all phases.")),
+        Field(
+            "instant_total_current",
+            _meter("current_amperes", "Current over all phases (instant_total_current)."),
+        ),
         *(
             Field(
                 f"i_{p.lower()}_current", _meter("phase_current_amperes", "Current per phase."), labels=(("phase", p),)
@@ -66,6 +68,9 @@ METER_TABLE = Table(
             "last_phase_power_communication_time",
             "last_phase_energy_communication_time",
             "disclaimer",
+            # The same reading as instant_total_current in every capture (the gateway does not
+            # average anything): one quantity, one series.
+            "instant_average_current",
         }
     ),
     generic_prefix="powerwall_meter_",
@@ -262,7 +267,10 @@ POWERWALL_TABLE = Table(
     generic_prefix="powerwall_battery_",
 )
 POWERWALLS_FLAGS = Table(
-    fields=(), ignore=frozenset({"powerwalls", "sync", "msa", "states"}), generic_prefix="powerwall_powerwalls_"
+    fields=(),
+    # ``updating`` at top level repeats the per-Powerwall flag (powerwall_battery_updating).
+    ignore=frozenset({"powerwalls", "sync", "msa", "states", "updating"}),
+    generic_prefix="powerwall_powerwalls_",
 )
 
 # --- /api/sitemaster ---
