@@ -12,8 +12,11 @@ from exporter.sources.json_api.convert import (
     WH_TO_J,
     app_scale_ratio,
     boolean,
+    except_value,
     gateway_start_time,
     go_duration,
+    limit_watts,
+    number,
     percent_to_ratio,
     rfc3339_timestamp,
     scaled,
@@ -126,20 +129,24 @@ GRID_CONNECTED = gauge("powerwall_grid_connected", "1 when the grid is up (Syste
 GRID_SERVICES_ACTIVE = gauge("powerwall_grid_services_active", "1 while the site provides grid services.")
 
 # --- /api/site_info ---
+_LIMIT = " Absent when the gateway reports no limit (±1e9 kW)."
 _SITE_NUMBERS = (
-    ("nominal_system_energy_kWh", "nominal_energy_joules", "Nominal usable energy of the site.", KWH_TO_J),
-    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", 1000.0),
-    ("max_system_energy_kWh", "max_energy_joules", "Maximum energy of the site.", KWH_TO_J),
-    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", 1000.0),
-    ("max_site_meter_power_kW", "max_meter_power_watts", "Site meter power limit (import).", 1000.0),
-    ("min_site_meter_power_kW", "min_meter_power_watts", "Site meter power limit (export, negative).", 1000.0),
-    ("measured_frequency", "measured_frequency_hertz", "Grid frequency measured by the gateway.", 1.0),
-    ("panel_max_current", "panel_max_current_amperes", "Main panel current rating.", 1.0),
+    ("nominal_system_energy_kWh", "nominal_energy_joules", "Nominal usable energy of the site.", scaled(KWH_TO_J)),
+    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", scaled(1000.0)),
+    ("max_system_energy_kWh", "max_energy_joules", "Maximum energy of the site.", scaled(KWH_TO_J)),
+    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", scaled(1000.0)),
+    ("max_site_meter_power_kW", "max_meter_power_watts", "Site meter power limit (import)." + _LIMIT, limit_watts(1e3)),
+    (
+        "min_site_meter_power_kW",
+        "min_meter_power_watts",
+        "Site meter power limit (export, negative)." + _LIMIT,
+        limit_watts(1e3),
+    ),
+    ("measured_frequency", "measured_frequency_hertz", "Grid frequency measured by the gateway.", number),
+    ("panel_max_current", "panel_max_current_amperes", "Main panel current rating.", number),
 )
 SITE_TABLE = Table(
-    fields=tuple(
-        Field(key, gauge(f"powerwall_site_{name}", help), scaled(factor)) for key, name, help, factor in _SITE_NUMBERS
-    ),
+    fields=tuple(Field(key, gauge(f"powerwall_site_{name}", help), conv) for key, name, help, conv in _SITE_NUMBERS),
     ignore=frozenset({"grid_voltage_setting", "grid_freq_setting"}),
     generic_prefix="powerwall_site_",
 )
@@ -203,7 +210,8 @@ SYSTEM_STATUS_TABLE = Table(
         Field("grid_services_power", gauge("powerwall_grid_services_power_watts", "Power delivered as grid services.")),
         Field(
             "solar_real_power_limit",
-            gauge("powerwall_solar_real_power_limit_watts", "Solar curtailment limit; -1 = none."),
+            gauge("powerwall_solar_real_power_limit_watts", "Solar curtailment limit; absent when there is none."),
+            except_value(-1.0),
         ),
     ),
     ignore=frozenset({"battery_blocks", "grid_faults", "system_island_state", "last_toggle_timestamp"}),
