@@ -37,11 +37,15 @@ Generic rule (every vital no curated rule takes)
     * text → ``powerwall_vital_<snake>_info{value="<text>"}`` = 1;
     * numbers and bools whose name looks like a lifetime energy (:data:`GENERIC_COUNTER_RE`) →
       counter ``powerwall_vital_<snake>_total`` (``_total`` not doubled), value unscaled;
-    * other numbers and bools → gauge ``powerwall_vital_<snake>``, value unscaled (bool → 0/1).
+    * other bools → gauge ``powerwall_vital_<snake>`` (0/1);
+    * other numbers → gauge ``powerwall_vital_<snake>``, value unscaled, with the unit suffix its
+      name states (``..._Voltage`` → ``..._voltage_volts``, ``..._V`` → ``..._volts``, ``Freq``/
+      ``Frequency``/``_Hz`` → ``_hertz``, ``Temp``/``Temperature`` → ``_celsius``; the table is
+      :func:`exporter.metrics.naming.with_unit`'s).
       If that name ends in a suffix Prometheus reserves for other types (``_total``, ``_info``,
       ``_created``, ``_count``, ``_sum``, ``_bucket``), ``_value`` is appended.
 
-    Generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
+    Other generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
     whose ``<snake>`` is empty is skipped (it has no name to export). Generic names are bounded
     (length, families per scrape) and typed clashes among them resolved as :mod:`exporter.metrics.naming`
     describes; :mod:`exporter.devices.flatten` applies those bounds. Generic names can never
@@ -73,7 +77,7 @@ from functools import lru_cache
 from typing import Any
 
 from exporter.metrics.metricset import Kind, MetricDef, counter, gauge, generic, info
-from exporter.metrics.naming import generic_gauge_name, snake_case
+from exporter.metrics.naming import generic_gauge_name, snake_case, with_unit
 
 GENERIC_PREFIX = "powerwall_vital_"
 
@@ -365,7 +369,7 @@ class Target:
 _COMPILED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple((re.compile(r.pattern), r) for r in RULES)
 
 
-def _generic(name: str, is_text: bool) -> Target | None:
+def _generic(name: str, is_text: bool, is_bool: bool) -> Target | None:
     snake = snake_case(name)
     if not snake:
         return None
@@ -377,13 +381,21 @@ def _generic(name: str, is_text: bool) -> Target | None:
         metric_name = base if base.endswith("_total") else base + "_total"
         metric = generic(metric_name, Kind.COUNTER, f"Vital {name!r} (generic rule, gateway unit).")
         return Target(metric, 1.0, (), None, generic=True)
-    help = f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."
-    return Target(generic(generic_gauge_name(base), Kind.GAUGE, help), 1.0, (), None, generic=True)
+    if is_bool:
+        help = f"Vital {name!r} (generic rule; a bool as 0/1)."
+        return Target(generic(generic_gauge_name(base), Kind.GAUGE, help), 1.0, (), None, generic=True)
+    with_suffix, unit = with_unit(name, snake)
+    if unit:
+        help = f"Vital {name!r} (generic rule; in {unit} as its name says)."
+    else:
+        help = f"Vital {name!r} (generic rule; unit not known to the exporter, value as reported)."
+    metric = generic(generic_gauge_name(GENERIC_PREFIX + with_suffix), Kind.GAUGE, help)
+    return Target(metric, 1.0, (), None, generic=True)
 
 
 @lru_cache(maxsize=4096)
-def resolve(name: str, is_text: bool) -> Target | None:
-    """Target for vital ``name`` carrying a text (``is_text``) or numeric/bool value.
+def resolve(name: str, is_text: bool, is_bool: bool = False) -> Target | None:
+    """Target for vital ``name`` carrying a text (``is_text``), bool (``is_bool``) or numeric value.
 
     Cached: a site reports the same few hundred names every scrape, and the cache is bounded so a
     hostile payload full of random names cannot grow it without limit.
@@ -397,7 +409,7 @@ def resolve(name: str, is_text: bool) -> Target | None:
         groups = match.groupdict()
         labels = tuple((k, _FORMATTER.format(v, **groups)) for k, v in rule.labels)
         return Target(rule.metric, rule.scale, labels, rule.value_label if is_text else None)
-    return _generic(name, is_text)
+    return _generic(name, is_text, is_bool)
 
 
 def label_schema(rules: tuple[Rule, ...] = RULES) -> Mapping[str, tuple[str, ...]]:

@@ -59,15 +59,37 @@ def test_snake_case(vital: str, snake: str) -> None:
         # a curated vital of the wrong type falls through to the generic rule
         ("PINV_State", 3, "powerwall_vital_pinv_state", Kind.GAUGE),
         ("PINV_Pout", "n/a", "powerwall_vital_pinv_pout_info", Kind.INFO),
+        # generic numbers get the unit their name states; bools and unclear names do not
+        ("POD_CellVoltage", 3.3, "powerwall_vital_pod_cell_voltage_volts", Kind.GAUGE),
+        ("SYNC_Bus_V", 240.0, "powerwall_vital_sync_bus_volts", Kind.GAUGE),
+        ("PINV_GridFreq", 60.0, "powerwall_vital_pinv_grid_freq_hertz", Kind.GAUGE),
+        ("XYZ_Out_Hz", 50.0, "powerwall_vital_xyz_out_hertz", Kind.GAUGE),
+        ("THC_BoardTemp", 31.0, "powerwall_vital_thc_board_temp_celsius", Kind.GAUGE),
+        ("PINV_OverVoltage", True, "powerwall_vital_pinv_over_voltage", Kind.GAUGE),
+        ("PINV_Qcmd", 1.0, "powerwall_vital_pinv_qcmd", Kind.GAUGE),
+        ("PINV_Pmax", 1.0, "powerwall_vital_pinv_pmax", Kind.GAUGE),
         # curated
         ("PINV_Pout", 1.5, "powerwall_inverter_power_watts", Kind.GAUGE),
         ("METER_Z_CTA_InstRealPower", 1.0, "powerwall_ct_power_watts", Kind.GAUGE),
     ],
 )
 def test_resolution(vital: str, value: Any, name: str, kind: Kind) -> None:
-    target = resolve(vital, isinstance(value, str))
+    target = resolve(vital, isinstance(value, str), isinstance(value, bool))
     assert target is not None
     assert (target.metric.name, target.metric.kind) == (name, kind)
+
+
+@pytest.mark.parametrize(
+    ("vital", "value", "help"),
+    [
+        ("PINV_PllLocked", True, "Vital 'PINV_PllLocked' (generic rule; a bool as 0/1)."),
+        ("POD_CellVoltage", 3.3, "Vital 'POD_CellVoltage' (generic rule; in volts as its name says)."),
+        ("PINV_Qcmd", 2.0, "Vital 'PINV_Qcmd' (generic rule; unit not known to the exporter, value as reported)."),
+    ],
+)
+def test_generic_help_says_only_what_is_known(vital: str, value: Any, help: str) -> None:
+    target = resolve(vital, False, isinstance(value, bool))
+    assert target is not None and target.metric.help == help
 
 
 def test_rule_table_invariants() -> None:
