@@ -2112,12 +2112,14 @@ def exporter_health() -> JSON:
                 w=12,
             ),
             ts(
-                "Gateway requests by status code",
-                "Requests per second to each gateway, by HTTP status.",
+                "Gateway requests by outcome",
+                "Requests per second to each gateway: answered (with the HTTP status) or the transport "
+                "failure (timeout, connection, tls, ...).",
                 [
                     target(
-                        f"sum by (gateway, code) (rate(powerwall_gateway_requests_total{{{S}}}[$__rate_interval]))",
-                        "{{gateway}} {{code}}",
+                        "sum by (gateway, outcome, code) "
+                        f"(rate(powerwall_gateway_requests_total{{{S}}}[$__rate_interval]))",
+                        "{{gateway}} {{outcome}} {{code}}",
                     )
                 ],
                 "reqps",

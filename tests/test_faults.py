@@ -373,6 +373,12 @@ def test_unresolvable_host(env: EnvFactory) -> None:
         assert s.value("powerwall_meter_power_watts") is None
     # At most one login attempt per scrape, however many endpoints wanted it.
     assert 1 <= s.logins("error") <= 3 and s.logins("success") == 0
+    # No answer means no HTTP code: the failure is the outcome, and code stays empty.
+    requests = s.samples["powerwall_gateway_requests_total"]
+    assert requests and all(lbl["outcome"] == "connection" and lbl["code"] == "" for lbl, _ in requests)
+    # Every endpoint has every reason from the start (at 0 where it never happened).
+    assert s.errors(STATUS, "connection") >= 1
+    assert s.value("powerwall_scrape_endpoint_errors_total", endpoint=STATUS, reason="tls_pin_mismatch") == 0
 
 
 @pytest.mark.parametrize("mode", ["never_accepts", "accepts_never_answers"])
