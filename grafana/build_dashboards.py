@@ -546,7 +546,7 @@ def overview() -> JSON:
                 "Mode",
                 "Operation mode chosen in the Tesla app: self_consumption (self-powered), autonomous "
                 "(time-based control), backup (backup only).",
-                [target(f"powerwall_operation_info{{{S}}} == 1", "{{mode}}", instant=True)],
+                [target(f"powerwall_operation_mode{{{S}}} == 1", "{{mode}}", instant=True)],
                 "none",
                 options={"textMode": "name", "graphMode": "none", "colorMode": "none"},
             ),
@@ -595,13 +595,13 @@ def overview() -> JSON:
             timeline(
                 "Gateway grid state",
                 "The gateway's detailed grid state (connected, islanded, transitioning, waiting for user).",
-                [target(f"powerwall_grid_status_info{{{S}}} == 1", "{{gateway}} {{grid_status}}")],
+                [target(f"powerwall_grid_state{{{S}}} == 1", "{{gateway}} {{state}}")],
                 ACTIVE,
             ),
             timeline(
                 "Operation mode",
                 "Which operation mode was active when.",
-                [target(f"powerwall_operation_info{{{S}}} == 1", "{{gateway}} {{mode}}")],
+                [target(f"powerwall_operation_mode{{{S}}} == 1", "{{gateway}} {{mode}}")],
                 ACTIVE,
                 w=24,
                 h=5,
@@ -1099,10 +1099,8 @@ def batteries() -> JSON:
                 "Powerwall state",
                 "Inverter and grid state of each Powerwall as the gateway reports them.",
                 [
-                    target(
-                        f"powerwall_battery_block_state_info{blk} == 1",
-                        "{{serial}} {{pinv_state}} {{pinv_grid_state}}",
-                    )
+                    target(f"powerwall_battery_block_pinv_state_info{blk} == 1", "{{serial}} {{state}}"),
+                    target(f"powerwall_battery_block_pinv_grid_state_info{blk} == 1", "{{serial}} {{state}}"),
                 ],
                 ACTIVE,
             ),

@@ -565,9 +565,14 @@ def test_nulls_missing_and_new_fields(env: EnvFactory, tmp_path: Path) -> None:
     assert s.value("powerwall_meter_energy_exported_joules_total", meter="solar") is None
     assert s.value("powerwall_meter_energy_imported_joules_total", meter="site") is not None
     assert s.value("powerwall_operation_info", mode="future_mode") == 1
+    # state sets: the unknown current value is added as the 1, every known one stays at 0
+    assert s.value("powerwall_operation_mode", mode="future_mode") == 1
+    assert s.value("powerwall_operation_mode", mode="self_consumption") == 0
     assert s.value("powerwall_backup_reserve_ratio") is None
     assert s.value("powerwall_battery_charge_ratio") is None
     assert s.value("powerwall_grid_status_info", grid_status="SystemFutureState") == 1
+    assert s.value("powerwall_grid_state", state="SystemFutureState") == 1
+    assert s.value("powerwall_grid_state", state="SystemGridConnected") == 0
     assert s.value("powerwall_grid_connected") == 0
     assert s.value("powerwall_sitemaster_running") is None
     assert s.value("powerwall_sitemaster_connected_to_tesla") == 1

@@ -95,8 +95,26 @@ SOE_TABLE = Table(
     )
 )
 
+# --- State sets: one 0/1 series per known state (the current one included if unknown) ---
+# Alerts and changes() then need no matching on label values, and a state that never occurs is a 0,
+# not a missing series. Known values: shared/docs/gateway-api.md and the captures.
+GRID_STATES = (
+    "SystemGridConnected",
+    "SystemIslandedActive",
+    "SystemTransitionToGrid",
+    "SystemTransitionToIsland",
+    "SystemIslandedReady",
+    "SystemMicroGridFaulted",
+    "SystemWaitForUser",
+)
+OPERATION_MODES = ("self_consumption", "backup", "autonomous", "scheduler", "site_control")
+BATTERY_GRID_STATES = ("Grid_Compliant", "Grid_Uncompliant")
+
 # --- /api/operation ---
 OPERATION_INFO = info("powerwall_operation_info", "Operation mode (real_mode) of the site.")
+OPERATION_MODE = gauge(
+    "powerwall_operation_mode", "1 for the site's operation mode (real_mode), 0 for the other known modes."
+)
 OPERATION_TABLE = Table(
     fields=(
         Field(
@@ -125,6 +143,8 @@ OPERATION_TABLE = Table(
 
 # --- /api/system_status/grid_status ---
 GRID_STATUS_INFO = info("powerwall_grid_status_info", "Grid status as reported by the gateway.")
+# Not powerwall_grid_status: that is the OpenMetrics family name of powerwall_grid_status_info.
+GRID_STATE = gauge("powerwall_grid_state", "1 for the grid status the gateway reports, 0 for the other known ones.")
 GRID_CONNECTED = gauge("powerwall_grid_connected", "1 when the grid is up (SystemGridConnected), else 0.")
 GRID_SERVICES_ACTIVE = gauge("powerwall_grid_services_active", "1 while the site provides grid services.")
 
@@ -253,12 +273,29 @@ BLOCK_TABLE = Table(
     ignore=frozenset({"Type", "PackagePartNumber", "PackageSerialNumber", "disabled_reasons"}),
     generic_prefix="powerwall_battery_block_",
 )
-BLOCK_STATE_INFO = info("powerwall_battery_block_state_info", "Inverter and operating-sequence state per block.")
+BLOCK_STATES = (
+    (
+        "pinv_state",
+        info("powerwall_battery_block_pinv_state_info", "Battery inverter state of the block (pinv_state)."),
+    ),
+    (
+        "pinv_grid_state",
+        info("powerwall_battery_block_pinv_grid_state_info", "Grid compliance of the block (pinv_grid_state)."),
+    ),
+    ("OpSeqState", info("powerwall_battery_block_op_seq_state_info", "Operating sequence of the block (OpSeqState).")),
+)
+"""Block key → its own ``..._info{serial, part_number, state}``: one state per metric, not three in one."""
 BLOCK_DISABLED = gauge("powerwall_battery_block_disabled_reasons", "Number of reasons the block is disabled.")
 
 # --- /api/powerwalls ---
 BATTERIES = gauge("powerwall_batteries", "Powerwalls listed by /api/powerwalls.")
-BATTERY_INFO = info("powerwall_battery_info", "Per-Powerwall identity and grid state from /api/powerwalls.")
+BATTERY_INFO = info(
+    "powerwall_battery_info", "Per-Powerwall identity (serial, part number, type) from /api/powerwalls."
+)
+BATTERY_GRID_STATE = gauge(
+    "powerwall_battery_grid_state",
+    "1 for the Powerwall's grid compliance state (grid_state), 0 for the other known states.",
+)
 POWERWALL_TABLE = Table(
     fields=(
         Field("updating", gauge("powerwall_battery_updating", "1 while this Powerwall updates firmware."), boolean),
