@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.accounting.site import SiteAccounting
 from exporter.config import Config, GatewayConfig
-from exporter.gateway.outcomes import Fetched, FetchError, Result
+from exporter.gateway.outcomes import REASONS, Fetched, FetchError, Result
 from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
 from exporter.gateway.transport import GatewayTransport, TransportStats
@@ -42,7 +42,10 @@ ENDPOINT_SUCCESS = gauge("powerwall_scrape_endpoint_success", "1 when the endpoi
 ENDPOINT_DURATION = gauge("powerwall_scrape_endpoint_duration_seconds", "Gateway request time per endpoint.")
 SCRAPE_DURATION = gauge("powerwall_scrape_duration_seconds", "Time to collect this gateway.")
 BUILD_INFO = info("powerwall_exporter_build_info", "Version of powerwall-exporter.")
-REQUESTS_TOTAL = counter("powerwall_gateway_requests_total", "HTTP requests sent to the gateway, by endpoint and code.")
+REQUESTS_TOTAL = counter(
+    "powerwall_gateway_requests_total",
+    'Requests sent to the gateway: outcome answered with the HTTP code, else the transport failure and code "".',
+)
 LOGIN_ATTEMPTS = counter("powerwall_login_attempts_total", "Login attempts, by result.")
 COOLDOWN = gauge("powerwall_gateway_cooldown_seconds", "Seconds until the exporter talks to the gateway again.")
 ERRORS_TOTAL = counter(
@@ -166,7 +169,7 @@ class GatewayScraper:
         self.guard.apply(ms)
         self.accounting.observe(ms, decoded)  # reads the raw decoded JSON, adds its own series
         self.guard.metrics(ms)
-        _transport_metrics(self.transport.stats(), ms)
+        _transport_metrics(self.transport.stats(), ms, (request.label for _, request, _ in results))
         self._log_changes(answered, errors)
         self.status = GatewayStatus(
             up=answered,
@@ -230,13 +233,23 @@ class GatewayScraper:
         )
 
 
-def _transport_metrics(stats: TransportStats, ms: MetricSet) -> None:
-    """Cumulative request/login/error counters and the cooldown gauge of one gateway."""
+def _transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[str] = ()) -> None:
+    """Cumulative request/login/error counters and the cooldown gauge of one gateway.
+
+    ``code`` carries HTTP status codes only: a request the gateway answered is
+    ``outcome="answered", code="<status>"``, one that got no answer ``outcome="<reason>", code=""``.
+    The error counter starts at 0 for every request label of this scrape (``labels``) and every
+    reason, so ``increase()`` sees the first failure instead of a series that appears at 1.
+    """
     for (label, code), n in sorted(stats.requests.items()):
-        ms.add(REQUESTS_TOTAL, n, {"endpoint": label, "code": code})
+        answered = code.isdigit()
+        outcome = "answered" if answered else code
+        ms.add(REQUESTS_TOTAL, n, {"endpoint": label, "outcome": outcome, "code": code if answered else ""})
     for result, n in stats.logins.items():
         ms.add(LOGIN_ATTEMPTS, n, {"result": result})
-    for (label, reason), n in sorted(stats.errors.items()):
+    errors = {(label, reason): 0 for label in sorted(set(labels)) for reason in sorted(REASONS)}
+    errors.update(stats.errors)
+    for (label, reason), n in sorted(errors.items()):
         ms.add(ERRORS_TOTAL, n, {"endpoint": label, "reason": reason})
     ms.add(COOLDOWN, stats.cooldown_seconds)
 

@@ -546,7 +546,7 @@ def overview() -> JSON:
                 "Mode",
                 "Operation mode chosen in the Tesla app: self_consumption (self-powered), autonomous "
                 "(time-based control), backup (backup only).",
-                [target(f"powerwall_operation_info{{{S}}} == 1", "{{mode}}", instant=True)],
+                [target(f"powerwall_operation_mode{{{S}}} == 1", "{{mode}}", instant=True)],
                 "none",
                 options={"textMode": "name", "graphMode": "none", "colorMode": "none"},
             ),
@@ -595,13 +595,13 @@ def overview() -> JSON:
             timeline(
                 "Gateway grid state",
                 "The gateway's detailed grid state (connected, islanded, transitioning, waiting for user).",
-                [target(f"powerwall_grid_status_info{{{S}}} == 1", "{{gateway}} {{grid_status}}")],
+                [target(f"powerwall_grid_state{{{S}}} == 1", "{{gateway}} {{state}}")],
                 ACTIVE,
             ),
             timeline(
                 "Operation mode",
                 "Which operation mode was active when.",
-                [target(f"powerwall_operation_info{{{S}}} == 1", "{{gateway}} {{mode}}")],
+                [target(f"powerwall_operation_mode{{{S}}} == 1", "{{gateway}} {{mode}}")],
                 ACTIVE,
                 w=24,
                 h=5,
@@ -1099,10 +1099,8 @@ def batteries() -> JSON:
                 "Powerwall state",
                 "Inverter and grid state of each Powerwall as the gateway reports them.",
                 [
-                    target(
-                        f"powerwall_battery_block_state_info{blk} == 1",
-                        "{{serial}} {{pinv_state}} {{pinv_grid_state}}",
-                    )
+                    target(f"powerwall_battery_block_pinv_state_info{blk} == 1", "{{serial}} {{state}}"),
+                    target(f"powerwall_battery_block_pinv_grid_state_info{blk} == 1", "{{serial}} {{state}}"),
                 ],
                 ACTIVE,
             ),
@@ -1204,22 +1202,22 @@ def batteries() -> JSON:
             ),
             ts(
                 "CT power",
-                "Real power on each current transformer (X = site, Y = solar/aux, Z = backup switch).",
-                [target(f"powerwall_ct_power_watts{{{S}}}", "{{gateway}} {{meter}} CT {{ct}}")],
+                "Real power on each current transformer: channel X = site, Y = solar/aux, Z = backup switch.",
+                [target(f"powerwall_ct_power_watts{{{S}}}", "{{gateway}} {{channel}} CT {{ct}}")],
                 "watt",
                 w=8,
             ),
             ts(
                 "CT current",
                 "Current on each current transformer.",
-                [target(f"powerwall_ct_current_amperes{{{S}}}", "{{gateway}} {{meter}} CT {{ct}}")],
+                [target(f"powerwall_ct_current_amperes{{{S}}}", "{{gateway}} {{channel}} CT {{ct}}")],
                 "amp",
                 w=8,
             ),
             ts(
-                "CT line voltage",
-                "Line-to-neutral voltage measured by each meter.",
-                [target(f"powerwall_ct_voltage_volts{{{S}}}", "{{gateway}} {{meter}} {{line}}")],
+                "Meter voltage per phase",
+                "Line-to-neutral voltage per phase measured by each meter channel (one per phase, not per CT).",
+                [target(f"powerwall_ct_meter_voltage_volts{{{S}}}", "{{gateway}} {{channel}} {{phase}}")],
                 "volt",
                 w=8,
             ),
@@ -1231,14 +1229,14 @@ def batteries() -> JSON:
             ts(
                 "Island voltages",
                 "Voltages on the grid (main) and home (load) side of the backup switch.",
-                [target(f"powerwall_island_voltage_volts{{{S}}}", "{{gateway}} {{side}} {{line}}")],
+                [target(f"powerwall_island_voltage_volts{{{S}}}", "{{gateway}} {{side}} {{phase}}")],
                 "volt",
                 w=8,
             ),
             ts(
                 "Island frequencies",
                 "Frequencies on the grid (main) and home (load) side of the backup switch.",
-                [target(f"powerwall_island_frequency_hertz{{{S}}}", "{{gateway}} {{side}} {{line}}")],
+                [target(f"powerwall_island_frequency_hertz{{{S}}}", "{{gateway}} {{side}} {{phase}}")],
                 "hertz",
                 w=8,
             ),
@@ -2112,12 +2110,14 @@ def exporter_health() -> JSON:
                 w=12,
             ),
             ts(
-                "Gateway requests by status code",
-                "Requests per second to each gateway, by HTTP status.",
+                "Gateway requests by outcome",
+                "Requests per second to each gateway: answered (with the HTTP status) or the transport "
+                "failure (timeout, connection, tls, ...).",
                 [
                     target(
-                        f"sum by (gateway, code) (rate(powerwall_gateway_requests_total{{{S}}}[$__rate_interval]))",
-                        "{{gateway}} {{code}}",
+                        "sum by (gateway, outcome, code) "
+                        f"(rate(powerwall_gateway_requests_total{{{S}}}[$__rate_interval]))",
+                        "{{gateway}} {{outcome}} {{code}}",
                     )
                 ],
                 "reqps",

@@ -76,7 +76,9 @@ CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_battery_block_remaining_energy_joules powerwall_battery_block_power_watts
     powerwall_battery_block_voltage_volts powerwall_battery_block_frequency_hertz
     powerwall_battery_block_energy_charged_joules_total powerwall_battery_block_energy_discharged_joules_total
-    powerwall_battery_block_backup_ready powerwall_battery_block_state_info powerwall_batteries
+    powerwall_battery_block_backup_ready powerwall_battery_block_pinv_state_info powerwall_batteries
+    powerwall_battery_block_pinv_grid_state_info powerwall_battery_block_op_seq_state_info
+    powerwall_battery_grid_state powerwall_grid_state powerwall_operation_mode
     powerwall_site_nominal_energy_joules powerwall_site_nominal_power_watts
     powerwall_gateway_requests_total powerwall_login_attempts_total powerwall_gateway_cooldown_seconds
     powerwall_monotonic_dips_total powerwall_exporter_build_info
@@ -95,7 +97,7 @@ CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_solar_string_current_amperes powerwall_solar_string_connected powerwall_solar_string_state_info
     powerwall_solar_inverter_power_watts powerwall_solar_inverter_energy_joules_total
     powerwall_solar_inverter_state_info powerwall_ct_power_watts powerwall_ct_reactive_power_var
-    powerwall_ct_current_amperes powerwall_ct_voltage_volts powerwall_ct_energy_imported_joules_total
+    powerwall_ct_current_amperes powerwall_ct_meter_voltage_volts powerwall_ct_energy_imported_joules_total
     powerwall_ct_energy_exported_joules_total powerwall_island_frequency_hertz powerwall_island_voltage_volts
     powerwall_island_grid_connected powerwall_island_grid_state_info
     """

@@ -374,6 +374,12 @@ def test_unresolvable_host(env: EnvFactory) -> None:
         assert s.value("powerwall_meter_power_watts") is None
     # At most one login attempt per scrape, however many endpoints wanted it.
     assert 1 <= s.logins("error") <= 3 and s.logins("success") == 0
+    # No answer means no HTTP code: the failure is the outcome, and code stays empty.
+    requests = s.samples["powerwall_gateway_requests_total"]
+    assert requests and all(lbl["outcome"] == "connection" and lbl["code"] == "" for lbl, _ in requests)
+    # Every endpoint has every reason from the start (at 0 where it never happened).
+    assert s.errors(STATUS, "connection") >= 1
+    assert s.value("powerwall_scrape_endpoint_errors_total", endpoint=STATUS, reason="tls_pin_mismatch") == 0
 
 
 @pytest.mark.parametrize("mode", ["never_accepts", "accepts_never_answers"])
@@ -560,9 +566,14 @@ def test_nulls_missing_and_new_fields(env: EnvFactory, tmp_path: Path) -> None:
     assert s.value("powerwall_meter_energy_exported_joules_total", meter="solar") is None
     assert s.value("powerwall_meter_energy_imported_joules_total", meter="site") is not None
     assert s.value("powerwall_operation_info", mode="future_mode") == 1
+    # state sets: the unknown current value is added as the 1, every known one stays at 0
+    assert s.value("powerwall_operation_mode", mode="future_mode") == 1
+    assert s.value("powerwall_operation_mode", mode="self_consumption") == 0
     assert s.value("powerwall_backup_reserve_ratio") is None
     assert s.value("powerwall_battery_charge_ratio") is None
     assert s.value("powerwall_grid_status_info", grid_status="SystemFutureState") == 1
+    assert s.value("powerwall_grid_state", state="SystemFutureState") == 1
+    assert s.value("powerwall_grid_state", state="SystemGridConnected") == 0
     assert s.value("powerwall_grid_connected") == 0
     assert s.value("powerwall_sitemaster_running") is None
     assert s.value("powerwall_sitemaster_connected_to_tesla") == 1

@@ -89,7 +89,7 @@ def _emit_signals(
             continue
         value = signals[name]
         is_text = isinstance(value, str)
-        target = resolve(name, is_text)
+        target = resolve(name, is_text, isinstance(value, bool))
         if target is None:
             log.debug("signal %r has no exportable name; skipped", name)
             continue

@@ -14,8 +14,11 @@ the same series).
 Curated rules (:data:`RULES`)
     Each :class:`Rule` has a regular expression matched against the *whole* vital name (named
     groups allowed), the target :class:`~exporter.metrics.metricset.MetricDef`, a scale factor and extra
-    labels. Label values are ``str.format`` templates over the named groups; the conversion
-    ``!l`` lower-cases a group (``{side!l}`` turns ``Main`` into ``main``). The first matching rule
+    labels. Label values are ``str.format`` templates over the named groups, with the conversions
+    of :data:`CONVERSIONS`: ``!l`` lower-cases (``{side!l}``: ``Main`` → ``main``), ``!n`` turns a
+    CT letter into its 1-based number (``A`` → ``1``), ``!i`` a 0-based index into a 1-based one
+    (``0`` → ``1``), ``!p`` a line number into its phase (``1`` → ``A``) and ``!q`` a line pair into
+    its phase pair (``L1L2`` → ``AB``, ``L1L3`` → ``CA``). The first matching rule
     wins. Numeric and bool values (bool → 0/1) go to gauge/counter rules, text values to ``_info``
     rules whose value becomes the label named by ``value_label`` (``state`` unless the text is
     not a state, e.g. a CT's ``location``). A value of the wrong type for its rule (a state that
@@ -34,11 +37,15 @@ Generic rule (every vital no curated rule takes)
     * text → ``powerwall_vital_<snake>_info{value="<text>"}`` = 1;
     * numbers and bools whose name looks like a lifetime energy (:data:`GENERIC_COUNTER_RE`) →
       counter ``powerwall_vital_<snake>_total`` (``_total`` not doubled), value unscaled;
-    * other numbers and bools → gauge ``powerwall_vital_<snake>``, value unscaled (bool → 0/1).
+    * other bools → gauge ``powerwall_vital_<snake>`` (0/1);
+    * other numbers → gauge ``powerwall_vital_<snake>``, value unscaled, with the unit suffix its
+      name states (``..._Voltage`` → ``..._voltage_volts``, ``..._V`` → ``..._volts``, ``Freq``/
+      ``Frequency``/``_Hz`` → ``_hertz``, ``Temp``/``Temperature`` → ``_celsius``; the table is
+      :func:`exporter.metrics.naming.with_unit`'s).
       If that name ends in a suffix Prometheus reserves for other types (``_total``, ``_info``,
       ``_created``, ``_count``, ``_sum``, ``_bucket``), ``_value`` is appended.
 
-    Generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
+    Other generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
     whose ``<snake>`` is empty is skipped (it has no name to export). Generic names are bounded
     (length, families per scrape) and typed clashes among them resolved as :mod:`exporter.metrics.naming`
     describes; :mod:`exporter.devices.flatten` applies those bounds. Generic names can never
@@ -48,23 +55,29 @@ Generic rule (every vital no curated rule takes)
     and the first one keeps the series.
 
 Every per-device series carries ``device``, ``serial``, ``part_number`` first, then the rule's
-extra labels, then the value label. The CT families take ``meter`` and ``ct`` from
-``METER_<meter>_CT<ct>_*`` (meter ``X``/``Y``/``Z``, ct ``A``/``B``/``C``) and, for the wireless
-Neurio meter, ``meter="neurio"`` with the numeric CT index (``NEURIO_CT0_*`` → ``ct="0"``); the
-Neurio's serial is in the device labels.
+extra labels, then the value label. One vocabulary (README, "Label vocabulary"):
+
+* ``channel`` is the CT input group of the measuring device, not a site role (that is ``meter`` on
+  ``powerwall_meter_*``): ``X``/``Y``/``Z`` from ``METER_<channel>_*`` on TESYNC/TEMSA, and
+  ``neurio`` for a wireless Neurio meter (whose ``serial`` identifies it; the value is kept so
+  every ``powerwall_ct_*`` family has one label schema).
+* ``ct`` is the 1-based CT number as a string: ``METER_<c>_CTA/CTB/CTC_*`` → ``1``/``2``/``3``,
+  ``NEURIO_CT0..CT3_*`` → ``1``..``4``.
+* ``phase`` is the conductor, ``A``/``B``/``C`` (the gateway's L1/L2/L3), or for a line-to-line
+  quantity the pair ``AB``/``BC``/``CA``. No rule uses ``line``/``lines``.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from exporter.metrics.metricset import Kind, MetricDef, counter, gauge, generic, info
-from exporter.metrics.naming import generic_gauge_name, snake_case
+from exporter.metrics.naming import generic_gauge_name, snake_case, with_unit
 
 GENERIC_PREFIX = "powerwall_vital_"
 
@@ -156,7 +169,8 @@ RULES: tuple[Rule, ...] = (
     _rule(r"PINV_Vout", _g("powerwall_inverter_voltage_volts",
           "Battery inverter output voltage, line to line (PINV_Vout).")),
     _rule(r"PINV_VSplit(?P<n>[0-9])", _g("powerwall_inverter_phase_voltage_volts",
-          "Battery inverter split-phase voltage, line to neutral (PINV_VSplit1/2)."), line="L{n}"),
+          "Battery inverter split-phase voltage, line to neutral (PINV_VSplit1/2 → phase A/B)."),
+          phase="{n!p}"),
     _rule(r"PINV_Fout", _g("powerwall_inverter_frequency_hertz",
           "Battery inverter output frequency (PINV_Fout).")),
     _rule(r"PINV_PllFrequency", _g("powerwall_inverter_pll_frequency_hertz",
@@ -216,7 +230,8 @@ RULES: tuple[Rule, ...] = (
     _rule(r"PVAC_Iout", _g("powerwall_solar_inverter_current_amperes",
           "Solar inverter output current (PVAC_Iout).")),
     _rule(r"PVAC_VL(?P<n>[0-9])Ground", _g("powerwall_solar_inverter_line_ground_voltage_volts",
-          "Solar inverter line-to-ground voltage (PVAC_VL1Ground/PVAC_VL2Ground)."), line="L{n}"),
+          "Solar inverter line-to-ground voltage (PVAC_VL1Ground/PVAC_VL2Ground → phase A/B)."),
+          phase="{n!p}"),
     _rule(r"PVAC_VHvMinusChassisDC", _g("powerwall_solar_inverter_hv_minus_chassis_voltage_volts",
           "Solar inverter DC voltage from HV- to chassis (PVAC_VHvMinusChassisDC).")),
     _rule(r"PVAC_LifetimeEnergyPV_Total", _c("powerwall_solar_inverter_energy_joules_total",
@@ -234,46 +249,50 @@ RULES: tuple[Rule, ...] = (
     _rule(r"PVS_vLL", _g("powerwall_solar_pvs_line_voltage_volts",
           "Line-to-line AC voltage at the PV string safety board (PVS_vLL).")),
     # --- TESYNC / TEMSA: wired site CTs (METER_X site, METER_Y solar/aux, METER_Z backup switch) -
-    _rule(r"METER_(?P<meter>[A-Z])_CT(?P<ct>[A-Z])_InstRealPower", CT_POWER, meter="{meter}", ct="{ct}"),
-    _rule(r"METER_(?P<meter>[A-Z])_CT(?P<ct>[A-Z])_InstReactivePower", CT_REACTIVE_POWER,
-          meter="{meter}", ct="{ct}"),
-    _rule(r"METER_(?P<meter>[A-Z])_CT(?P<ct>[A-Z])_I", _g("powerwall_ct_current_amperes",
-          "Current through one CT (METER_<m>_CT<c>_I)."), meter="{meter}", ct="{ct}"),
-    _rule(r"METER_(?P<meter>[A-Z])_VL(?P<n>[0-9])N", _g("powerwall_ct_voltage_volts",
-          "Line-to-neutral voltage at a meter (METER_<m>_VL<n>N)."), meter="{meter}", line="L{n}"),
-    _rule(r"METER_(?P<meter>[A-Z])_LifetimeEnergyImport",
+    _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_InstRealPower", CT_POWER, channel="{ch}", ct="{ct!n}"),
+    _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_InstReactivePower", CT_REACTIVE_POWER,
+          channel="{ch}", ct="{ct!n}"),
+    _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_I", _g("powerwall_ct_current_amperes",
+          "Current through one CT (METER_<channel>_CT<A|B|C>_I → ct 1/2/3)."), channel="{ch}", ct="{ct!n}"),
+    _rule(r"METER_(?P<ch>[A-Z])_VL(?P<n>[0-9])N", _g("powerwall_ct_meter_voltage_volts",
+          "Line-to-neutral voltage a meter channel measures, one per phase, not per CT "
+          "(METER_<channel>_VL<1|2|3>N → phase A/B/C)."), channel="{ch}", phase="{n!p}"),
+    _rule(r"METER_(?P<ch>[A-Z])_LifetimeEnergyImport",
           _c("powerwall_ct_energy_imported_joules_total",
-             "Lifetime energy imported through a meter (METER_<m>_LifetimeEnergyImport, Wh scaled to J)."),
-          WH_TO_J, meter="{meter}"),
-    _rule(r"METER_(?P<meter>[A-Z])_LifetimeEnergyExport",
+             "Lifetime energy imported through a meter channel (METER_<channel>_LifetimeEnergyImport, "
+             "Wh scaled to J)."),
+          WH_TO_J, channel="{ch}"),
+    _rule(r"METER_(?P<ch>[A-Z])_LifetimeEnergyExport",
           _c("powerwall_ct_energy_exported_joules_total",
-             "Lifetime energy exported through a meter (METER_<m>_LifetimeEnergyExport, Wh scaled to J)."),
-          WH_TO_J, meter="{meter}"),
-    # --- NEURIO: wireless CT meter --------------------------------------------------------------
-    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstRealPower", CT_POWER, meter="neurio", ct="{ct}"),
-    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstReactivePower", CT_REACTIVE_POWER, meter="neurio", ct="{ct}"),
+             "Lifetime energy exported through a meter channel (METER_<channel>_LifetimeEnergyExport, "
+             "Wh scaled to J)."),
+          WH_TO_J, channel="{ch}"),
+    # --- NEURIO: wireless CT meter (CT0..CT3 → ct 1..4) ------------------------------------------
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstRealPower", CT_POWER, channel="neurio", ct="{ct!i}"),
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstReactivePower", CT_REACTIVE_POWER, channel="neurio", ct="{ct!i}"),
     _rule(r"NEURIO_CT(?P<ct>[0-9]+)_Location", _i("powerwall_ct_location_info",
-          "What a CT measures (NEURIO_CT<n>_Location, e.g. solarRGM); always 1."),
-          value_label="location", meter="neurio", ct="{ct}"),
+          "What a CT measures (NEURIO_CT<n>_Location, e.g. solarRGM; CT0 → ct 1); always 1."),
+          value_label="location", channel="neurio", ct="{ct!i}"),
     # --- TESYNC: islanding / backup switch ------------------------------------------------------
-    _rule(r"ISLAND_Freq(?P<line>L[0-9])_(?P<side>Main|Load)", _g("powerwall_island_frequency_hertz",
-          "Frequency on the grid (main) or home (load) side of the backup switch (ISLAND_Freq*)."),
-          line="{line}", side="{side!l}"),
-    _rule(r"ISLAND_V(?P<line>L[0-9])N_(?P<side>Main|Load)", _g("powerwall_island_voltage_volts",
-          "Line-to-neutral voltage on the grid (main) or home (load) side (ISLAND_V*N_*)."),
-          line="{line}", side="{side!l}"),
+    _rule(r"ISLAND_FreqL(?P<n>[0-9])_(?P<side>Main|Load)", _g("powerwall_island_frequency_hertz",
+          "Frequency on the grid (main) or home (load) side of the backup switch (ISLAND_FreqL<n>_*)."),
+          phase="{n!p}", side="{side!l}"),
+    _rule(r"ISLAND_VL(?P<n>[0-9])N_(?P<side>Main|Load)", _g("powerwall_island_voltage_volts",
+          "Line-to-neutral voltage on the grid (main) or home (load) side (ISLAND_VL<n>N_*)."),
+          phase="{n!p}", side="{side!l}"),
     _rule(r"ISLAND_GridConnected", _g("powerwall_island_grid_connected",
           "1 when the backup switch connects the site to the grid (ISLAND_GridConnected).")),
     _rule(r"ISLAND_GridState", _i("powerwall_island_grid_state_info",
           "Grid state seen by the backup switch (ISLAND_GridState); always 1.")),
-    _rule(r"ISLAND_(?P<a>L[0-9])(?P<b>L[0-9])PhaseDelta", _g("powerwall_island_phase_delta_degrees",
-          "Phase angle between two lines (ISLAND_L<a>L<b>PhaseDelta; degrees, split phase reads ~180)."),
-          lines="{a}-{b}"),
-    _rule(r"ISLAND_Phase(?P<line>L[0-9])_Main_Load", _g("powerwall_island_main_load_phase_delta_degrees",
-          "Phase angle between grid and home side of one line (ISLAND_Phase<line>_Main_Load; degrees)."),
-          line="{line}"),
-    _rule(r"ISLAND_(?P<line>L[0-9])MicrogridOk", _g("powerwall_island_microgrid_ok",
-          "1 when the line is fit for microgrid operation (ISLAND_L<n>MicrogridOk)."), line="{line}"),
+    _rule(r"ISLAND_(?P<pair>L[0-9]L[0-9])PhaseDelta", _g("powerwall_island_phase_delta_degrees",
+          "Phase angle between two lines (ISLAND_L<a>L<b>PhaseDelta → phase AB/BC/CA; the gateway's sign; "
+          "degrees, split phase reads ~180)."),
+          phase="{pair!q}"),
+    _rule(r"ISLAND_PhaseL(?P<n>[0-9])_Main_Load", _g("powerwall_island_main_load_phase_delta_degrees",
+          "Phase angle between grid and home side of one line (ISLAND_PhaseL<n>_Main_Load; degrees)."),
+          phase="{n!p}"),
+    _rule(r"ISLAND_L(?P<n>[0-9])MicrogridOk", _g("powerwall_island_microgrid_ok",
+          "1 when the line is fit for microgrid operation (ISLAND_L<n>MicrogridOk)."), phase="{n!p}"),
 )
 # fmt: on
 
@@ -281,13 +300,53 @@ GENERIC_COUNTER_RE = re.compile(r"(?i)lifetime_?energy|energy_?(?:charged|discha
 """Generic (uncurated) vitals whose name matches are exported as counters."""
 
 
+PHASE_PAIRS: Mapping[frozenset[str], str] = {
+    frozenset("AB"): "AB",
+    frozenset("BC"): "BC",
+    frozenset("AC"): "CA",
+}
+"""Two conductors → the ``phase`` value of a line-to-line quantity (one name per pair, either order)."""
+
+
+def _phase(line: str) -> str:
+    """Line number → conductor: ``1`` → ``A``, ``2`` → ``B``, ``3`` → ``C`` (outside 1..26 kept as is)."""
+    n = int(line) if line.isdigit() else 0
+    return chr(ord("A") + n - 1) if 1 <= n <= 26 else line
+
+
+def _phase_pair(lines: str) -> str:
+    """``L1L2`` → ``AB``, ``L2L3`` → ``BC``, ``L1L3``/``L3L1`` → ``CA``; other pairs as their letters."""
+    letters = "".join(_phase(d) for d in re.findall(r"[0-9]", lines))
+    return PHASE_PAIRS.get(frozenset(letters), letters) if len(letters) == 2 else letters
+
+
+def _ct_number(letter: str) -> str:
+    """CT letter → 1-based CT number: ``A`` → ``1``, ``B`` → ``2``, ``C`` → ``3``."""
+    return str(ord(letter) - ord("A") + 1) if len(letter) == 1 and letter.isupper() else letter
+
+
+def _one_based(index: str) -> str:
+    """0-based index → 1-based number (Neurio ``CT0`` → ``1``)."""
+    return str(int(index) + 1) if index.isdigit() else index
+
+
+# Conversions usable in label templates (``{group!x}``): data-driven, so the vocabulary's value sets
+# are defined once, here, not by string surgery in each rule.
+CONVERSIONS: Mapping[str, Callable[[str], str]] = {
+    "l": str.lower,
+    "n": _ct_number,
+    "i": _one_based,
+    "p": _phase,
+    "q": _phase_pair,
+}
+
+
 class _TemplateFormatter(string.Formatter):
-    """``str.format`` plus the conversion ``!l`` (lower-case), so templates stay plain data."""
+    """``str.format`` plus the conversions of :data:`CONVERSIONS`, so templates stay plain data."""
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
-        if conversion == "l":
-            return str(value).lower()
-        return super().convert_field(value, conversion)
+        convert = CONVERSIONS.get(conversion) if conversion else None
+        return convert(str(value)) if convert else super().convert_field(value, conversion)
 
 
 _FORMATTER = _TemplateFormatter()
@@ -310,7 +369,7 @@ class Target:
 _COMPILED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple((re.compile(r.pattern), r) for r in RULES)
 
 
-def _generic(name: str, is_text: bool) -> Target | None:
+def _generic(name: str, is_text: bool, is_bool: bool) -> Target | None:
     snake = snake_case(name)
     if not snake:
         return None
@@ -322,13 +381,21 @@ def _generic(name: str, is_text: bool) -> Target | None:
         metric_name = base if base.endswith("_total") else base + "_total"
         metric = generic(metric_name, Kind.COUNTER, f"Vital {name!r} (generic rule, gateway unit).")
         return Target(metric, 1.0, (), None, generic=True)
-    help = f"Vital {name!r} (generic rule, gateway unit; bool as 0/1)."
-    return Target(generic(generic_gauge_name(base), Kind.GAUGE, help), 1.0, (), None, generic=True)
+    if is_bool:
+        help = f"Vital {name!r} (generic rule; a bool as 0/1)."
+        return Target(generic(generic_gauge_name(base), Kind.GAUGE, help), 1.0, (), None, generic=True)
+    with_suffix, unit = with_unit(name, snake)
+    if unit:
+        help = f"Vital {name!r} (generic rule; in {unit} as its name says)."
+    else:
+        help = f"Vital {name!r} (generic rule; unit not known to the exporter, value as reported)."
+    metric = generic(generic_gauge_name(GENERIC_PREFIX + with_suffix), Kind.GAUGE, help)
+    return Target(metric, 1.0, (), None, generic=True)
 
 
 @lru_cache(maxsize=4096)
-def resolve(name: str, is_text: bool) -> Target | None:
-    """Target for vital ``name`` carrying a text (``is_text``) or numeric/bool value.
+def resolve(name: str, is_text: bool, is_bool: bool = False) -> Target | None:
+    """Target for vital ``name`` carrying a text (``is_text``), bool (``is_bool``) or numeric value.
 
     Cached: a site reports the same few hundred names every scrape, and the cache is bounded so a
     hostile payload full of random names cannot grow it without limit.
@@ -342,7 +409,7 @@ def resolve(name: str, is_text: bool) -> Target | None:
         groups = match.groupdict()
         labels = tuple((k, _FORMATTER.format(v, **groups)) for k, v in rule.labels)
         return Target(rule.metric, rule.scale, labels, rule.value_label if is_text else None)
-    return _generic(name, is_text)
+    return _generic(name, is_text, is_bool)
 
 
 def label_schema(rules: tuple[Rule, ...] = RULES) -> Mapping[str, tuple[str, ...]]:

@@ -223,7 +223,9 @@ class GatewayTransport:
         # The allow-list is checked once more right before the socket: a cached prepared request
         # can only exist for an allowed request, but this is the line nothing may pass unchecked.
         self._allow.check(method, path, body)
-        code = "error"
+        # The count's key: the HTTP status (digits) when the gateway answered, else the failure
+        # reason (never digits), so the collector can tell answers from transport failures.
+        code = "connection"  # an unexpected exception: _lead reports it as a connection failure
         try:
             answer = self._channel(self.cfg.base_url).send(prepared, label, deadline)
             code = str(answer.status)

@@ -16,6 +16,11 @@ scrape into millions of families, megabyte-long names, or an exposition Promethe
 * Two generic families of different types with one family name (a text vital ``Foo`` and a numeric
   ``foo``) keep the first; the other is dropped.
 
+A generic *numeric* field whose name ends in an unambiguous unit gets that unit in its name
+(:data:`UNIT_WORDS`, :data:`UNIT_ABBREVIATIONS`, :func:`with_unit`): ``..._voltage`` → ``..._voltage_volts``,
+``..._V`` → ``..._volts``. Only units the gateway reports in the base unit qualify (V, Hz, °C), so
+the value is never scaled; power and energy are left out on purpose (kW and W, Wh, all occur).
+
 What is dropped is counted per gateway, endpoint and reason in
 ``powerwall_generic_fields_dropped_total`` (cumulative for the life of the process, kept in
 :data:`DROPS`) and logged once per gateway and endpoint.
@@ -41,6 +46,7 @@ __all__ = [
     "gauge_name",
     "generic_gauge_name",
     "snake_case",
+    "with_unit",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,33 @@ def snake_case(name: str) -> str:
     """
     s = _CAMEL_HUMP.sub(r"\1_\2", _CAMEL_ACRONYM.sub(r"\1_\2", name))
     return _NON_NAME.sub("_", s.lower()).strip("_")
+
+
+UNIT_WORDS: dict[str, str] = {
+    "voltage": "volts",
+    "frequency": "hertz",
+    "freq": "hertz",
+    "temperature": "celsius",
+    "temp": "celsius",
+}
+"""Last snake_case word of a field name → the base-unit suffix appended (the word is kept)."""
+
+UNIT_ABBREVIATIONS: dict[str, str] = {"_V": "volts", "_Hz": "hertz", "_hz": "hertz"}
+"""Raw field-name ending (case-sensitive) → the base-unit suffix that replaces it."""
+
+
+def with_unit(field: str, snake: str) -> tuple[str, str | None]:
+    """``snake`` (the snake_case of ``field``) with the unit its name states, and that unit.
+
+    ``POD_CellVoltage`` → (``pod_cell_voltage_volts``, ``volts``); ``Foo_V`` → (``foo_volts``,
+    ``volts``); ``PINV_Pout`` → (``pinv_pout``, None): no unit is guessed.
+    """
+    for ending, unit in UNIT_ABBREVIATIONS.items():
+        token = "_" + ending[1:].lower()
+        if field.endswith(ending) and snake.endswith(token) and len(snake) > len(token):
+            return snake[: -len(token)] + "_" + unit, unit
+    word = UNIT_WORDS.get(snake.rsplit("_", 1)[-1])
+    return (f"{snake}_{word}", word) if word else (snake, None)
 
 
 def gauge_name(base: str) -> str:

@@ -59,15 +59,37 @@ def test_snake_case(vital: str, snake: str) -> None:
         # a curated vital of the wrong type falls through to the generic rule
         ("PINV_State", 3, "powerwall_vital_pinv_state", Kind.GAUGE),
         ("PINV_Pout", "n/a", "powerwall_vital_pinv_pout_info", Kind.INFO),
+        # generic numbers get the unit their name states; bools and unclear names do not
+        ("POD_CellVoltage", 3.3, "powerwall_vital_pod_cell_voltage_volts", Kind.GAUGE),
+        ("SYNC_Bus_V", 240.0, "powerwall_vital_sync_bus_volts", Kind.GAUGE),
+        ("PINV_GridFreq", 60.0, "powerwall_vital_pinv_grid_freq_hertz", Kind.GAUGE),
+        ("XYZ_Out_Hz", 50.0, "powerwall_vital_xyz_out_hertz", Kind.GAUGE),
+        ("THC_BoardTemp", 31.0, "powerwall_vital_thc_board_temp_celsius", Kind.GAUGE),
+        ("PINV_OverVoltage", True, "powerwall_vital_pinv_over_voltage", Kind.GAUGE),
+        ("PINV_Qcmd", 1.0, "powerwall_vital_pinv_qcmd", Kind.GAUGE),
+        ("PINV_Pmax", 1.0, "powerwall_vital_pinv_pmax", Kind.GAUGE),
         # curated
         ("PINV_Pout", 1.5, "powerwall_inverter_power_watts", Kind.GAUGE),
         ("METER_Z_CTA_InstRealPower", 1.0, "powerwall_ct_power_watts", Kind.GAUGE),
     ],
 )
 def test_resolution(vital: str, value: Any, name: str, kind: Kind) -> None:
-    target = resolve(vital, isinstance(value, str))
+    target = resolve(vital, isinstance(value, str), isinstance(value, bool))
     assert target is not None
     assert (target.metric.name, target.metric.kind) == (name, kind)
+
+
+@pytest.mark.parametrize(
+    ("vital", "value", "help"),
+    [
+        ("PINV_PllLocked", True, "Vital 'PINV_PllLocked' (generic rule; a bool as 0/1)."),
+        ("POD_CellVoltage", 3.3, "Vital 'POD_CellVoltage' (generic rule; in volts as its name says)."),
+        ("PINV_Qcmd", 2.0, "Vital 'PINV_Qcmd' (generic rule; unit not known to the exporter, value as reported)."),
+    ],
+)
+def test_generic_help_says_only_what_is_known(vital: str, value: Any, help: str) -> None:
+    target = resolve(vital, False, isinstance(value, bool))
+    assert target is not None and target.metric.help == help
 
 
 def test_rule_table_invariants() -> None:
@@ -109,7 +131,7 @@ def test_rule_table_invariants() -> None:
         "powerwall_ct_power_watts",
         "powerwall_ct_reactive_power_var",
         "powerwall_ct_current_amperes",
-        "powerwall_ct_voltage_volts",
+        "powerwall_ct_meter_voltage_volts",
         "powerwall_ct_energy_imported_joules_total",
         "powerwall_ct_energy_exported_joules_total",
         "powerwall_island_frequency_hertz",
@@ -131,3 +153,26 @@ def test_inconsistent_table_is_rejected() -> None:
     c = rules.Rule("C", gauge("powerwall_vital_x", "h"))
     with pytest.raises(ValueError, match="generic prefix"):
         rules.label_schema((c,))
+
+
+@pytest.mark.parametrize(
+    ("name", "labels"),
+    [
+        ("METER_X_CTA_InstRealPower", {"channel": "X", "ct": "1"}),
+        ("METER_Y_CTC_I", {"channel": "Y", "ct": "3"}),
+        ("NEURIO_CT0_InstRealPower", {"channel": "neurio", "ct": "1"}),
+        ("NEURIO_CT3_InstReactivePower", {"channel": "neurio", "ct": "4"}),
+        ("METER_X_VL3N", {"channel": "X", "phase": "C"}),
+        ("PINV_VSplit2", {"phase": "B"}),
+        ("ISLAND_L1L2PhaseDelta", {"phase": "AB"}),
+        ("ISLAND_L2L3PhaseDelta", {"phase": "BC"}),
+        ("ISLAND_L1L3PhaseDelta", {"phase": "CA"}),
+        ("ISLAND_L3L1PhaseDelta", {"phase": "CA"}),
+        ("ISLAND_FreqL1_Main", {"phase": "A", "side": "main"}),
+    ],
+)
+def test_label_vocabulary_values(name: str, labels: dict[str, str]) -> None:
+    """One value set per label (README "Label vocabulary"): 1-based CTs, phases A/B/C and AB/BC/CA."""
+    target = resolve(name, is_text=False)
+    assert target is not None and not target.generic
+    assert dict(target.labels) == labels

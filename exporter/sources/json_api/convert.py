@@ -108,3 +108,27 @@ def go_duration(v: Any) -> float | None:
         total += float(m.group(1)) * _GO_UNITS[m.group(2)]
         pos = m.end()
     return sign * total if pos == len(text) and pos > 0 else None
+
+
+NO_LIMIT_WATTS = 1e11
+"""The gateway's "no limit": site meter power limits of ±1e9 kW (1e12 W); no real site comes near 1e11 W."""
+
+
+def limit_watts(factor: float) -> Convert:
+    """A power limit scaled to W; a "no limit" sentinel (|value| ≥ :data:`NO_LIMIT_WATTS`) is absent."""
+    scale = scaled(factor)
+
+    def conv(v: Any) -> float | None:
+        out = scale(v)
+        return None if out is None or abs(out) >= NO_LIMIT_WATTS else out
+
+    return conv
+
+
+def except_value(sentinel: float, convert: Convert = number) -> Convert:
+    """``convert``, but the raw value ``sentinel`` (the gateway's "none", e.g. -1) is absent."""
+
+    def conv(v: Any) -> float | None:
+        return None if number(v) == sentinel else convert(v)
+
+    return conv

@@ -9,25 +9,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.metrics.metricset import MetricSet
+from exporter.metrics.metricset import MetricDef, MetricSet
 from exporter.metrics.naming import GenericBudget, snake_case
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.json_api.convert import boolean
 from exporter.sources.json_api.table import Mapper, endpoint_budget
 from exporter.sources.json_api.tables import (
     BATTERIES,
+    BATTERY_GRID_STATE,
+    BATTERY_GRID_STATES,
     BATTERY_INFO,
     BLOCK_DISABLED,
-    BLOCK_STATE_INFO,
+    BLOCK_STATES,
     BLOCK_TABLE,
     GRID_CODE_TABLE,
     GRID_CONNECTED,
     GRID_FAULTS,
     GRID_SERVICES_ACTIVE,
+    GRID_STATE,
+    GRID_STATES,
     GRID_STATUS_INFO,
     ISLAND_STATE_INFO,
     METER_TABLE,
     OPERATION_INFO,
+    OPERATION_MODE,
+    OPERATION_MODES,
     OPERATION_TABLE,
     POWERWALL_TABLE,
     POWERWALLS_FLAGS,
@@ -50,6 +56,19 @@ def _dict(v: Any) -> Mapping[str, Any]:
     return v if isinstance(v, Mapping) else {}
 
 
+def state_set(
+    ms: MetricSet,
+    metric: MetricDef,
+    known: tuple[str, ...],
+    current: str,
+    label: str = "state",
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """One 0/1 sample per known state, 1 for ``current``; an unknown current state gets its own 1."""
+    for value in known if current in known else (*known, current):
+        ms.add(metric, 1.0 if value == current else 0.0, {**(labels or {}), label: value})
+
+
 @endpoint_budget(ep.METERS_AGGREGATES.path)
 def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     for meter, obj in _dict(data).items():
@@ -68,6 +87,7 @@ def map_grid_status(data: Any, ms: MetricSet) -> None:
         return
     services = d.get("grid_services_active")
     ms.add(GRID_STATUS_INFO, 1, {"grid_status": status, "grid_services_active": _str(services).lower()})
+    state_set(ms, GRID_STATE, GRID_STATES, status)
     ms.add(GRID_CONNECTED, 1.0 if status == "SystemGridConnected" else 0.0)
     if isinstance(services, bool):
         ms.add(GRID_SERVICES_ACTIVE, boolean(services) or 0.0)
@@ -79,6 +99,7 @@ def map_operation(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     OPERATION_TABLE.apply(d, ms, budget=budget)
     if isinstance(d.get("real_mode"), str):
         ms.add(OPERATION_INFO, 1, {"mode": d["real_mode"]})
+        state_set(ms, OPERATION_MODE, OPERATION_MODES, d["real_mode"], label="mode")
 
 
 @endpoint_budget(ep.SITE_INFO.path)
@@ -132,12 +153,9 @@ def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
             continue
         labels = {"serial": _str(block.get("PackageSerialNumber")), "part_number": _str(block.get("PackagePartNumber"))}
         BLOCK_TABLE.apply(block, ms, labels, budget)
-        state = {
-            "pinv_state": _str(block.get("pinv_state")),
-            "pinv_grid_state": _str(block.get("pinv_grid_state")),
-            "op_seq_state": _str(block.get("OpSeqState")),
-        }
-        ms.add(BLOCK_STATE_INFO, 1, {**labels, **state})
+        for key, metric in BLOCK_STATES:
+            if isinstance(block.get(key), str):
+                ms.add(metric, 1, {**labels, "state": block[key]})
         reasons = block.get("disabled_reasons")
         if isinstance(reasons, list):
             ms.add(BLOCK_DISABLED, len(reasons), labels)
@@ -155,7 +173,9 @@ def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
         if not isinstance(pw, Mapping):
             continue
         labels = {"serial": _str(pw.get("PackageSerialNumber")), "part_number": _str(pw.get("PackagePartNumber"))}
-        ms.add(BATTERY_INFO, 1, {**labels, "type": _str(pw.get("type")), "grid_state": _str(pw.get("grid_state"))})
+        ms.add(BATTERY_INFO, 1, {**labels, "type": _str(pw.get("type"))})
+        if isinstance(pw.get("grid_state"), str):
+            state_set(ms, BATTERY_GRID_STATE, BATTERY_GRID_STATES, pw["grid_state"], labels=labels)
         POWERWALL_TABLE.apply(pw, ms, labels, budget)
 
 

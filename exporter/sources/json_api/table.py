@@ -15,24 +15,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.metrics.metricset import Kind, MetricDef, MetricSet, generic
-from exporter.metrics.naming import GenericBudget, generic_gauge_name, snake_case
+from exporter.metrics.naming import GenericBudget, generic_gauge_name, snake_case, with_unit
 from exporter.sources.json_api.convert import Convert, boolean, number
 
 
-def generic_name(prefix: str, key: str) -> str:
-    """The name an unmapped field is exported under (rule in :mod:`exporter.metrics.naming`)."""
-    return generic_gauge_name(prefix + (snake_case(key) or "unnamed"))
+def generic_name(prefix: str, key: str, is_bool: bool = False) -> str:
+    """The name an unmapped field is exported under (rule in :mod:`exporter.metrics.naming`).
+
+    A number whose key names its unit gets the unit suffix; a bool is 0/1 and has none.
+    """
+    snake = snake_case(key) or "unnamed"
+    return generic_gauge_name(prefix + (snake if is_bool else with_unit(key, snake)[0]))
 
 
 @functools.lru_cache(maxsize=4096)
-def _generic_metric(prefix: str, key: str) -> MetricDef:
+def _generic_metric(prefix: str, key: str, is_bool: bool) -> MetricDef:
     """The family of an unmapped field; cached, because a site sends the same keys every scrape.
 
     Only called for keys of at most ``MAX_GENERIC_NAME_LENGTH`` characters, so the bounded cache
-    holds at most a few MB however hostile the payloads.
+    holds at most a few MB however hostile the payloads. The help says only what is known.
     """
-    help = f"Gateway field {key!r}, as reported (unit not known to the exporter)."
-    return generic(generic_name(prefix, key), Kind.GAUGE, help)
+    unit = None if is_bool else with_unit(key, snake_case(key))[1]
+    if is_bool:
+        help = f"Gateway field {key!r}, a bool as 0/1."
+    elif unit:
+        help = f"Gateway field {key!r}, in {unit} as its name says."
+    else:
+        help = f"Gateway field {key!r}, as reported (unit not known to the exporter)."
+    return generic(generic_name(prefix, key, is_bool), Kind.GAUGE, help)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +89,11 @@ class Table:
         for key, raw in obj.items():
             if key in named or key in self.ignore:
                 continue
-            value = boolean(raw) if isinstance(raw, bool) else number(raw)
+            is_bool = isinstance(raw, bool)
+            value = boolean(raw) if is_bool else number(raw)
             if value is None or not budget.field_fits(key):
                 continue
-            metric = _generic_metric(prefix, key)
+            metric = _generic_metric(prefix, key, is_bool)
             if budget.admit(metric, key):
                 ms.add(metric, value, base)
 

@@ -12,8 +12,11 @@ from exporter.sources.json_api.convert import (
     WH_TO_J,
     app_scale_ratio,
     boolean,
+    except_value,
     gateway_start_time,
     go_duration,
+    limit_watts,
+    number,
     percent_to_ratio,
     rfc3339_timestamp,
     scaled,
@@ -34,8 +37,10 @@ METER_TABLE = Table(
         Field("instant_apparent_power", gauge("powerwall_meter_apparent_power_va", "Apparent power.")),
         Field("frequency", _meter("frequency_hertz", "Frequency; 0 where the meter does not measure it.")),
         Field("instant_average_voltage", _meter("voltage_volts", "Average voltage.")),
-        Field("instant_average_current", _meter("current_amperes", "Average current.")),
-        Field("instant_total_current", _meter("total_current_amperes", "Total current over all phases.")),
+        Field(
+            "instant_total_current",
+            _meter("current_amperes", "Current over all phases (instant_total_current)."),
+        ),
         *(
             Field(
                 f"i_{p.lower()}_current", _meter("phase_current_amperes", "Current per phase."), labels=(("phase", p),)
@@ -66,6 +71,9 @@ METER_TABLE = Table(
             "last_phase_power_communication_time",
             "last_phase_energy_communication_time",
             "disclaimer",
+            # The same reading as instant_total_current in every capture (the gateway does not
+            # average anything): one quantity, one series.
+            "instant_average_current",
         }
     ),
     generic_prefix="powerwall_meter_",
@@ -87,8 +95,26 @@ SOE_TABLE = Table(
     )
 )
 
+# --- State sets: one 0/1 series per known state (the current one included if unknown) ---
+# Alerts and changes() then need no matching on label values, and a state that never occurs is a 0,
+# not a missing series. Known values: shared/docs/gateway-api.md and the captures.
+GRID_STATES = (
+    "SystemGridConnected",
+    "SystemIslandedActive",
+    "SystemTransitionToGrid",
+    "SystemTransitionToIsland",
+    "SystemIslandedReady",
+    "SystemMicroGridFaulted",
+    "SystemWaitForUser",
+)
+OPERATION_MODES = ("self_consumption", "backup", "autonomous", "scheduler", "site_control")
+BATTERY_GRID_STATES = ("Grid_Compliant", "Grid_Uncompliant")
+
 # --- /api/operation ---
 OPERATION_INFO = info("powerwall_operation_info", "Operation mode (real_mode) of the site.")
+OPERATION_MODE = gauge(
+    "powerwall_operation_mode", "1 for the site's operation mode (real_mode), 0 for the other known modes."
+)
 OPERATION_TABLE = Table(
     fields=(
         Field(
@@ -117,24 +143,30 @@ OPERATION_TABLE = Table(
 
 # --- /api/system_status/grid_status ---
 GRID_STATUS_INFO = info("powerwall_grid_status_info", "Grid status as reported by the gateway.")
+# Not powerwall_grid_status: that is the OpenMetrics family name of powerwall_grid_status_info.
+GRID_STATE = gauge("powerwall_grid_state", "1 for the grid status the gateway reports, 0 for the other known ones.")
 GRID_CONNECTED = gauge("powerwall_grid_connected", "1 when the grid is up (SystemGridConnected), else 0.")
 GRID_SERVICES_ACTIVE = gauge("powerwall_grid_services_active", "1 while the site provides grid services.")
 
 # --- /api/site_info ---
+_LIMIT = " Absent when the gateway reports no limit (±1e9 kW)."
 _SITE_NUMBERS = (
-    ("nominal_system_energy_kWh", "nominal_energy_joules", "Nominal usable energy of the site.", KWH_TO_J),
-    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", 1000.0),
-    ("max_system_energy_kWh", "max_energy_joules", "Maximum energy of the site.", KWH_TO_J),
-    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", 1000.0),
-    ("max_site_meter_power_kW", "max_meter_power_watts", "Site meter power limit (import).", 1000.0),
-    ("min_site_meter_power_kW", "min_meter_power_watts", "Site meter power limit (export, negative).", 1000.0),
-    ("measured_frequency", "measured_frequency_hertz", "Grid frequency measured by the gateway.", 1.0),
-    ("panel_max_current", "panel_max_current_amperes", "Main panel current rating.", 1.0),
+    ("nominal_system_energy_kWh", "nominal_energy_joules", "Nominal usable energy of the site.", scaled(KWH_TO_J)),
+    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", scaled(1000.0)),
+    ("max_system_energy_kWh", "max_energy_joules", "Maximum energy of the site.", scaled(KWH_TO_J)),
+    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", scaled(1000.0)),
+    ("max_site_meter_power_kW", "max_meter_power_watts", "Site meter power limit (import)." + _LIMIT, limit_watts(1e3)),
+    (
+        "min_site_meter_power_kW",
+        "min_meter_power_watts",
+        "Site meter power limit (export, negative)." + _LIMIT,
+        limit_watts(1e3),
+    ),
+    ("measured_frequency", "measured_frequency_hertz", "Grid frequency measured by the gateway.", number),
+    ("panel_max_current", "panel_max_current_amperes", "Main panel current rating.", number),
 )
 SITE_TABLE = Table(
-    fields=tuple(
-        Field(key, gauge(f"powerwall_site_{name}", help), scaled(factor)) for key, name, help, factor in _SITE_NUMBERS
-    ),
+    fields=tuple(Field(key, gauge(f"powerwall_site_{name}", help), conv) for key, name, help, conv in _SITE_NUMBERS),
     ignore=frozenset({"grid_voltage_setting", "grid_freq_setting"}),
     generic_prefix="powerwall_site_",
 )
@@ -198,7 +230,8 @@ SYSTEM_STATUS_TABLE = Table(
         Field("grid_services_power", gauge("powerwall_grid_services_power_watts", "Power delivered as grid services.")),
         Field(
             "solar_real_power_limit",
-            gauge("powerwall_solar_real_power_limit_watts", "Solar curtailment limit; -1 = none."),
+            gauge("powerwall_solar_real_power_limit_watts", "Solar curtailment limit; absent when there is none."),
+            except_value(-1.0),
         ),
     ),
     ignore=frozenset({"battery_blocks", "grid_faults", "system_island_state", "last_toggle_timestamp"}),
@@ -240,12 +273,29 @@ BLOCK_TABLE = Table(
     ignore=frozenset({"Type", "PackagePartNumber", "PackageSerialNumber", "disabled_reasons"}),
     generic_prefix="powerwall_battery_block_",
 )
-BLOCK_STATE_INFO = info("powerwall_battery_block_state_info", "Inverter and operating-sequence state per block.")
+BLOCK_STATES = (
+    (
+        "pinv_state",
+        info("powerwall_battery_block_pinv_state_info", "Battery inverter state of the block (pinv_state)."),
+    ),
+    (
+        "pinv_grid_state",
+        info("powerwall_battery_block_pinv_grid_state_info", "Grid compliance of the block (pinv_grid_state)."),
+    ),
+    ("OpSeqState", info("powerwall_battery_block_op_seq_state_info", "Operating sequence of the block (OpSeqState).")),
+)
+"""Block key → its own ``..._info{serial, part_number, state}``: one state per metric, not three in one."""
 BLOCK_DISABLED = gauge("powerwall_battery_block_disabled_reasons", "Number of reasons the block is disabled.")
 
 # --- /api/powerwalls ---
 BATTERIES = gauge("powerwall_batteries", "Powerwalls listed by /api/powerwalls.")
-BATTERY_INFO = info("powerwall_battery_info", "Per-Powerwall identity and grid state from /api/powerwalls.")
+BATTERY_INFO = info(
+    "powerwall_battery_info", "Per-Powerwall identity (serial, part number, type) from /api/powerwalls."
+)
+BATTERY_GRID_STATE = gauge(
+    "powerwall_battery_grid_state",
+    "1 for the Powerwall's grid compliance state (grid_state), 0 for the other known states.",
+)
 POWERWALL_TABLE = Table(
     fields=(
         Field("updating", gauge("powerwall_battery_updating", "1 while this Powerwall updates firmware."), boolean),
@@ -262,7 +312,10 @@ POWERWALL_TABLE = Table(
     generic_prefix="powerwall_battery_",
 )
 POWERWALLS_FLAGS = Table(
-    fields=(), ignore=frozenset({"powerwalls", "sync", "msa", "states"}), generic_prefix="powerwall_powerwalls_"
+    fields=(),
+    # ``updating`` at top level repeats the per-Powerwall flag (powerwall_battery_updating).
+    ignore=frozenset({"powerwalls", "sync", "msa", "states", "updating"}),
+    generic_prefix="powerwall_powerwalls_",
 )
 
 # --- /api/sitemaster ---
