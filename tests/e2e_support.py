@@ -328,13 +328,16 @@ def render_prometheus_config(
     prometheus: str,
     interval: str = "1s",
     shipped: Path = PROMETHEUS_YML,
+    rules_dir: Path | None = None,
 ) -> str:
     """The shipped prometheus.yml with addresses replaced and intervals shortened.
 
     Changed, and nothing else: every static target equal to a docker-compose address
     (exporter:9871, alertmanager:9093, localhost:9090) → the given loopback address; the global and
     per-job scrape/evaluation intervals → `interval` (timeouts capped to it); relative rule_files →
-    absolute paths into deploy/prometheus/ so the copy can live in a temporary directory.
+    absolute paths into deploy/prometheus/ so the copy can live in a temporary directory. With
+    ``rules_dir``, the rule files are copied there with every group's own ``interval`` shortened too
+    (a 5-minute group would otherwise stay empty for most of a test run).
     """
     cfg = yaml.safe_load(shipped.read_text(encoding="utf-8"))
     mapping = {
@@ -353,6 +356,8 @@ def render_prometheus_config(
     if "scrape_timeout" in glob:
         glob["scrape_timeout"] = interval
     cfg["rule_files"] = [str((shipped.parent / p).resolve()) for p in cfg.get("rule_files", [])]
+    if rules_dir is not None:
+        cfg["rule_files"] = [str(_shortened_rules(Path(f), rules_dir, interval)) for f in cfg["rule_files"]]
     for am in cfg.get("alerting", {}).get("alertmanagers", []):
         swap_targets(am.get("static_configs", []))
     for job in cfg.get("scrape_configs", []):
@@ -361,6 +366,18 @@ def render_prometheus_config(
             if key in job:
                 job[key] = interval
     return str(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _shortened_rules(pattern: Path, rules_dir: Path, interval: str) -> Path:
+    """Copies of the rule files matching ``pattern`` with each group's ``interval`` set to ``interval``."""
+    rules_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(pattern.parent.glob(pattern.name)):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for group in doc.get("groups", []):
+            if "interval" in group:
+                group["interval"] = interval
+        (rules_dir / path.name).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return rules_dir / pattern.name
 
 
 def render_alertmanager_config(*, webhook: str, shipped: Path = ALERTMANAGER_YML) -> str:

@@ -194,6 +194,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 exporter=f"127.0.0.1:{exporter_port}",
                 alertmanager=f"127.0.0.1:{am_port}",
                 prometheus=f"127.0.0.1:{prom_port}",
+                rules_dir=work / "rules",
             )
         )
         prometheus = start_prometheus(prom_config, work, prom_port)
