@@ -29,11 +29,11 @@ from exporter.gateway.outcomes import REASONS, Fetched, FetchError, Result
 from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
 from exporter.gateway.transport import GatewayTransport, TransportStats
-from exporter.gateway.workers import WorkerPool
 from exporter.metrics.counters import CounterGuard
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
 from exporter.sources.base import Output, Source
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST, sources_for
+from exporter.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 

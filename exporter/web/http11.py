@@ -17,333 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import io
 import logging
-import re
 import socket
 import ssl
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from http import HTTPStatus
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
+
+from exporter.web.http_parse import (
+    Handler,
+    HTTPError,
+    Limits,
+    Request,
+    Response,
+    body_length,
+    find_head_end,
+    parse_head,
+    serialize,
+)
+from exporter.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_VERSION = re.compile(rb"HTTP/(\d)\.(\d)")
 _READ_CHUNK = 16 * 1024
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Every bound the server enforces; constructor arguments so tests can shrink the timeouts.
-
-    The defaults fit the shipped systemd unit (``TasksMax``, ``MemoryMax``): ``workers`` threads at
-    most, and ``max_connections`` sockets of a few KiB each; over TLS, a connection that has started
-    its handshake costs ~256 KiB (asyncio's TLS read buffer), so 512 of them are ~128 MiB at worst.
-    """
-
-    header_timeout: float = 10.0  # a new request must arrive completely (line, headers, body) within this
-    idle_timeout: float = 30.0  # an idle keep-alive connection is closed after this
-    write_timeout: float = 30.0  # a client that does not read its answer is dropped after this
-    max_header_bytes: int = 16 * 1024  # request line + headers
-    max_headers: int = 100
-    max_body_bytes: int = 64 * 1024
-    max_connections: int = 512
-    workers: int = 32
-    backlog: int = 128  # 40+ scrapers connecting at once must not find the accept queue full
-
-
-@dataclass
-class Request:
-    """A complete request as the client sent it; header names are lower-case."""
-
-    method: str
-    target: str
-    path: str  # still percent-encoded
-    query: str
-    version: str  # "HTTP/1.0" or "HTTP/1.1"
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    keep_alive: bool = True
-    peer: tuple[str, int] = ("", 0)
-
-    def header(self, name: str) -> str | None:
-        values = [v for k, v in self.headers if k == name]
-        return ", ".join(values) if values else None
-
-
-@dataclass
-class Response:
-    status: str  # "200 OK"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    @classmethod
-    def plain(cls, code: int, text: str | None = None, extra: Iterable[tuple[str, str]] = ()) -> Response:
-        status = HTTPStatus(code)
-        body = (text if text is not None else status.phrase + "\n").encode()
-        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *extra]
-        return cls(f"{code} {status.phrase}", headers, body)
-
-
-class HTTPError(Exception):
-    """A request we refuse before the app sees it; the connection is closed after the answer."""
-
-    def __init__(self, code: int, text: str | None = None) -> None:
-        super().__init__(code, text)
-        self.code = code
-        self.text = text
-
-
-Handler = Callable[[Request], Response]
-
-
-# ----------------------------------------------------------------------------------- parsing
-def find_head_end(buf: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
-    """(end of the head, start of the body) if ``buf`` holds a whole request head, else None.
-
-    Accepts bare LF line ends as RFC 9112 section 2.2 allows; ``start`` lets the caller skip what it
-    already searched so a slowly arriving head costs linear, not quadratic, time.
-    """
-    start = max(0, start - 3)
-    crlf = buf.find(b"\r\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
-    if crlf < 0 and lf < 0:
-        return None
-    if lf < 0 or (0 <= crlf < lf):
-        return crlf, crlf + 4
-    return lf, lf + 2
-
-
-def parse_head(head: bytes, limits: Limits) -> Request:
-    """The request line and headers; raises :class:`HTTPError` for anything we will not serve."""
-    lines = head.split(b"\n")
-    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1]:
-        raise HTTPError(400, "malformed request line\n")
-    method, target, version = parts
-    m = _VERSION.fullmatch(version)
-    if m is None:
-        raise HTTPError(400, "malformed request line\n")
-    if m.group(1) != b"1":
-        raise HTTPError(505)
-    if len(lines) - 1 > limits.max_headers:
-        raise HTTPError(431, "too many request headers\n")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not _TOKEN.fullmatch(name):
-            # Includes obsolete line folding and whitespace before the colon (RFC 9112 5.1, 5.2).
-            raise HTTPError(400, "malformed header line\n")
-        headers.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
-    try:
-        target_s = target.decode("ascii")
-    except UnicodeDecodeError:
-        raise HTTPError(400, "non-ASCII request target\n") from None
-    if target_s.startswith(("http://", "https://")):  # absolute-form: keep only path and query
-        rest = target_s.split("://", 1)[1]
-        target_s = "/" + rest.partition("/")[2]
-    if not target_s.startswith("/") and target_s != "*":
-        raise HTTPError(400, "bad request target\n")
-    path, _, query = target_s.partition("?")
-    version_s = version.decode("ascii")
-    req = Request(method.decode("ascii"), target_s, path, query, version_s, headers)
-    tokens = {t.strip().lower() for t in (req.header("connection") or "").split(",")}
-    if version_s == "HTTP/1.0":
-        req.keep_alive = "keep-alive" in tokens
-    else:
-        req.keep_alive = "close" not in tokens
-    return req
-
-
-def body_length(req: Request, limits: Limits) -> int:
-    """How many body bytes follow the head; refuses what we cannot or will not read."""
-    if req.header("transfer-encoding") is not None:
-        if req.header("content-length") is not None:
-            raise HTTPError(400, "both Transfer-Encoding and Content-Length\n")
-        raise HTTPError(501, "Transfer-Encoding is not supported; send Content-Length\n")
-    raw = req.header("content-length")
-    if raw is None:
-        return 0
-    values = {v.strip() for v in raw.split(",")}
-    if len(values) != 1 or not next(iter(values)).isdigit():
-        raise HTTPError(400, "invalid Content-Length\n")
-    n = int(next(iter(values)))
-    if n > limits.max_body_bytes:
-        raise HTTPError(413, f"request body over {limits.max_body_bytes} bytes\n")
-    return n
-
-
-def serialize(resp: Response, req: Request | None, keep_alive: bool) -> bytes:
-    """Status line and headers (plus the body unless HEAD), adding the framing headers we own."""
-    code = int(resp.status[:3])
-    names = {k.lower() for k, _ in resp.headers}
-    headers = [(k, v) for k, v in resp.headers if k.lower() not in ("connection", "keep-alive")]
-    no_body = code < 200 or code in (204, 304)
-    head_only = req is not None and req.method == "HEAD"
-    if "content-length" not in names and not no_body and not head_only:
-        headers.append(("Content-Length", str(len(resp.body))))
-    if "date" not in names:
-        headers.append(("Date", email.utils.formatdate(usegmt=True)))
-    if not keep_alive:
-        headers.append(("Connection", "close"))
-    elif req is not None and req.version == "HTTP/1.0":
-        headers.append(("Connection", "keep-alive"))
-    lines = [f"HTTP/1.1 {resp.status}", *(f"{k}: {v}" for k, v in headers)]
-    out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return out if (head_only or no_body) else out + resp.body
-
-
-# --------------------------------------------------------------------------------- app side
-class WorkerPool:
-    """At most ``size`` daemon threads running submitted jobs in order; a thread ends when the queue is empty.
-
-    Not ``concurrent.futures.ThreadPoolExecutor``: its threads are joined at interpreter exit, so a
-    scrape stuck on a dead gateway would hold up SIGTERM. Daemon threads let the process exit; the
-    answer of an abandoned job is simply dropped. Threads do not linger idle: at rest the pool holds
-    none, so the unit's ``TasksMax`` is spent only while requests are actually running.
-    """
-
-    def __init__(self, size: int, name: str) -> None:
-        self.size = size
-        self.name = name
-        self._jobs: deque[Callable[[], None]] = deque()
-        self._lock = threading.Lock()
-        self._running = 0
-        self._started = 0
-        self._closed = False
-
-    @property
-    def running(self) -> int:
-        return self._running
-
-    def submit(self, job: Callable[[], None]) -> None:
-        """Queue ``job``; raises RuntimeError when shut down, or when no thread can run it at all."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("worker pool is shut down")
-            self._jobs.append(job)
-            if self._running >= self.size:
-                return
-            self._running += 1
-            self._started += 1
-            t = threading.Thread(target=self._run, name=f"{self.name}-{self._started}", daemon=True)
-            try:
-                t.start()
-            except RuntimeError:  # "can't start new thread": e.g. the unit's TasksMax is reached
-                self._running -= 1
-                if self._running == 0:  # nobody else will pick it up
-                    self._jobs.pop()
-                    raise
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if self._closed or not self._jobs:
-                    self._running -= 1
-                    return
-                job = self._jobs.popleft()
-            try:
-                job()
-            except Exception:  # jobs handle their own errors; this is the last line of defence
-                log.exception("worker job failed")
-            del job
-
-    def shutdown(self) -> None:
-        """Drop queued jobs and stop taking new ones; never waits for a busy thread."""
-        with self._lock:
-            self._closed = True
-            self._jobs.clear()
-
-
-class _ErrorStream(io.TextIOBase):
-    """``wsgi.errors``: what the app writes there goes to our log, not to a terminal."""
-
-    def write(self, s: str) -> int:
-        if s.strip():
-            log.warning("app: %s", s.rstrip())
-        return len(s)
-
-
-_ERRORS = _ErrorStream()
-
-
-def wsgi_handler(
-    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]], scheme: str, server_port: int
-) -> Handler:
-    """Adapt a WSGI-style callable to a :data:`Handler`, buffering its whole answer.
-
-    Buffering is what lets any exception, even one raised while the body is produced, still become a
-    clean 500: nothing has reached the client yet.
-    """
-
-    def handle(req: Request) -> Response:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": req.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(req.path, encoding="latin-1"),
-            "QUERY_STRING": req.query,
-            "SERVER_NAME": "localhost",
-            "SERVER_PORT": str(server_port),
-            "SERVER_PROTOCOL": req.version,
-            "REMOTE_ADDR": req.peer[0],
-            "REMOTE_PORT": str(req.peer[1]),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": scheme,
-            "wsgi.input": io.BytesIO(req.body),
-            "wsgi.errors": _ERRORS,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for name, value in req.headers:
-            if "_" in name:
-                continue  # would alias a dash-named header in the environ (header spoofing)
-            key = name.upper().replace("-", "_")
-            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                environ[key] = value
-            else:
-                key = "HTTP_" + key
-                environ[key] = f"{environ[key]}, {value}" if key in environ else value
-        started: list[Response] = []
-        chunks: list[bytes] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
-            if started and exc_info is None:
-                raise RuntimeError("start_response called twice without exc_info")
-            started[:] = [Response(status, list(headers))]
-            return chunks.append
-
-        try:
-            result = app(environ, start_response)
-            try:
-                chunks.extend(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-            if not started:
-                raise RuntimeError("the app returned without calling start_response")
-            resp = started[0]
-            if not re.fullmatch(r"[1-5]\d\d [^\r\n]*", resp.status) or any(
-                "\r" in k + v or "\n" in k + v or ":" in k for k, v in resp.headers
-            ):
-                raise RuntimeError(f"the app produced an invalid status or header: {resp.status!r}")
-            resp.body = b"".join(chunks)
-            return resp
-        except Exception:
-            log.exception("internal error answering %s %s", req.method, req.path)
-            return Response.plain(500, "internal server error\n")
-
-    return handle
 
 
 # ------------------------------------------------------------------------------ socket side
@@ -374,7 +72,7 @@ class HTTPServer:
         self.sock = sock
         self.ssl_context = ssl_context
         self.limits = limits
-        self.pool = WorkerPool(limits.workers, "http-worker")
+        self.pool = WorkerPool(limits.workers, "http-worker", idle_seconds=0.0)
         sock.setblocking(False)
         sock.listen(limits.backlog)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -416,7 +114,7 @@ class HTTPServer:
         with self._lock:
             self._stop_requested = True
             loop = self._loop
-        self.pool.shutdown()
+        self.pool.close()
         if loop is None:
             self.sock.close()
             return

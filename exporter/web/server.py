@@ -21,8 +21,10 @@ from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
 from exporter.reload import Reloader, ReloadError
 from exporter.web import exposition, landing
-from exporter.web.http11 import HTTPServer, Limits, Request, wsgi_handler
+from exporter.web.http11 import HTTPServer
+from exporter.web.http_parse import Limits, Request
 from exporter.web.webconfig import WebConfig
+from exporter.web.wsgi import wsgi_handler
 
 log = logging.getLogger(__name__)
 

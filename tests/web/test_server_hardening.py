@@ -34,9 +34,11 @@ import pytest
 
 from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
-from exporter.web.http11 import HTTPServer, Limits, wsgi_handler
+from exporter.web.http11 import HTTPServer
+from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer, parse_listen_address
 from exporter.web.webconfig import TLSServerConfig, WebConfig
+from exporter.web.wsgi import wsgi_handler
 from tests.conftest import REPO
 from tests.exporter_process import start_exporter
 from tests.web.test_webconfig import _issue

@@ -1,4 +1,4 @@
-"""A small bounded pool of daemon threads, one per gateway.
+"""A small bounded pool of daemon threads: one per gateway, and one for the HTTP server's requests.
 
 Why not ``concurrent.futures.ThreadPoolExecutor``:
 
@@ -6,8 +6,9 @@ Why not ``concurrent.futures.ThreadPoolExecutor``:
   request in flight (29 s with ``timeout_seconds: 30``). Gateway requests are reads that are safe to
   abandon; our workers are daemon threads and the process exits at once.
 * Its threads never exit. A pool per gateway keeps one stuck gateway from taking capacity another
-  needs, and idle workers here leave after ``idle_seconds`` so a large fleet does not keep hundreds
-  of parked threads.
+  needs, and idle workers here leave after ``idle_seconds`` (0: as soon as the queue is empty, what
+  the HTTP server uses, so at rest it holds no thread and the unit's ``TasksMax`` is spent only on
+  running requests) so a large fleet does not keep hundreds of parked threads.
 """
 
 from __future__ import annotations
@@ -56,7 +57,14 @@ class WorkerPool:
             self._workers += 1
             self._seq += 1
             seq = self._seq
-        threading.Thread(target=self._work, name=f"{self.name}-{seq}", daemon=True).start()
+        try:
+            threading.Thread(target=self._work, name=f"{self.name}-{seq}", daemon=True).start()
+        except RuntimeError:  # "can't start new thread": e.g. the unit's TasksMax is reached
+            with self._cond:
+                self._workers -= 1
+                if self._workers == 0 and self._jobs:  # nobody else will pick it up
+                    self._jobs.pop()
+                    raise
 
     @property
     def size(self) -> int:
