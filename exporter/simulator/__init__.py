@@ -18,18 +18,17 @@ gateway is created) and the project's ``vitals_pb2`` are used.
 """
 
 from exporter.simulator.faults import FAULT_NAMES, Faults
-from exporter.simulator.model import SiteModel, Snapshot
-from exporter.simulator.replay import parse_http
-from exporter.simulator.server import (
+from exporter.simulator.handler import (
     DANGEROUS_PATHS,
     LOGIN_PATH,
     MODEL_PATHS,
     SNI_NAMES,
     RecordedRequest,
-    SimulatedGateway,
-    gunzip_size,
     is_dangerous,
 )
+from exporter.simulator.model import SiteModel, Snapshot
+from exporter.simulator.replay import parse_http
+from exporter.simulator.server import SimulatedGateway, gunzip_size
 
 __all__ = [
     "DANGEROUS_PATHS",
