@@ -26,9 +26,10 @@ from exporter.simulator.handler import (
     RecordedRequest,
     is_dangerous,
 )
-from exporter.simulator.model import SiteModel, Snapshot
+from exporter.simulator.model import SiteModel
 from exporter.simulator.replay import parse_http
 from exporter.simulator.server import SimulatedGateway, gunzip_size
+from exporter.simulator.snapshot import Snapshot
 
 __all__ = [
     "DANGEROUS_PATHS",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from exporter.simulator.model import MeterReading, SiteModel, Snapshot
+from exporter.simulator.model import SiteModel
+from exporter.simulator.snapshot import MeterReading, Snapshot
 
 JSON = dict[str, Any]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.simulator.model import SiteModel, Snapshot
+from exporter.simulator.model import SiteModel
+from exporter.simulator.snapshot import Snapshot
 
 GATEWAY_PN = "1232100-00-E"
 TESYNC_PN = "1493315-01-F"
