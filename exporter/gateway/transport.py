@@ -117,10 +117,19 @@ class GatewayTransport:
         with self._lock:
             self._errors[(label, reason)] += 1
 
-    def cooldown_remaining(self, scope: str = GATEWAY_SCOPE) -> float:
-        waits = [self._cooldowns[GATEWAY_SCOPE].remaining(), self._customer.paused_for()]
-        if scope != GATEWAY_SCOPE and scope in self._cooldowns:
-            waits.append(self._cooldowns[scope].remaining())
+    def cooldown_remaining(self) -> float:
+        """Seconds until the JSON API is asked again (gateway cooldown or customer login pause)."""
+        return max(self._cooldowns[GATEWAY_SCOPE].remaining(), self._customer.paused_for())
+
+    def _wait_before(self, request: Request) -> float:
+        """What holds this request back: the gateway's cooldown, its own domain's cooldown and login pause.
+
+        Another domain's troubles never do: a refused customer login must not silence TEDAPI.
+        """
+        auth = self._auths[request.auth]
+        waits = [self._cooldowns[GATEWAY_SCOPE].remaining(), auth.paused_for()]
+        if request.auth in self._cooldowns:
+            waits.append(self._cooldowns[request.auth].remaining())
         return max(waits)
 
     def stats(self) -> TransportStats:
@@ -159,7 +168,7 @@ class GatewayTransport:
         start = self._clock()
         auth = self._auths[request.auth]
         scope = request.auth if request.auth in self._cooldowns else GATEWAY_SCOPE
-        wait = self.cooldown_remaining(scope)
+        wait = self._wait_before(request)
         if wait > 0:
             return FetchError("cooldown", f"{label}: the gateway rate-limited us; waiting {wait:.0f} s")
         for attempt in (1, 2):

@@ -9,6 +9,7 @@ import pytest
 
 from exporter.gateway.allowlist import LOGIN_PATH
 from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.request import Request
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALL_REQUESTS
@@ -125,3 +126,22 @@ def test_single_flight_bounds_gateway_requests(sim: SimulatedGateway) -> None:
         per_path[r.path] = per_path.get(r.path, 0) + 1
     assert all(n <= 2 for n in per_path.values()), per_path
     collector.close()
+
+
+def test_a_paused_customer_login_does_not_hold_back_another_auth_domain(sim: SimulatedGateway) -> None:
+    """Auth domains back off on their own: a refused customer password must not silence e.g. TEDAPI."""
+    from exporter.config import Secret
+    from exporter.gateway.auth import HttpBasic
+
+    transport = make_transport(gateway_config(sim, password=Secret("wrong-password-1234")))
+    transport.add_auth(HttpBasic("other", "home", "user", Secret("other-secret")))
+    try:
+        refused = transport.fetch(ep.SOE, deadline())
+        assert isinstance(refused, FetchError) and refused.reason == "bad_credentials"
+        assert transport.cooldown_remaining() > 0  # customer logins are paused now
+        before = len(sim.requests)
+        other = transport.fetch(Request("GET", ep.STATUS.path, auth="other"), deadline())
+        assert len(sim.requests) == before + 1, "the other domain's request was held back"
+        assert isinstance(other, FetchError) and other.reason == "unauthorized"  # the simulator wants a session
+    finally:
+        transport.close()
