@@ -97,10 +97,10 @@ def mapping(raw: Any, key: str) -> Mapping[str, Any]:
 
 
 def reject_unknown(m: Mapping[str, Any], key: str, allowed: set[str]) -> None:
-    for k in m:
-        if k not in allowed:
-            where = f"{key}.{k}" if key else str(k)
-            raise ConfigError(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    """Raise for every key of ``m`` that is not allowed (the same rule and message as :meth:`Problems.unknown`)."""
+    problems = Problems()
+    problems.unknown(m, key, allowed)
+    problems.raise_if_any()
 
 
 def number(raw: Any, key: str, lo: float, hi: float) -> float:

@@ -81,5 +81,12 @@ class Fetched:
                 why = f"not JSON ({exc.__class__.__name__})"
             raise FetchError("decode", f"{self.path}: {why}", self.status) from None
 
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object: every JSON endpoint of the gateway answers one."""
+        obj = self.json()
+        if not isinstance(obj, dict):
+            raise FetchError("decode", f"{self.path}: JSON is a {type(obj).__name__}, not an object", self.status)
+        return obj
+
 
 Result = Fetched | FetchError

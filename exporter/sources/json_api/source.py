@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.outcomes import Fetched
 from exporter.gateway.request import Request
 from exporter.sources.base import Output, RequestView, Source
 from exporter.sources.json_api import endpoints as ep
@@ -32,9 +32,7 @@ class JsonApiSource(Source):
         return ep.REQUESTS
 
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
-        obj = answer.json()
-        if not isinstance(obj, dict):
-            raise FetchError("decode", f"{request.label}: JSON is a {type(obj).__name__}, not an object", answer.status)
+        obj = answer.json_object()
         out.decoded[request.label] = obj
         JSON_MAPPERS[request.path](obj, out.ms)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from exporter.devices.flatten import flatten_devices
 from exporter.gateway.allowlist import Allowed
-from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.outcomes import Fetched
 from exporter.gateway.request import Request, get
 from exporter.sources.base import Output, RequestView, Source
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
@@ -28,7 +28,5 @@ class SolarPowerwallSource(Source):
         return (SOLAR_POWERWALL,) if view.not_supported(VITALS) else ()
 
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
-        obj = answer.json()
-        if not isinstance(obj, dict):
-            raise FetchError("decode", f"{request.label}: JSON is a {type(obj).__name__}, not an object", answer.status)
+        obj = answer.json_object()
         flatten_devices(decode_solar_powerwall(obj), out.ms, request.label)
