@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from exporter.config import values as v
 from exporter.config.energy import ENERGY_KEYS, EnergyConfig, energy_config
+from exporter.config.tedapi import TedapiConfig, tedapi_config
 from exporter.config.values import ConfigError, Problems, Secret
 
 DEFAULT_PORT = 443
@@ -51,6 +52,7 @@ class GatewayConfig:
     # A gateway result younger than this is shared between scrapers instead of fetched again.
     min_interval_seconds: float = 5.0
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    tedapi: TedapiConfig | None = None  # present: TEDAPI on
 
     @property
     def base_url(self) -> str:
@@ -66,11 +68,21 @@ def gateway_config(raw: Any, key: str, base_dir: Path | None, problems: Problems
     problems.unknown(
         g,
         key,
-        {"name", "address", "password", "password_file", "email", "tls", "timeout_seconds", "min_interval_seconds"}
+        {
+            "name",
+            "address",
+            "password",
+            "password_file",
+            "email",
+            "tls",
+            "timeout_seconds",
+            "min_interval_seconds",
+            "tedapi",
+        }
         | ENERGY_KEYS,
     )
     name = problems.get(lambda: _name(g.get("name"), f"{key}.name"), "")
-    host, port = problems.get(lambda: _address(g.get("address"), f"{key}.address"), ("", DEFAULT_PORT))
+    host, port = problems.get(lambda: address(g.get("address"), f"{key}.address"), ("", DEFAULT_PORT))
     password = problems.get(lambda: _password(g, key, base_dir), Secret(""))
     email = problems.get(lambda: _email(g.get("email", ""), f"{key}.email"), "")
     timeout = problems.get(lambda: v.number(g.get("timeout_seconds", 10), f"{key}.timeout_seconds", 0.1, 300), 10.0)
@@ -79,6 +91,9 @@ def gateway_config(raw: Any, key: str, base_dir: Path | None, problems: Problems
     )
     tls = _tls(g.get("tls"), f"{key}.tls", base_dir, problems)
     energy = problems.get(lambda: energy_config(g, key), EnergyConfig())
+    tedapi = (
+        tedapi_config(g.get("tedapi"), f"{key}.tedapi", (host, port), base_dir, problems) if "tedapi" in g else None
+    )
     if len(problems.found) > before:
         return None
     return GatewayConfig(
@@ -91,6 +106,7 @@ def gateway_config(raw: Any, key: str, base_dir: Path | None, problems: Problems
         timeout_seconds=timeout,
         min_interval_seconds=min_interval,
         energy=energy,
+        tedapi=tedapi,
     )
 
 
@@ -106,7 +122,7 @@ def _email(raw: Any, key: str) -> str:
     return v.expand(raw or "", key)
 
 
-def _address(raw: Any, key: str) -> tuple[str, int]:
+def address(raw: Any, key: str) -> tuple[str, int]:
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(key, "required: https URL, host or host:port of the gateway")
     text = raw.strip()
@@ -140,30 +156,7 @@ def _is_host(host: str) -> bool:
 
 
 def _password(g: Mapping[str, Any], key: str, base_dir: Path | None) -> Secret:
-    has_pw, has_file = "password" in g, "password_file" in g
-    if has_pw and has_file:
-        raise ConfigError(f"{key}.password", "set either password or password_file, not both")
-    if has_file:
-        path = v.file_path(g["password_file"], f"{key}.password_file", base_dir)
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
-            raise ConfigError(f"{key}.password_file", f"cannot read {path}: {why}") from None
-        if not value:
-            raise ConfigError(f"{key}.password_file", f"{path} is empty")
-        return Secret(value)
-    raw = g.get("password")
-    if raw is None or raw == "":
-        raise ConfigError(
-            f"{key}.password", "required: the gateway's customer password (password, password_file or ${ENV_VAR})"
-        )
-    if not isinstance(raw, str | int):
-        raise ConfigError(f"{key}.password", "must be a string")
-    value = v.expand(str(raw), f"{key}.password")
-    if not value:
-        raise ConfigError(f"{key}.password", "expands to an empty string")
-    return Secret(value)
+    return v.secret(g, key, "password", base_dir, "the gateway's customer password")
 
 
 def _tls(raw: Any, key: str, base_dir: Path | None, problems: Problems) -> TLSConfig:

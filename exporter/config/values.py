@@ -133,3 +133,29 @@ def expand(value: str, key: str) -> str:
         return os.environ[var]
 
     return _ENV_RE.sub(repl, value)
+
+
+def secret(g: Mapping[str, Any], key: str, name: str, base_dir: Path | None, what: str) -> Secret:
+    """A secret given inline (``${ENV}`` expanded) or as ``<name>_file``, never both; never empty."""
+    has_pw, has_file = name in g, f"{name}_file" in g
+    if has_pw and has_file:
+        raise ConfigError(f"{key}.{name}", f"set either {name} or {name}_file, not both")
+    if has_file:
+        path = file_path(g[f"{name}_file"], f"{key}.{name}_file", base_dir)
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
+            raise ConfigError(f"{key}.{name}_file", f"cannot read {path}: {why}") from None
+        if not value:
+            raise ConfigError(f"{key}.{name}_file", f"{path} is empty")
+        return Secret(value)
+    raw = g.get(name)
+    if raw is None or raw == "":
+        raise ConfigError(f"{key}.{name}", f"required: {what} ({name}, {name}_file or ${{ENV_VAR}})")
+    if not isinstance(raw, str | int):
+        raise ConfigError(f"{key}.{name}", "must be a string")
+    value = expand(str(raw), f"{key}.{name}")
+    if not value:
+        raise ConfigError(f"{key}.{name}", "expands to an empty string")
+    return Secret(value)

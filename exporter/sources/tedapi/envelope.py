@@ -1,0 +1,217 @@
+"""The only TEDAPI messages this exporter can build, the vetter that proves it, and answer parsing.
+
+The gateway password opens TEDAPI's control messages too (teg, authorization, energysitenet,
+filestore writes): the same path carries reads and writes. Two independent guards keep us read-only:
+
+* the builders below can express three requests only: the ``config.json`` read, ``getSystemInfo``
+  and a signed query whose operation is on :data:`~exporter.sources.tedapi.queries.READ_OPERATIONS`
+  (our ``tedapi.proto`` has no other request message at all);
+* :func:`vet`, the allow-list's body check for the TEDAPI paths, decodes every body right before
+  it is sent and accepts it only if it is exactly one of those (re-encoding must give the same
+  bytes, so no unknown field can ride along), addressed as the path says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from exporter.proto import tedapi_pb2 as _pb
+from exporter.sources.tedapi.queries import READ_OPERATIONS, SignedQuery, operation_of
+
+PB: Any = _pb  # generated module: no type information
+
+PATH = "/tedapi/v1"
+DEVICE_PATH_RE = re.compile(r"^/tedapi/device/(?P<din>[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Z0-9]{6,32})/v1$")
+DIN_RE = re.compile(r"^[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Z0-9]{6,32}$")
+LOCAL_HTTPS = 1
+INSTALLER = 1
+CONFIG_JSON_DOMAIN = 1
+CONFIG_NAME = "config.json"
+SIGNED_SHA256_ECDSA_ASN1 = 2
+
+
+class EnvelopeError(ValueError):
+    """An answer that is not the envelope we asked for (the message says what is wrong)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a message goes: to the gateway itself, or routed to one Powerwall 3 of several."""
+
+    recipient: str  # DIN
+    leader: str | None = None  # set: routed (path /tedapi/device/<recipient>/v1, sender = leader, tail 2)
+
+    @property
+    def path(self) -> str:
+        return PATH if self.leader is None else f"/tedapi/device/{self.recipient}/v1"
+
+
+def _message(route: Route) -> Any:
+    if not DIN_RE.match(route.recipient) or (route.leader is not None and not DIN_RE.match(route.leader)):
+        raise ValueError("not a DIN")
+    msg = PB.Message()
+    env = msg.envelope
+    env.deliveryChannel = LOCAL_HTTPS
+    if route.leader is None:
+        env.sender.local = INSTALLER
+    else:
+        env.sender.din = route.leader
+    env.recipient.din = route.recipient
+    msg.tail.value = 1 if route.leader is None else 2
+    return msg
+
+
+def config_request(route: Route) -> bytes:
+    msg = _message(route)
+    req = msg.envelope.filestore.readFileRequest
+    req.domain = CONFIG_JSON_DOMAIN
+    req.name = CONFIG_NAME
+    return bytes(msg.SerializeToString(deterministic=True))
+
+
+def firmware_request(route: Route) -> bytes:
+    msg = _message(route)
+    msg.envelope.common.getSystemInfoRequest.SetInParent()
+    return bytes(msg.SerializeToString(deterministic=True))
+
+
+def query_request(route: Route, query: SignedQuery) -> bytes:
+    msg = _message(route)
+    req = msg.envelope.graphql.queryRequest
+    req.format = SIGNED_SHA256_ECDSA_ASN1
+    req.query = query.signed
+    req.signature = query.signature
+    req.variablesJson.value = query.variables_json
+    return bytes(msg.SerializeToString(deterministic=True))
+
+
+def describe(body: bytes) -> str:
+    """What a request body is, for logs and for the simulator's record: ``config``, ``firmware``,
+    ``query:<operation>``, or ``dangerous:<why>``."""
+    try:
+        msg = PB.Message.FromString(body)
+    except DecodeError:
+        return "dangerous:undecodable"
+    if msg.SerializeToString(deterministic=True) != body:
+        return "dangerous:unknown or non-canonical fields"
+    env = msg.envelope
+    if env.deliveryChannel != LOCAL_HTTPS or msg.tail.value not in (1, 2):
+        return "dangerous:bad delivery channel or tail"
+    parts = [env.HasField("common"), env.HasField("filestore"), env.HasField("graphql")]
+    if sum(parts) != 1:
+        return "dangerous:not exactly one message"
+    if env.HasField("common"):
+        ok = env.common.WhichOneof("message") == "getSystemInfoRequest"
+        return "firmware" if ok else "dangerous:common message other than getSystemInfoRequest"
+    if env.HasField("filestore"):
+        fs = env.filestore
+        if fs.WhichOneof("message") != "readFileRequest":
+            return "dangerous:filestore message other than readFileRequest"
+        req = fs.readFileRequest
+        ok = req.domain == CONFIG_JSON_DOMAIN and req.name == CONFIG_NAME
+        return "config" if ok else "dangerous:reads a file other than config.json"
+    if env.graphql.WhichOneof("message") != "queryRequest":
+        return "dangerous:graphql message other than queryRequest"
+    req = env.graphql.queryRequest
+    if req.format != SIGNED_SHA256_ECDSA_ASN1 or not req.signature:
+        return "dangerous:unsigned query"
+    try:
+        signed = PB.SignedGraphQLQuery.FromString(req.query)
+    except DecodeError:
+        return "dangerous:query is not a SignedGraphQLQuery"
+    operation = operation_of(bytes(signed.query))
+    if operation is None or operation not in READ_OPERATIONS:
+        return f"dangerous:operation {operation or 'not a read query'}"
+    return f"query:{operation}"
+
+
+def vet(path: str, body: bytes) -> bool:
+    """The allow-list's check of a TEDAPI body: one of our three reads, addressed as ``path`` says."""
+    if describe(body).startswith("dangerous:"):
+        return False
+    msg = PB.Message.FromString(body)
+    env = msg.envelope
+    routed = DEVICE_PATH_RE.match(path)
+    if routed is None:
+        return path == PATH and msg.tail.value == 1 and env.sender.WhichOneof("id") == "local"
+    return bool(
+        msg.tail.value == 2
+        and env.sender.WhichOneof("id") == "din"
+        and env.recipient.din == routed.group("din")
+        and env.HasField("graphql")  # only the per-Powerwall-3 components query is routed
+    )
+
+
+# ---- answers --------------------------------------------------------------------------------------
+def _answer(body: bytes) -> Any:
+    try:
+        msg = PB.Message.FromString(body)
+    except DecodeError as exc:
+        raise EnvelopeError(f"not a TEDAPI message ({exc})") from None
+    return msg.envelope
+
+
+def config_answer(body: bytes) -> dict[str, Any]:
+    """The config.json object of a readFileResponse."""
+    env = _answer(body)
+    if env.filestore.WhichOneof("message") != "readFileResponse":
+        raise EnvelopeError("answer carries no readFileResponse")
+    data = _json(bytes(env.filestore.readFileResponse.file.blob), "config.json")
+    if not isinstance(data, dict):
+        raise EnvelopeError("config.json is not a JSON object")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class SystemInfo:
+    version: str  # "26.18.3" (the git hash after the space removed)
+    git_hash: str
+    din: str
+    part_number: str
+    serial: str
+
+
+def firmware_answer(body: bytes) -> SystemInfo:
+    env = _answer(body)
+    if env.common.WhichOneof("message") != "getSystemInfoResponse":
+        raise EnvelopeError("answer carries no getSystemInfoResponse")
+    info = env.common.getSystemInfoResponse
+    version, _, git_hash = info.firmwareVersion.version.strip().partition(" ")
+    if not version:
+        raise EnvelopeError("getSystemInfoResponse has no firmware version")
+    return SystemInfo(
+        version=version,
+        git_hash=git_hash.strip() or bytes(info.firmwareVersion.githash).hex(),
+        din=info.din,
+        part_number=info.deviceId.partNumber,
+        serial=info.deviceId.serialNumber,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAnswer:
+    status: int
+    data: Any  # the decoded JSON ``data``
+    errors: tuple[str, ...]
+
+
+def query_answer(body: bytes) -> QueryAnswer:
+    env = _answer(body)
+    if env.graphql.WhichOneof("message") != "queryResponse":
+        raise EnvelopeError("answer carries no queryResponse")
+    resp = env.graphql.queryResponse
+    errors = tuple(f"{'.'.join(e.path) or '?'}: code {e.code} {e.message}".strip() for e in resp.errors)
+    data = _json(resp.data.encode("utf-8"), "query data") if resp.data.strip() else None
+    return QueryAnswer(resp.status, data, errors)
+
+
+def _json(raw: bytes, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise EnvelopeError(f"{what} is not JSON ({exc.__class__.__name__})") from None
