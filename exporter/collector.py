@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -61,6 +61,7 @@ RELOAD_TIME = gauge(
 )
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
+MAX_JOBS_PER_SCRAPE = 64  # per gateway: every request of every source, follow-ups included
 MAX_WORKERS_PER_GATEWAY = len(ALL_REQUESTS)  # single flight: no request ever needs two workers
 
 
@@ -131,14 +132,13 @@ class GatewayScraper:
         self.pool.close()
         self.transport.close()
 
-    def start(self, deadline: float, on_done: Any) -> list[Job]:
-        """Start every request of every source for this scrape."""
-        jobs: list[Job] = []
+    def start(self, deadline: float) -> ScrapeJobs:
+        """Start every request of every source for this scrape (follow-ups start as answers arrive)."""
+        jobs = ScrapeJobs(self, deadline)
         for source in self.sources:
             for request in source.requests(self.transport):
-                future = self.transport.begin(request, deadline, self.pool.submit)
-                future.add_done_callback(on_done)
-                jobs.append((source, request, future))
+                jobs.add(source, request)
+        jobs.started()
         return jobs
 
     def build(self, results: Sequence[tuple[Source, Request, Result]], duration: float) -> MetricSet:
@@ -233,6 +233,69 @@ class GatewayScraper:
         )
 
 
+class ScrapeJobs:
+    """The requests of one gateway in one scrape, including follow-ups started as answers arrive.
+
+    A source may need one answer to address the next request (see :meth:`Source.followups`); the
+    follow-up starts in the worker that delivered the answer, so dependent requests cost one round
+    trip each and never a scrape each. Bounded: a request is asked once per scrape, and at most
+    :data:`MAX_JOBS_PER_SCRAPE` requests are started in all.
+    """
+
+    def __init__(self, scraper: GatewayScraper, deadline: float) -> None:
+        self._scraper = scraper
+        self._deadline = deadline
+        self._cond = threading.Condition()
+        self._jobs: list[Job] = []
+        self._keys: set[tuple[str, str, str]] = set()
+        self._pending = 1  # released by started(): no early "all done" while the first round is added
+        self.finished_at: float | None = None
+
+    def add(self, source: Source, request: Request) -> None:
+        with self._cond:
+            if request.key in self._keys or len(self._jobs) >= MAX_JOBS_PER_SCRAPE:
+                return
+            self._keys.add(request.key)
+            self._pending += 1
+        future = self._scraper.transport.begin(request, self._deadline, self._scraper.pool.submit)
+        with self._cond:
+            self._jobs.append((source, request, future))
+        future.add_done_callback(partial(self._done, source, request))
+
+    def started(self) -> None:
+        self._release()
+
+    def _done(self, source: Source, request: Request, future: Future[Result]) -> None:
+        try:
+            result = future.result()
+            if isinstance(result, Fetched):
+                for more in source.followups(request, result):
+                    self.add(source, more)
+        except Exception:
+            log.exception(
+                "gateway %s: follow-ups of %s failed (a bug: please report it)", self._scraper.name, request.label
+            )
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._pending -= 1
+            if self._pending == 0:
+                self.finished_at = time.monotonic()
+                self._cond.notify_all()
+
+    def wait(self) -> bool:
+        """Wait until every request (follow-ups included) is done or the deadline passed; True: all done."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout=max(0.0, self._deadline - time.monotonic()))
+
+    @property
+    def jobs(self) -> list[Job]:
+        with self._cond:
+            return list(self._jobs)
+
+
 def _transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[str] = ()) -> None:
     """Cumulative request/login/error counters and the cooldown gauge of one gateway.
 
@@ -252,10 +315,6 @@ def _transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[st
     for (label, reason), n in sorted(errors.items()):
         ms.add(ERRORS_TOTAL, n, {"endpoint": label, "reason": reason})
     ms.add(COOLDOWN, stats.cooldown_seconds)
-
-
-def _mark_done(finished: dict[str, float], name: str, _future: Future[Result]) -> None:
-    finished[name] = time.monotonic()
 
 
 def tls_digest(cfg: GatewayConfig) -> str | None:
@@ -396,32 +455,28 @@ class PowerwallCollector(Collector):
     def _scrape(
         self, selected: list[GatewayScraper], start: float, timeout: float | None, reload_ok: bool, reload_time: float
     ) -> MetricSet:
-        jobs: dict[str, list[Job]] = {}
-        finished: dict[str, float] = {}
-        deadlines: dict[str, float] = {}
+        jobs: dict[str, ScrapeJobs] = {}
         for s in selected:
             budget = s.cfg.timeout_seconds
             if timeout is not None:
                 budget = min(budget, max(0.1, timeout - DEFAULT_TIMEOUT_MARGIN))
-            deadlines[s.name] = start + budget
-            jobs[s.name] = s.start(deadlines[s.name], partial(_mark_done, finished, s.name))
+            jobs[s.name] = s.start(start + budget)
         out = MetricSet()
         out.add(BUILD_INFO, 1, {"version": __version__})
         out.add(RELOAD_OK, 1 if reload_ok else 0)
         out.add(RELOAD_TIME, reload_time)
         for s in selected:
-            futures = [f for _, _, f in jobs[s.name]]
-            wait(futures, timeout=max(0.0, deadlines[s.name] - time.monotonic()))
+            all_done = jobs[s.name].wait()
             results: list[tuple[Source, Request, Result]] = []
-            for source, request, future in jobs[s.name]:
+            for source, request, future in jobs[s.name].jobs:
                 if future.done():
                     results.append((source, request, future.result()))
                 else:
                     late = FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
                     s.transport.note_error(request.label, "timeout")
                     results.append((source, request, late))
-            all_done = all(f.done() for f in futures)
-            end = finished.get(s.name, time.monotonic()) if all_done else time.monotonic()
+            finished_at = jobs[s.name].finished_at
+            end = finished_at if all_done and finished_at is not None else time.monotonic()
             out.merge(s.build(results, max(0.0, end - start)))
         return out
 

@@ -10,6 +10,7 @@ the body before it is sent. The list is assembled once from the sources' own dec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -18,21 +19,27 @@ from exporter.gateway.outcomes import ForbiddenRequest
 
 LOGIN_PATH = "/api/login/Basic"
 
-BodyVetter = Callable[[bytes], bool]
+BodyVetter = Callable[[str, bytes], bool]  # (path, body) -> allowed
 
 
 @dataclass(frozen=True, slots=True)
 class Allowed:
-    """One allowed (method, exact path); ``vet`` must accept the body when given (else the body must be empty)."""
+    """One allowed (method, exact path); ``vet`` must accept the body when given (else the body must be empty).
+
+    ``pattern`` (a regular expression matched against the whole path) replaces the exact path for
+    the one family of paths that carries an identifier, TEDAPI's ``/tedapi/device/<DIN>/v1``; its
+    ``path`` is then only the entry's name in the pinned list.
+    """
 
     method: str
     path: str
     vet: BodyVetter | None = None
+    pattern: str | None = None
 
 
 # The only write-shaped request of the JSON API. Never with force_sm_off (it stopped the system on
 # old firmware); the login code builds its body itself.
-LOGIN = Allowed("POST", LOGIN_PATH, vet=lambda body: b"force_sm_off" not in body)
+LOGIN = Allowed("POST", LOGIN_PATH, vet=lambda _path, body: b"force_sm_off" not in body)
 
 # Known to change the system. Listed so tests can prove none of them is ever reachable.
 FORBIDDEN_PATHS: frozenset[str] = frozenset(
@@ -62,6 +69,9 @@ class AllowList:
                 raise ValueError(f"{key} declared twice with different body rules")
             table[key] = e
         self._entries: Mapping[tuple[str, str], Allowed] = MappingProxyType(table)
+        self._patterns: tuple[tuple[str, re.Pattern[str], Allowed], ...] = tuple(
+            (m, re.compile(e.pattern), e) for (m, _), e in table.items() if e.pattern is not None
+        )
 
     @property
     def requests(self) -> frozenset[tuple[str, str]]:
@@ -69,12 +79,16 @@ class AllowList:
 
     def allows(self, method: str, path: str, body: bytes = b"") -> bool:
         entry = self._entries.get((method.upper(), path))
+        if entry is not None and entry.pattern is not None:
+            entry = None  # a pattern entry's name is not a path
+        if entry is None:
+            entry = next((e for m, rx, e in self._patterns if m == method.upper() and rx.fullmatch(path)), None)
         if entry is None:
             return False
         if entry.vet is None:
             return not body
         try:
-            return bool(entry.vet(body))
+            return bool(entry.vet(path, body))
         except Exception:  # a vetting bug refuses, never allows
             return False
 

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ LOGIN_TRANSPORT_BACKOFF_SECONDS = 5.0  # login could not reach the gateway: retr
 LOGIN_TRANSPORT_BACKOFF_MAX_SECONDS = 60.0
 LOGIN_FAILURE_SHARE_SECONDS = 2.0  # a failed login answers every caller this long, instead of a new try
 LOGIN_RESULTS = ("success", "bad_credentials", "rate_limited", "error")
+REFUSED_BACKOFF_SECONDS = 60.0  # HTTP Basic refused: the same secret will be refused again
+
+Clock = Callable[[], float] | None
 
 # (method, path, headers, body, deadline) -> Answer; raises FetchError
 Send = Callable[[str, str, Mapping[str, str], bytes, float], Answer]
@@ -89,33 +93,51 @@ class NoAuth:
 
 
 class HttpBasic:
-    """A fixed user and secret (HTTP Basic): no login, no session; a refusal is logged once per episode."""
+    """A fixed user and secret (HTTP Basic): no login, no session.
 
-    def __init__(self, domain: str, gateway: str, user: str, secret: Secret, hint: str = "") -> None:
+    A refusal means the secret is wrong (or, for TEDAPI, that the network path is not allowed):
+    sending the same secret again soon cannot help, so the domain pauses (60 s, doubling per
+    refusal in a row, at most 30 min) and the refusal is logged once per episode with ``hint``.
+    """
+
+    def __init__(
+        self, domain: str, gateway: str, user: str, secret: Secret, hint: str = "", clock: Clock = None
+    ) -> None:
         self.domain = domain
         self._gateway = gateway
         token = base64.b64encode(f"{user}:{secret.reveal()}".encode()).decode("ascii")
         self._headers = {"Authorization": f"Basic {token}"}
         self._hint = hint
         self._refused = False
+        self._pause = Pause(clock or time.monotonic)
 
     def credentials(self, deadline: float) -> Credentials | FetchError:
         return Credentials(0, self._headers)
 
     def rejected(self, cred: Credentials, label: str, status: int, retried: bool) -> bool:
+        delay = self._pause.block(REFUSED_BACKOFF_SECONDS, once=True)
         if not self._refused:
             self._refused = True
             hint = f"; {self._hint}" if self._hint else ""
             log.error(
-                "gateway %s: %s refused the %s credentials (HTTP %d)%s", self._gateway, label, self.domain, status, hint
+                "gateway %s: %s refused the %s credentials (HTTP %d)%s; asking again in %.0f s",
+                self._gateway,
+                label,
+                self.domain,
+                status,
+                hint,
+                delay or self._pause.remaining(),
             )
         return False  # the same secret would be refused again
 
     def accepted(self, cred: Credentials) -> None:
+        if self._refused:
+            log.info("gateway %s: the %s credentials are accepted again", self._gateway, self.domain)
         self._refused = False
+        self._pause.reset()
 
     def paused_for(self) -> float:
-        return 0.0
+        return self._pause.remaining()
 
     def logins(self) -> Mapping[str, int]:
         return {}

@@ -36,13 +36,16 @@ class Request:
     min_interval_seconds: float | None = None
     # The ``endpoint`` label of this request's series; defaults to the path.
     label: str = ""
+    # Another host of the same gateway (TEDAPI's WiFi address); None: the gateway's address.
+    base_url: str | None = None
     key: tuple[str, str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.path)
         digest = hashlib.sha256(self.body).hexdigest()[:16] if self.body else ""
-        object.__setattr__(self, "key", (self.method, self.path, digest))
+        path = self.path if self.base_url is None else self.base_url + self.path
+        object.__setattr__(self, "key", (self.method, path, digest))
 
 
 def get(path: str, accept: Body = Body.JSON, *, optional: bool = False) -> Request:

@@ -33,7 +33,7 @@ from requests.models import PreparedRequest
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
 from exporter.gateway.auth import Auth, CustomerLogin, NoAuth
-from exporter.gateway.backoff import Cooldown, retry_after_seconds
+from exporter.gateway.backoff import Cooldown, Pause, retry_after_seconds
 from exporter.gateway.cache import SingleFlight
 from exporter.gateway.http import Answer, HttpChannel
 from exporter.gateway.outcomes import Fetched, FetchError, Result
@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 RATE_LIMIT_COOLDOWN_SECONDS = 300.0
 GATEWAY_SCOPE = "gateway"
+# An auth domain with a host of its own (TEDAPI's access point) that stops answering is asked
+# again after this, doubling per failure in a row: a vanished access point is not hammered.
+UNREACHABLE_BACKOFF_SECONDS = 10.0
+UNREACHABLE_BACKOFF_MAX_SECONDS = 600.0
+_UNREACHABLE_REASONS = frozenset({"connection", "timeout"})
 
 Run = Callable[[Callable[[], None]], None]
 
@@ -82,12 +87,25 @@ class GatewayTransport:
         self._errors: Counter[tuple[str, str]] = Counter()
         self._customer = CustomerLogin(cfg, self._send_raw, self._rate_limited_login, clock, store)
         self._auths: dict[str, Auth] = {"none": NoAuth(), "customer": self._customer}
+        # Per auth domain with a connection bound: its slots, and its back-off when unreachable.
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._max_connections: dict[str, int] = {}
+        self._unreachable: dict[str, Pause] = {}
 
     # ---- public API -----------------------------------------------------------------------------
-    def add_auth(self, auth: Auth) -> None:
-        """Register another auth domain (e.g. TEDAPI's HTTP Basic) with its own cooldown scope."""
+    def add_auth(self, auth: Auth, max_connections: int | None = None) -> None:
+        """Register another auth domain (e.g. TEDAPI's HTTP Basic) with its own cooldown scope.
+
+        ``max_connections`` bounds the domain's simultaneous requests and its keep-alive pool (a
+        fragile access point gets at most that many connections, whatever the scrapers do), and
+        gives the domain a capped exponential back-off while its host does not answer at all.
+        """
         self._auths[auth.domain] = auth
         self._cooldowns.setdefault(auth.domain, Cooldown(self._clock, self._rng))
+        if max_connections is not None:
+            self._slots[auth.domain] = threading.BoundedSemaphore(max_connections)
+            self._max_connections[auth.domain] = max_connections
+            self._unreachable[auth.domain] = Pause(self._clock)
 
     def begin(self, request: Request, deadline: float, run: Run) -> Future[Result]:
         """Start ``request``; concurrent callers share one future (see :mod:`exporter.gateway.cache`)."""
@@ -121,15 +139,21 @@ class GatewayTransport:
         """Seconds until the JSON API is asked again (gateway cooldown or customer login pause)."""
         return max(self._cooldowns[GATEWAY_SCOPE].remaining(), self._customer.paused_for())
 
-    def _wait_before(self, request: Request) -> float:
-        """What holds this request back: the gateway's cooldown, its own domain's cooldown and login pause.
+    def _wait_before(self, request: Request) -> tuple[float, str]:
+        """What holds this request back, and why: the gateway's cooldown, its own domain's cooldown,
+        credential pause and unreachable back-off.
 
         Another domain's troubles never do: a refused customer login must not silence TEDAPI.
         """
-        auth = self._auths[request.auth]
-        waits = [self._cooldowns[GATEWAY_SCOPE].remaining(), auth.paused_for()]
-        if request.auth in self._cooldowns:
-            waits.append(self._cooldowns[request.auth].remaining())
+        domain = request.auth
+        waits = [
+            (self._cooldowns[GATEWAY_SCOPE].remaining(), "the gateway rate-limited us"),
+            (self._auths[domain].paused_for(), f"the {domain} credentials were refused"),
+        ]
+        if domain in self._cooldowns:
+            waits.append((self._cooldowns[domain].remaining(), f"the {domain} requests were rate-limited"))
+        if domain in self._unreachable:
+            waits.append((self._unreachable[domain].remaining(), f"the {domain} host did not answer"))
         return max(waits)
 
     def stats(self) -> TransportStats:
@@ -168,9 +192,9 @@ class GatewayTransport:
         start = self._clock()
         auth = self._auths[request.auth]
         scope = request.auth if request.auth in self._cooldowns else GATEWAY_SCOPE
-        wait = self._wait_before(request)
+        wait, why = self._wait_before(request)
         if wait > 0:
-            return FetchError("cooldown", f"{label}: the gateway rate-limited us; waiting {wait:.0f} s")
+            return FetchError("cooldown", f"{label}: {why}; waiting {wait:.0f} s")
         for attempt in (1, 2):
             cred = auth.credentials(deadline)
             if isinstance(cred, FetchError):
@@ -178,7 +202,10 @@ class GatewayTransport:
             try:
                 answer = self._exchange(request, cred.generation, cred.headers, deadline)
             except FetchError as exc:
+                self._note_unreachable(request.auth, exc)
                 return exc
+            if request.auth in self._unreachable:
+                self._unreachable[request.auth].reset()
             status = answer.status
             if status not in (401, 403):
                 auth.accepted(cred)
@@ -201,8 +228,16 @@ class GatewayTransport:
             return Fetched(request.path, status, answer.body, now - start, now)
         raise AssertionError("unreachable")
 
+    def _note_unreachable(self, domain: str, exc: FetchError) -> None:
+        pause = self._unreachable.get(domain)
+        if pause is None or exc.reason not in _UNREACHABLE_REASONS:
+            return
+        delay = pause.block(UNREACHABLE_BACKOFF_SECONDS, once=True, cap=UNREACHABLE_BACKOFF_MAX_SECONDS)
+        if delay is not None:
+            log.warning("gateway %s: %s; leaving the %s host alone for %.0f s", self.cfg.name, exc, domain, delay)
+
     def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
-        base = self.cfg.base_url
+        base = request.base_url or self.cfg.base_url
         key = (request.key, base, request.auth, gen)
         with self._lock:
             prepared = self._prepared.get(key)
@@ -216,7 +251,17 @@ class GatewayTransport:
                 if len(self._prepared) > 256:
                     self._prepared.clear()  # old session generations
                 self._prepared[key] = prepared
-        return self._send(prepared, request.method, request.path, request.label, request.body, deadline)
+        slots = self._slots.get(request.auth)
+        if slots is None:
+            return self._send(prepared, request.method, request.path, request.label, request.body, deadline, base)
+        if not slots.acquire(timeout=max(0.0, deadline - self._clock())):
+            raise FetchError("timeout", f"{request.label}: no free {request.auth} connection before the deadline")
+        try:
+            return self._send(
+                prepared, request.method, request.path, request.label, request.body, deadline, base, request.auth
+            )
+        finally:
+            slots.release()
 
     def _send_raw(self, method: str, path: str, headers: Mapping[str, str], body: bytes, deadline: float) -> Answer:
         """For auth strategies (the login POST): same allow-list, counting and deadline."""
@@ -227,7 +272,15 @@ class GatewayTransport:
         return self._send(prepared, method, path, path, body, deadline)
 
     def _send(
-        self, prepared: PreparedRequest, method: str, path: str, label: str, body: bytes, deadline: float
+        self,
+        prepared: PreparedRequest,
+        method: str,
+        path: str,
+        label: str,
+        body: bytes,
+        deadline: float,
+        base_url: str | None = None,
+        domain: str | None = None,
     ) -> Answer:
         # The allow-list is checked once more right before the socket: a cached prepared request
         # can only exist for an allowed request, but this is the line nothing may pass unchecked.
@@ -236,7 +289,7 @@ class GatewayTransport:
         # reason (never digits), so the collector can tell answers from transport failures.
         code = "connection"  # an unexpected exception: _lead reports it as a connection failure
         try:
-            answer = self._channel(self.cfg.base_url).send(prepared, label, deadline)
+            answer = self._channel(base_url or self.cfg.base_url, domain).send(prepared, label, deadline)
             code = str(answer.status)
             return answer
         except FetchError as exc:
@@ -246,11 +299,15 @@ class GatewayTransport:
             with self._lock:
                 self._requests[(label, code)] += 1
 
-    def _channel(self, base_url: str) -> HttpChannel:
+    def _channel(self, base_url: str, domain: str | None = None) -> HttpChannel:
+        """The keep-alive pool for a host; a domain with a connection bound has a pool of its own
+        of that size, so its connections are never shared with (or counted against) the JSON API."""
+        key = base_url if domain is None else f"{domain} {base_url}"
         with self._lock:
-            channel = self._channels.get(base_url)
+            channel = self._channels.get(key)
             if channel is None:
-                channel = self._channels[base_url] = HttpChannel(self.cfg.tls, self._pool_maxsize, self._clock)
+                size = self._pool_maxsize if domain is None else self._max_connections[domain]
+                channel = self._channels[key] = HttpChannel(self.cfg.tls, size, self._clock)
             return channel
 
     def _rate_limited_login(self, headers: Mapping[str, str], minimum: float, label: str) -> None:

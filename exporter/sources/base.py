@@ -59,6 +59,15 @@ class Source:
         """The requests of this scrape, in order of importance."""
         raise NotImplementedError
 
+    def followups(self, request: Request, answer: Fetched) -> Sequence[Request]:
+        """Requests that ``answer`` makes possible in the same scrape, started as soon as it arrives.
+
+        TEDAPI cannot address a message before it knows the gateway's DIN, nor a Powerwall 3 of
+        several before config.json lists them. Called from a worker thread; an exception costs the
+        follow-ups only. Default: none.
+        """
+        return ()
+
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
         """Decode one answer and map it into ``out``; any exception fails this request only ("decode")."""
         raise NotImplementedError
