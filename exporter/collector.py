@@ -62,7 +62,8 @@ RELOAD_TIME = gauge(
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
 MAX_JOBS_PER_SCRAPE = 64  # per gateway: every request of every source, follow-ups included
-MAX_WORKERS_PER_GATEWAY = len(ALL_REQUESTS)  # single flight: no request ever needs two workers
+# Single flight: no request ever needs two workers; TEDAPI's chain adds a few more per scrape.
+MAX_WORKERS_PER_GATEWAY = len(ALL_REQUESTS) + 6
 
 
 @dataclass(slots=True)
@@ -94,6 +95,10 @@ class GatewayScraper:
         self.cfg: GatewayConfig = transport.cfg
         self.name = self.cfg.name
         self.sources = sources_for(self.cfg)
+        for source in self.sources:
+            own = source.auth()
+            if own is not None:
+                transport.add_auth(*own)
         self.pool = WorkerPool(max_workers, f"gw-{self.name}"[:15])
         self.guard = CounterGuard(self.name)
         self.accounting = SiteAccounting(self.cfg)  # flows, tariff cost, outages, battery dates

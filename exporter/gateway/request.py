@@ -32,6 +32,9 @@ class Request:
     # Optional requests are absent on some firmware or hardware (404, or 500 for a sub-feature the
     # site lacks); those answers are cached negatively instead of counted as failures.
     optional: bool = False
+    # Whether a 500 also means "not here" for an optional request (the gateway's answer for a
+    # sub-feature the site lacks); the JSON endpoints a Powerwall 3 lacks answer 404 only.
+    absent_on_500: bool = True
     # How long an answer is reused; None: the gateway's ``min_interval_seconds``.
     min_interval_seconds: float | None = None
     # The ``endpoint`` label of this request's series; defaults to the path.
@@ -48,6 +51,6 @@ class Request:
         object.__setattr__(self, "key", (self.method, path, digest))
 
 
-def get(path: str, accept: Body = Body.JSON, *, optional: bool = False) -> Request:
+def get(path: str, accept: Body = Body.JSON, *, optional: bool = False, absent_on_500: bool = True) -> Request:
     """A read of one exact path with the customer session."""
-    return Request("GET", path, accept, optional=optional)
+    return Request("GET", path, accept, optional=optional, absent_on_500=absent_on_500)

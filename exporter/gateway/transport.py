@@ -217,7 +217,7 @@ class GatewayTransport:
             if status == 429 or (status == 503 and scope != GATEWAY_SCOPE):
                 self._enter_cooldown(scope, answer.headers, RATE_LIMIT_COOLDOWN_SECONDS, label)
                 return FetchError("rate_limited", f"{label}: HTTP {status} (rate limited)", status)
-            if status == 404 or (status == 500 and request.optional):
+            if status == 404 or (status == 500 and request.optional and request.absent_on_500):
                 # 500 is how the gateway answers for a sub-feature this site lacks.
                 return FetchError("not_supported", f"{label}: HTTP {status} (not on this gateway)", status)
             if status != 200:

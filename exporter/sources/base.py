@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import Allowed
+from exporter.gateway.auth import Auth
 from exporter.gateway.outcomes import Fetched
 from exporter.gateway.request import Request
 from exporter.metrics.metricset import MetricSet
@@ -54,6 +55,11 @@ class Source:
     def enabled(cls, cfg: GatewayConfig) -> bool:
         """Whether this gateway's config asks for this source."""
         return True
+
+    def auth(self) -> tuple[Auth, int | None] | None:
+        """An auth domain of this source's own and its connection bound, registered with the
+        gateway's transport when the source is created; None: the source uses the customer session."""
+        return None
 
     def requests(self, view: RequestView) -> Sequence[Request]:
         """The requests of this scrape, in order of importance."""

@@ -14,13 +14,16 @@ from exporter.sources.base import Source
 from exporter.sources.json_api import endpoints as json_api
 from exporter.sources.json_api.source import JsonApiSource
 from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL, SolarPowerwallSource
+from exporter.sources.tedapi.source import TedapiSource
 from exporter.sources.vitals.source import VITALS, VitalsSource
 
-SOURCES: tuple[type[Source], ...] = (JsonApiSource, VitalsSource, SolarPowerwallSource)
+# TEDAPI last: its finish() fills in what the JSON API's answers lacked.
+SOURCES: tuple[type[Source], ...] = (JsonApiSource, VitalsSource, SolarPowerwallSource, TedapiSource)
 
 ALLOW_LIST = AllowList([LOGIN, *(a for s in SOURCES for a in s.ALLOWED)])
 
-# Every request any source may make in a scrape (for tests, docs and the benchmark).
+# Every fixed request any source may make in a scrape (for tests, docs and the benchmark); TEDAPI's
+# bodies depend on the gateway's DIN and are made at run time.
 ALL_REQUESTS: tuple[Request, ...] = (*json_api.REQUESTS, VITALS, SOLAR_POWERWALL)
 
 

@@ -6,17 +6,24 @@
 from __future__ import annotations
 
 from exporter.gateway.allowlist import Allowed
-from exporter.gateway.request import get
+from exporter.gateway.request import Request, get
 
+
+def _not_on_powerwall3(path: str) -> Request:
+    """A Powerwall 3 answers 404 here: "not supported" (asked again every 10 min), not a failure."""
+    return get(path, optional=True, absent_on_500=False)
+
+
+# The three every generation serves, Powerwall 3 included.
 METERS_AGGREGATES = get("/api/meters/aggregates")
 SOE = get("/api/system_status/soe")
 GRID_STATUS = get("/api/system_status/grid_status")
-OPERATION = get("/api/operation")
-SITE_INFO = get("/api/site_info")
-STATUS = get("/api/status")
-SYSTEM_STATUS = get("/api/system_status")
-POWERWALLS = get("/api/powerwalls")
-SITEMASTER = get("/api/sitemaster")
+OPERATION = _not_on_powerwall3("/api/operation")
+SITE_INFO = _not_on_powerwall3("/api/site_info")
+STATUS = _not_on_powerwall3("/api/status")
+SYSTEM_STATUS = _not_on_powerwall3("/api/system_status")
+POWERWALLS = _not_on_powerwall3("/api/powerwalls")
+SITEMASTER = _not_on_powerwall3("/api/sitemaster")
 
 # Fetched concurrently on every scrape, in this order of importance.
 REQUESTS = (METERS_AGGREGATES, SOE, GRID_STATUS, OPERATION, SITE_INFO, STATUS, SYSTEM_STATUS, POWERWALLS, SITEMASTER)
