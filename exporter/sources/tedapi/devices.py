@@ -19,7 +19,8 @@ DeviceControllerQuery (:func:`controller_devices`)
       the PVS the PVAC's serial (its parent is the PVAC record).
     * A group's signals are the scalar members of its sub-messages (``PINV_Status.PINV_Pout`` →
       ``PINV_Pout``); ``isMIA``/``isComplete``/``lastRxTime`` and other bookkeeping are not signals.
-      ``alerts.active`` becomes the record's alerts.
+      ``alerts.active`` becomes the record's alerts, ``lastRxTime`` its last communication (the
+      Go zero time, "never", is absent).
     * ``SYNC`` (site CTs) and ``ISLANDER`` (``ISLAND_*``) make one TESYNC record, as in vitals;
       ``MSA`` (``METER_Z_*``) a TEMSA record; ``neurio.readings[]`` NEURIO records
       (``dataRead[n]`` → ``NEURIO_CT<n>_InstRealPower``/``_InstReactivePower``/``_InstVoltage``/``_I``).
@@ -63,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.devices.model import Device, SignalValue, split_din
+from exporter.sources.json_api.convert import rfc3339_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,7 @@ class _Builder:
     serial: str
     parent_din: str | None = None
     din: str | None = None  # None: derived from family/part/serial
+    last_communication: float | None = None
     signals: dict[str, SignalValue] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
 
@@ -184,6 +187,7 @@ class _Builder:
             serial=self.serial,
             parent_din=self.parent_din or None,
             firmware=firmware,
+            last_communication=self.last_communication,
             signals=dict(self.signals),
             alerts=tuple(self.alerts),
             raw_part_number=self.part or None,
@@ -223,7 +227,7 @@ def _bus_device(
     signals = dict(_group_signals(g))
     if not serial and (g.get("isMIA") is True or not signals):
         return None
-    b = _Builder(family, part, serial, parent_din)
+    b = _Builder(family, part, serial, parent_din, last_communication=rfc3339_timestamp(g.get("lastRxTime")))
     for k, v in signals.items():
         b.add(k, v)
     b.alerts.extend(_alert_names(_dict(g.get("alerts")).get("active")))
@@ -375,6 +379,7 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
         for k, v in islander.signals.items():
             sync.add(k, v)
         sync.alerts.extend(islander.alerts)
+        sync.last_communication = sync.last_communication or islander.last_communication
     elif islander is not None:
         sync = islander
     if sync is not None:
