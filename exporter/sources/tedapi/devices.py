@@ -29,8 +29,9 @@ DeviceControllerQuery (:func:`controller_devices`)
     * ``components.msa[]`` (the full variant) is attached by the family of each signal's prefix
       (:data:`MSA_PREFIXES`): to the record of that family with the entry's serial; failing that, to
       the only record of the family, or by position among the family's records when several; a
-      family without any record gets a new one from the entry's identity. Signals the bus already
-      gave keep the bus's value.
+      family without any record gets a new one from the entry's identity; a signal of no known
+      prefix stays (generically exported) on the gateway's record. Signals the bus already gave keep
+      the bus's value.
     * One record for the gateway itself: family ``TEG`` (``PW3`` when the DIN is a Powerwall 3's,
       ``1707000-``), alerts = ``control.alerts.active``.
 
@@ -304,11 +305,11 @@ def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None
         for name, value in _component_signals(entry.get("signals")).items():
             family = _msa_family(name)
             if family is None:
-                family = "TEMSA"  # no known prefix: kept (generically) on the MSA record rather than lost
+                family = records[0].family  # no known prefix: kept (generically) on the gateway's record
             by_family.setdefault(family, {})[name] = value
         alerts = _alert_names(entry.get("activeAlerts"))
         if not by_family and alerts:
-            family = _msa_family(alerts[0]) or "TEMSA"
+            family = _msa_family(alerts[0]) or records[0].family
             by_family[family] = {}
         for n, (family, signals) in enumerate(by_family.items()):
             target = _msa_target(records, family, serial, positions)

@@ -212,6 +212,7 @@ def pw2_controller() -> dict[str, Any]:
                 },
                 {"signals": [sig("PVAC_Fan_Speed_Actual_RPM", 2400.0)], "activeAlerts": []},
                 {"signals": [sig("SYNC_Uptime", 3_600_500.0), sig("SYNC_ExternallyPowered", flag=False)]},
+                {"signals": [sig("GW_Mystery", 1.5)]},  # no known prefix: onto the gateway's record
             ]
         },
     }

@@ -132,6 +132,7 @@ def test_pw2_device_set(pw2: list[Device]) -> None:
         ("powerwall_ct_voltage_volts", {"device": "NEURIO", "channel": "neurio", "ct": "2"}, 121.1),
         ("powerwall_vital_pinv_hardware_enable_line", TEPINV1, 1.0),
         ("powerwall_vital_pinv_mystery_number", TEPINV1, 42.0),  # unknown signal: generic
+        ("powerwall_vital_gw_mystery", {"device": "TEG", "serial": "TG123456789ABC"}, 1.5),
         ("powerwall_device_alert", {**TEPINV1, "device": "TETHC", "alert": "THC_w061_CAN_TX_FIFO_Overflow"}, 1.0),
         ("powerwall_device_alert", {"device": "TEG", "alert": "GridCodesWrite"}, 1.0),
         ("powerwall_device_alert", {**PVAC, "device": "PVS", "alert": "PVS_a018_MciStringB"}, 1.0),
