@@ -26,7 +26,15 @@ Curated rules (:data:`RULES`)
 
 Units are converted to Prometheus base units here and nowhere else: ``PINV_Pout``/``PINV_Qout``
 arrive in kW/kvar (* 1000), ``PVAC_Pout`` and the CT powers already in W/var, energies in Wh
-(* 3600 → J), temperatures in °C, frequencies in Hz, voltages in V, currents in A.
+(* 3600 → J), temperatures in °C, frequencies in Hz, voltages in V, currents in A. TEDAPI adds
+Powerwall 3 signals in other units: ``BMS_*`` energies in kWh (* 3.6e6 → J), charges in Ah (* 3600
+→ C), ``PCH_FanDuty_*`` in % (* 0.01 → ratio), ``SYNC_Uptime`` in ms (* 0.001 → s); ``PCH_*``
+powers are already W (unlike ``PINV_Pout``). Where a Powerwall 3 signal measures the same quantity
+as a Powerwall 2 vital it shares that vital's family (``PCH_AcRealPowerSum`` and ``PINV_Pout`` →
+``powerwall_inverter_power_watts``, ``BMS_nominalEnergyRemaining`` and ``POD_nom_energy_remaining``
+→ ``powerwall_pod_energy_remaining_joules``, ``PCH_AmbientTemp`` and ``THC_AmbientTemp`` → one
+ambient temperature), so one dashboard panel serves both generations; the ``device`` label tells
+them apart.
 
 Generic rule (every vital no curated rule takes)
     ``powerwall_vital_<snake>``, where ``<snake>`` is the vital name with camel-case humps split by
@@ -65,6 +73,13 @@ extra labels, then the value label. One vocabulary (README, "Label vocabulary"):
   ``NEURIO_CT0..CT3_*`` → ``1``..``4``.
 * ``phase`` is the conductor, ``A``/``B``/``C`` (the gateway's L1/L2/L3), or for a line-to-line
   quantity the pair ``AB``/``BC``/``CA``. No rule uses ``line``/``lines``.
+* ``string`` is the PV string's letter as the inverter names it, ``A``.. (``PVAC_*_<X>`` A..D,
+  ``PCH_Pv*<X>`` A..F).
+* ``fan`` is the fan's letter as the device names it: ``A``/``B`` for ``PCH_FanSpeed_<X>`` and
+  ``PCH_FanDuty_<X>``; a device with one unnamed fan (the PVAC's ``PVAC_Fan_Speed_Actual_RPM``) is
+  ``A``. Which fan, never a setpoint-versus-actual distinction (a setpoint would be its own family).
+* ``sensor`` says which of several readings of one quantity: ``max``/``min`` for a pack's cell
+  temperature extremes (``HVP_PackTempMax/Min``).
 """
 
 from __future__ import annotations
@@ -119,6 +134,9 @@ DEVICE_LABELS = ("device", "serial", "part_number")
 DEVICE_INFO_LABELS = (*DEVICE_LABELS, "din", "parent_din", "firmware", "manufacturer")
 
 WH_TO_J = 3600.0
+KWH_TO_J = 3_600_000.0
+AH_TO_C = 3600.0
+MS_TO_S = 0.001
 K_TO_UNIT = 1000.0
 
 
@@ -158,21 +176,54 @@ CT_REACTIVE_POWER = gauge(
     "Reactive power through one CT (METER_<m>_CT<c>_InstReactivePower, NEURIO_CT<n>_InstReactivePower).",
 )
 
+# Families that TEDAPI's Powerwall 3 signals share with the vitals (one family per quantity). Their
+# help texts are the vitals' own, unchanged, so existing expositions stay byte for byte the same.
+INVERTER_POWER = gauge(
+    "powerwall_inverter_power_watts",
+    "Battery inverter real power (PINV_Pout, kW scaled to W); + discharging, - charging.",
+)
+INVERTER_VOLTAGE = gauge(
+    "powerwall_inverter_voltage_volts", "Battery inverter output voltage, line to line (PINV_Vout)."
+)
+INVERTER_PHASE_VOLTAGE = gauge(
+    "powerwall_inverter_phase_voltage_volts",
+    "Battery inverter split-phase voltage, line to neutral (PINV_VSplit1/2 → phase A/B).",
+)
+INVERTER_FREQUENCY = gauge("powerwall_inverter_frequency_hertz", "Battery inverter output frequency (PINV_Fout).")
+INVERTER_STATE = info("powerwall_inverter_state_info", "Battery inverter state (PINV_State); always 1.")
+POD_ENERGY_REMAINING = gauge(
+    "powerwall_pod_energy_remaining_joules",
+    "Nominal energy remaining in the pod (POD_nom_energy_remaining, Wh scaled to J).",
+)
+POD_FULL_PACK_ENERGY = gauge(
+    "powerwall_pod_full_pack_energy_joules",
+    "Nominal full-pack energy of the pod (POD_nom_full_pack_energy, Wh scaled to J).",
+)
+POD_STATE = info("powerwall_pod_state_info", "Battery pod state (POD_state); always 1.")
+THERMAL_AMBIENT_TEMPERATURE = gauge(
+    "powerwall_thermal_ambient_temperature_celsius", "Ambient temperature at the Powerwall (THC_AmbientTemp)."
+)
+SOLAR_STRING_POWER = gauge("powerwall_solar_string_power_watts", "PV string power (PVAC_PVMeasuredPower_<string>).")
+SOLAR_STRING_VOLTAGE = gauge(
+    "powerwall_solar_string_voltage_volts", "PV string voltage (PVAC_PVMeasuredVoltage_<string>)."
+)
+SOLAR_STRING_CURRENT = gauge("powerwall_solar_string_current_amperes", "PV string current (PVAC_PVCurrent_<string>).")
+SOLAR_STRING_STATE = info("powerwall_solar_string_state_info", "PV string state (PVAC_PvState_<string>); always 1.")
+FAN_SPEED = gauge(
+    "powerwall_fan_speed_rpm",
+    "Fan speed in revolutions per minute (PCH_FanSpeed_<fan>, PVAC_Fan_Speed_Actual_RPM).",
+)
+CT_CURRENT = gauge("powerwall_ct_current_amperes", "Current through one CT (METER_<channel>_CT<A|B|C>_I → ct 1/2/3).")
+
 # fmt: off
 RULES: tuple[Rule, ...] = (
     # --- TEPINV: Powerwall battery inverter --------------------------------------------------
-    _rule(r"PINV_Pout", _g("powerwall_inverter_power_watts",
-          "Battery inverter real power (PINV_Pout, kW scaled to W); + discharging, - charging."),
-          K_TO_UNIT),
+    _rule(r"PINV_Pout", INVERTER_POWER, K_TO_UNIT),
     _rule(r"PINV_Qout", _g("powerwall_inverter_reactive_power_var",
           "Battery inverter reactive power (PINV_Qout, kvar scaled to var)."), K_TO_UNIT),
-    _rule(r"PINV_Vout", _g("powerwall_inverter_voltage_volts",
-          "Battery inverter output voltage, line to line (PINV_Vout).")),
-    _rule(r"PINV_VSplit(?P<n>[0-9])", _g("powerwall_inverter_phase_voltage_volts",
-          "Battery inverter split-phase voltage, line to neutral (PINV_VSplit1/2 → phase A/B)."),
-          phase="{n!p}"),
-    _rule(r"PINV_Fout", _g("powerwall_inverter_frequency_hertz",
-          "Battery inverter output frequency (PINV_Fout).")),
+    _rule(r"PINV_Vout", INVERTER_VOLTAGE),
+    _rule(r"PINV_VSplit(?P<n>[0-9])", INVERTER_PHASE_VOLTAGE, phase="{n!p}"),
+    _rule(r"PINV_Fout", INVERTER_FREQUENCY),
     _rule(r"PINV_PllFrequency", _g("powerwall_inverter_pll_frequency_hertz",
           "Grid frequency seen by the battery inverter's PLL (PINV_PllFrequency).")),
     _rule(r"PINV_EnergyCharged", _c("powerwall_inverter_energy_charged_joules_total",
@@ -180,17 +231,14 @@ RULES: tuple[Rule, ...] = (
     _rule(r"PINV_EnergyDischarged", _c("powerwall_inverter_energy_discharged_joules_total",
           "Lifetime energy out of the battery inverter (PINV_EnergyDischarged, Wh scaled to J)."),
           WH_TO_J),
-    _rule(r"PINV_State", _i("powerwall_inverter_state_info",
-          "Battery inverter state (PINV_State); always 1.")),
+    _rule(r"PINV_State", INVERTER_STATE),
     _rule(r"PINV_GridState", _i("powerwall_inverter_grid_state_info",
           "Battery inverter grid compliance state (PINV_GridState); always 1.")),
     _rule(r"PINV_PowerLimiter", _i("powerwall_inverter_power_limiter_info",
           "What currently limits the battery inverter's power (PINV_PowerLimiter); always 1.")),
     # --- TEPOD: battery pod --------------------------------------------------------------------
-    _rule(r"POD_nom_energy_remaining", _g("powerwall_pod_energy_remaining_joules",
-          "Nominal energy remaining in the pod (POD_nom_energy_remaining, Wh scaled to J)."), WH_TO_J),
-    _rule(r"POD_nom_full_pack_energy", _g("powerwall_pod_full_pack_energy_joules",
-          "Nominal full-pack energy of the pod (POD_nom_full_pack_energy, Wh scaled to J)."), WH_TO_J),
+    _rule(r"POD_nom_energy_remaining", POD_ENERGY_REMAINING, WH_TO_J),
+    _rule(r"POD_nom_full_pack_energy", POD_FULL_PACK_ENERGY, WH_TO_J),
     _rule(r"POD_nom_energy_to_be_charged", _g("powerwall_pod_energy_to_be_charged_joules",
           "Energy the pod can still take (POD_nom_energy_to_be_charged, Wh scaled to J)."), WH_TO_J),
     _rule(r"POD_available_charge_power", _g("powerwall_pod_available_charge_power_watts",
@@ -201,21 +249,16 @@ RULES: tuple[Rule, ...] = (
           "1 when the pod reports a permanent fault (POD_PermanentlyFaulted).")),
     _rule(r"POD_PersistentlyFaulted", _g("powerwall_pod_persistently_faulted",
           "1 when the pod reports a persistent fault (POD_PersistentlyFaulted).")),
-    _rule(r"POD_state", _i("powerwall_pod_state_info", "Battery pod state (POD_state); always 1.")),
+    _rule(r"POD_state", POD_STATE),
     # --- TETHC: Powerwall thermal controller ---------------------------------------------------
-    _rule(r"THC_AmbientTemp", _g("powerwall_thermal_ambient_temperature_celsius",
-          "Ambient temperature at the Powerwall (THC_AmbientTemp).")),
+    _rule(r"THC_AmbientTemp", THERMAL_AMBIENT_TEMPERATURE),
     _rule(r"THC_State", _i("powerwall_thermal_state_info",
           "Powerwall thermal controller state (THC_State); always 1.")),
     # --- PVAC/PVS: Powerwall+ solar inverter, per string ---------------------------------------
-    _rule(r"PVAC_PVMeasuredPower_(?P<string>[A-Z])", _g("powerwall_solar_string_power_watts",
-          "PV string power (PVAC_PVMeasuredPower_<string>)."), string="{string}"),
-    _rule(r"PVAC_PVMeasuredVoltage_(?P<string>[A-Z])", _g("powerwall_solar_string_voltage_volts",
-          "PV string voltage (PVAC_PVMeasuredVoltage_<string>)."), string="{string}"),
-    _rule(r"PVAC_PVCurrent_(?P<string>[A-Z])", _g("powerwall_solar_string_current_amperes",
-          "PV string current (PVAC_PVCurrent_<string>)."), string="{string}"),
-    _rule(r"PVAC_PvState_(?P<string>[A-Z])", _i("powerwall_solar_string_state_info",
-          "PV string state (PVAC_PvState_<string>); always 1."), string="{string}"),
+    _rule(r"PVAC_PVMeasuredPower_(?P<string>[A-Z])", SOLAR_STRING_POWER, string="{string}"),
+    _rule(r"PVAC_PVMeasuredVoltage_(?P<string>[A-Z])", SOLAR_STRING_VOLTAGE, string="{string}"),
+    _rule(r"PVAC_PVCurrent_(?P<string>[A-Z])", SOLAR_STRING_CURRENT, string="{string}"),
+    _rule(r"PVAC_PvState_(?P<string>[A-Z])", SOLAR_STRING_STATE, string="{string}"),
     _rule(r"PVS_String(?P<string>[A-Z])_Connected", _g("powerwall_solar_string_connected",
           "1 when the PV string is connected (PVS_String<string>_Connected)."), string="{string}"),
     # --- PVAC: Powerwall+ solar inverter -------------------------------------------------------
@@ -252,8 +295,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_InstRealPower", CT_POWER, channel="{ch}", ct="{ct!n}"),
     _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_InstReactivePower", CT_REACTIVE_POWER,
           channel="{ch}", ct="{ct!n}"),
-    _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_I", _g("powerwall_ct_current_amperes",
-          "Current through one CT (METER_<channel>_CT<A|B|C>_I → ct 1/2/3)."), channel="{ch}", ct="{ct!n}"),
+    _rule(r"METER_(?P<ch>[A-Z])_CT(?P<ct>[A-Z])_I", CT_CURRENT, channel="{ch}", ct="{ct!n}"),
     _rule(r"METER_(?P<ch>[A-Z])_VL(?P<n>[0-9])N", _g("powerwall_ct_meter_voltage_volts",
           "Line-to-neutral voltage a meter channel measures, one per phase, not per CT "
           "(METER_<channel>_VL<1|2|3>N → phase A/B/C)."), channel="{ch}", phase="{n!p}"),
@@ -293,6 +335,68 @@ RULES: tuple[Rule, ...] = (
           phase="{n!p}"),
     _rule(r"ISLAND_L(?P<n>[0-9])MicrogridOk", _g("powerwall_island_microgrid_ok",
           "1 when the line is fit for microgrid operation (ISLAND_L<n>MicrogridOk)."), phase="{n!p}"),
+    # --- TEDAPI additions to the Powerwall 2/+ families (components.msa, esCan) ----------------
+    _rule(r"PINV_HeatsinkTemp", _g("powerwall_inverter_heatsink_temperature_celsius",
+          "Battery inverter heatsink temperature (PINV_HeatsinkTemp).")),
+    _rule(r"PINV_LifetimeEnergyCharged", _c("powerwall_inverter_lifetime_energy_charged_joules_total",
+          "Lifetime energy into the battery inverter (PINV_LifetimeEnergyCharged, Wh scaled to J)."),
+          WH_TO_J),
+    _rule(r"PINV_LifetimeEnergyDischarged", _c("powerwall_inverter_lifetime_energy_discharged_joules_total",
+          "Lifetime energy out of the battery inverter (PINV_LifetimeEnergyDischarged, Wh scaled to J)."),
+          WH_TO_J),
+    _rule(r"PVAC_Fan_Speed_Actual_RPM", FAN_SPEED, fan="A"),
+    _rule(r"SYNC_Uptime", _g("powerwall_device_uptime_seconds",
+          "Uptime of the device's controller (SYNC_Uptime, ms scaled to s)."), MS_TO_S),
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_I", CT_CURRENT, channel="neurio", ct="{ct!i}"),
+    _rule(r"NEURIO_CT(?P<ct>[0-9]+)_InstVoltage", _g("powerwall_ct_voltage_volts",
+          "Voltage the meter reads with one CT (NEURIO_CT<n>_InstVoltage; CT0 → ct 1)."),
+          channel="neurio", ct="{ct!i}"),
+    # --- PCH: Powerwall 3 inverter (TEDAPI components.pch) --------------------------------------
+    _rule(r"PCH_PvVoltage(?P<string>[A-Z])", SOLAR_STRING_VOLTAGE, string="{string}"),
+    _rule(r"PCH_PvCurrent(?P<string>[A-Z])", SOLAR_STRING_CURRENT, string="{string}"),
+    _rule(r"PCH_PvPower(?P<string>[A-Z])", SOLAR_STRING_POWER, string="{string}"),
+    _rule(r"PCH_PvState_(?P<string>[A-Z])", SOLAR_STRING_STATE, string="{string}"),
+    _rule(r"PCH_AcRealPowerSum", INVERTER_POWER),
+    _rule(r"PCH_AcVoltage(?P<p>[A-C])N", INVERTER_PHASE_VOLTAGE, phase="{p}"),
+    _rule(r"PCH_AcVoltage(?:AB|LL)", INVERTER_VOLTAGE),
+    _rule(r"PCH_AcFrequency", INVERTER_FREQUENCY),
+    _rule(r"PCH_State", INVERTER_STATE),
+    _rule(r"PCH_AcMode", _i("powerwall_inverter_ac_mode_info",
+          "AC mode of the Powerwall 3 inverter (PCH_AcMode, as the state label); always 1.")),
+    _rule(r"PCH_BatteryPower", _g("powerwall_inverter_battery_power_watts",
+          "DC power between the Powerwall 3 inverter and its battery packs (PCH_BatteryPower; the gateway's sign).")),
+    _rule(r"PCH_SlowPvPowerSum", _g("powerwall_inverter_solar_power_watts",
+          "PV power into the Powerwall 3 inverter, all strings, slowly filtered (PCH_SlowPvPowerSum).")),
+    _rule(r"PCH_AmbientTemp", THERMAL_AMBIENT_TEMPERATURE),
+    _rule(r"PCH_FanSpeed_(?P<fan>[A-Z])", FAN_SPEED, fan="{fan}"),
+    _rule(r"PCH_FanDuty_(?P<fan>[A-Z])", _g("powerwall_fan_duty_ratio",
+          "Fan duty cycle (PCH_FanDuty_<fan>, % scaled to 0..1)."), 0.01, fan="{fan}"),
+    # --- BMS/HVP: Powerwall 3 battery packs, one device per pack (TEDAPI components.bms/hvp) -----
+    _rule(r"BMS_nominalEnergyRemaining", POD_ENERGY_REMAINING, KWH_TO_J),
+    _rule(r"BMS_nominalFullPackEnergy", POD_FULL_PACK_ENERGY, KWH_TO_J),
+    _rule(r"BMS_kwhDischargeTotal", _c("powerwall_pod_energy_discharged_joules_total",
+          "Lifetime energy out of the battery pack (BMS_kwhDischargeTotal, kWh scaled to J)."), KWH_TO_J),
+    _rule(r"BMS_LOG_numFullBattCycles", _c("powerwall_pod_full_cycles_total",
+          "Full charge cycles of the battery pack (BMS_LOG_numFullBattCycles).")),
+    _rule(r"BMS_LOG_cacAvg", _g("powerwall_pod_charge_capacity_coulombs",
+          "Average charge capacity of the battery pack's cells (BMS_LOG_cacAvg, Ah scaled to C)."), AH_TO_C),
+    _rule(r"BMS_LOG_ahDischargeTotal", _c("powerwall_pod_charge_discharged_coulombs_total",
+          "Lifetime charge out of the battery pack (BMS_LOG_ahDischargeTotal, Ah scaled to C)."), AH_TO_C),
+    _rule(r"HVP_PackTemp(?P<sensor>Max|Min)", _g("powerwall_pod_temperature_celsius",
+          "Highest (max) or lowest (min) cell temperature of the battery pack (HVP_PackTempMax/Min)."),
+          sensor="{sensor!l}"),
+    _rule(r"HVP_ShuntTemperature", _g("powerwall_pod_shunt_temperature_celsius",
+          "Temperature of the battery pack's current shunt (HVP_ShuntTemperature).")),
+    _rule(r"HVP_State", POD_STATE),
+    # --- BAGGR: Powerwall 3 battery aggregator ---------------------------------------------------
+    _rule(r"BAGGR_NumBatteriesExpected", _g("powerwall_battery_packs_expected",
+          "Battery packs the Powerwall 3 expects, built-in and expansions (BAGGR_NumBatteriesExpected).")),
+    _rule(r"BAGGR_NumBatteriesPresent", _g("powerwall_battery_packs_present",
+          "Battery packs the Powerwall 3 detects (BAGGR_NumBatteriesPresent).")),
+    _rule(r"BAGGR_NumBatteriesConnected", _g("powerwall_battery_packs_connected",
+          "Battery packs connected to the Powerwall 3's DC bus (BAGGR_NumBatteriesConnected).")),
+    _rule(r"BAGGR_State", _i("powerwall_battery_aggregator_state_info",
+          "State of the Powerwall 3's battery aggregator (BAGGR_State); always 1.")),
 )
 # fmt: on
 

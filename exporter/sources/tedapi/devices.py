@@ -1,0 +1,467 @@
+"""TEDAPI answers (already-decoded JSON) → :class:`~exporter.devices.model.Device` records.
+
+Pure mapping, no networking: the TEDAPI source fetches and decodes the envelopes and calls these
+functions. The records carry the *vital names* the vitals protobuf uses wherever TEDAPI reports the
+same quantity (``PINV_Pout`` in kW, ``POD_nom_energy_remaining`` in Wh, ``METER_X_CTA_InstRealPower``
+...), so the one rule table (:mod:`exporter.devices.rules`) gives a Powerwall 2/+ the same metric
+families whether its data came from vitals (firmware < 23.44) or from TEDAPI; Powerwall 3 signals
+(``PCH_*``, ``BMS_*``, ``HVP_*``, ``BAGGR_*``, ``PWS_*``) have rules of their own, sharing families
+where the quantity is the same.
+
+Identity follows the DIN convention of :mod:`exporter.devices.model`: every record's ``din`` is
+``<FAMILY>--<part>--<serial>`` (the gateway and Powerwall 3 unit records keep their own DIN), so
+``device``/``part_number``/``serial`` come out as for vitals.
+
+DeviceControllerQuery (:func:`controller_devices`)
+    * ``esCan.bus.THC[i]`` carries the Powerwall's identity (``packagePartNumber``/
+      ``packageSerialNumber``); ``PINV[i]`` and ``POD[i]`` have none and take THC[i]'s, by index
+      (their parent is the TETHC record). ``PVS[i]`` takes ``PVAC[i]``'s identity, as vitals gives
+      the PVS the PVAC's serial (its parent is the PVAC record).
+    * A group's signals are the scalar members of its sub-messages (``PINV_Status.PINV_Pout`` →
+      ``PINV_Pout``); ``isMIA``/``isComplete``/``lastRxTime`` and other bookkeeping are not signals.
+      ``alerts.active`` becomes the record's alerts, ``lastRxTime`` its last communication (the
+      Go zero time, "never", is absent).
+    * ``SYNC`` (site CTs) and ``ISLANDER`` (``ISLAND_*``) make one TESYNC record, as in vitals;
+      ``MSA`` (``METER_Z_*``) a TEMSA record; ``neurio.readings[]`` NEURIO records
+      (``dataRead[n]`` → ``NEURIO_CT<n>_InstRealPower``/``_InstReactivePower``/``_InstVoltage``/``_I``).
+    * Empty slots are skipped: a slot with neither identity nor any non-null signal, or one that is
+      MIA without identity (a Powerwall 3's fixed-size esCan arrays are all such slots).
+    * ``components.msa[]`` (the full variant) is attached by the family of each signal's prefix
+      (:data:`MSA_PREFIXES`): to the record of that family with the entry's serial; failing that, to
+      the only record of the family, or by position among the family's records when several; a
+      family without any record gets a new one from the entry's identity; a signal of no known
+      prefix stays (generically exported) on the gateway's record. Signals the bus already gave keep
+      the bus's value.
+    * One record for the gateway itself: family ``TEG`` (``PW3`` when the DIN is a Powerwall 3's,
+      ``1707000-``), alerts = ``control.alerts.active``.
+
+ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a :class:`Block`)
+    A ``PW3`` unit record with the block's DIN; ``pch[0]`` → ``PCH``, ``baggr[0]`` → ``BAGGR``,
+    ``pws[0]`` → ``PWS``, each with the unit's identity (``PCH_package*Number_*`` hex pieces are
+    never used); ``bms[i]`` + ``hvp[i]`` → one ``HVP`` record per pack with the pack's own identity
+    (``hvp[i]`` serial/part, else ``bms[i]``'s). The phantom slot (no serial and null energies) is
+    skipped. A signal's value is the first non-null of ``value``, ``boolValue``, ``textValue``; null
+    everywhere → absent; a name returned twice keeps its first value. ``PCH_heatsinkTemp`` (a
+    constant on current firmware) and ``PCH_package*`` are dropped.
+
+    PV strings: ``PCH_PvPower<X>`` = ``PCH_PvVoltage<X>`` * ``PCH_PvCurrent<X>`` is derived for
+    strings A..F (the inverter reports no per-string power). Night-time current noise: a current with
+    ``|I| <`` :data:`CURRENT_NOISE_A` (0.05 A, below what a string carrying real power draws) is
+    exported as 0 and the derived power uses 0, so a dark array reads 0 W instead of flickering
+    milliwatts of "negative production"; larger values, negative ones included, are kept as sent.
+
+Nothing sensitive is read: only the paths above are visited (never ``system.supportMode``,
+``installer``, ``customer``, ``credentials``), and all input is treated as hostile (wrong types and
+missing keys are skipped, nothing raises).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.devices.model import Device, SignalValue, split_din
+from exporter.sources.json_api.convert import rfc3339_timestamp
+
+log = logging.getLogger(__name__)
+
+PW3_DIN_PREFIX = "1707000-"
+"""A Powerwall 3 (leader) DIN starts with this part-number prefix."""
+
+CURRENT_NOISE_A = 0.05
+"""PCH string currents below this magnitude are sensor noise and read 0 (module docstring)."""
+
+PV_STRINGS = "ABCDEF"
+
+MSA_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("THC_", "TETHC"),
+    ("PINV_", "TEPINV"),
+    ("POD_", "TEPOD"),
+    ("PVAC_", "PVAC"),
+    ("PVS_", "PVS"),
+    ("SYNC_", "TESYNC"),
+    ("ISLAND_", "TESYNC"),
+    ("METER_Z_", "TEMSA"),
+    ("METER_", "TESYNC"),
+    ("MSA_", "TEMSA"),
+)
+"""Signal-name prefix → family of a ``components.msa`` signal (first match wins; ``METER_Z_`` is the MSA's)."""
+
+_META_KEYS = frozenset({"isMIA", "isComplete", "lastRxTime", "alerts"})
+_SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
+_DROPPED_RE = re.compile(r"^PCH_heatsinkTemp$|^PCH_package")
+
+
+def _dict(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def _list(v: Any) -> Sequence[Any]:
+    return v if isinstance(v, list) else ()
+
+
+def _str(v: Any) -> str:
+    return v.strip() if isinstance(v, str) else ""
+
+
+def _scalar(v: Any) -> SignalValue | None:
+    """A usable signal value (bool, finite int/float, str), else None."""
+    if isinstance(v, bool | str):
+        return v
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    return None
+
+
+def _alert_names(v: Any) -> list[str]:
+    """Alert names from ``alerts.active`` (strings) or ``activeAlerts`` (``{name}`` objects)."""
+    out: list[str] = []
+    for a in _list(v):
+        name = _str(a) if isinstance(a, str) else _str(_dict(a).get("name"))
+        if name:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One battery block from ``config.json`` ``battery_blocks[]``."""
+
+    din: str  # "part--serial"
+    type: str  # "Powerwall2" | "Powerwall3" | "Powerwall3Follower" | ...
+    expansions: tuple[str, ...]  # battery_expansions[].din
+
+    @property
+    def is_pw3(self) -> bool:
+        return self.type.startswith("Powerwall3") or self.din.startswith(PW3_DIN_PREFIX)
+
+
+def blocks(config: Mapping[str, Any]) -> list[Block]:
+    """The battery blocks of ``config.json``; entries without a ``vin`` or of the wrong type are skipped."""
+    out: list[Block] = []
+    for entry in _list(_dict(config).get("battery_blocks")):
+        e = _dict(entry)
+        din = _str(e.get("vin"))
+        if not din:
+            log.debug("battery block without vin skipped")
+            continue
+        expansions = tuple(d for d in (_str(_dict(x).get("din")) for x in _list(e.get("battery_expansions"))) if d)
+        out.append(Block(din=din, type=_str(e.get("type")), expansions=expansions))
+    return out
+
+
+@dataclass(slots=True)
+class _Builder:
+    """A record under construction (Device is frozen)."""
+
+    family: str
+    part: str
+    serial: str
+    parent_din: str | None = None
+    din: str | None = None  # None: derived from family/part/serial
+    last_communication: float | None = None
+    signals: dict[str, SignalValue] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+
+    def add(self, name: str, value: SignalValue) -> None:
+        self.signals.setdefault(name, value)
+
+    @property
+    def full_din(self) -> str:
+        if self.din is not None:
+            return self.din
+        if not self.serial:
+            return ""
+        return f"{self.family}--{self.part}--{self.serial}" if self.part else f"{self.family}--{self.serial}"
+
+    def build(self, firmware: str | None) -> Device:
+        return Device(
+            din=self.full_din,
+            family=self.family,
+            part_number=self.part,
+            serial=self.serial,
+            parent_din=self.parent_din or None,
+            firmware=firmware,
+            last_communication=self.last_communication,
+            signals=dict(self.signals),
+            alerts=tuple(self.alerts),
+            raw_part_number=self.part or None,
+            raw_serial_number=self.serial or None,
+        )
+
+
+def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]]:
+    """Scalar members of a bus group's sub-messages (and signal-named scalars at its top level)."""
+    for key, value in group.items():
+        if not isinstance(key, str) or key in _META_KEYS:
+            continue
+        if isinstance(value, Mapping):
+            for name, v in value.items():
+                if isinstance(name, str) and name not in _META_KEYS and _SIGNAL_NAME_RE.match(name):
+                    s = _scalar(v)
+                    if s is not None:
+                        yield name, s
+        elif _SIGNAL_NAME_RE.match(key) and not key.startswith("package"):
+            s = _scalar(value)
+            if s is not None:
+                yield key, s
+
+
+def _identity(group: Mapping[str, Any]) -> tuple[str, str]:
+    return _str(group.get("packagePartNumber")), _str(group.get("packageSerialNumber"))
+
+
+def _bus_device(
+    group: Any, family: str, identity: tuple[str, str] | None = None, parent_din: str | None = None
+) -> _Builder | None:
+    """One esCan group as a record, or None for an empty slot (module docstring)."""
+    g = _dict(group)
+    if not g:
+        return None
+    part, serial = identity if identity is not None else _identity(g)
+    signals = dict(_group_signals(g))
+    if not serial and (g.get("isMIA") is True or not signals):
+        return None
+    b = _Builder(family, part, serial, parent_din, last_communication=rfc3339_timestamp(g.get("lastRxTime")))
+    for k, v in signals.items():
+        b.add(k, v)
+    b.alerts.extend(_alert_names(_dict(g.get("alerts")).get("active")))
+    return b
+
+
+def _derive_pvac_power(b: _Builder) -> None:
+    """``PVAC_PVMeasuredPower_<X>`` (a vital TEDAPI's PVAC_Logging lacks) = voltage * current, when absent."""
+    for letter in PV_STRINGS:
+        v = b.signals.get(f"PVAC_PVMeasuredVoltage_{letter}")
+        i = b.signals.get(f"PVAC_PVCurrent_{letter}")
+        if _is_number(v) and _is_number(i):
+            b.add(f"PVAC_PVMeasuredPower_{letter}", float(v) * float(i))  # type: ignore[arg-type]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
+    out: list[_Builder] = []
+    for r in _list(readings):
+        reading = _dict(r)
+        serial = _str(reading.get("serial"))
+        b = _Builder("NEURIO", "", serial, gateway_din or None)
+        for n, d in enumerate(_list(reading.get("dataRead"))):
+            data = _dict(d)
+            for key, suffix in (
+                ("realPowerW", "InstRealPower"),
+                ("reactivePowerVAR", "InstReactivePower"),
+                ("voltageV", "InstVoltage"),
+                ("currentA", "I"),
+            ):
+                v = _scalar(data.get(key))
+                if _is_number(v):
+                    b.add(f"NEURIO_CT{n}_{suffix}", v)  # type: ignore[arg-type]
+        if serial or b.signals:
+            out.append(b)
+    return out
+
+
+def _msa_family(name: str) -> str | None:
+    for prefix, family in MSA_PREFIXES:
+        if name.startswith(prefix):
+            return family
+    return None
+
+
+def _component_signals(signals: Any) -> dict[str, SignalValue]:
+    """``signals[{name, value, boolValue, textValue}]`` → name → first non-null value; first of a repeated name."""
+    out: dict[str, SignalValue] = {}
+    for s in _list(signals):
+        sig = _dict(s)
+        name = _str(sig.get("name"))
+        if not name or name in out or _DROPPED_RE.match(name):
+            continue
+        number, flag, text = _scalar(sig.get("value")), sig.get("boolValue"), sig.get("textValue")
+        if _is_number(number):
+            out[name] = number  # type: ignore[assignment]
+        elif isinstance(flag, bool):
+            out[name] = flag
+        elif isinstance(text, str):
+            out[name] = text
+    return out
+
+
+def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None:
+    """Attach ``components.msa[]`` signals and alerts to the records (module docstring)."""
+    positions: dict[str, int] = {}
+    for e in _list(entries):
+        entry = _dict(e)
+        part, serial = _str(entry.get("partNumber")), _str(entry.get("serialNumber"))
+        by_family: dict[str, dict[str, SignalValue]] = {}
+        for name, value in _component_signals(entry.get("signals")).items():
+            family = _msa_family(name)
+            if family is None:
+                family = records[0].family  # no known prefix: kept (generically) on the gateway's record
+            by_family.setdefault(family, {})[name] = value
+        alerts = _alert_names(entry.get("activeAlerts"))
+        if not by_family and alerts:
+            family = _msa_family(alerts[0]) or records[0].family
+            by_family[family] = {}
+        for n, (family, signals) in enumerate(by_family.items()):
+            target = _msa_target(records, family, serial, positions)
+            if target is None:
+                target = _Builder(family, part, serial, gateway_din or None)
+                records.append(target)
+            for k, v in signals.items():
+                target.add(k, v)
+            if n == 0:
+                target.alerts.extend(alerts)
+
+
+def _msa_target(records: list[_Builder], family: str, serial: str, positions: dict[str, int]) -> _Builder | None:
+    same = [r for r in records if r.family == family]
+    if serial:
+        for r in same:
+            if r.serial == serial:
+                return r
+    if not same:
+        return None
+    if len(same) == 1:
+        return same[0]
+    k = positions.get(family, 0)
+    positions[family] = k + 1
+    return same[k] if k < len(same) else None
+
+
+def gateway_family(gateway_din: str) -> str:
+    """``PW3`` for a Powerwall 3 leader's DIN, else ``TEG`` (a Gateway 2/Backup Gateway)."""
+    return "PW3" if gateway_din.startswith(PW3_DIN_PREFIX) else "TEG"
+
+
+def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str | None) -> list[Device]:
+    """The devices of one DeviceControllerQuery ``data`` (module docstring), the gateway first."""
+    d = _dict(data)
+    control = _dict(d.get("control"))
+    part, serial = split_din(f"X--{gateway_din}")[1:] if gateway_din else ("", "")
+    gateway = _Builder(gateway_family(gateway_din), part, serial, din=gateway_din)
+    gateway.alerts.extend(_alert_names(_dict(control.get("alerts")).get("active")))
+    records: list[_Builder] = [gateway]
+    parent = gateway_din or None
+
+    bus = _dict(_dict(d.get("esCan")).get("bus"))
+    thc = _list(bus.get("THC"))
+    pinv = _list(bus.get("PINV"))
+    pod = _list(bus.get("POD"))
+    for i in range(max(len(thc), len(pinv), len(pod))):
+        thc_b = _bus_device(thc[i] if i < len(thc) else None, "TETHC", parent_din=parent)
+        ident = (thc_b.part, thc_b.serial) if thc_b else ("", "")
+        thc_din = thc_b.full_din if thc_b else None
+        pinv_b = _bus_device(pinv[i] if i < len(pinv) else None, "TEPINV", ident, thc_din)
+        pod_b = _bus_device(pod[i] if i < len(pod) else None, "TEPOD", ident, thc_din)
+        records.extend(b for b in (pinv_b, pod_b, thc_b) if b is not None)
+
+    pvac = _list(bus.get("PVAC"))
+    pvs = _list(bus.get("PVS"))
+    for i in range(max(len(pvac), len(pvs))):
+        pvac_b = _bus_device(pvac[i] if i < len(pvac) else None, "PVAC", parent_din=parent)
+        if pvac_b is not None:
+            _derive_pvac_power(pvac_b)
+        ident = (pvac_b.part, pvac_b.serial) if pvac_b else ("", "")
+        pvs_b = _bus_device(pvs[i] if i < len(pvs) else None, "PVS", ident, pvac_b.full_din if pvac_b else None)
+        records.extend(b for b in (pvac_b, pvs_b) if b is not None)
+
+    sync = _bus_device(bus.get("SYNC"), "TESYNC", parent_din=parent)
+    islander = _bus_device(bus.get("ISLANDER"), "TESYNC", parent_din=parent)
+    if sync is not None and islander is not None:
+        for k, v in islander.signals.items():
+            sync.add(k, v)
+        sync.alerts.extend(islander.alerts)
+        sync.last_communication = sync.last_communication or islander.last_communication
+    elif islander is not None:
+        sync = islander
+    if sync is not None:
+        records.append(sync)
+    msa = _bus_device(bus.get("MSA"), "TEMSA", parent_din=parent)
+    if msa is not None:
+        records.append(msa)
+
+    records.extend(_neurio(_dict(d.get("neurio")).get("readings"), gateway_din))
+    _attach_msa(_dict(d.get("components")).get("msa"), records, gateway_din)
+    return [r.build(firmware) for r in records]
+
+
+def _first(v: Any) -> Mapping[str, Any]:
+    items = _list(v)
+    return _dict(items[0]) if items else {}
+
+
+def _pch_strings(b: _Builder) -> None:
+    """Clamp string-current noise and derive ``PCH_PvPower<X>`` (module docstring)."""
+    for letter in PV_STRINGS:
+        i_name = f"PCH_PvCurrent{letter}"
+        current = b.signals.get(i_name)
+        if _is_number(current) and abs(float(current)) < CURRENT_NOISE_A:  # type: ignore[arg-type]
+            b.signals[i_name] = current = 0.0
+        voltage = b.signals.get(f"PCH_PvVoltage{letter}")
+        if _is_number(voltage) and _is_number(current):
+            b.add(f"PCH_PvPower{letter}", float(voltage) * float(current))  # type: ignore[arg-type]
+
+
+def _is_phantom(serial: str, signals: Mapping[str, SignalValue]) -> bool:
+    energies = ("BMS_nominalEnergyRemaining", "BMS_nominalFullPackEnergy")
+    return not serial and all(signals.get(k) is None for k in energies)
+
+
+def components_devices(data: Mapping[str, Any], block: Block, firmware: str | None) -> list[Device]:
+    """The devices of one Powerwall 3's ComponentsQuery/PW3Query ``data`` (module docstring)."""
+    comps = _dict(_dict(data).get("components"))
+    _, part, serial = split_din(f"PW3--{block.din}")
+    unit = _Builder("PW3", part, serial, din=block.din)
+    records: list[_Builder] = [unit]
+
+    def unit_component(family: str, entry: Mapping[str, Any]) -> _Builder | None:
+        if not entry:
+            return None
+        b = _Builder(family, part, serial, block.din)
+        b.signals.update(_component_signals(entry.get("signals")))
+        b.alerts.extend(_alert_names(entry.get("activeAlerts")))
+        return b
+
+    pch = unit_component("PCH", _first(comps.get("pch")))
+    if pch is not None:
+        _pch_strings(pch)
+        records.append(pch)
+
+    expansion_parts = {s: p for p, _, s in (x.rpartition("--") for x in block.expansions) if s}
+    bms = _list(comps.get("bms"))
+    hvp = _list(comps.get("hvp"))
+    for i in range(max(len(bms), len(hvp))):
+        b_entry = _dict(bms[i]) if i < len(bms) else {}
+        h_entry = _dict(hvp[i]) if i < len(hvp) else {}
+        if not b_entry and not h_entry:
+            continue
+        pack_serial = _str(h_entry.get("serialNumber")) or _str(b_entry.get("serialNumber"))
+        pack_part = (
+            _str(h_entry.get("partNumber")) or _str(b_entry.get("partNumber")) or expansion_parts.get(pack_serial, "")
+        )
+        signals = _component_signals(b_entry.get("signals"))
+        for k, v in _component_signals(h_entry.get("signals")).items():
+            signals.setdefault(k, v)
+        if _is_phantom(pack_serial, signals):
+            log.debug("phantom battery pack slot %d of %s skipped", i, block.din)
+            continue
+        pack = _Builder("HVP", pack_part, pack_serial, block.din)
+        pack.signals.update(signals)
+        pack.alerts.extend(_alert_names(b_entry.get("activeAlerts")))
+        pack.alerts.extend(_alert_names(h_entry.get("activeAlerts")))
+        records.append(pack)
+
+    for family, key in (("BAGGR", "baggr"), ("PWS", "pws")):
+        b = unit_component(family, _first(comps.get(key)))
+        if b is not None:
+            records.append(b)
+    return [r.build(firmware) for r in records]

@@ -1,0 +1,204 @@
+"""Site-level TEDAPI data: JSON-API-shaped dicts for the json_api mappers, plus the islanding gauges.
+
+A Powerwall 3 answers 404 on ``/api/status``, ``/api/site_info``, ``/api/operation`` and
+``/api/system_status``; TEDAPI carries the same facts in other shapes. :func:`site_answers` reshapes
+them into the JSON API's own answers, keyed by the request label each one stands in for, so the
+existing mappers (:data:`exporter.sources.json_api.mappers.JSON_MAPPERS`) turn them into the very
+same families and a dashboard needs no second panel:
+
+* ``/api/operation`` ← config ``default_real_mode`` and ``site_info.backup_reserve_percent`` (the
+  gateway's raw scale in both places, so the mapper's percent/app-scale conversions apply as is);
+* ``/api/site_info`` ← config ``site_info``: ``site_name``, ``timezone``,
+  ``nominal_system_energy_ac`` (kWh) → ``nominal_system_energy_kWh``, ``nominal_system_power_ac``
+  (kW) → ``nominal_system_power_kW``, and the grid code fields (:data:`SITE_INFO_KEYS`). Only those
+  keys are copied: the config's ``installer``, ``customer`` and ``credentials`` blocks (personal
+  data) are never read;
+* ``/api/system_status`` ← controller ``control.systemStatus`` (Wh, the unit ``/api/system_status``
+  uses) → ``nominal_full_pack_energy``/``nominal_energy_remaining``, and ``control.batteryBlocks``
+  (``din``, ``disableReasons``) → ``battery_blocks[]`` (``PackagePartNumber``,
+  ``PackageSerialNumber``, ``disabled_reasons``);
+* ``/api/status`` ← the firmware answer (``version`` as ``"<version> <short hash>"``, ``git_hash``,
+  ``din``).
+
+A dict whose data is absent is omitted, never sent empty. :func:`controller_site_metrics` adds what
+the JSON API has no shape for: ``control.islanding`` and ``control.siteShutdown``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.metrics.metricset import MetricSet, gauge, info
+from exporter.sources.json_api import endpoints as ep
+from exporter.sources.tedapi.envelope import SystemInfo
+
+SITE_INFO_KEYS: tuple[tuple[str, str], ...] = (
+    ("site_name", "site_name"),
+    ("timezone", "timezone"),
+    ("nominal_system_energy_ac", "nominal_system_energy_kWh"),
+    ("nominal_system_power_ac", "nominal_system_power_kW"),
+)
+"""config ``site_info`` key → the ``/api/site_info`` key the json_api tables read (units as there)."""
+
+GRID_CODE_KEYS = (
+    "grid_code",
+    "grid_voltage_setting",
+    "grid_freq_setting",
+    "grid_phase_setting",
+    "country",
+    "state",
+    "distributor",
+    "utility",
+    "retailer",
+    "region",
+)
+"""Grid code fields copied into ``/api/site_info``'s nested ``grid_code`` object."""
+
+ISLANDING_CUSTOMER_MODE = gauge(
+    "powerwall_islanding_customer_mode",
+    "1 when the customer asked the site to island (control.islanding.customerIslandMode, when a bool).",
+)
+ISLANDING_CUSTOMER_MODE_INFO = info(
+    "powerwall_islanding_customer_mode_info",
+    "Island mode the customer chose (control.islanding.customerIslandMode, when text); always 1.",
+)
+ISLANDING_CONTACTOR_CLOSED = gauge(
+    "powerwall_islanding_contactor_closed",
+    "1 when the site controller reports the grid contactor closed (control.islanding.contactorClosed).",
+)
+ISLANDING_MICROGRID_OK = gauge(
+    "powerwall_islanding_microgrid_ok",
+    "1 when the site controller finds the home microgrid fit to run islanded (control.islanding.microGridOK).",
+)
+ISLANDING_GRID_OK = gauge(
+    "powerwall_islanding_grid_ok",
+    "1 when the site controller finds the grid fit to connect to (control.islanding.gridOK).",
+)
+SITE_SHUTDOWN = gauge(
+    "powerwall_site_shutdown",
+    "1 while the site controller has shut the site down (control.siteShutdown.isShutDown).",
+)
+ISLANDING_FLAGS = (
+    ("contactorClosed", ISLANDING_CONTACTOR_CLOSED),
+    ("microGridOK", ISLANDING_MICROGRID_OK),
+    ("gridOK", ISLANDING_GRID_OK),
+)
+
+
+def _dict(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def _number(v: Any) -> float | int | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return v if isinstance(v, int) or math.isfinite(v) else None
+
+
+def _operation(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    mode = config.get("default_real_mode")
+    if isinstance(mode, str) and mode:
+        out["real_mode"] = mode
+    reserve = _number(_dict(config.get("site_info")).get("backup_reserve_percent"))
+    if reserve is not None:
+        out["backup_reserve_percent"] = reserve
+    return out or None
+
+
+def _site_info(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    site = _dict(config.get("site_info"))
+    out: dict[str, Any] = {}
+    for src, dst in SITE_INFO_KEYS:
+        v = site.get(src)
+        if isinstance(v, str) or _number(v) is not None:
+            out[dst] = v
+    code = site.get("grid_code")
+    nested = _dict(code)
+    grid = {k: nested.get(k, site.get(k)) for k in GRID_CODE_KEYS if k != "grid_code"}
+    grid["grid_code"] = code if isinstance(code, str) else nested.get("grid_code")
+    grid = {k: v for k, v in grid.items() if isinstance(v, str) or _number(v) is not None}
+    if grid:
+        out["grid_code"] = grid
+    return out or None
+
+
+def _split_din(din: str) -> tuple[str, str]:
+    part, sep, serial = din.rpartition("--")
+    return (part, serial) if sep else ("", din)
+
+
+def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
+    control = _dict(controller.get("control"))
+    status = _dict(control.get("systemStatus"))
+    out: dict[str, Any] = {}
+    for src, dst in (
+        ("nominalFullPackEnergyWh", "nominal_full_pack_energy"),
+        ("nominalEnergyRemainingWh", "nominal_energy_remaining"),
+    ):
+        v = _number(status.get(src))
+        if v is not None:
+            out[dst] = v
+    blocks = []
+    raw_blocks = control.get("batteryBlocks")
+    for b in raw_blocks if isinstance(raw_blocks, list) else ():
+        block = _dict(b)
+        din = block.get("din")
+        if not isinstance(din, str) or not din:
+            continue
+        part, serial = _split_din(din)
+        entry: dict[str, Any] = {"PackagePartNumber": part, "PackageSerialNumber": serial}
+        reasons = block.get("disableReasons")
+        if isinstance(reasons, list):
+            entry["disabled_reasons"] = [r for r in reasons if isinstance(r, str)]
+        blocks.append(entry)
+    if blocks:
+        out["battery_blocks"] = blocks
+    return out or None
+
+
+def _status(firmware: SystemInfo, gateway_din: str | None) -> dict[str, Any]:
+    short = firmware.git_hash[:8]
+    return {
+        "din": firmware.din or gateway_din or "",
+        "version": f"{firmware.version} {short}" if short else firmware.version,
+        "git_hash": firmware.git_hash,
+    }
+
+
+def site_answers(
+    config: Mapping[str, Any] | None,
+    controller: Mapping[str, Any] | None,
+    firmware: SystemInfo | None,
+    gateway_din: str | None,
+) -> dict[str, dict[str, Any]]:
+    """JSON-API-shaped answers keyed by the request label they stand in for (module docstring)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    if isinstance(config, Mapping):
+        out[ep.OPERATION.label] = _operation(config)
+        out[ep.SITE_INFO.label] = _site_info(config)
+    if isinstance(controller, Mapping):
+        out[ep.SYSTEM_STATUS.label] = _system_status(controller)
+    if firmware is not None:
+        out[ep.STATUS.label] = _status(firmware, gateway_din)
+    return {k: v for k, v in out.items() if v}
+
+
+def controller_site_metrics(controller: Mapping[str, Any] | None, ms: MetricSet) -> None:
+    """Islanding and shutdown gauges from a DeviceControllerQuery ``data``; absent fields add nothing."""
+    control = _dict(_dict(controller).get("control"))
+    islanding = _dict(control.get("islanding"))
+    mode = islanding.get("customerIslandMode")
+    if isinstance(mode, bool):
+        ms.add(ISLANDING_CUSTOMER_MODE, 1.0 if mode else 0.0)
+    elif isinstance(mode, str) and mode:
+        ms.add(ISLANDING_CUSTOMER_MODE_INFO, 1.0, {"state": mode})
+    for key, metric in ISLANDING_FLAGS:
+        v = islanding.get(key)
+        if isinstance(v, bool):
+            ms.add(metric, 1.0 if v else 0.0)
+    shut = _dict(control.get("siteShutdown")).get("isShutDown")
+    if isinstance(shut, bool):
+        ms.add(SITE_SHUTDOWN, 1.0 if shut else 0.0)
