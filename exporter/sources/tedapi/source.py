@@ -165,15 +165,20 @@ class TedapiSource(Source):
             controller = self.queries.queries["device_controller"]
             out.append(
                 self._request(
-                    "POST", post, envelope.query_request(gateway, controller), "controller", None, interval,
+                    "POST",
+                    post,
+                    envelope.query_request(gateway, controller),
+                    "controller",
+                    None,
+                    interval,
                     label=f"tedapi:{controller.operation}",
                 )
             )
             return out
         if step.kind == "config":
             with self._lock:
-                din = self._din
-            return self._components_requests(din, envelope.config_answer(answer.body))
+                gateway_din = self._din
+            return self._components_requests(gateway_din, envelope.config_answer(answer.body))
         return ()
 
     def _components_requests(self, din: str | None, config: dict[str, Any]) -> list[Request]:
@@ -187,7 +192,12 @@ class TedapiSource(Source):
             route = Route(din)
             return [
                 self._request(
-                    "POST", route.path, envelope.query_request(route, query), "components", pw3[0], interval,
+                    "POST",
+                    route.path,
+                    envelope.query_request(route, query),
+                    "components",
+                    pw3[0],
+                    interval,
                     label=f"tedapi:{query.operation}",
                 )
             ]
@@ -196,7 +206,12 @@ class TedapiSource(Source):
             route = Route(block.din, leader=din)
             out.append(
                 self._request(
-                    "POST", route.path, envelope.query_request(route, query), "components", block, interval,
+                    "POST",
+                    route.path,
+                    envelope.query_request(route, query),
+                    "components",
+                    block,
+                    interval,
                     label=f"tedapi:{query.operation}:{block.din}",
                 )
             )
@@ -219,10 +234,10 @@ class TedapiSource(Source):
                 self._config = config
             out.decoded["tedapi:config"] = config
         elif step.kind == "firmware":
-            firmware = envelope.firmware_answer(answer.body)
+            system = envelope.firmware_answer(answer.body)
             with self._lock:
-                self._firmware = firmware
-            out.decoded["tedapi:firmware"] = firmware
+                self._firmware = system
+            out.decoded["tedapi:firmware"] = system
         elif step.kind in ("controller", "components"):
             data = self._query_data(request, answer, out.ms)
             firmware = self._firmware.version if self._firmware else None
@@ -253,10 +268,19 @@ class TedapiSource(Source):
         out.ms.add(TEDAPI_ENABLED, 1 if self.queries is not None else 0)
         if self.queries is None:
             return
-        for role, q in sorted(self.queries.queries.items()):
-            verified = {True: "yes", False: "no", None: "unchecked"}[q.verified]
-            labels = {"role": role, "operation": q.operation, "origin": self.queries.origin, "sha256": q.sha256}
-            out.ms.add(QUERY_INFO, 1, {**labels, "verified": verified})
+        for role, query in sorted(self.queries.queries.items()):
+            verified = {True: "yes", False: "no", None: "unchecked"}[query.verified]
+            out.ms.add(
+                QUERY_INFO,
+                1,
+                {
+                    "role": role,
+                    "operation": query.operation,
+                    "origin": self.queries.origin,
+                    "sha256": query.sha256,
+                    "verified": verified,
+                },
+            )
         with self._lock:
             config, firmware, din = self._config, self._firmware, self._din
         # Identity and settings may come from the last good answer (they change rarely); live
@@ -272,9 +296,9 @@ class TedapiSource(Source):
             decoded[label] = obj  # the accounting stage reads it like the JSON API's own
             added.add(label)
         if ep.STATUS.label in added:  # the JSON API's finish had no /api/status to make it from
-            labels = gateway_info_labels(decoded.get(ep.STATUS.label), decoded.get(ep.SITE_INFO.label))
-            if labels is not None:
-                out.ms.add(GATEWAY_INFO, 1, labels)
+            info_labels = gateway_info_labels(decoded.get(ep.STATUS.label), decoded.get(ep.SITE_INFO.label))
+            if info_labels is not None:
+                out.ms.add(GATEWAY_INFO, 1, info_labels)
 
 
 _JSON_PATHS = {r.label: r.path for r in ep.REQUESTS}
@@ -285,4 +309,3 @@ def _din(body: bytes) -> str:
     if not DIN_RE.match(text):
         raise FetchError("decode", f"{DIN_PATH}: not a DIN ({text[:40]!r})")
     return text
-

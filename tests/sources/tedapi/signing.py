@@ -29,7 +29,9 @@ class Signer:
     def sign(self, text: str, version: int = 1) -> str:
         return self._key.sign(signed_bytes(version, text.encode()), ec.ECDSA(hashes.SHA256())).hex()
 
-    def entry(self, text: str, variables: dict[str, Any] | None = None, version: int = 0, **extra: Any) -> dict[str, Any]:
+    def entry(
+        self, text: str, variables: dict[str, Any] | None = None, version: int = 0, **extra: Any
+    ) -> dict[str, Any]:
         return {
             "text": text,
             "code": self.sign(text, max(version, 1)),
