@@ -7,8 +7,8 @@ filestore writes): the same path carries reads and writes. Two independent guard
   and a signed query whose operation is on :data:`~exporter.sources.tedapi.queries.READ_OPERATIONS`
   (our ``tedapi.proto`` has no other request message at all);
 * :func:`vet`, the allow-list's body check for the TEDAPI paths, decodes every body right before
-  it is sent and accepts it only if it is exactly one of those (re-encoding must give the same
-  bytes, so no unknown field can ride along), addressed as the path says.
+  it is sent and accepts it only if it is exactly one of those (re-encoding without unknown
+  fields must give the same bytes, so nothing can ride along), addressed as the path says.
 """
 
 from __future__ import annotations
@@ -97,6 +97,9 @@ def describe(body: bytes) -> str:
         msg = PB.Message.FromString(body)
     except DecodeError:
         return "dangerous:undecodable"
+    # Unknown fields survive a parse and re-encode: drop them (recursively) and compare, so a
+    # field our schema does not know (a control message) can never ride along with a read.
+    msg.DiscardUnknownFields()
     if msg.SerializeToString(deterministic=True) != body:
         return "dangerous:unknown or non-canonical fields"
     env = msg.envelope
