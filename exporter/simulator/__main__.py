@@ -11,6 +11,7 @@ from pathlib import Path
 from exporter.simulator import SimulatedGateway, SiteModel
 
 logger = logging.getLogger("exporter.simulator")
+PROFILES = ("default", "pw2-tedapi", "pw3")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--powerwalls", type=int, default=2)
     parser.add_argument("--no-solar-powerwall", action="store_true", help="no PVAC/PVS (plain Powerwall 2)")
     parser.add_argument("--random-outages", action="store_true", help="occasional simulated grid outages")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="site: default (Powerwall 2, fw 22.26, vitals), pw2-tedapi (Powerwall 2, fw 25.10, no vitals), "
+        "pw3 (Powerwall 3 leader + follower, two expansion packs, fw 26.18, most JSON endpoints 404)",
+    )
+    parser.add_argument(
+        "--gateway-password",
+        help="switch TEDAPI on with this gateway password (user Tesla_Energy_Device); it is never logged",
+    )
+    parser.add_argument(
+        "--tedapi-queries-out",
+        type=Path,
+        help="write a query file signed with a throwaway key the simulator accepts (for tedapi.queries_file)",
+    )
     parser.add_argument("--cert-out", type=Path, help="also write the server certificate (PEM) here")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -32,14 +49,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    model = SiteModel(
-        seed=args.seed,
-        powerwalls=args.powerwalls,
-        solar_powerwall=not args.no_solar_powerwall,
-        time_scale=args.time_scale,
-        random_outages=args.random_outages,
-    )
+    common = {"seed": args.seed, "time_scale": args.time_scale, "random_outages": args.random_outages}
+    if args.profile == "pw3":
+        model = SiteModel.pw3(**common)
+    else:
+        factory = SiteModel.pw2_tedapi if args.profile == "pw2-tedapi" else SiteModel
+        model = factory(powerwalls=args.powerwalls, solar_powerwall=not args.no_solar_powerwall, **common)
+    keys: list[bytes] = []
+    if args.tedapi_queries_out:
+        from exporter.simulator.tedapi_queries import write_query_file
+
+        keys.append(write_query_file(args.tedapi_queries_out))
+        logger.info("signed TEDAPI query file written to %s", args.tedapi_queries_out)
     gw = SimulatedGateway(
+        gateway_password=args.gateway_password,
+        tedapi_keys=keys,
         password=args.password,
         host=args.host,
         port=args.port,
@@ -55,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cert_out:
             args.cert_out.write_bytes(gw.cert_pem)
         logger.info("URL %s  password %r  cert %s", gw.url, args.password, args.cert_out or gw.cert_path)
+        if args.gateway_password is not None:
+            logger.info("TEDAPI on (%s site, DIN %s)", model.generation, model.gateway_din)
         logger.info("certificate SHA-256 fingerprint %s (SANs: teg, powerwall, powerpack)", gw.fingerprint_sha256)
         while not done.wait(1.0):
             pass

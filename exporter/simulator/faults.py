@@ -63,6 +63,29 @@ Faults (checked in this order for each request; see ``server.py``):
     replaces), e.g. ``{"site": {"energy_imported": 1e306}}`` for ``/api/meters/aggregates``. For
     payloads a firmware might send that the model never does: absurd numbers, thousands of unknown
     fields, huge field names.
+
+TEDAPI faults (only the TEDAPI paths ``/``, ``/tedapi/din``, ``/tedapi/v1``, ``/tedapi/device/<DIN>/v1``
+see them, so the JSON API keeps working; checked in this order, after the global ``delay_seconds``
+and ``reset``; see ``exporter.simulator.tedapi``):
+
+``tedapi_ap_gone`` (bool)
+    The gateway's WiFi access point is gone: the connection is closed with a TCP RST, no answer.
+``tedapi_delay`` (float)
+    Sleep this long before answering a TEDAPI request (the fragile Powerwall 3 AP).
+``tedapi_status`` (int)
+    Force this code: 403 / 401 (the gateway's JSON bodies), 429 "API Limit Reached", 503 plain text.
+``tedapi_lan_403`` (bool)
+    Firmware >= 25.10 refusing a request routed from the LAN: 403 with the JSON "User does not have
+    adequate access rights" body, whatever the password.
+``tedapi_empty_data`` (bool)
+    A query is answered ``queryResponse{status 1, data ""}``.
+``tedapi_truncated`` (bool)
+    The protobuf answer is cut in half (inside the envelope, so it cannot decode); gzipped after the
+    cut when the firmware gzips.
+``tedapi_garbage`` (bool)
+    200 with bytes that are no protobuf (the first tag has the invalid wire type 7).
+``tedapi_bad_gzip`` (bool)
+    200 with a gzip header and a corrupt deflate stream (whatever the firmware).
 """
 
 from __future__ import annotations
@@ -93,6 +116,18 @@ FAULT_NAMES: tuple[str, ...] = (
     "vitals_absent",
     "extra_json",
 )
+# Kept apart from FAULT_NAMES (the JSON API's faults): they act on the TEDAPI paths only.
+TEDAPI_FAULT_NAMES: tuple[str, ...] = (
+    "tedapi_ap_gone",
+    "tedapi_delay",
+    "tedapi_status",
+    "tedapi_lan_403",
+    "tedapi_empty_data",
+    "tedapi_truncated",
+    "tedapi_garbage",
+    "tedapi_bad_gzip",
+)
+_ALL_FAULTS = frozenset(FAULT_NAMES + TEDAPI_FAULT_NAMES)
 
 
 @dataclass(slots=True)
@@ -155,6 +190,14 @@ class Faults:
     grid_outage: _Fault[bool] = _Fault()
     vitals_absent: _Fault[bool] = _Fault()
     extra_json: _Fault[dict[str, Any]] = _Fault()
+    tedapi_ap_gone: _Fault[bool] = _Fault()
+    tedapi_delay: _Fault[float] = _Fault()
+    tedapi_status: _Fault[int] = _Fault()
+    tedapi_lan_403: _Fault[bool] = _Fault()
+    tedapi_empty_data: _Fault[bool] = _Fault()
+    tedapi_truncated: _Fault[bool] = _Fault()
+    tedapi_garbage: _Fault[bool] = _Fault()
+    tedapi_bad_gzip: _Fault[bool] = _Fault()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -168,8 +211,8 @@ class Faults:
         times: int | None = None,
     ) -> None:
         """Activate fault ``name`` (a falsy value clears it), for ``paths`` only and ``times`` times."""
-        if name not in FAULT_NAMES:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
+        if name not in _ALL_FAULTS:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES + TEDAPI_FAULT_NAMES)}")
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 (or None for unlimited)")
         with self._lock:

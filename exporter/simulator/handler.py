@@ -11,6 +11,7 @@ import http.cookies
 import http.server
 import json
 import logging
+import re
 import socket
 import socketserver
 import ssl
@@ -61,6 +62,12 @@ DANGEROUS_PATHS = frozenset(
         "/api/logout",
     }
 )
+# What a Powerwall 3 still serves of the JSON API (shared/docs/tedapi.md §1).
+PW3_JSON_PATHS = frozenset({"/api/meters/aggregates", "/api/system_status/soe", "/api/system_status/grid_status"})
+TEDAPI_USER = "Tesla_Energy_Device"
+TEDAPI_DIN_PATH = "/tedapi/din"
+TEDAPI_PATH = "/tedapi/v1"
+TEDAPI_DEVICE_RE = re.compile(r"^/tedapi/device/(?P<din>[^/]+)/v1$")
 STOPPED_502_PATHS = frozenset({"/api/meters/aggregates", "/api/system_status"})
 MAX_BODY = 1 << 20
 GZIP_SEGMENT = 1 << 20
@@ -73,6 +80,11 @@ _HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
     b"<body><div id='root'>Please log in</div><script src='/static/js/main.js'></script></body></html>\n"
 )
+
+
+def is_tedapi_path(path: str) -> bool:
+    """``/tedapi/...``: handled by the TEDAPI side (``/`` too, while TEDAPI is on)."""
+    return path == "/tedapi" or path.startswith("/tedapi/")
 
 
 def is_dangerous(method: str, path: str) -> bool:
@@ -225,6 +237,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         method, path = rec.method, rec.path
         if f.take("reset", path):
             return _Reply(0, mode="reset")
+        if is_tedapi_path(path) or (path == "/" and gw.gateway_password is not None):
+            return gw._tedapi(rec)
         if is_dangerous(method, path):
             gw._flag_dangerous(rec)
             return _json_reply(200, {})

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from exporter.simulator.snapshot import BlockState, MeterReading, Snapshot, StringState
 
@@ -47,6 +48,37 @@ FLOW_PAIRS = (
 )
 POWERWALL_PART_NUMBERS = ("3012170-05-B", "2012170-25-E", "1092170-03-E")
 POD_PART_NUMBERS = ("1081100-10-U", "1081100-13-V")
+GENERATIONS = ("pw2", "pw3")
+PW3_PART_NUMBER = "1707000-11-J"  # a Powerwall 3 (leader and followers); the leader is also the gateway
+PW3_PACK_PART_NUMBER = "1841000-01-A"  # the pack built into a Powerwall 3
+EXPANSION_PART_NUMBER = "1807000-20-B"  # a DC expansion pack
+PACK_WH = 13500.0
+TEDAPI_FIRMWARE = "23.44"  # first firmware without /api/devices/vitals
+GZIP_FIRMWARE = "25.42.2"  # first firmware gzipping every TEDAPI answer
+
+
+def firmware_at_least(version: str, minimum: str) -> bool:
+    """``"25.10.1 1a2b3c4d" >= "23.44"``, comparing the dotted numbers before the git hash."""
+
+    def nums(v: str) -> tuple[int, ...]:
+        head = v.strip().split(" ")[0]
+        return tuple(int(x) if x.isdigit() else 0 for x in head.split("."))
+
+    return nums(version) >= nums(minimum)
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """One battery pack of a Powerwall 3: the built-in one or a DC expansion (``expansion``)."""
+
+    part_number: str
+    serial: str
+    expansion: bool
+    share: float  # of its Powerwall 3's energy
+
+    @property
+    def din(self) -> str:
+        return f"{self.part_number}--{self.serial}"
 
 
 @dataclass
@@ -123,6 +155,11 @@ class SiteModel:
     sky: str = "variable"  # "sunny": no clouds; "cloudy": heavy cloud all day; "variable": a random walk
     # Grid outages at fixed simulated times: (start, end) Unix seconds, islanded for start <= t < end.
     outage_windows: tuple[tuple[float, float], ...] = ()
+    # "pw2": Powerwall 2/+ behind a Gateway 2 (the JSON API; vitals until firmware 23.44).
+    # "pw3": Powerwall 3 units (the first is the leader and the gateway), most of the JSON API gone.
+    generation: str = "pw2"
+    # pw3 only: DC expansion packs per Powerwall 3, leader first (missing entries = 0).
+    expansions: tuple[int, ...] = ()
 
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
@@ -133,6 +170,12 @@ class SiteModel:
             raise ValueError("time_scale must be > 0")
         if self.sky not in SKIES:
             raise ValueError(f"sky must be one of {', '.join(SKIES)}")
+        if self.generation not in GENERATIONS:
+            raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}")
+        if self.generation != "pw3" and any(self.expansions):
+            raise ValueError("expansions are Powerwall 3 only")
+        if any(n < 0 for n in self.expansions) or len(self.expansions) > max(self.powerwalls, 0):
+            raise ValueError("expansions: one count >= 0 per Powerwall 3 at most")
         self._rng = random.Random(self.seed)
         self._clock0 = self.clock()
         self._sim0 = self.start_time if self.start_time is not None else self._clock0
@@ -144,12 +187,19 @@ class SiteModel:
         self.neurio_serial = _serial(self.seed, "neurio", "OBB", 10)
         self.git_hash = hashlib.sha1(f"fw/{self.firmware_version}".encode(), usedforsecurity=False).hexdigest()
         self._blocks: list[_BlockMutable] = []
+        pw3 = self.generation == "pw3"
+        self.packs: tuple[tuple[Pack, ...], ...] = ()  # pw3: the packs of each Powerwall 3
         for i in range(self.powerwalls):
-            full = 13500.0 * (0.92 + 0.1 * self._rng.random())  # a little degradation per unit
+            n_packs = 1 + (self.expansions[i] if pw3 and i < len(self.expansions) else 0)
+            full = PACK_WH * n_packs * (0.92 + 0.1 * self._rng.random())  # a little degradation per unit
+            serial = _serial(self.seed, f"pw{i}", "TG1", 11)
+            if pw3:
+                serial = self.gateway_serial if i == 0 else serial  # the leader is the gateway
+                self.packs += (self._pw3_packs(i, n_packs),)
             self._blocks.append(
                 _BlockMutable(
-                    part_number=POWERWALL_PART_NUMBERS[i % len(POWERWALL_PART_NUMBERS)],
-                    serial=_serial(self.seed, f"pw{i}", "TG1", 11),
+                    part_number=PW3_PART_NUMBER if pw3 else POWERWALL_PART_NUMBERS[i % len(POWERWALL_PART_NUMBERS)],
+                    serial=serial,
                     pod_part_number=POD_PART_NUMBERS[i % len(POD_PART_NUMBERS)],
                     pod_serial=_serial(self.seed, f"pod{i}", "TG1", 11),
                     pinv_serial=_serial(self.seed, f"pinv{i}", "TG1", 11),
@@ -181,14 +231,62 @@ class SiteModel:
         self._step = math.floor(self._sim0 / STEP_SECONDS)
         self._powers = self._compute_powers(self._step * STEP_SECONDS)
 
+    def _pw3_packs(self, unit: int, n_packs: int) -> tuple[Pack, ...]:
+        # Packs age differently: fixed per-seed shares of the unit's energy (they sum to 1).
+        weights = [1.0 + 0.04 * (int(_serial(self.seed, f"share{unit}/{k}", "", 3)) / 999.0) for k in range(n_packs)]
+        total = sum(weights)
+        packs = [Pack(PW3_PACK_PART_NUMBER, _serial(self.seed, f"pack{unit}", "TG1", 11), False, weights[0] / total)]
+        for k in range(1, n_packs):
+            serial = _serial(self.seed, f"expansion{unit}/{k}", "TG1", 11)
+            packs.append(Pack(EXPANSION_PART_NUMBER, serial, True, weights[k] / total))
+        return tuple(packs)
+
     # ---------------------------------------------------------------- public
+    @classmethod
+    def pw2_tedapi(cls, **kwargs: Any) -> SiteModel:
+        """A Powerwall 2 site on firmware 25.10: every JSON endpoint but vitals, plus TEDAPI."""
+        kwargs.setdefault("firmware_version", "25.10.1 9c1a7e20")
+        return cls(**kwargs)
+
+    @classmethod
+    def pw3(cls, **kwargs: Any) -> SiteModel:
+        """A Powerwall 3 site on firmware 26.18: leader + follower, two expansion packs on the leader,
+        solar on the Powerwall 3 inverters, JSON API reduced to three endpoints, gzipped TEDAPI."""
+        kwargs.setdefault("firmware_version", "26.18.3 1a2b3c4d")
+        kwargs.setdefault("powerwalls", 2)
+        kwargs.setdefault("expansions", (2, 0))
+        kwargs.setdefault("solar_powerwall", False)
+        kwargs.setdefault("solar_peak_w", 9600.0)
+        return cls(generation="pw3", **kwargs)
+
+    @property
+    def gateway_part_number(self) -> str:
+        return PW3_PART_NUMBER if self.generation == "pw3" else "1232100-00-E"
+
+    @property
+    def gateway_din(self) -> str:
+        """The DIN ``/tedapi/din`` gives (and ``/api/status`` says on a Gateway 2)."""
+        return f"{self.gateway_part_number}--{self.gateway_serial}"
+
+    @property
+    def battery_dins(self) -> tuple[str, ...]:
+        return tuple(f"{b.part_number}--{b.serial}" for b in self._blocks)
+
+    @property
+    def tedapi_gzip(self) -> bool:
+        return firmware_at_least(self.firmware_version, GZIP_FIRMWARE)
+
+    @property
+    def vitals_removed(self) -> bool:
+        return self.generation == "pw3" or firmware_at_least(self.firmware_version, TEDAPI_FIRMWARE)
+
     @property
     def nominal_full_pack_wh(self) -> float:
         return sum(b.full_pack_wh for b in self._blocks)
 
     @property
     def max_power_w(self) -> float:
-        return 5000.0 * len(self._blocks)
+        return (11500.0 if self.generation == "pw3" else 5000.0) * len(self._blocks)
 
     def sim_time(self) -> float:
         """Current simulated Unix time."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hmac
 import http.cookies
 import http.server
@@ -46,15 +47,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from exporter.simulator import payloads
+from exporter.simulator import payloads, tedapi
 from exporter.simulator.certs import CertBundle, generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
     _BODY_401_BAD,
     LOGIN_PATH,
     MODEL_PATHS,
+    PW3_JSON_PATHS,
     SNI_NAMES,
     STOPPED_502_PATHS,
+    TEDAPI_DEVICE_RE,
+    TEDAPI_DIN_PATH,
+    TEDAPI_PATH,
+    TEDAPI_USER,
     RecordedRequest,
     _error_reply,
     _json_reply,
@@ -64,6 +70,7 @@ from exporter.simulator.handler import (
 from exporter.simulator.model import SiteModel
 from exporter.simulator.replay import CannedResponse, ReplayStore
 from exporter.simulator.vitals import build_vitals
+from exporter.sources.tedapi import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +117,14 @@ class SimulatedGateway:
         replay_dir: Path | None = None,
         vitals_file: Path | None = None,
         faults: Faults | None = None,
+        gateway_password: str | None = None,
+        tedapi_keys: Sequence[bytes] = (),
     ) -> None:
+        """``gateway_password`` switches TEDAPI on (user ``Tesla_Energy_Device``); ``tedapi_keys`` are the
+        PEM public keys whose query signatures it accepts (none: every query is UNAUTHORIZED)."""
         self.password = password
+        self.gateway_password = gateway_password
+        self.tedapi_keys: tuple[bytes, ...] = tuple(tedapi_keys)
         self.host = host
         self._requested_port = port
         self.model = model if model is not None else SiteModel()
@@ -120,6 +133,7 @@ class SimulatedGateway:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._dangerous: list[RecordedRequest] = []
+        self._tedapi_requests: list[tuple[str, str]] = []
         self._sessions: set[str] = set()
         self._conns: dict[threading.Thread, socket.socket] = {}
         self._login_count = 0
@@ -266,6 +280,18 @@ class SimulatedGateway:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._tedapi_requests.clear()
+
+    @property
+    def tedapi_requests(self) -> list[tuple[str, str]]:
+        """Every TEDAPI request as (path, kind), kind ``portal`` (GET /), ``din``, ``config``,
+        ``firmware``, ``query:<Operation>``, ``dangerous:<why>`` or ``other``; whatever answered it."""
+        with self._lock:
+            return list(self._tedapi_requests)
+
+    def tedapi_count(self, kind: str) -> int:
+        """How many TEDAPI requests of ``kind`` arrived (``dangerous`` counts every dangerous kind)."""
+        return sum(1 for _, k in self.tedapi_requests if k == kind or k.startswith(kind + ":"))
 
     @property
     def dangerous_calls(self) -> list[RecordedRequest]:
@@ -406,6 +432,10 @@ class SimulatedGateway:
         m = self.model
         if path not in MODEL_PATHS or (path == "/api/solar_powerwall" and not m.solar_powerwall):
             return _error_reply(404)
+        if (m.generation == "pw3" and path not in PW3_JSON_PATHS) or (
+            path == "/api/devices/vitals" and m.vitals_removed
+        ):
+            return _error_reply(404)
         m.set_forced_outage(bool(self.faults.peek("grid_outage")))
         snap = m.snapshot()
         if path == "/api/devices/vitals":
@@ -423,6 +453,104 @@ class SimulatedGateway:
             "/api/solar_powerwall": lambda: payloads.solar_powerwall(snap),
         }
         return _json_reply(200, builders[path]())
+
+    # ---------------------------------------------------------------- TEDAPI
+    def _tedapi(self, rec: RecordedRequest) -> _Reply:
+        """A TEDAPI request (see ``exporter.simulator.tedapi`` and the TEDAPI faults): classify and
+        record the body first (a dangerous one is flagged whatever else happens), then faults, the
+        gateway password, and the answer (gzipped, without a header, on firmware >= 25.42.2)."""
+        path, method = rec.path, rec.method
+        routed = TEDAPI_DEVICE_RE.match(path)
+        if path == "/":
+            kind = "portal" if method in ("GET", "HEAD") else "dangerous:non-GET on /"
+        elif path == TEDAPI_DIN_PATH:
+            kind = "din" if method in ("GET", "HEAD") else "dangerous:non-GET on /tedapi/din"
+        elif path == TEDAPI_PATH or routed is not None:
+            kind = envelope.describe(rec.body) if method == "POST" else "other"
+        else:
+            kind = "other" if method in ("GET", "HEAD") else "dangerous:non-GET on an unknown TEDAPI path"
+        with self._lock:
+            self._tedapi_requests.append((path, kind))
+        dangerous = kind.startswith("dangerous:")
+        if dangerous:
+            self._flag_dangerous(rec)
+        if self.gateway_password is None:
+            return _error_reply(404)
+        f = self.faults
+        if f.take("tedapi_ap_gone", path):
+            return _Reply(0, mode="reset")
+        delay = f.take("tedapi_delay", path)
+        if delay and self._stopping.wait(float(delay)):
+            return _Reply(0, mode="reset")
+        forced = f.take("tedapi_status", path)
+        if forced:
+            return _error_reply(int(forced), f.peek("retry_after", path))
+        if f.take("tedapi_lan_403", path):
+            return _error_reply(403)
+        m = self.model
+        if path == "/":
+            if m.generation == "pw3":
+                return _error_reply(404)
+            return _Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
+        if not self._tedapi_authenticated(rec.headers.get("Authorization", "")):
+            return _Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
+        if dangerous:
+            return _Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
+        if kind == "other":
+            return _error_reply(404)
+        if path == TEDAPI_DIN_PATH:
+            return self._tedapi_body(path, m.gateway_din.encode(), "text/plain; charset=utf-8")
+        req = tedapi.decode(rec.body, kind)
+        unit = 0
+        if routed is not None:
+            din = routed.group("din")
+            if m.generation != "pw3" or din not in m.battery_dins:
+                return _error_reply(404)
+            if req.recipient_din != din or req.sender_din != m.gateway_din or req.tail != 2:
+                return _Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
+            unit = m.battery_dins.index(din)
+        elif req.recipient_din != m.gateway_din or req.tail != 1:
+            return _Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
+        sender = m.battery_dins[unit] if routed is not None else m.gateway_din
+        m.set_forced_outage(bool(f.peek("grid_outage")))
+        snap = m.snapshot()
+        if kind == "config":
+            body = tedapi.config_reply(snap, m, sender, req.tail)
+        elif kind == "firmware":
+            body = tedapi.firmware_reply(m, sender, req.tail)
+        else:
+            empty = bool(f.take("tedapi_empty_data", path))
+            body = tedapi.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty)
+        return self._tedapi_body(path, body, "application/octet-stream")
+
+    def _tedapi_body(self, path: str, body: bytes, content_type: str) -> _Reply:
+        f = self.faults
+        if f.take("tedapi_garbage", path):
+            return _Reply(200, b"\x0f" + self._random_bytes(63), content_type)
+        if f.take("tedapi_bad_gzip", path):
+            # A gzip header, then a deflate block of the reserved type 3: no inflater accepts it.
+            return _Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)
+        if f.take("tedapi_truncated", path):
+            body = body[: len(body) // 2]
+        if self.model.tedapi_gzip:
+            body = gzip.compress(body, mtime=0)
+        return _Reply(200, body, content_type)
+
+    def _tedapi_authenticated(self, header: str) -> bool:
+        if self.gateway_password is None or not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, given = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        ok_user = hmac.compare_digest(user.encode(), TEDAPI_USER.encode())
+        return hmac.compare_digest(given.encode(), self.gateway_password.encode()) and ok_user
+
+
+_PORTAL_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
+    b"<body><div id='root'>Gateway portal</div><script src='/static/js/main.js'></script></body></html>\n"
+)
 
 
 def _deep_merge(base: Any, extra: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ the model.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from exporter.simulator.model import SiteModel
@@ -26,22 +27,39 @@ def _pb() -> Any:
     return vitals_pb2
 
 
-def _add_device(
-    msg: Any,
-    *,
-    din: str,
-    part: str | None,
-    serial: str,
-    parent: str | None,
-    firmware: str,
-    last_comm: int,
-    vitals: dict[str, VitalValue],
-    alerts: tuple[str, ...] = (),
-    ecu_type: int | None = None,
-    meter_location: tuple[int, ...] | None = None,
-    ip_address: str | None = None,
-    manufacturer: str = "TESLA",
-) -> None:
+@dataclass(frozen=True, slots=True)
+class VitalsDevice:
+    """One device of the vitals tree. TEDAPI's DeviceControllerQuery reuses these values, so both
+    paths report the same model state the same way."""
+
+    din: str
+    part: str | None
+    serial: str
+    parent: str | None
+    firmware: str
+    last_comm: int
+    vitals: dict[str, VitalValue]
+    alerts: tuple[str, ...] = ()
+    ecu_type: int | None = None
+    meter_location: tuple[int, ...] | None = None
+    ip_address: str | None = None
+    manufacturer: str = "TESLA"
+
+    @property
+    def kind(self) -> str:
+        """The DIN's family prefix (``TEPINV``, ``PVAC`` ...)."""
+        return self.din.split("--", 1)[0]
+
+
+def _add_device(msg: Any, dev_: VitalsDevice) -> None:
+    din, part, serial, parent = dev_.din, dev_.part, dev_.serial, dev_.parent
+    firmware, last_comm, vitals, alerts = dev_.firmware, dev_.last_comm, dev_.vitals, dev_.alerts
+    ecu_type, meter_location, ip_address, manufacturer = (
+        dev_.ecu_type,
+        dev_.meter_location,
+        dev_.ip_address,
+        dev_.manufacturer,
+    )
     dev = msg.devices.add()
     d = dev.device.device
     d.din.value = din
@@ -76,22 +94,31 @@ def build_vitals(s: Snapshot, m: SiteModel) -> bytes:
     """Serialized ``DevicesWithVitals`` for snapshot ``s``."""
     pb = _pb()
     msg = pb.DevicesWithVitals()
+    for dev in vitals_devices(s, m):
+        _add_device(msg, dev)
+    return bytes(msg.SerializeToString())
+
+
+def vitals_devices(s: Snapshot, m: SiteModel) -> list[VitalsDevice]:
+    """The vitals device tree for snapshot ``s``, in the order the gateway lists it."""
+    devices: list[VitalsDevice] = []
     now = int(s.sim_time)
     fw = m.git_hash[:14]
     gw_din = f"STSTSM--{GATEWAY_PN}--{m.gateway_serial}"
-    _add_device(
-        msg,
-        din=gw_din,
-        part=GATEWAY_PN,
-        serial=m.gateway_serial,
-        parent=None,
-        firmware="2023-11-30-g6e07d12eea",
-        last_comm=now,
-        vitals={"STSTSM-Location": "Gateway"},
-        alerts=("GridCodesWrite", "GridCodesWrite", "SystemConnectedToGrid")
-        if not s.islanded
-        else ("SystemIslandedActive",),
-        ecu_type=207,
+    devices.append(
+        VitalsDevice(
+            din=gw_din,
+            part=GATEWAY_PN,
+            serial=m.gateway_serial,
+            parent=None,
+            firmware="2023-11-30-g6e07d12eea",
+            last_comm=now,
+            vitals={"STSTSM-Location": "Gateway"},
+            alerts=("GridCodesWrite", "GridCodesWrite", "SystemConnectedToGrid")
+            if not s.islanded
+            else ("SystemIslandedActive",),
+            ecu_type=207,
+        )
     )
     # TESYNC: METER_X = site CTs, METER_Y = solar/aux CTs (zero here), ISLAND_* = grid vs load side.
     site_half = s.site.power_w / 2
@@ -142,85 +169,89 @@ def build_vitals(s: Snapshot, m: SiteModel) -> bytes:
         tesync[f"METER_{meter}_VL3N"] = 0.0
     tesync["SYNC_ExternallyPowered"] = False
     tesync["SYNC_SiteSwitchEnabled"] = False
-    _add_device(
-        msg,
-        din=f"TESYNC--{TESYNC_PN}--{m.tesync_serial}",
-        part=TESYNC_PN,
-        serial=m.tesync_serial,
-        parent=gw_din,
-        firmware=fw,
-        last_comm=now,
-        vitals=tesync,
-        alerts=("SYNC_a001_SW_App_Boot",),
-        ecu_type=259,
+    devices.append(
+        VitalsDevice(
+            din=f"TESYNC--{TESYNC_PN}--{m.tesync_serial}",
+            part=TESYNC_PN,
+            serial=m.tesync_serial,
+            parent=gw_din,
+            firmware=fw,
+            last_comm=now,
+            vitals=tesync,
+            alerts=("SYNC_a001_SW_App_Boot",),
+            ecu_type=259,
+        )
     )
     first_thc: str | None = None
     for b in s.blocks:
         thc_din = f"TETHC--{b.part_number}--{b.serial}"
         first_thc = first_thc or thc_din
-        _add_device(
-            msg,
-            din=thc_din,
-            part=b.part_number,
-            serial=b.serial,
-            parent=gw_din,
-            firmware=fw,
-            last_comm=now,
-            vitals={"THC_AmbientTemp": b.ambient_c, "THC_State": "THC_STATE_AUTONOMOUSCONTROL"},
-            ecu_type=224,
+        devices.append(
+            VitalsDevice(
+                din=thc_din,
+                part=b.part_number,
+                serial=b.serial,
+                parent=gw_din,
+                firmware=fw,
+                last_comm=now,
+                vitals={"THC_AmbientTemp": b.ambient_c, "THC_State": "THC_STATE_AUTONOMOUSCONTROL"},
+                ecu_type=224,
+            )
         )
-        _add_device(
-            msg,
-            din=f"TEPOD--{b.pod_part_number}--{b.pod_serial}",
-            part=b.pod_part_number,
-            serial=b.pod_serial,
-            parent=thc_din,
-            firmware=fw,
-            last_comm=now,
-            vitals={
-                "POD_ActiveHeating": False,
-                "POD_CCVhold": False,
-                "POD_ChargeComplete": b.remaining_wh >= b.full_pack_wh * 0.999,
-                "POD_ChargeRequest": False,
-                "POD_DischargeComplete": b.remaining_wh <= 0,
-                "POD_PermanentlyFaulted": False,
-                "POD_PersistentlyFaulted": False,
-                "POD_available_charge_power": b.max_charge_w * 1.4,
-                "POD_available_dischg_power": b.max_discharge_w * 2.4,
-                "POD_enable_line": True,
-                "POD_nom_energy_remaining": float(round(b.remaining_wh)),
-                "POD_nom_energy_to_be_charged": float(round(b.full_pack_wh - b.remaining_wh)),
-                "POD_nom_full_pack_energy": float(round(b.full_pack_wh)),
-                "POD_state": "POD_ACTIVE",
-            },
-            ecu_type=226,
+        devices.append(
+            VitalsDevice(
+                din=f"TEPOD--{b.pod_part_number}--{b.pod_serial}",
+                part=b.pod_part_number,
+                serial=b.pod_serial,
+                parent=thc_din,
+                firmware=fw,
+                last_comm=now,
+                vitals={
+                    "POD_ActiveHeating": False,
+                    "POD_CCVhold": False,
+                    "POD_ChargeComplete": b.remaining_wh >= b.full_pack_wh * 0.999,
+                    "POD_ChargeRequest": False,
+                    "POD_DischargeComplete": b.remaining_wh <= 0,
+                    "POD_PermanentlyFaulted": False,
+                    "POD_PersistentlyFaulted": False,
+                    "POD_available_charge_power": b.max_charge_w * 1.4,
+                    "POD_available_dischg_power": b.max_discharge_w * 2.4,
+                    "POD_enable_line": True,
+                    "POD_nom_energy_remaining": float(round(b.remaining_wh)),
+                    "POD_nom_energy_to_be_charged": float(round(b.full_pack_wh - b.remaining_wh)),
+                    "POD_nom_full_pack_energy": float(round(b.full_pack_wh)),
+                    "POD_state": "POD_ACTIVE",
+                },
+                ecu_type=226,
+            )
         )
-        _add_device(
-            msg,
-            din=f"TEPINV--{b.pod_part_number}--{b.pinv_serial}",
-            part=b.pod_part_number,
-            serial=b.pinv_serial,
-            parent=thc_din,
-            firmware=fw,
-            last_comm=now,
-            vitals={
-                "PINV_EnergyCharged": float(round(b.energy_charged_wh)),
-                "PINV_EnergyDischarged": float(round(b.energy_discharged_wh)),
-                "PINV_Fout": b.frequency_hz,
-                "PINV_GridState": "Grid_Uncompliant" if s.islanded else "Grid_Compliant",
-                "PINV_HardwareEnableLine": True,
-                "PINV_PllFrequency": b.frequency_hz,
-                "PINV_PllLocked": True,
-                "PINV_Pout": round(b.power_w / 1000.0, 2),  # kW, unlike every other power
-                "PINV_PowerLimiter": "PWRLIM_POD_Power_Limit",
-                "PINV_Qout": round(b.reactive_var / 1000.0, 2),
-                "PINV_ReadyForGridForming": True,
-                "PINV_State": "PINV_GridForming" if s.islanded else "PINV_GridFollowing",
-                "PINV_VSplit1": v1,
-                "PINV_VSplit2": v2,
-                "PINV_Vout": b.voltage_v,
-            },
-            ecu_type=253,
+        devices.append(
+            VitalsDevice(
+                din=f"TEPINV--{b.pod_part_number}--{b.pinv_serial}",
+                part=b.pod_part_number,
+                serial=b.pinv_serial,
+                parent=thc_din,
+                firmware=fw,
+                last_comm=now,
+                vitals={
+                    "PINV_EnergyCharged": float(round(b.energy_charged_wh)),
+                    "PINV_EnergyDischarged": float(round(b.energy_discharged_wh)),
+                    "PINV_Fout": b.frequency_hz,
+                    "PINV_GridState": "Grid_Uncompliant" if s.islanded else "Grid_Compliant",
+                    "PINV_HardwareEnableLine": True,
+                    "PINV_PllFrequency": b.frequency_hz,
+                    "PINV_PllLocked": True,
+                    "PINV_Pout": round(b.power_w / 1000.0, 2),  # kW, unlike every other power
+                    "PINV_PowerLimiter": "PWRLIM_POD_Power_Limit",
+                    "PINV_Qout": round(b.reactive_var / 1000.0, 2),
+                    "PINV_ReadyForGridForming": True,
+                    "PINV_State": "PINV_GridForming" if s.islanded else "PINV_GridFollowing",
+                    "PINV_VSplit1": v1,
+                    "PINV_VSplit2": v2,
+                    "PINV_Vout": b.voltage_v,
+                },
+                ecu_type=253,
+            )
         )
     if m.solar_powerwall:
         pvac_parent = first_thc or gw_din
@@ -250,47 +281,52 @@ def build_vitals(s: Snapshot, m: SiteModel) -> bytes:
                 "PVI-PowerStatusSetpoint": "on",
             }
         )
-        _add_device(
-            msg,
-            din=pvac_din,
-            part=PVAC_PN,
-            serial=m.pvac_serial,
-            parent=pvac_parent,
-            firmware=fw,
-            last_comm=now,
-            vitals=pvac,
-            ecu_type=296,
+        devices.append(
+            VitalsDevice(
+                din=pvac_din,
+                part=PVAC_PN,
+                serial=m.pvac_serial,
+                parent=pvac_parent,
+                firmware=fw,
+                last_comm=now,
+                vitals=pvac,
+                ecu_type=296,
+            )
         )
         pvs: dict[str, VitalValue] = {"PVS_EnableOutput": True, "PVS_SelfTestState": "PVS_SelfTestOff"}
         pvs["PVS_State"] = "PVS_Active"
         for st in s.strings:
             pvs[f"PVS_String{st.name}_Connected"] = st.connected
         pvs["PVS_vLL"] = v1 + v2
-        _add_device(
-            msg,
-            din=f"PVS--{PVAC_PN}--{m.pvac_serial}",
-            part=PVAC_PN,
-            serial=m.pvac_serial,
-            parent=pvac_din,
-            firmware="44857755923fa5",
-            last_comm=now,
-            vitals=pvs,
-            alerts=tuple(f"PVS_a0{17 + i}_MciString{st.name}" for i, st in enumerate(s.strings) if not st.connected),
-            ecu_type=297,
+        devices.append(
+            VitalsDevice(
+                din=f"PVS--{PVAC_PN}--{m.pvac_serial}",
+                part=PVAC_PN,
+                serial=m.pvac_serial,
+                parent=pvac_din,
+                firmware="44857755923fa5",
+                last_comm=now,
+                vitals=pvs,
+                alerts=tuple(
+                    f"PVS_a0{17 + i}_MciString{st.name}" for i, st in enumerate(s.strings) if not st.connected
+                ),
+                ecu_type=297,
+            )
         )
     # A wireless Neurio CT on the solar feed: DIN without part number, manufacturer NEURIO.
     if m.solar_peak_w > 0:
-        _add_device(
-            msg,
-            din=f"NEURIO--{m.neurio_serial}",
-            part=None,
-            serial=m.neurio_serial,
-            parent=gw_din,
-            firmware="1.7.2-Tesla",
-            last_comm=now,
-            vitals={"NEURIO_CT0_InstRealPower": s.solar.power_w, "NEURIO_CT0_Location": "solarRGM"},
-            meter_location=(5,),
-            ip_address="PWRview-" + m.neurio_serial[-5:],
-            manufacturer="NEURIO",
+        devices.append(
+            VitalsDevice(
+                din=f"NEURIO--{m.neurio_serial}",
+                part=None,
+                serial=m.neurio_serial,
+                parent=gw_din,
+                firmware="1.7.2-Tesla",
+                last_comm=now,
+                vitals={"NEURIO_CT0_InstRealPower": s.solar.power_w, "NEURIO_CT0_Location": "solarRGM"},
+                meter_location=(5,),
+                ip_address="PWRview-" + m.neurio_serial[-5:],
+                manufacturer="NEURIO",
+            )
         )
-    return bytes(msg.SerializeToString())
+    return devices
