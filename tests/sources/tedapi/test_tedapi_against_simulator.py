@@ -92,15 +92,11 @@ def test_a_powerwall_3_site_shows_every_pack_string_and_alert(pw3: Site) -> None
         remaining = ms.get("powerwall_pod_energy_remaining_joules", device="HVP", serial=serial)
         full = ms.get("powerwall_pod_full_pack_energy_joules", device="HVP", serial=serial)
         assert remaining is not None and full is not None and 0 < remaining <= full
-    parents = {
-        s["serial"]: s["parent_din"] for s in _series(ms, "powerwall_device_info") if s["device"] == "HVP"
-    }
+    parents = {s["serial"]: s["parent_din"] for s in _series(ms, "powerwall_device_info") if s["device"] == "HVP"}
     assert set(parents) == set(packs) and set(parents.values()) == set(model.battery_dins)
     # Strings A-F with voltage, current and state, under the Powerwall 3's serial.
     leader_serial = model.gateway_din.split("--")[1]
-    strings = {
-        s["string"] for s in _series(ms, "powerwall_solar_string_voltage_volts") if s["serial"] == leader_serial
-    }
+    strings = {s["string"] for s in _series(ms, "powerwall_solar_string_voltage_volts") if s["serial"] == leader_serial}
     assert strings == set("ABCDEF")
     for metric in ("powerwall_solar_string_current_amperes", "powerwall_solar_string_state_info"):
         assert {s["string"] for s in _series(ms, metric) if s["serial"] == leader_serial} == set("ABCDEF")
@@ -113,9 +109,11 @@ def test_a_powerwall_3_site_shows_every_pack_string_and_alert(pw3: Site) -> None
     assert len(_series(ms, "powerwall_operation_info")) == 1
     assert ms.get("powerwall_backup_reserve_ratio") is not None
     full_site = ms.get("powerwall_battery_full_pack_energy_joules")
-    assert full_site is not None and math.isclose(full_site, sum(
-        ms.get("powerwall_pod_full_pack_energy_joules", device="HVP", serial=s) or 0 for s in packs
-    ), rel_tol=1e-6)
+    assert full_site is not None and math.isclose(
+        full_site,
+        sum(ms.get("powerwall_pod_full_pack_energy_joules", device="HVP", serial=s) or 0 for s in packs),
+        rel_tol=1e-5,
+    )  # systemStatus is whole Wh, the packs are kWh with decimals
     # Meters and lifetime counters still from /api/meters/aggregates.
     assert ms.get("powerwall_meter_energy_imported_joules_total", meter="site") is not None
     assert ms.get("powerwall_battery_packs_expected") is not None
