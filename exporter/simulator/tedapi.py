@@ -37,7 +37,7 @@ from exporter.proto import tedapi_pb2 as _pb
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import rfc3339_ns
 from exporter.simulator.snapshot import BlockState, Snapshot
-from exporter.simulator.vitals import VitalsDevice, VitalValue, vitals_devices
+from exporter.simulator.vitals import NEURIO_FIRMWARE, VitalsDevice, VitalValue, vitals_devices
 from exporter.sources.tedapi.queries import COMPONENT_TYPES, operation_of, verify
 
 PB: Any = _pb  # generated module: no type information
@@ -341,8 +341,15 @@ def _es_can_pw2(s: Snapshot, devices: Sequence[VitalsDevice], ts: str) -> JSON:
                 "PVAC_Status": _group(ts, v(d, "PVAC_Pout", "PVAC_State", "PVAC_Vout", "PVAC_Fout")),
                 "PVAC_Logging": _group(
                     ts,
-                    v(d, *(f"PVAC_PVCurrent_{x}" for x in "ABCD"), *(f"PVAC_PVMeasuredVoltage_{x}" for x in "ABCD")),
+                    v(
+                        d,
+                        *(f"PVAC_PVCurrent_{x}" for x in "ABCD"),
+                        *(f"PVAC_PVMeasuredVoltage_{x}" for x in "ABCD"),
+                        "PVAC_VL1Ground",
+                        "PVAC_VL2Ground",
+                    ),
                 ),
+                "PVAC_InfoMsg": {"PVAC_appGitHash": d.firmware},
                 "alerts": {"active": list(d.alerts)},
             }
             for d in _by_kind(devices, "PVAC")
@@ -351,7 +358,10 @@ def _es_can_pw2(s: Snapshot, devices: Sequence[VitalsDevice], ts: str) -> JSON:
             {
                 "packagePartNumber": d.part,
                 "packageSerialNumber": d.serial,
-                "PVS_Status": _group(ts, v(d, "PVS_State", "PVS_vLL", *(f"PVS_String{x}_Connected" for x in "ABCD"))),
+                "PVS_Status": _group(
+                    ts,
+                    v(d, "PVS_State", "PVS_vLL", *(f"PVS_String{x}_Connected" for x in "ABCD"), "PVS_SelfTestState"),
+                ),
                 "alerts": {"active": list(d.alerts)},
             }
             for d in _by_kind(devices, "PVS")
@@ -368,7 +378,9 @@ def _es_can_pw2(s: Snapshot, devices: Sequence[VitalsDevice], ts: str) -> JSON:
             {
                 "packagePartNumber": d.part,
                 "packageSerialNumber": d.serial,
-                "THC_InfoMsg": _group(ts, {"THC_AmbientTemp": d.vitals.get("THC_AmbientTemp")}),
+                "THC_InfoMsg": _group(
+                    ts, {"THC_AmbientTemp": d.vitals.get("THC_AmbientTemp"), "THC_appGitHash": d.firmware}
+                ),
                 "alerts": {"active": list(d.alerts)},
             }
             for d in _by_kind(devices, "TETHC")
@@ -376,7 +388,7 @@ def _es_can_pw2(s: Snapshot, devices: Sequence[VitalsDevice], ts: str) -> JSON:
         "POD": [
             {
                 "POD_EnergyStatus": _group(ts, v(d, "POD_nom_energy_remaining", "POD_nom_full_pack_energy")),
-                "POD_InfoMsg": _group(ts, v(d, "POD_state")),
+                "POD_InfoMsg": _group(ts, {**v(d, "POD_state"), "POD_appGitHash": d.firmware}),
                 "alerts": {"active": list(d.alerts)},
             }
             for d in _by_kind(devices, "TEPOD")
@@ -393,6 +405,7 @@ def _es_can_pw2(s: Snapshot, devices: Sequence[VitalsDevice], ts: str) -> JSON:
         bus["SYNC"] = {
             "packagePartNumber": d.part,
             "packageSerialNumber": d.serial,
+            "SYNC_InfoMsg": {"SYNC_appGitHash": d.firmware},
             **meters,
             "alerts": {"active": list(d.alerts)},
         }
@@ -487,6 +500,7 @@ def device_controller(s: Snapshot, m: SiteModel, variables: Mapping[str, Any]) -
         v = s.voltage_l1
         readings.append(
             {
+                "firmwareVersion": NEURIO_FIRMWARE,
                 "serial": m.neurio_serial,
                 "dataRead": [
                     {

@@ -27,6 +27,9 @@ def _pb() -> Any:
     return vitals_pb2
 
 
+NEURIO_FIRMWARE = "1.7.2-Tesla"  # the wireless meter's own firmware, in vitals and TEDAPI alike
+
+
 @dataclass(frozen=True, slots=True)
 class VitalsDevice:
     """One device of the vitals tree. TEDAPI's DeviceControllerQuery reuses these values, so both
@@ -321,7 +324,7 @@ def vitals_devices(s: Snapshot, m: SiteModel) -> list[VitalsDevice]:
                 part=None,
                 serial=m.neurio_serial,
                 parent=gw_din,
-                firmware="1.7.2-Tesla",
+                firmware=NEURIO_FIRMWARE,
                 last_comm=now,
                 vitals={"NEURIO_CT0_InstRealPower": s.solar.power_w, "NEURIO_CT0_Location": "solarRGM"},
                 meter_location=(5,),

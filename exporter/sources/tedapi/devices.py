@@ -32,8 +32,13 @@ DeviceControllerQuery (:func:`controller_devices`)
       family without any record gets a new one from the entry's identity; a signal of no known
       prefix stays (generically exported) on the gateway's record. Signals the bus already gave keep
       the bus's value.
-    * One record for the gateway itself: family ``TEG`` (``PW3`` when the DIN is a Powerwall 3's,
-      ``1707000-``), alerts = ``control.alerts.active``.
+    * One record for the gateway itself: family ``STSTSM`` with DIN ``STSTSM--<gateway DIN>``, as
+      vitals names the site controller (``PW3`` and the plain DIN when the DIN is a Powerwall 3's,
+      ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
+      solar inverter's parent is the first Powerwall's TETHC, as in vitals.
+    * A component's ``<FAMILY>_appGitHash`` (``*_InfoMsg``) is its firmware, as vitals reports it per
+      device; records without one get the gateway's version. Manufacturer: ``NEURIO`` for the
+      Neurio meter, ``TESLA`` for everything else (the hardware's maker, not reported by TEDAPI).
 
 ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a :class:`Block`)
     A ``PW3`` unit record with the block's DIN; ``pch[0]`` → ``PCH``, ``baggr[0]`` → ``BAGGR``,
@@ -82,6 +87,7 @@ MSA_PREFIXES: tuple[tuple[str, str], ...] = (
     ("PINV_", "TEPINV"),
     ("POD_", "TEPOD"),
     ("PVAC_", "PVAC"),
+    ("PVI-", "PVAC"),  # vitals' PVI-PowerStatusSetpoint belongs to the solar inverter
     ("PVS_", "PVS"),
     ("SYNC_", "TESYNC"),
     ("ISLAND_", "TESYNC"),
@@ -168,8 +174,14 @@ class _Builder:
     last_communication: float | None = None
     signals: dict[str, SignalValue] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
+    firmware: str | None = None  # the component's own (``<FAMILY>_appGitHash``), else the gateway's
 
     def add(self, name: str, value: SignalValue) -> None:
+        if name.endswith("_appGitHash"):
+            # The component's firmware build, as vitals reports it per device: identity, not a signal.
+            if isinstance(value, str) and value and self.firmware is None:
+                self.firmware = value
+            return
         self.signals.setdefault(name, value)
 
     @property
@@ -187,7 +199,8 @@ class _Builder:
             part_number=self.part,
             serial=self.serial,
             parent_din=self.parent_din or None,
-            firmware=firmware,
+            firmware=self.firmware or firmware,
+            manufacturer="NEURIO" if self.family == "NEURIO" else "TESLA",
             last_communication=self.last_communication,
             signals=dict(self.signals),
             alerts=tuple(self.alerts),
@@ -228,7 +241,10 @@ def _bus_device(
     signals = dict(_group_signals(g))
     if not serial and (g.get("isMIA") is True or not signals):
         return None
-    b = _Builder(family, part, serial, parent_din, last_communication=rfc3339_timestamp(g.get("lastRxTime")))
+    # When the gateway last heard from the device: the latest lastRxTime of its groups ("never" dropped).
+    heard = [rfc3339_timestamp(x.get("lastRxTime")) for x in (g, *(v for v in g.values() if isinstance(v, Mapping)))]
+    last = max((t for t in heard if t is not None), default=None)
+    b = _Builder(family, part, serial, parent_din, last_communication=last)
     for k, v in signals.items():
         b.add(k, v)
     b.alerts.extend(_alert_names(_dict(g.get("alerts")).get("active")))
@@ -254,6 +270,8 @@ def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
         reading = _dict(r)
         serial = _str(reading.get("serial"))
         b = _Builder("NEURIO", "", serial, gateway_din or None)
+        b.firmware = _str(reading.get("firmwareVersion")) or None
+        b.last_communication = rfc3339_timestamp(reading.get("timestamp"))
         for n, d in enumerate(_list(reading.get("dataRead"))):
             data = _dict(d)
             for key, suffix in (
@@ -338,8 +356,16 @@ def _msa_target(records: list[_Builder], family: str, serial: str, positions: di
 
 
 def gateway_family(gateway_din: str) -> str:
-    """``PW3`` for a Powerwall 3 leader's DIN, else ``TEG`` (a Gateway 2/Backup Gateway)."""
-    return "PW3" if gateway_din.startswith(PW3_DIN_PREFIX) else "TEG"
+    """``PW3`` for a Powerwall 3 leader's DIN, else ``STSTSM``: the site controller of a Gateway 2 /
+    Backup Gateway, the family vitals reports it under (so both paths label it alike)."""
+    return "PW3" if gateway_din.startswith(PW3_DIN_PREFIX) else "STSTSM"
+
+
+def gateway_record_din(gateway_din: str) -> str:
+    """The gateway record's DIN: a Powerwall 3 leader's own; ``STSTSM--<DIN>`` as vitals names the
+    site controller otherwise."""
+    family = gateway_family(gateway_din)
+    return gateway_din if family == "PW3" or not gateway_din else f"{family}--{gateway_din}"
 
 
 def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str | None) -> list[Device]:
@@ -347,10 +373,10 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     d = _dict(data)
     control = _dict(d.get("control"))
     part, serial = split_din(f"X--{gateway_din}")[1:] if gateway_din else ("", "")
-    gateway = _Builder(gateway_family(gateway_din), part, serial, din=gateway_din)
+    gateway = _Builder(gateway_family(gateway_din), part, serial, din=gateway_record_din(gateway_din))
     gateway.alerts.extend(_alert_names(_dict(control.get("alerts")).get("active")))
     records: list[_Builder] = [gateway]
-    parent = gateway_din or None
+    parent = gateway.din or None
 
     bus = _dict(_dict(d.get("esCan")).get("bus"))
     thc = _list(bus.get("THC"))
@@ -363,13 +389,13 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
         pinv_b = _bus_device(pinv[i] if i < len(pinv) else None, "TEPINV", ident, thc_din)
         pod_b = _bus_device(pod[i] if i < len(pod) else None, "TEPOD", ident, thc_din)
         records.extend(b for b in (pinv_b, pod_b, thc_b) if b is not None)
+    # Vitals hangs the Powerwall+ solar inverter under the first Powerwall: so does this.
+    first_thc = next((r.full_din for r in records if r.family == "TETHC" and r.full_din), None)
 
     pvac = _list(bus.get("PVAC"))
     pvs = _list(bus.get("PVS"))
     for i in range(max(len(pvac), len(pvs))):
-        pvac_b = _bus_device(pvac[i] if i < len(pvac) else None, "PVAC", parent_din=parent)
-        if pvac_b is not None:
-            _derive_pvac_power(pvac_b)
+        pvac_b = _bus_device(pvac[i] if i < len(pvac) else None, "PVAC", parent_din=first_thc or parent)
         ident = (pvac_b.part, pvac_b.serial) if pvac_b else ("", "")
         pvs_b = _bus_device(pvs[i] if i < len(pvs) else None, "PVS", ident, pvac_b.full_din if pvac_b else None)
         records.extend(b for b in (pvac_b, pvs_b) if b is not None)
@@ -389,8 +415,11 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     if msa is not None:
         records.append(msa)
 
-    records.extend(_neurio(_dict(d.get("neurio")).get("readings"), gateway_din))
-    _attach_msa(_dict(d.get("components")).get("msa"), records, gateway_din)
+    records.extend(_neurio(_dict(d.get("neurio")).get("readings"), gateway.full_din))
+    _attach_msa(_dict(d.get("components")).get("msa"), records, gateway.full_din)
+    for r in records:
+        if r.family == "PVAC":
+            _derive_pvac_power(r)  # only where neither the bus nor msa gave the measured power
     return [r.build(firmware) for r in records]
 
 

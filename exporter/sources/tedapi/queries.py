@@ -77,6 +77,34 @@ ROLES: Mapping[str, tuple[str, ...]] = {
     "components": ("components", "ComponentsQuery", "PW3Query"),
 }
 
+VITALS_NAMES: tuple[str, ...] = (
+    "POD_nom_energy_to_be_charged",
+    "POD_PermanentlyFaulted",
+    "POD_PersistentlyFaulted",
+    "POD_ActiveHeating",
+    "POD_CCVhold",
+    "POD_ChargeComplete",
+    "POD_ChargeRequest",
+    "POD_DischargeComplete",
+    "POD_enable_line",
+    "PVAC_Iout",
+    "PVAC_Qout",
+    "PVAC_LifetimeEnergyPV_Total",
+    "PVAC_GridState",
+    "PVAC_InvState",
+    "PVAC_PvState_A",
+    "PVAC_PvState_B",
+    "PVAC_PvState_C",
+    "PVAC_PvState_D",
+    "PVAC_PVMeasuredPower_A",
+    "PVAC_PVMeasuredPower_B",
+    "PVAC_PVMeasuredPower_C",
+    "PVAC_PVMeasuredPower_D",
+    "PVI-PowerStatusSetpoint",
+    "PVS_EnableOutput",
+    "ISLAND_ReadyForSynchronization",
+)
+
 # Appended to a role's variables (facts: what pypowerwall adds; shared/docs/tedapi.md §3).
 # key in the variables -> names appended to its list (a missing list is created).
 EXTRA_VARIABLES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
@@ -99,6 +127,10 @@ EXTRA_VARIABLES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "SYNC_SiteSwitchEnabled",
             "POD_available_charge_power",
             "POD_available_dischg_power",
+            # Vitals the older protobuf carried and the device-controller text lacks: asked for on
+            # the msa components so that firmware >= 23.44 keeps the series firmware < 23.44 had
+            # (shared/docs/gateway-api.md §4 names them; a gateway without one drops it silently).
+            *VITALS_NAMES,
         ),
     },
     "components": {

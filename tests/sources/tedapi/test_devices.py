@@ -72,7 +72,7 @@ def test_blocks_tolerant() -> None:
 
 def test_pw2_device_set(pw2: list[Device]) -> None:
     fams = [(d.family, d.serial) for d in pw2]
-    assert fams[0] == ("TEG", "TG123456789ABC")
+    assert fams[0] == ("STSTSM", "TG123456789ABC")
     assert sorted(fams[1:]) == sorted(
         [
             ("TEPINV", "TG111111111111"),
@@ -93,7 +93,7 @@ def test_pw2_device_set(pw2: list[Device]) -> None:
     assert by[("PVS", "CN321293D0001")].parent_din == "PVAC--1538100-00-F--CN321293D0001"
     assert by[("TEPINV", "TG111111111111")].din == "TEPINV--2012170-25-E--TG111111111111"
     gw = pw2[0]
-    assert gw.din == a.GATEWAY_DIN and gw.part_number == "1232100-00-E"
+    assert gw.din == "STSTSM--" + a.GATEWAY_DIN and gw.part_number == "1232100-00-E"
     assert gw.alerts == ("SystemConnectedToGrid", "GridCodesWrite", "GridCodesWrite")
 
 
@@ -132,11 +132,11 @@ def test_pw2_device_set(pw2: list[Device]) -> None:
         ("powerwall_ct_voltage_volts", {"device": "NEURIO", "channel": "neurio", "ct": "2"}, 121.1),
         ("powerwall_vital_pinv_hardware_enable_line", TEPINV1, 1.0),
         ("powerwall_vital_pinv_mystery_number", TEPINV1, 42.0),  # unknown signal: generic
-        ("powerwall_vital_gw_mystery", {"device": "TEG", "serial": "TG123456789ABC"}, 1.5),
+        ("powerwall_vital_gw_mystery", {"device": "STSTSM", "serial": "TG123456789ABC"}, 1.5),
         ("powerwall_device_alert", {**TEPINV1, "device": "TETHC", "alert": "THC_w061_CAN_TX_FIFO_Overflow"}, 1.0),
-        ("powerwall_device_alert", {"device": "TEG", "alert": "GridCodesWrite"}, 1.0),
+        ("powerwall_device_alert", {"device": "STSTSM", "alert": "GridCodesWrite"}, 1.0),
         ("powerwall_device_alert", {**PVAC, "device": "PVS", "alert": "PVS_a018_MciStringB"}, 1.0),
-        ("powerwall_device_info", {"device": "TEG", "din": a.GATEWAY_DIN, "firmware": FW}, 1.0),
+        ("powerwall_device_info", {"device": "STSTSM", "din": "STSTSM--" + a.GATEWAY_DIN, "firmware": FW}, 1.0),
     ],
 )
 def test_pw2_series(pw2_ms: MetricSet, name: str, labels: dict[str, str], value: float) -> None:
