@@ -31,8 +31,9 @@ class TedapiConfig:
     host: str
     port: int
     queries_file: Path | None = None  # None: the signed queries of an installed pypowerwall
-    # Verify the queries against this key instead of Tesla's (a test rig signing its own queries).
-    query_public_key_file: Path | None = None
+    # Verify the queries against this key instead of Tesla's (a test rig signing its own queries):
+    # the PEM, read when the config is loaded.
+    query_public_key: bytes | None = None
     min_interval_seconds: float = DEFAULT_MIN_INTERVAL_SECONDS
 
     @property
@@ -58,16 +59,44 @@ def tedapi_config(
     if "address" in t:
         host, port = problems.get(lambda: address(t["address"], f"{key}.address"), gateway_address)
     queries = problems.get(lambda: _existing_file(t, "queries_file", key, base_dir), None)
-    public_key = problems.get(lambda: _existing_file(t, "query_public_key_file", key, base_dir), None)
+    public_key = problems.get(lambda: _public_key(t, key, base_dir), None)
     interval = problems.get(
         lambda: v.number(
             t.get("min_interval_seconds", DEFAULT_MIN_INTERVAL_SECONDS), f"{key}.min_interval_seconds", 1, 3600
         ),
         DEFAULT_MIN_INTERVAL_SECONDS,
     )
+    if queries is not None:
+        problems.get(lambda: _usable_queries(queries, public_key, f"{key}.queries_file"), None)
     if len(problems.found) > before:
         return None
     return TedapiConfig(password, host, port, queries, public_key, interval)
+
+
+def _public_key(t: Mapping[str, Any], key: str, base_dir: Path | None) -> bytes | None:
+    path = _existing_file(t, "query_public_key_file", key, base_dir)
+    if path is None:
+        return None
+    try:
+        pem = path.read_bytes()[:16384]
+    except OSError as exc:
+        raise ConfigError(f"{key}.query_public_key_file", f"cannot read {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN PUBLIC KEY-----" not in pem:
+        raise ConfigError(f"{key}.query_public_key_file", f"{path} is not a PEM public key")
+    return pem
+
+
+def _usable_queries(path: Path, public_key: bytes | None, key: str) -> None:
+    """A queries_file the user named must hold usable signed queries: a bad one fails at start.
+
+    (Without queries_file, a missing pypowerwall only turns TEDAPI off, with a log line.)
+    """
+    from exporter.sources.tedapi import queries  # the loader's own rules, not a second copy
+
+    keys = (public_key,) if public_key is not None else (queries.TESLA_PUBLIC_KEY,)
+    report = queries.inspect(path, keys)
+    if report.queries is None:
+        raise ConfigError(key, report.off_reason or "no usable signed queries")
 
 
 def _existing_file(t: Mapping[str, Any], name: str, key: str, base_dir: Path | None) -> Path | None:

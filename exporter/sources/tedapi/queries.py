@@ -206,22 +206,28 @@ def signed_bytes(version: int, text: bytes) -> bytes:
     return bytes(PB.SignedGraphQLQuery(version=version, query=text).SerializeToString())
 
 
-def load(path: Path | None, keys: Sequence[bytes] = (TESLA_PUBLIC_KEY,)) -> QuerySet | None:
-    """The usable queries from ``path``, else from an installed pypowerwall; None when there are none.
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What loading found: the usable set (or None) and every problem, for a log or a config check."""
 
-    Raises nothing: every problem is logged once, with what to do about it.
-    """
+    queries: QuerySet | None
+    problems: tuple[str, ...]
+    off_reason: str | None  # set when queries is None: why TEDAPI is off and what to do
+
+
+def inspect(path: Path | None, keys: Sequence[bytes] = (TESLA_PUBLIC_KEY,)) -> Report:
+    """Load ``path`` (else an installed pypowerwall's files) without logging; never raises."""
     try:
         files = [path] if path is not None else pypowerwall_files()
     except OSError as exc:
-        log.error("TEDAPI off: cannot list pypowerwall's files (%s)", exc)
-        return None
+        return Report(None, (), f"cannot list pypowerwall's files ({exc})")
     if not files:
-        log.error(
-            "TEDAPI off: no signed queries. Install the extra (pip install 'powerwall-exporter[tedapi]', which "
-            "brings pypowerwall's query files) or set tedapi.queries_file"
+        return Report(
+            None,
+            (),
+            "no signed queries: install the extra (pip install 'powerwall-exporter[tedapi]', which brings "
+            "pypowerwall's query files) or set tedapi.queries_file",
         )
-        return None
     entries: dict[str, Mapping[str, Any]] = {}
     digest = hashlib.sha256()
     problems: list[str] = []
@@ -250,23 +256,36 @@ def load(path: Path | None, keys: Sequence[bytes] = (TESLA_PUBLIC_KEY,)) -> Quer
                 break
             except QueryError as exc:
                 problems.append(f"{key}: {exc}")
-    for p in problems:
-        log.warning("TEDAPI queries (%s): %s", origin, p)
     if "device_controller" not in queries:
-        log.error(
-            "TEDAPI off: %s has no usable device-controller query (%s); point tedapi.queries_file at a "
-            "current pypowerwall query file",
-            origin,
-            ", ".join(ROLES["device_controller"]),
+        why = "; ".join(problems[:3]) or "none of " + ", ".join(ROLES["device_controller"]) + " in it"
+        return Report(
+            None,
+            tuple(problems),
+            f"{origin} has no usable device-controller query ({why}); point tedapi.queries_file at a current "
+            "pypowerwall query file",
         )
+    return Report(QuerySet(origin, digest.hexdigest(), queries, tuple(problems)), tuple(problems), None)
+
+
+def load(path: Path | None, keys: Sequence[bytes] = (TESLA_PUBLIC_KEY,)) -> QuerySet | None:
+    """The usable queries from ``path``, else from an installed pypowerwall; None when there are none.
+
+    Raises nothing: every problem is logged once, TEDAPI being off in one actionable line.
+    """
+    report = inspect(path, keys)
+    origin = report.queries.origin if report.queries is not None else str(path or "pypowerwall")
+    for p in report.problems:
+        log.warning("TEDAPI queries (%s): %s", origin, p)
+    if report.queries is None:
+        log.error("TEDAPI off: %s", report.off_reason)
         return None
-    unverified = [q.key for q in queries.values() if q.verified is False]
+    unverified = [q.key for q in report.queries.queries.values() if q.verified is False]
     if unverified:
         log.warning(
             "TEDAPI queries %s do not verify against Tesla's public key; sending them anyway (the gateway decides)",
             ", ".join(unverified),
         )
-    return QuerySet(origin, digest.hexdigest(), queries, tuple(problems))
+    return report.queries
 
 
 def read_bounded(path: Path) -> bytes:

@@ -92,8 +92,8 @@ class TedapiSource(Source):
         super().__init__(cfg)
         assert cfg.tedapi is not None
         self.tcfg = cfg.tedapi
-        keys = [self.tcfg.query_public_key_file.read_bytes()] if self.tcfg.query_public_key_file else None
-        self.queries = queries.load(self.tcfg.queries_file, keys or (queries.TESLA_PUBLIC_KEY,))
+        keys = (self.tcfg.query_public_key,) if self.tcfg.query_public_key else (queries.TESLA_PUBLIC_KEY,)
+        self.queries = queries.load(self.tcfg.queries_file, keys)
         self._lock = threading.Lock()
         self._steps: dict[tuple[str, str, str], _Step] = {}
         self._din_request = self._request("GET", DIN_PATH, b"", "din", None, DIN_INTERVAL_SECONDS, Body.TEXT)

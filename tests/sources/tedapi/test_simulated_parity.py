@@ -82,7 +82,7 @@ def test_tedapi_and_vitals_give_the_same_per_device_series(tmp_path: Path) -> No
     try:
         base = gateway_config(gw)
         vitals_collector = make_collector(base)
-        tedapi_cfg = TedapiConfig(Secret(GATEWAY_PASSWORD), base.host, base.port, queries, key, 5)
+        tedapi_cfg = TedapiConfig(Secret(GATEWAY_PASSWORD), base.host, base.port, queries, key.read_bytes(), 5)
         tedapi_collector = make_collector(dataclasses.replace(base, tedapi=tedapi_cfg))
         scraper = next(iter(tedapi_collector.scrapers.values()))
         scraper.sources = [s for s in scraper.sources if s.name != "vitals"]

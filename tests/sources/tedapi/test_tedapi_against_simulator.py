@@ -41,7 +41,7 @@ def _start(tmp_path: Path, model: SiteModel, interval: float = 5.0, password: st
     gw = SimulatedGateway(password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
     gw.start()
     base = gateway_config(gw)
-    tedapi = TedapiConfig(Secret(password), base.host, base.port, queries, key, interval)
+    tedapi = TedapiConfig(Secret(password), base.host, base.port, queries, key.read_bytes(), interval)
     return Site(gw, dataclasses.replace(base, tedapi=tedapi, min_interval_seconds=1.0))
 
 
