@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from exporter.config import ConfigError, parse_config
-from exporter.config.tedapi import DEFAULT_MIN_INTERVAL_SECONDS
+from exporter.config.tedapi import DEFAULT_MIN_INTERVAL_SECONDS, TedapiConfig
 from exporter.simulator import write_query_file
 from tests.test_config_check import check, gateway
 
 
-def _parse(tedapi: object) -> object:
+def _parse(tedapi: object) -> TedapiConfig | None:
     return parse_config({"state_file": None, "gateways": [gateway(tedapi=tedapi)]}).gateways[0].tedapi
 
 
