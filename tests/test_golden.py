@@ -11,14 +11,18 @@ Values that differ from run to run (request durations, the config load time) are
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.config import Secret
+from exporter.config.tedapi import TedapiConfig
+from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.web.exposition import render_text
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector, require_fixtures
 
@@ -28,12 +32,16 @@ VOLATILE = re.compile(
     r"^(powerwall_scrape_duration_seconds|powerwall_scrape_endpoint_duration_seconds"
     r"|powerwall_exporter_config_last_reload_success_timestamp_seconds)(\{.*\})? .*$"
 )
+# The TEDAPI query file lives in a fresh temporary directory per run.
+ORIGIN = re.compile(r'origin="[^"]*"')
+GATEWAY_PASSWORD = "golden-gateway-password"
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
     make: Callable[[], SimulatedGateway]
+    tedapi: bool = False
 
 
 def _replay(fw: str, vitals: bool = False) -> SimulatedGateway:
@@ -47,6 +55,17 @@ def _model(**kw: object) -> SimulatedGateway:
     return SimulatedGateway(password=SIM_PASSWORD, model=model)
 
 
+_QUERIES = Path(tempfile.mkdtemp(prefix="pwx-golden-")) / "queries.json"
+_QUERY_KEY = write_query_file(_QUERIES)  # our own texts, a throwaway key per run
+
+
+def _tedapi_model(make: Callable[..., SiteModel], **kw: object) -> SimulatedGateway:
+    model = make(clock=lambda: FROZEN, **kw)
+    return SimulatedGateway(
+        password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[_QUERY_KEY]
+    )
+
+
 CASES = [
     Case("capture-fw-21.39.1", lambda: _replay("fw-21.39.1")),
     Case("capture-pypowerwall-sim", lambda: _replay("pypowerwall-sim")),
@@ -54,13 +73,19 @@ CASES = [
     Case("sim-typical", lambda: _model(seed=1, powerwalls=2, solar_powerwall=True)),
     Case("sim-no-vitals", lambda: _model(seed=2, powerwalls=1, solar_powerwall=True)),
     Case("sim-large", lambda: _model(seed=3, powerwalls=12, solar_powerwall=False)),
+    Case("sim-pw2-tedapi", lambda: _tedapi_model(SiteModel.pw2_tedapi, seed=4, powerwalls=2), tedapi=True),
+    Case("sim-pw3", lambda: _tedapi_model(SiteModel.pw3, seed=5), tedapi=True),
 ]
 
 
-def exposition(gw: SimulatedGateway, no_vitals: bool = False) -> str:
+def exposition(gw: SimulatedGateway, no_vitals: bool = False, tedapi: bool = False) -> str:
     if no_vitals:
         gw.faults.vitals_absent = True
-    collector = make_collector(gateway_config(gw, "golden"))
+    cfg = gateway_config(gw, "golden")
+    if tedapi:
+        t = TedapiConfig(Secret(GATEWAY_PASSWORD), cfg.host, cfg.port, _QUERIES, _QUERY_KEY)
+        cfg = dataclasses.replace(cfg, tedapi=t)
+    collector = make_collector(cfg)
     try:
         ms = collector.scrape(timeout=10.0)
     finally:
@@ -71,7 +96,7 @@ def exposition(gw: SimulatedGateway, no_vitals: bool = False) -> str:
 
 def _normalise(line: str) -> str:
     m = VOLATILE.match(line)
-    return f"{m.group(1)}{m.group(2) or ''} <volatile>" if m else line
+    return f"{m.group(1)}{m.group(2) or ''} <volatile>" if m else ORIGIN.sub('origin="<queries file>"', line)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -79,7 +104,7 @@ def test_exposition_matches_golden_file(case: Case, request: pytest.FixtureReque
     gw = case.make()
     gw.start()
     try:
-        got = exposition(gw, no_vitals=case.name == "sim-no-vitals")
+        got = exposition(gw, no_vitals=case.name == "sim-no-vitals", tedapi=case.tedapi)
     finally:
         gw.stop()
     path = GOLDEN / f"{case.name}.prom"
