@@ -97,8 +97,8 @@ class TedapiSource(Source):
         self._lock = threading.Lock()
         self._steps: dict[tuple[str, str, str], _Step] = {}
         self._din_request = self._request("GET", DIN_PATH, b"", "din", None, DIN_INTERVAL_SECONDS, Body.TEXT)
-        self._firmware: SystemInfo | None = None  # last good answers: identity, not live values
-        self._config: dict[str, Any] | None = None
+        # Identity from the last good answers, for labels only (the firmware label of devices).
+        self._firmware: SystemInfo | None = None
         self._din: str | None = None
 
     @classmethod
@@ -229,10 +229,7 @@ class TedapiSource(Source):
         if step.kind == "din":
             out.decoded["tedapi:din"] = _din(answer.body)
         elif step.kind == "config":
-            config = envelope.config_answer(answer.body)
-            with self._lock:
-                self._config = config
-            out.decoded["tedapi:config"] = config
+            out.decoded["tedapi:config"] = envelope.config_answer(answer.body)
         elif step.kind == "firmware":
             system = envelope.firmware_answer(answer.body)
             with self._lock:
@@ -282,10 +279,12 @@ class TedapiSource(Source):
                 },
             )
         with self._lock:
-            config, firmware, din = self._config, self._firmware, self._din
-        # Identity and settings may come from the last good answer (they change rarely); live
-        # values only from this scrape's controller answer.
-        stand_ins = site_answers(config, decoded.get("tedapi:controller"), firmware, din)
+            din = self._din
+        # Only this scrape's answers (a reused one within its cadence included): when config.json
+        # or the firmware read fails, their series are absent, never the last known values.
+        stand_ins = site_answers(
+            decoded.get("tedapi:config"), decoded.get("tedapi:controller"), decoded.get("tedapi:firmware"), din
+        )
         added: set[str] = set()
         for label, obj in stand_ins.items():
             if label in decoded or label not in _JSON_PATHS:
