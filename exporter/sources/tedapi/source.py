@@ -135,7 +135,7 @@ class TedapiSource(Source):
         )
         with self._lock:
             if len(self._steps) > 256:  # DINs changed many times (a replaced unit): forget old ones
-                self._steps.clear()
+                self._steps = {k: v for k, v in self._steps.items() if v.kind == "din"}
             self._steps[request.key] = _Step(kind, block)
         return request
 
