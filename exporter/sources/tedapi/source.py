@@ -185,6 +185,8 @@ class TedapiSource(Source):
         assert self.queries is not None
         query = self.queries.queries.get("components")
         pw3 = [b for b in blocks(config) if b.is_pw3 and DIN_RE.match(b.din)]
+        if not pw3 and din is not None and Block(din, "", ()).is_pw3:
+            pw3 = [Block(din, "Powerwall3", ())]  # a leader whose config lists no blocks: itself
         if din is None or query is None or not pw3:
             return []
         interval = self.tcfg.min_interval_seconds
