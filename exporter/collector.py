@@ -140,9 +140,11 @@ class GatewayScraper:
     def start(self, deadline: float) -> ScrapeJobs:
         """Start every request of every source for this scrape (follow-ups start as answers arrive)."""
         jobs = ScrapeJobs(self, deadline)
-        for source in self.sources:
-            for request in source.requests(self.transport):
-                jobs.add(source, request)
+        # Every source chooses from the state at the scrape's start, before any request runs: a
+        # fast answer (vitals' 404) must not change what a later source asks in the same scrape.
+        planned = [(source, request) for source in self.sources for request in source.requests(self.transport)]
+        for source, request in planned:
+            jobs.add(source, request)
         jobs.started()
         return jobs
 
