@@ -10,7 +10,7 @@ every JSON endpoint but vitals, the full DeviceControllerQuery), and prints each
 
     python bench/bench_tedapi.py            # full run (about 4 minutes)
     python bench/bench_tedapi.py --quick    # smoke run (< 30 s; tests/test_bench_smoke.py)
-    python bench/bench_tedapi.py --profile  # also: where a cold scrape's CPU goes (cProfile, all threads)
+    python bench/bench_tedapi.py --profile  # also: where a cold scrape's CPU goes (cProfile, thread CPU time)
 
 Set-up: each simulated gateway runs in its own process (so its TLS, model and gzip work never counts
 as ours), with TEDAPI on and queries of our own signed by a throwaway key
@@ -232,6 +232,8 @@ def bench_cpu(sim: TedapiSim, runs: int, report: Report, profile_rounds: int) ->
         sim.clear()
         warm = _timed_scrapes(collector, sim.label, runs, lambda: None)
         warm_counts = sim.counts()
+        last = collector.scrape(timeout=30)
+        render = _cpu_median(lambda: RENDER(last, False), runs)
         if profile_rounds:
             _profile(collector, sim.label, profile_rounds)
     finally:
@@ -260,12 +262,17 @@ def bench_cpu(sim: TedapiSim, runs: int, report: Report, profile_rounds: int) ->
     )
     report.add(sec, f"{sim.label}: CPU per scrape, warm TEDAPI cache (median)", f"{wmed:.1f} ms")
     report.add(sec, f"{sim.label}: TEDAPI's share of a cold scrape (cold - warm)", f"{med - wmed:.1f} ms")
+    report.add(sec, f"{sim.label}: rendering alone, part of either (median)", f"{render:.1f} ms")
     if warm_counts.tedapi_total:
         report.notes.append(f"{sim.label}: the warm phase sent {warm_counts.tedapi_total} TEDAPI requests")
 
 
 def _profile(collector: PowerwallCollector, label: str, rounds: int) -> None:
-    """cProfile of ``rounds`` cold scrapes, in this thread and in the gateway's worker threads."""
+    """cProfile of ``rounds`` cold scrapes, in this thread and in the gateway's worker threads.
+
+    Timed with ``time.thread_time``: each thread's CPU, so a worker blocked on a socket or a lock
+    counts nothing (with the default wall clock, waiting for the simulator looked like TLS work).
+    """
     scraper = next(iter(collector.scrapers.values()))
     profiles: list[cProfile.Profile] = []
     local = threading.local()
@@ -275,7 +282,7 @@ def _profile(collector: PowerwallCollector, label: str, rounds: int) -> None:
         def run() -> None:
             prof = getattr(local, "prof", None)
             if prof is None:
-                prof = local.prof = cProfile.Profile()
+                prof = local.prof = cProfile.Profile(time.thread_time)
                 profiles.append(prof)
             prof.enable()
             try:
@@ -286,7 +293,7 @@ def _profile(collector: PowerwallCollector, label: str, rounds: int) -> None:
         submit(run)
 
     setattr(scraper.pool, "submit", profiled_submit)  # noqa: B010 - a bench-only wrapper of one instance
-    main = cProfile.Profile()
+    main = cProfile.Profile(time.thread_time)  # CPU, not wall: a thread waiting on a socket costs nothing
     cpu0 = time.process_time()
     try:
         for _ in range(rounds):
@@ -346,7 +353,7 @@ def _print_split(stats: pstats.Stats, rounds: int) -> None:
     for func, (_, _, tottime, _, _) in table.items():
         totals[layer_of(func)] += tottime
     whole = sum(totals.values()) or 1.0
-    print("self time by layer (profiled, all threads):")
+    print("self CPU time by layer (profiled, all threads):")
     for name, t in totals.most_common():
         print(f"  {name:<48} {t / rounds * 1000:6.2f} ms/scrape  {t / whole:5.1%}")
 
