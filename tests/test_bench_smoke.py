@@ -38,3 +38,27 @@ def test_bench_transport_quick_runs() -> None:
     for line in ("CPU per request:", "split of the profiled rounds by layer", "cumulative entries"):
         assert line in r.stdout, r.stdout
     assert "Traceback" not in r.stderr, r.stderr
+
+
+def test_bench_tedapi_quick_runs() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_tedapi.py"), "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for line in (
+        "PW3: CPU per scrape, cold TEDAPI cache",
+        "PW2-TEDAPI: CPU per scrape, warm TEDAPI cache",
+        "PW2-TEDAPI DeviceControllerQuery: decode + map",
+        "PW3 ComponentsQuery",
+        "8 scraper(s): TEDAPI requests/min",
+        "8 scrapers / 1 scraper",
+    ):
+        assert line in r.stdout, r.stdout
+    # The cold phase really sent every TEDAPI request, the warm one none (the figures mean what they say).
+    assert "PW3: requests per cold scrape (TEDAPI + JSON, at the simulator)" in r.stdout
+    assert "6.0 + 3.0" in r.stdout and "0.0 + 3.0" in r.stdout, r.stdout
+    assert "Traceback" not in r.stderr, r.stderr

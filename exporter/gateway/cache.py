@@ -92,3 +92,12 @@ class SingleFlight:
     def not_supported(self, request: Request) -> bool:
         with self._lock:
             return self._not_supported_until.get(request.key, 0.0) > self._clock()
+
+    def forget_answers(self) -> None:
+        """Drop every answer kept for reuse: the next lookup of each request goes to the gateway.
+
+        In-flight requests and the "not supported" memory stay: this is a steady client whose
+        answers have all just expired, not a new one. For benchmarks of a scrape's full cost.
+        """
+        with self._lock:
+            self._cache.clear()

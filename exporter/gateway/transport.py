@@ -130,6 +130,10 @@ class GatewayTransport:
     def not_supported(self, request: Request) -> bool:
         return self._flight.not_supported(request)
 
+    def forget_answers(self) -> None:
+        """Let every request's next lookup reach the gateway (see :meth:`SingleFlight.forget_answers`)."""
+        self._flight.forget_answers()
+
     def note_error(self, label: str, reason: str) -> None:
         """Count a failure found after the fetch (an answer that does not decode, a missed deadline)."""
         with self._lock:

@@ -128,6 +128,19 @@ def test_single_flight_bounds_gateway_requests(sim: SimulatedGateway) -> None:
     collector.close()
 
 
+def test_forget_answers_sends_again_but_keeps_the_session(sim: SimulatedGateway) -> None:
+    """The benchmarks' cold-cache hook: the next fetch reaches the gateway, without a new login."""
+    client = make_transport(gateway_config(sim, min_interval_seconds=3600.0))
+    assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
+    assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
+    assert sum(r.path == ep.SOE.path for r in sim.requests) == 1  # reused
+    client.forget_answers()
+    assert isinstance(client.fetch(ep.SOE, deadline()), Fetched)
+    assert sum(r.path == ep.SOE.path for r in sim.requests) == 2
+    assert sim.login_count == 1
+    client.close()
+
+
 def test_a_paused_customer_login_does_not_hold_back_another_auth_domain(sim: SimulatedGateway) -> None:
     """Auth domains back off on their own: a refused customer password must not silence e.g. TEDAPI."""
     from exporter.config import Secret
