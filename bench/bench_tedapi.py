@@ -162,7 +162,8 @@ class TedapiSim:
 
     def gateway_config(self, name: str, tedapi_interval: float = DEFAULT_MIN_INTERVAL_SECONDS) -> GatewayConfig:
         """In-process config: the JSON API fetched on every scrape, TEDAPI on ``tedapi_interval``."""
-        tedapi = TedapiConfig(Secret(GATEWAY_PASSWORD), "127.0.0.1", self.port, self.queries, self.key, tedapi_interval)
+        key = self.key.read_bytes()
+        tedapi = TedapiConfig(Secret(GATEWAY_PASSWORD), "127.0.0.1", self.port, self.queries, key, tedapi_interval)
         return GatewayConfig(
             name=name,
             host="127.0.0.1",
