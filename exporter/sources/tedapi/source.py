@@ -100,6 +100,8 @@ class TedapiSource(Source):
         # Identity from the last good answers, for labels only (the firmware label of devices).
         self._firmware: SystemInfo | None = None
         self._din: str | None = None
+        self._followups: dict[tuple[str, str, str], tuple[Fetched, tuple[Request, ...]]] = {}
+        self._parsed_config: tuple[Fetched, dict[str, Any]] | None = None
 
     @classmethod
     def enabled(cls, cfg: GatewayConfig) -> bool:
@@ -136,6 +138,7 @@ class TedapiSource(Source):
         with self._lock:
             if len(self._steps) > 256:  # DINs changed many times (a replaced unit): forget old ones
                 self._steps = {k: v for k, v in self._steps.items() if v.kind == "din"}
+                self._followups.clear()
             self._steps[request.key] = _Step(kind, block)
         return request
 
@@ -147,6 +150,17 @@ class TedapiSource(Source):
         return (self._din_request,) if self.queries is not None else ()
 
     def followups(self, request: Request, answer: Fetched) -> Sequence[Request]:
+        # A reused answer (the same Fetched as last scrape) makes the same follow-ups: built once.
+        with self._lock:
+            memo = self._followups.get(request.key)
+        if memo is not None and memo[0] is answer:
+            return memo[1]
+        made = self._make_followups(request, answer)
+        with self._lock:
+            self._followups[request.key] = (answer, made)
+        return made
+
+    def _make_followups(self, request: Request, answer: Fetched) -> tuple[Request, ...]:
         assert self.queries is not None  # no request is made without
         step = self._step(request)
         if step.kind == "din":
@@ -174,12 +188,22 @@ class TedapiSource(Source):
                     label=f"tedapi:{controller.operation}",
                 )
             )
-            return out
+            return tuple(out)
         if step.kind == "config":
             with self._lock:
                 gateway_din = self._din
-            return self._components_requests(gateway_din, envelope.config_answer(answer.body))
+            return tuple(self._components_requests(gateway_din, self._config(answer)))
         return ()
+
+    def _config(self, answer: Fetched) -> dict[str, Any]:
+        """config.json of an answer, parsed once per answer (follow-ups and mapping both need it)."""
+        with self._lock:
+            if self._parsed_config is not None and self._parsed_config[0] is answer:
+                return self._parsed_config[1]
+        config = envelope.config_answer(answer.body)
+        with self._lock:
+            self._parsed_config = (answer, config)
+        return config
 
     def _components_requests(self, din: str | None, config: dict[str, Any]) -> list[Request]:
         assert self.queries is not None
@@ -231,7 +255,7 @@ class TedapiSource(Source):
         if step.kind == "din":
             out.decoded["tedapi:din"] = _din(answer.body)
         elif step.kind == "config":
-            out.decoded["tedapi:config"] = envelope.config_answer(answer.body)
+            out.decoded["tedapi:config"] = self._config(answer)
         elif step.kind == "firmware":
             system = envelope.firmware_answer(answer.body)
             with self._lock:
