@@ -176,39 +176,51 @@ CT_REACTIVE_POWER = gauge(
     "Reactive power through one CT (METER_<m>_CT<c>_InstReactivePower, NEURIO_CT<n>_InstReactivePower).",
 )
 
-# Families that TEDAPI's Powerwall 3 signals share with the vitals (one family per quantity). Their
-# help texts are the vitals' own, unchanged, so existing expositions stay byte for byte the same.
+# Families that TEDAPI's Powerwall 3 signals share with the vitals (one family per quantity); each
+# help text names every signal that feeds it.
 INVERTER_POWER = gauge(
     "powerwall_inverter_power_watts",
-    "Battery inverter real power (PINV_Pout, kW scaled to W); + discharging, - charging.",
+    "Inverter real power: Powerwall 2 battery inverter (PINV_Pout, kW scaled to W; + discharging, - charging), "
+    "Powerwall 3 inverter (PCH_AcRealPowerSum, W).",
 )
 INVERTER_VOLTAGE = gauge(
-    "powerwall_inverter_voltage_volts", "Battery inverter output voltage, line to line (PINV_Vout)."
+    "powerwall_inverter_voltage_volts", "Inverter output voltage, line to line (PINV_Vout; PCH_AcVoltageAB)."
 )
 INVERTER_PHASE_VOLTAGE = gauge(
     "powerwall_inverter_phase_voltage_volts",
-    "Battery inverter split-phase voltage, line to neutral (PINV_VSplit1/2 → phase A/B).",
+    "Inverter voltage, line to neutral (PINV_VSplit1/2 → phase A/B; PCH_AcVoltageAN/BN/CN).",
 )
-INVERTER_FREQUENCY = gauge("powerwall_inverter_frequency_hertz", "Battery inverter output frequency (PINV_Fout).")
-INVERTER_STATE = info("powerwall_inverter_state_info", "Battery inverter state (PINV_State); always 1.")
+INVERTER_FREQUENCY = gauge(
+    "powerwall_inverter_frequency_hertz", "Inverter output frequency (PINV_Fout; PCH_AcFrequency)."
+)
+INVERTER_STATE = info("powerwall_inverter_state_info", "Inverter state (PINV_State; PCH_State); always 1.")
 POD_ENERGY_REMAINING = gauge(
     "powerwall_pod_energy_remaining_joules",
-    "Nominal energy remaining in the pod (POD_nom_energy_remaining, Wh scaled to J).",
+    "Nominal energy remaining in the pod or pack (POD_nom_energy_remaining Wh; BMS_nominalEnergyRemaining kWh; in J).",
 )
 POD_FULL_PACK_ENERGY = gauge(
     "powerwall_pod_full_pack_energy_joules",
-    "Nominal full-pack energy of the pod (POD_nom_full_pack_energy, Wh scaled to J).",
+    "Nominal full-pack energy of the pod or pack (POD_nom_full_pack_energy Wh; BMS_nominalFullPackEnergy kWh; in J).",
 )
-POD_STATE = info("powerwall_pod_state_info", "Battery pod state (POD_state); always 1.")
+POD_STATE = info("powerwall_pod_state_info", "Battery pod or pack state (POD_state; HVP_State); always 1.")
 THERMAL_AMBIENT_TEMPERATURE = gauge(
-    "powerwall_thermal_ambient_temperature_celsius", "Ambient temperature at the Powerwall (THC_AmbientTemp)."
+    "powerwall_thermal_ambient_temperature_celsius",
+    "Ambient temperature at the Powerwall (THC_AmbientTemp; PCH_AmbientTemp on a Powerwall 3).",
 )
-SOLAR_STRING_POWER = gauge("powerwall_solar_string_power_watts", "PV string power (PVAC_PVMeasuredPower_<string>).")
+SOLAR_STRING_POWER = gauge(
+    "powerwall_solar_string_power_watts",
+    "PV string power (PVAC_PVMeasuredPower_<string>; voltage x current where the inverter reports none).",
+)
 SOLAR_STRING_VOLTAGE = gauge(
-    "powerwall_solar_string_voltage_volts", "PV string voltage (PVAC_PVMeasuredVoltage_<string>)."
+    "powerwall_solar_string_voltage_volts",
+    "PV string voltage (PVAC_PVMeasuredVoltage_<string>; PCH_PvVoltage<string>).",
 )
-SOLAR_STRING_CURRENT = gauge("powerwall_solar_string_current_amperes", "PV string current (PVAC_PVCurrent_<string>).")
-SOLAR_STRING_STATE = info("powerwall_solar_string_state_info", "PV string state (PVAC_PvState_<string>); always 1.")
+SOLAR_STRING_CURRENT = gauge(
+    "powerwall_solar_string_current_amperes", "PV string current (PVAC_PVCurrent_<string>; PCH_PvCurrent<string>)."
+)
+SOLAR_STRING_STATE = info(
+    "powerwall_solar_string_state_info", "PV string state (PVAC_PvState_<string>; PCH_PvState_<string>); always 1."
+)
 FAN_SPEED = gauge(
     "powerwall_fan_speed_rpm",
     "Fan speed in revolutions per minute (PCH_FanSpeed_<fan>, PVAC_Fan_Speed_Actual_RPM).",
