@@ -17,12 +17,16 @@ from exporter.config import Config, ConfigError, load_config, parse_config, pin_
 from exporter.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
-    from exporter.simulator import SimulatedGateway
+    from exporter.simulator import SimulatedGateway, SiteModel
 
 log = logging.getLogger("exporter")
 
 DEFAULT_LISTEN = ":9871"  # registered for a Tesla Powerwall exporter in Prometheus' default port allocations
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - the in-process simulator's own password, not a secret
+DEMO_GATEWAY_PASSWORD = "DEMOGATEWAY"  # noqa: S105 - the simulator's TEDAPI password, not a secret
+# --demo.site: the simulated site profiles (exporter.simulator.SiteModel). "default" is a Powerwall 2
+# on old firmware (JSON API with vitals); the others need TEDAPI and show the per-device series it gives.
+DEMO_SITES = ("default", "pw2-tedapi", "pw3")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="serve a simulated gateway in-process and export it (try the exporter without a Powerwall)",
+    )
+    p.add_argument(
+        "--demo.site",
+        dest="demo_site",
+        default="default",
+        choices=DEMO_SITES,
+        help="the --demo site: default (Powerwall 2, firmware before 23.44), pw2-tedapi (Powerwall 2 on "
+        "firmware 25.10 through TEDAPI) or pw3 (two Powerwall 3 with DC expansion packs, through TEDAPI); "
+        "default %(default)s",
     )
     p.add_argument(
         "--tls.fetch-certificate",
@@ -88,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     simulator = None
     if config is None:
-        simulator, config = _start_demo()
+        simulator, config = _start_demo(args.demo_site)
     _warn_about_pins(config)
 
     from exporter.collector import PowerwallCollector
@@ -168,6 +181,8 @@ def _refused_combination(args: argparse.Namespace) -> str | None:
         return "--demo serves a built-in simulated gateway and cannot be combined with --config.file; use one"
     if args.demo and args.config_check:
         return "--config.check checks a --config.file; the demo has no file to check"
+    if args.demo_site != "default" and not args.demo:
+        return "--demo.site chooses the site of --demo; add --demo (or drop --demo.site)"
     if not args.demo and not args.config_file:
         return (
             "no --config.file given. Try it with a simulated gateway: powerwall-exporter --demo; "
@@ -177,13 +192,26 @@ def _refused_combination(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _start_demo() -> tuple[SimulatedGateway, Config]:
+def _demo_model(site: str) -> SiteModel:
+    from exporter.simulator import SiteModel
+
+    if site == "pw3":
+        return SiteModel.pw3(seed=1, time_scale=60.0)
+    if site == "pw2-tedapi":
+        return SiteModel.pw2_tedapi(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
+    return SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
+
+
+def _start_demo(site: str = "default") -> tuple[SimulatedGateway, Config]:
+    tedapi = site != "default"
     try:
-        from exporter.simulator import SimulatedGateway, SiteModel
+        from exporter.simulator import SimulatedGateway, write_query_file
         from exporter.simulator.server import NoWritableTempDirError
 
         gw = SimulatedGateway(
-            password=DEMO_PASSWORD, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
+            password=DEMO_PASSWORD,
+            model=_demo_model(site),
+            gateway_password=DEMO_GATEWAY_PASSWORD if tedapi else None,
         )
     except ImportError:  # cryptography (the demo extra) missing, at import or when making the certificate
         log.error(
@@ -196,22 +224,30 @@ def _start_demo() -> tuple[SimulatedGateway, Config]:
     # Its temp dir holds a private key: removed on every way out, also those that skip main's finally.
     atexit.register(gw.stop)
     gw.start()
-    log.info("demo: simulated gateway at %s (one simulated hour per real minute)", gw.url)
-    # Through the same validation as a user's config file.
-    config = parse_config(
-        {
-            "gateways": [
-                {
-                    "name": "demo",
-                    "address": gw.url,
-                    "password": DEMO_PASSWORD,
-                    "tls": {"ca_file": str(gw.cert_path), "server_name": "powerwall"},
-                    "min_interval_seconds": 1,
-                }
-            ],
-            "state_file": "",
+    log.info("demo: simulated %s gateway at %s (one simulated hour per real minute)", site, gw.url)
+    gateway: dict[str, object] = {
+        "name": "demo",
+        "address": gw.url,
+        "password": DEMO_PASSWORD,
+        "tls": {"ca_file": str(gw.cert_path), "server_name": "powerwall"},
+        "min_interval_seconds": 1,
+    }
+    if tedapi:
+        # Tesla's signed query texts are not ours to ship: the demo signs its own with a throwaway key
+        # that only this simulated gateway (and this exporter, through query_public_key_file) trusts.
+        queries = gw.tmpdir / "tedapi-queries.json"
+        public_key = gw.tmpdir / "tedapi-query-key.pem"
+        pem = write_query_file(queries)
+        public_key.write_bytes(pem)
+        gw.tedapi_keys = (pem,)
+        gateway["tedapi"] = {
+            "gateway_password": DEMO_GATEWAY_PASSWORD,
+            "queries_file": str(queries),
+            "query_public_key_file": str(public_key),
+            "min_interval_seconds": 5,
         }
-    )
+    # Through the same validation as a user's config file.
+    config = parse_config({"gateways": [gateway], "state_file": ""})
     return gw, config
 
 

@@ -101,24 +101,28 @@ def textbox_var(name: str, label: str, default: str, description: str) -> JSON:
 
 JOB_VAR = query_var("job", "Job", "label_values(powerwall_up, job)")
 GATEWAY_VAR = query_var("gateway", "Gateway", 'label_values(powerwall_up{job=~"$job"}, gateway)')
+# Powerwall serials of both generations: a Powerwall 2's thermal controller (TETHC) carries its package
+# serial, a Powerwall 3 (TEDAPI, device PW3) its own; battery blocks use the same serials.
 SERIAL_VAR = query_var(
     "serial",
     "Powerwall serial",
-    'label_values(powerwall_battery_block_full_pack_energy_joules{job=~"$job", gateway=~"$gateway"}, serial)',
+    'label_values(powerwall_device_info{job=~"$job", gateway=~"$gateway", device=~"TETHC|PW3"}, serial)',
 )
 
 
 def per_powerwall(metric: str) -> str:
     """A battery pod/inverter series labelled with (and filtered by) the serial of its Powerwall.
 
-    The `serial` variable lists Powerwall package serials (battery blocks; the thermal controller
-    TETHC has the same serial). Pods and inverters carry their own serials; their parent DIN in
-    powerwall_device_info names the Powerwall, so join on it and expose it as `powerwall`. The part
-    number is part of the match because captures with zeroed serials repeat the serial.
+    The `serial` variable lists Powerwall serials (battery blocks; the thermal controller TETHC of a
+    Powerwall 2 and a Powerwall 3 itself have the same serial). Pods and inverters carry their own
+    serials; their parent DIN in powerwall_device_info names the Powerwall (``TETHC--<part>--<serial>``
+    on a Powerwall 2, the Powerwall 3's DIN ``<part>--<serial>`` for its packs, DC expansions included,
+    and its inverter PCH), so join on it and expose it as `powerwall`. The part number is part of the
+    match because captures with zeroed serials repeat the serial.
     """
     parent = (
-        f'label_replace(powerwall_device_info{{{S}, parent_din=~"TETHC--.*--($serial)"}}, '
-        '"powerwall", "$1", "parent_din", "TETHC--.*--(.*)")'
+        f'label_replace(powerwall_device_info{{{S}, parent_din=~".+--($serial)"}}, '
+        '"powerwall", "$1", "parent_din", ".+--(.+)")'
     )
     return f"{metric}{{{S}}} * on(gateway, device, part_number, serial) group_left(powerwall) {parent}"
 
@@ -1059,8 +1063,18 @@ def batteries() -> JSON:
             ),
             ts(
                 "Temperature",
-                "Ambient temperature measured by each Powerwall's thermal controller.",
-                [target(f"powerwall_thermal_ambient_temperature_celsius{blk}", "{{serial}}")],
+                "Ambient temperature each Powerwall measures (thermal controller TETHC on a Powerwall 2, "
+                "inverter PCH on a Powerwall 3; alert above 45 °C), and from TEDAPI the hottest and coolest "
+                "cell of each battery pack, DC expansions included (alert above 50 °C), and the Powerwall 2 "
+                "battery inverter's heatsink (alert above 80 °C).",
+                [
+                    target(f"powerwall_thermal_ambient_temperature_celsius{blk}", "{{serial}} ambient"),
+                    target(
+                        f"{per_powerwall('powerwall_pod_temperature_celsius')} "
+                        f"or {per_powerwall('powerwall_inverter_heatsink_temperature_celsius')}",
+                        "{{powerwall}} {{device}} {{serial}} {{sensor}}",
+                    ),
+                ],
                 "celsius",
                 w=8,
             ),
@@ -1076,18 +1090,43 @@ def batteries() -> JSON:
             ),
             ts(
                 "Pod energy",
-                "Energy remaining in each battery pod and energy still needed to fill it.",
+                "Energy remaining in each battery pod (a Powerwall 3's built-in pack and each DC expansion "
+                "pack, by the pack's own serial) and its energy when full; the legend names the Powerwall "
+                "it belongs to.",
                 [
                     target(
                         f"{per_powerwall('powerwall_pod_energy_remaining_joules')} / {J_TO_KWH}",
-                        "{{powerwall}} remaining",
+                        "{{powerwall}} pack {{serial}} remaining",
                     ),
                     target(
-                        f"{per_powerwall('powerwall_pod_energy_to_be_charged_joules')} / {J_TO_KWH}",
-                        "{{powerwall}} to charge",
+                        f"{per_powerwall('powerwall_pod_full_pack_energy_joules')} / {J_TO_KWH}",
+                        "{{powerwall}} pack {{serial}} full",
                     ),
                 ],
                 "kwatth",
+                w=12,
+            ),
+            stat(
+                "Battery packs",
+                "Packs each Powerwall 3 expects (built-in and DC expansions), detects and has connected to "
+                "its DC bus (TEDAPI; the PowerwallBatteryPacksMissing alert fires when present or connected "
+                "stays below expected).",
+                [
+                    target(f"powerwall_battery_packs_expected{blk}", "{{serial}} expected"),
+                    target(f"powerwall_battery_packs_present{blk}", "{{serial}} present"),
+                    target(f"powerwall_battery_packs_connected{blk}", "{{serial}} connected"),
+                ],
+                "none",
+                w=12,
+                decimals=0,
+                options={"graphMode": "none"},
+            ),
+            ts(
+                "Fan speed",
+                "Speed of each fan (a Powerwall 3 inverter's fans A and B, a Powerwall+ solar inverter's fan; "
+                "TEDAPI). A fan at 0 rpm while the unit is hot is worth a look.",
+                [target(f"powerwall_fan_speed_rpm{{{S}}}", "{{device}} {{serial}} fan {{fan}}")],
+                "rotrpm",
                 w=12,
             ),
         ],
@@ -1983,6 +2022,22 @@ def exporter_health() -> JSON:
                 "Vitals supported",
                 "Whether the gateway serves device vitals (removed in firmware 23.44).",
                 [target(f"powerwall_vitals_supported{{{S}}}", "{{gateway}}")],
+                "none",
+                mappings=YES_NO,
+                options={"graphMode": "none"},
+            ),
+            stat(
+                "TEDAPI",
+                "Whether TEDAPI (firmware 23.44 and later, every Powerwall 3) is configured with usable signed "
+                "queries (1), or configured without (0; the PowerwallTedapiQueriesMissing alert); no value: no "
+                "tedapi: block. Its requests appear as tedapi:* in Endpoint success (PowerwallTedapiFailing).",
+                [
+                    target(f"powerwall_tedapi_enabled{{{S}}}", "{{gateway}}"),
+                    target(
+                        f'min by (gateway) (powerwall_scrape_endpoint_success{{{S}, endpoint=~"tedapi:.*"}})',
+                        "{{gateway}} all requests OK",
+                    ),
+                ],
                 "none",
                 mappings=YES_NO,
                 options={"graphMode": "none"},

@@ -114,7 +114,19 @@ ENERGY_CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_grid_outage_seconds_total powerwall_grid_last_change_timestamp_seconds
     """
 )
-CONTRACT_METRICS = CONTRACT_METRICS | ENERGY_CONTRACT_METRICS
+# TEDAPI (firmware >= 23.44, Powerwall 3): per-pack, per-string, temperature, fan and health series.
+TEDAPI_CONTRACT_METRICS: frozenset[str] = _words(
+    """
+    powerwall_tedapi_enabled powerwall_tedapi_query_info powerwall_tedapi_query_errors
+    powerwall_pod_temperature_celsius powerwall_pod_shunt_temperature_celsius
+    powerwall_pod_energy_discharged_joules_total powerwall_pod_full_cycles_total
+    powerwall_battery_packs_expected powerwall_battery_packs_present powerwall_battery_packs_connected
+    powerwall_inverter_heatsink_temperature_celsius powerwall_fan_speed_rpm powerwall_fan_duty_ratio
+    powerwall_islanding_grid_ok powerwall_islanding_microgrid_ok powerwall_islanding_contactor_closed
+    powerwall_islanding_customer_mode_info powerwall_site_shutdown
+    """
+)
+CONTRACT_METRICS = CONTRACT_METRICS | ENERGY_CONTRACT_METRICS | TEDAPI_CONTRACT_METRICS
 
 
 def recorded_metrics() -> frozenset[str]:

@@ -53,6 +53,13 @@ REQUIRED_ALERTS = {
     "PowerwallPodCapacityLowBeforeWarrantyEnd",
     "PowerwallPodMissing",
     "PowerwallSolarStringUnderperforming",
+    # TEDAPI (firmware >= 23.44, Powerwall 3)
+    "PowerwallTedapiFailing",
+    "PowerwallTedapiQueriesMissing",
+    "PowerwallBatteryPacksMissing",
+    "PowerwallAmbientTemperatureHigh",
+    "PowerwallBatteryTemperatureHigh",
+    "PowerwallInverterTemperatureHigh",
 }
 # Recording rules are named level:metric:operations (https://prometheus.io/docs/practices/rules/).
 RECORD_NAME = re.compile(r"[a-z][a-z_]*:powerwall_[a-z0-9_]+:[a-z0-9_]+")
@@ -164,6 +171,19 @@ def test_alert_routing_by_severity() -> None:
     assert route("alertname=PowerwallGridOutage", "severity=critical", "gateway=home") == "home-owner"
     assert route("alertname=PowerwallDeviceAlertActive", "severity=info", "gateway=home") == "home-owner-digest"
     assert route("alertname=PowerwallRateLimited", "severity=warning", "gateway=home") == "home-owner"
+    # TEDAPI's: warnings to the home owner, and a TEDAPI device's informational alert to the digest.
+    for name in ("PowerwallTedapiFailing", "PowerwallBatteryPacksMissing", "PowerwallBatteryTemperatureHigh"):
+        assert route(f"alertname={name}", "severity=warning", "gateway=home") == "home-owner"
+    assert route("alertname=PowerwallDeviceAlertActive", "severity=info", "device=PCH") == "home-owner-digest"
+
+
+def test_an_unreachable_gateway_inhibits_its_tedapi_alert() -> None:
+    """TEDAPI goes to the same gateway: when that is unreachable, its failing TEDAPI is no separate news."""
+    doc = yaml.safe_load(ALERTMANAGER_YML.read_text(encoding="utf-8"))
+    (rule,) = [r for r in doc["inhibit_rules"] if r["source_matchers"] == ['alertname="PowerwallGatewayUnreachable"']]
+    (target,) = rule["target_matchers"]
+    pattern = target.split("=~", 1)[1].strip('"')
+    assert re.fullmatch(pattern, "PowerwallTedapiFailing") and rule["equal"] == ["gateway"]
 
 
 def test_at_least_the_required_alerts_exist() -> None:

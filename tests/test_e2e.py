@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from tests.conftest import SIM_PASSWORD, free_port, require_fixtures
 from tests.e2e_support import (
     PanelQuery,
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 MODEL_GW = "home"
 REPLAY_GW = "captured"
+PW3_GW = "pw3"  # a Powerwall 3 site (leader + follower, DC expansions) read through TEDAPI
+PW3_GATEWAY_PASSWORD = "E2EGATEWAYPW"  # the simulator's TEDAPI password, not a secret
 MIN_DATA_RATIO = 0.9
 
 _WEEKLY = (
@@ -96,10 +98,24 @@ ALLOWED_EMPTY_REPLAY: dict[str, str] = {
 }
 
 
+_TEDAPI_ONLY = "from TEDAPI (firmware >= 23.44, Powerwall 3): the Powerwall 2 sites here have no tedapi: block"
+# Empty for the Powerwall 2 sites without TEDAPI: the series only TEDAPI gives (the pw3 gateway has them).
+ALLOWED_EMPTY_NO_TEDAPI: dict[str, str] = {
+    "powerwall-devices/Temperature/B": _TEDAPI_ONLY + " (pack cell and inverter heatsink temperatures)",
+    **{f"powerwall-devices/Battery packs/{ref}": _TEDAPI_ONLY + " (the Powerwall 3 aggregator)" for ref in "ABC"},
+    "powerwall-devices/Fan speed/A": _TEDAPI_ONLY,
+    **{f"powerwall-exporter/TEDAPI/{ref}": "no tedapi: block for this gateway" for ref in "AB"},
+}
+# Empty for the Powerwall 3 site only: panels of series a Powerwall 3 has no source for. Keep this small:
+# a panel that can be fed on both generations should be (see per_powerwall in grafana/build_dashboards.py).
+ALLOWED_EMPTY_PW3: dict[str, str] = {}
+
+
 @dataclass
 class Stack:
     model_gw: SimulatedGateway
     replay_gw: SimulatedGateway
+    pw3_gw: SimulatedGateway
     exporter: Process
     prometheus: Process
     alertmanager: Process
@@ -108,8 +124,11 @@ class Stack:
     started: float
 
 
-def exporter_config(model_gw: SimulatedGateway, replay_gw: SimulatedGateway) -> dict[str, Any]:
-    """The exporter's YAML config (issue 2 format) for the two simulated gateways."""
+def exporter_config(
+    model_gw: SimulatedGateway, replay_gw: SimulatedGateway, pw3_gw: SimulatedGateway, work: Path
+) -> dict[str, Any]:
+    """The exporter's YAML config (issue 2 format) for the three simulated gateways; the Powerwall 3's
+    TEDAPI uses query texts of our own, signed by the key its simulator trusts (files in ``work``)."""
 
     def gateway(name: str, gw: SimulatedGateway) -> dict[str, Any]:
         return {
@@ -136,7 +155,15 @@ def exporter_config(model_gw: SimulatedGateway, replay_gw: SimulatedGateway) -> 
             "battery_commission_date": "2021-12-08",
         }
 
-    return {"state_file": "", "gateways": [gateway(MODEL_GW, model_gw), gateway(REPLAY_GW, replay_gw)]}
+    pw3 = gateway(PW3_GW, pw3_gw)
+    pw3["tedapi"] = {
+        "gateway_password": PW3_GATEWAY_PASSWORD,
+        "queries_file": str(work / "tedapi-queries.json"),
+        "query_public_key_file": str(work / "tedapi-query-key.pem"),
+        "min_interval_seconds": 2,
+    }
+    gateways = [gateway(MODEL_GW, model_gw), gateway(REPLAY_GW, replay_gw), pw3]
+    return {"state_file": "", "gateways": gateways}
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +185,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             vitals_file=fixtures / "vitals" / "pwsim-vitals.pb",
         ).start()
         cleanup.callback(replay_gw.stop)
+        pem = write_query_file(work / "tedapi-queries.json")
+        (work / "tedapi-query-key.pem").write_bytes(pem)
+        pw3_gw = SimulatedGateway(
+            password=SIM_PASSWORD,
+            model=SiteModel.pw3(seed=42, time_scale=60),
+            gateway_password=PW3_GATEWAY_PASSWORD,
+            tedapi_keys=[pem],
+        ).start()
+        cleanup.callback(pw3_gw.stop)
 
         config = work / "exporter.yml"
-        config.write_text(yaml.safe_dump(exporter_config(model_gw, replay_gw)))
+        config.write_text(yaml.safe_dump(exporter_config(model_gw, replay_gw, pw3_gw, work)))
         exporter_port = free_port()
         exporter = start_process(
             "exporter",
@@ -201,15 +237,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         cleanup.callback(prometheus.stop)
         prom = PrometheusAPI(prometheus.base_url)
 
-        def both_gateways_up() -> bool:
+        def all_gateways_up() -> bool:
             result = prom.instant('powerwall_up{job="powerwall"} == 1')
-            return {r["metric"]["gateway"] for r in result} == {MODEL_GW, REPLAY_GW}
+            return {r["metric"]["gateway"] for r in result} == {MODEL_GW, REPLAY_GW, PW3_GW}
 
         try:
-            wait_for("Prometheus to store powerwall_up == 1 for both gateways", both_gateways_up, timeout=60)
+            wait_for("Prometheus to store powerwall_up == 1 for every gateway", all_gateways_up, timeout=60)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nexporter log:\n{exporter.log_tail()}") from None
-        yield Stack(model_gw, replay_gw, exporter, prometheus, alertmanager, webhook, prom, time.time())
+        yield Stack(model_gw, replay_gw, pw3_gw, exporter, prometheus, alertmanager, webhook, prom, time.time())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,7 +277,12 @@ def coverage(stack: Stack, gateway: str, deadline: float) -> tuple[list[PanelQue
         time.sleep(2)
 
 
-def check_coverage(stack: Stack, gateway: str, allowed: dict[str, str]) -> None:
+def check_coverage(
+    stack: Stack, gateway: str, allowed: dict[str, str], not_applicable: dict[str, str] | None = None
+) -> None:
+    """Every panel query has data for ``gateway`` unless ``allowed`` says why not; ``not_applicable``
+    (series this generation has no source for) may be empty too and does not count towards the ratio."""
+    not_applicable = not_applicable or {}
     # `increase()`/`rate()` need two samples inside their window: wait a few scrapes first.
     wait_for(
         "a few scrapes in Prometheus",
@@ -249,23 +290,35 @@ def check_coverage(stack: Stack, gateway: str, allowed: dict[str, str]) -> None:
         timeout=30,
     )
     queries, empty = coverage(stack, gateway, deadline=time.time() + 30)
-    total = len(queries)
-    with_data = total - len(empty)
+    total = len([q for q in queries if q.key not in not_applicable])
+    with_data = total - len(empty - set(not_applicable))
     ratio = with_data / total
     log.info("%s: %d of %d panel queries returned data (%.0f%%)", gateway, with_data, total, 100 * ratio)
     for key in sorted(empty):
-        log.info("  empty: %s (%s)", key, allowed.get(key, "NOT ALLOWED"))
-    unexpected = sorted(empty - set(allowed))
+        log.info("  empty: %s (%s)", key, allowed.get(key, not_applicable.get(key, "NOT ALLOWED")))
+    unexpected = sorted(empty - set(allowed) - set(not_applicable))
     assert not unexpected, f"{gateway}: panel queries without data: {unexpected}"
     assert ratio >= MIN_DATA_RATIO, f"{gateway}: only {with_data}/{total} panel queries returned data"
 
 
 def test_every_panel_query_returns_data_for_the_simulated_site(stack: Stack) -> None:
-    check_coverage(stack, MODEL_GW, ALLOWED_EMPTY)
+    check_coverage(stack, MODEL_GW, ALLOWED_EMPTY, ALLOWED_EMPTY_NO_TEDAPI)
 
 
 def test_every_panel_query_returns_data_for_captured_firmware(stack: Stack) -> None:
-    check_coverage(stack, REPLAY_GW, {**ALLOWED_EMPTY, **ALLOWED_EMPTY_REPLAY})
+    check_coverage(stack, REPLAY_GW, {**ALLOWED_EMPTY, **ALLOWED_EMPTY_REPLAY}, ALLOWED_EMPTY_NO_TEDAPI)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not done yet: about 30 device-dashboard panels still read only Powerwall 2 series (battery_block_* "
+    "from /api/system_status, vitals-only CT/island/pod-fault series, overview Powerwalls/uptime); each needs "
+    "a TEDAPI fallback (e.g. sum of the HVP packs per Powerwall 3 via per_powerwall) or an ALLOWED_EMPTY_PW3 "
+    "entry saying why a Powerwall 3 has no source for it",
+)
+def test_every_panel_query_returns_data_for_the_powerwall_3_site(stack: Stack) -> None:
+    """The same dashboards on a Powerwall 3 through TEDAPI: packs, strings, temperatures, fans."""
+    check_coverage(stack, PW3_GW, ALLOWED_EMPTY, ALLOWED_EMPTY_PW3)
 
 
 def test_all_gateways_selected_returns_data_everywhere(stack: Stack) -> None:

@@ -199,6 +199,12 @@ class SimulatedGateway:
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
 
+    @property
+    def tmpdir(self) -> Path:
+        """The gateway's private (0700) temp dir, removed by :meth:`stop`: for files that belong with
+        it, like the demo's signed TEDAPI query file."""
+        return self._tmpdir
+
     # ---------------------------------------------------------------- TLS
     def _install_certificate(self, bundle: CertBundle) -> None:
         self._cert_gen += 1
