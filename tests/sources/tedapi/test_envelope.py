@@ -87,7 +87,8 @@ def test_a_routed_query_is_vetted_against_its_path(controller: q.SignedQuery) ->
     [
         "/tedapi/device/../v1",
         "/tedapi/device/1707000-11-J--TG12/v1/x",
-        "/tedapi/device/1707000-11-J--tg1234567890/v1",
+        "/tedapi/device/1707000-11-j--TG1234567890/v1",
+        "/tedapi/device/1707000-11-J--TG-1234567890/v1",
         "/tedapi/device/1707000-11-J--TG1234567890AA%2F/v1",
         "/tedapi/device//v1",
         "/tedapi/v1r",
