@@ -17,6 +17,7 @@ same families and a dashboard needs no second panel:
   uses) → ``nominal_full_pack_energy``/``nominal_energy_remaining``, and ``control.batteryBlocks``
   (``din``, ``disableReasons``) → ``battery_blocks[]`` (``PackagePartNumber``,
   ``PackageSerialNumber``, ``disabled_reasons``);
+* ``/api/sitemaster`` ← controller ``system.sitemanagerStatus.isRunning`` → ``running``;
 * ``/api/status`` ← the firmware answer (``version`` as ``"<version> <short hash>"``, ``git_hash``,
   ``din``).
 
@@ -130,6 +131,11 @@ def _split_din(din: str) -> tuple[str, str]:
     return (part, serial) if sep else ("", din)
 
 
+def _sitemaster(controller: Mapping[str, Any]) -> dict[str, Any] | None:
+    running = _dict(_dict(controller.get("system")).get("sitemanagerStatus")).get("isRunning")
+    return {"running": running} if isinstance(running, bool) else None
+
+
 def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
     control = _dict(controller.get("control"))
     status = _dict(control.get("systemStatus"))
@@ -181,6 +187,7 @@ def site_answers(
         out[ep.SITE_INFO.label] = _site_info(config)
     if isinstance(controller, Mapping):
         out[ep.SYSTEM_STATUS.label] = _system_status(controller)
+        out[ep.SITEMASTER.label] = _sitemaster(controller)
     if firmware is not None:
         out[ep.STATUS.label] = _status(firmware, gateway_din)
     return {k: v for k, v in out.items() if v}

@@ -34,7 +34,14 @@ def ms(answers: dict[str, dict[str, object]]) -> MetricSet:
 
 
 def test_keys_are_request_labels(answers: dict[str, dict[str, object]]) -> None:
-    assert set(answers) == {ep.OPERATION.label, ep.SITE_INFO.label, ep.SYSTEM_STATUS.label, ep.STATUS.label}
+    assert set(answers) == {
+        ep.OPERATION.label,
+        ep.SITE_INFO.label,
+        ep.SYSTEM_STATUS.label,
+        ep.STATUS.label,
+        ep.SITEMASTER.label,
+    }
+    assert answers[ep.SITEMASTER.label] == {"running": True}
     assert answers[ep.STATUS.label] == {"din": a.PW3_DIN, "version": "26.18.3 1a2b3c4d", "git_hash": "1a2b3c4d5e6f"}
     assert answers[ep.OPERATION.label] == {"real_mode": "self_consumption", "backup_reserve_percent": 24.0}
 
