@@ -423,6 +423,31 @@ def _scrape_once(collector: PowerwallCollector, label: str) -> int:
     return len(ms)
 
 
+def scrape_concurrently(exp: ExporterProcess, target: str, n: int, window: float, interval: float) -> None:
+    """``n`` scrapers of ``target``, each every ``interval`` s, staggered, for ``window`` s; raises on a failure."""
+    stop = time.monotonic() + window
+    errors: list[BaseException] = []
+
+    def scraper(offset: float) -> None:
+        time.sleep(offset)
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
+            try:
+                exp.get(f"/probe?target={target}")
+            except BaseException as exc:  # reported below; the benchmark must not hang
+                errors.append(exc)
+                return
+            time.sleep(max(0.0, interval - (time.monotonic() - t0)))
+
+    threads = [threading.Thread(target=scraper, args=(i * interval / n,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"scraper of {target} failed: {errors[0]!r}")
+
+
 def bench_scrapers(
     exp: ExporterProcess, sim: Sim, target: str, window: float, interval: float, min_interval: float, report: Report
 ) -> None:
@@ -436,27 +461,7 @@ def bench_scrapers(
     ceiling = len(ALL_PATHS) * bound * 60.0 / window
     for n in (1, 2, 8):
         sim.call("clear")
-        stop = time.monotonic() + window
-        errors: list[BaseException] = []
-
-        def scraper(offset: float, stop: float = stop, errors: list[BaseException] = errors) -> None:
-            time.sleep(offset)
-            while time.monotonic() < stop:
-                t0 = time.monotonic()
-                try:
-                    exp.get(f"/probe?target={target}")
-                except BaseException as exc:  # reported below; the benchmark must not hang
-                    errors.append(exc)
-                    return
-                time.sleep(max(0.0, interval - (time.monotonic() - t0)))
-
-        threads = [threading.Thread(target=scraper, args=(i * interval / n,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise RuntimeError(f"scraper failed: {errors[0]!r}")
+        scrape_concurrently(exp, target, n, window, interval)
         seen = sim.requests()
         gets = {k: v for k, v in seen.items() if k.startswith("GET ")}
         rates[n] = sum(gets.values()) * 60.0 / window

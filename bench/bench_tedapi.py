@@ -66,7 +66,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_scrape import PASSWORD, ExporterProcess, Report, _p95
+from bench_scrape import PASSWORD, ExporterProcess, Report, _p95, scrape_concurrently
 
 from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig, Secret, TLSConfig
@@ -479,7 +479,7 @@ def bench_load(
     try:
         for n in counts:
             sim.clear()
-            _scrape_concurrently(exp, f"load{n}", n, window, interval)
+            scrape_concurrently(exp, f"load{n}", n, window, interval)
             seen = sim.counts().tedapi
             rates[n] = sum(seen.values()) * 60.0 / window
             bounds = {k: math.floor(window / cadence.get(k[1], query_interval)) + 1 for k in seen}
@@ -514,30 +514,6 @@ def bench_load(
         ratio <= RATIO_TARGET if judged else None,
     )
     report.add(sec, "TEDAPI requests/min, 2 scrapers / 1 scraper", f"{rates[2] / max(rates[1], 1e-9):.2f}x")
-
-
-def _scrape_concurrently(exp: ExporterProcess, target: str, n: int, window: float, interval: float) -> None:
-    stop = time.monotonic() + window
-    errors: list[BaseException] = []
-
-    def scraper(offset: float) -> None:
-        time.sleep(offset)
-        while time.monotonic() < stop:
-            t0 = time.monotonic()
-            try:
-                exp.get(f"/probe?target={target}")
-            except BaseException as exc:  # reported below; the benchmark must not hang
-                errors.append(exc)
-                return
-            time.sleep(max(0.0, interval - (time.monotonic() - t0)))
-
-    threads = [threading.Thread(target=scraper, args=(i * interval / n,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(f"scraper of {target} failed: {errors[0]!r}")
 
 
 # ---------------------------------------------------------------------------------- main
