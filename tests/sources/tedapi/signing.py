@@ -10,24 +10,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
+from exporter.simulator.tedapi_queries import SigningKey
 from exporter.sources.tedapi.queries import signed_bytes
 
 
 class Signer:
+    """Query-file entries of our own texts, signed with a throwaway key (the simulator's)."""
+
     def __init__(self) -> None:
-        self._key = ec.generate_private_key(ec.SECP521R1())
+        self._key = SigningKey()
 
     @property
     def public_pem(self) -> bytes:
-        return self._key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self._key.public_pem
 
     def sign(self, text: str, version: int = 1) -> str:
-        return self._key.sign(signed_bytes(version, text.encode()), ec.ECDSA(hashes.SHA256())).hex()
+        return self._key.sign(signed_bytes(version, text.encode())).hex()
 
     def entry(
         self, text: str, variables: dict[str, Any] | None = None, version: int = 0, **extra: Any
