@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,54 @@ def per_powerwall(metric: str) -> str:
         '"powerwall", "$1", "parent_din", ".+--(.+)")'
     )
     return f"{metric}{{{S}}} * on(gateway, device, part_number, serial) group_left(powerwall) {parent}"
+
+
+BLOCK_FULL = "powerwall_battery_block_full_pack_energy_joules"
+BLOCK_DISCHARGED = "powerwall_battery_block_energy_discharged_joules_total"
+BLOCK_REMAINING = "powerwall_battery_block_remaining_energy_joules"
+POD_FULL = "powerwall_pod_full_pack_energy_joules"
+POD_DISCHARGED = "powerwall_pod_energy_discharged_joules_total"
+POD_REMAINING = "powerwall_pod_energy_remaining_joules"
+
+
+def block_or_packs(
+    block: str,
+    pack: str,
+    fn: Callable[[str], str] = lambda series: series,
+    *,
+    agg: str = "sum",
+    by: str = "",
+    serials: str = "$serial",
+) -> str:
+    """A Powerwall 2 battery-block quantity per Powerwall, or on a Powerwall 3 its packs' (``agg``).
+
+    A Powerwall 2 reports the quantity per battery block (/api/system_status, labelled with the
+    Powerwall's serial and part number); a Powerwall 3's blocks there carry no data, but TEDAPI
+    reports each of its battery packs (HVP: built-in and DC expansions), whose parent DIN
+    ``<part>--<serial>`` is the Powerwall 3's. So the packs are combined per parent DIN, and its
+    part and serial become `part_number` and `serial`: both sides of `or` carry the same labels,
+    the block's own, or ``by`` when given (both sides are then summed by it). ``fn`` wraps each
+    series selector (e.g. ``max_over_time(...[30d])``); ``serials`` is the regex of Powerwall
+    serials to keep (".+" on dashboards without a `serial` variable).
+    """
+    serial = "" if serials == ".+" else f', serial=~"{serials}"'
+    left = fn(f"{block}{{{S}{serial}}}")
+    pack_series = fn(f'{pack}{{{S}, device="HVP"}}')
+    parent = f'powerwall_device_info{{{S}, device="HVP", parent_din=~".+--({serials})"}}'
+    packs = f"{pack_series} * on(gateway, device, part_number, serial) group_left(parent_din) {parent}"
+    per_parent = f"{agg} by (job, instance, gateway, parent_din) ({packs})"
+    for label, group in (("serial", "$2"), ("part_number", "$1")):
+        per_parent = f'label_replace({per_parent}, "{label}", "{group}", "parent_din", "(.+)--(.+)")'
+    if by:
+        return f"(sum by ({by}) ({left}) or sum by ({by}) ({per_parent}))"
+    return f"({left} or sum without (parent_din) ({per_parent}))"
+
+
+def block_or_inverter(block: str, inverter: str) -> str:
+    """A Powerwall 2 battery-block series, or on a Powerwall 3 its inverter PCH's (TEDAPI), which
+    carries the Powerwall 3's own serial and part number: only `device` is dropped, so both sides
+    of `or` have the same labels."""
+    return f'({block}{{{SSER}}} or sum without (device) ({inverter}{{{SSER}, device="PCH"}}))'
 
 
 # --------------------------------------------------------------------------------------------------
@@ -648,8 +696,15 @@ def overview() -> JSON:
         [
             stat(
                 "Powerwalls",
-                "Number of Powerwall batteries the gateway reports.",
-                [target(f"powerwall_batteries{{{S}}}", "{{gateway}}")],
+                "Number of Powerwall batteries the gateway reports (a Powerwall 3 site: the Powerwall 3 units "
+                "TEDAPI lists, DC expansions not counted).",
+                [
+                    target(
+                        f"max by (job, gateway) (powerwall_batteries{{{S}}}) "
+                        f'or count by (job, gateway) (powerwall_device_info{{{S}, device="PW3"}})',
+                        "{{gateway}}",
+                    )
+                ],
                 "none",
                 options={"graphMode": "none"},
             ),
@@ -838,8 +893,14 @@ def energy() -> JSON:
                         interval="1d",
                     ),
                     target(
-                        f"sum by (serial) (increase(powerwall_battery_block_energy_discharged_joules_total{block}"
-                        f"[$__interval])) / {J_TO_KWH}",
+                        block_or_packs(
+                            BLOCK_DISCHARGED,
+                            POD_DISCHARGED,
+                            lambda series: f"increase({series}[$__interval])",
+                            by="serial",
+                            serials=".+",
+                        )
+                        + f" / {J_TO_KWH}",
                         "{{serial}} discharged",
                         interval="1d",
                     ),
@@ -948,15 +1009,22 @@ def energy() -> JSON:
 
 def batteries() -> JSON:
     blk = f"{{{SSER}}}"
+    # Per Powerwall on both generations (block_or_packs): a Powerwall 3's packs are summed, or averaged
+    # where the value is compared with one pack's nameplate.
+    full = block_or_packs(BLOCK_FULL, POD_FULL)
+    full_30d_max = block_or_packs(BLOCK_FULL, POD_FULL, lambda series: f"max_over_time({series}[30d])")
+    discharged = block_or_packs(BLOCK_DISCHARGED, POD_DISCHARGED)
+    discharged_per_pack = block_or_packs(BLOCK_DISCHARGED, POD_DISCHARGED, agg="avg")
     pw = Row(
         "Powerwalls",
         [
             gauge(
                 "Capacity vs nameplate",
-                f"Full-charge energy of each Powerwall relative to the {NAMEPLATE_KWH} kWh on the data sheet.",
+                f"Full-charge energy of each Powerwall relative to the {NAMEPLATE_KWH} kWh on the data sheet "
+                "(a Powerwall 3 with DC expansions: the average of its packs, each rated the same).",
                 [
                     target(
-                        f"powerwall_battery_block_full_pack_energy_joules{blk} / ({NAMEPLATE_KWH} * {J_TO_KWH})",
+                        f"{block_or_packs(BLOCK_FULL, POD_FULL, agg='avg')} / ({NAMEPLATE_KWH} * {J_TO_KWH})",
                         "{{serial}}",
                     )
                 ],
@@ -969,15 +1037,9 @@ def batteries() -> JSON:
             stat(
                 "Capacity change, 30 days",
                 "Full-charge energy now compared with its highest value in the last 30 days "
-                "(the PowerwallCapacityDropped alert fires below -5 %).",
-                [
-                    target(
-                        f"(powerwall_battery_block_full_pack_energy_joules{blk} - "
-                        f"max_over_time(powerwall_battery_block_full_pack_energy_joules{blk}[30d])) / "
-                        f"max_over_time(powerwall_battery_block_full_pack_energy_joules{blk}[30d])",
-                        "{{serial}}",
-                    )
-                ],
+                "(Powerwall 2: the PowerwallCapacityDropped alert fires below -5 %; a Powerwall 3: its packs' "
+                "sum against the sum of their highest values).",
+                [target(f"({full} - {full_30d_max}) / {full_30d_max}", "{{serial}}")],
                 "percentunit",
                 w=6,
                 decimals=1,
@@ -985,13 +1047,8 @@ def batteries() -> JSON:
             ),
             stat(
                 "Lifetime discharged",
-                "Energy each Powerwall delivered since installation.",
-                [
-                    target(
-                        f"powerwall_battery_block_energy_discharged_joules_total{blk} / {J_TO_KWH}",
-                        "{{serial}}",
-                    )
-                ],
+                "Energy each Powerwall delivered since installation (a Powerwall 3: all its packs).",
+                [target(f"{discharged} / {J_TO_KWH}", "{{serial}}")],
                 "kwatth",
                 w=6,
                 decimals=0,
@@ -999,10 +1056,11 @@ def batteries() -> JSON:
             ),
             stat(
                 "Equivalent full cycles",
-                "Lifetime discharged energy divided by the nameplate capacity.",
+                "Lifetime discharged energy divided by the nameplate capacity (a Powerwall 3: per pack, averaged "
+                "over its packs).",
                 [
                     target(
-                        f"powerwall_battery_block_energy_discharged_joules_total{blk} / ({NAMEPLATE_KWH} * {J_TO_KWH})",
+                        f"{discharged_per_pack} / ({NAMEPLATE_KWH} * {J_TO_KWH})",
                         "{{serial}}",
                     )
                 ],
@@ -1013,15 +1071,21 @@ def batteries() -> JSON:
             ),
             ts(
                 "Energy remaining",
-                "Energy stored in each Powerwall.",
-                [target(f"powerwall_battery_block_remaining_energy_joules{blk} / {J_TO_KWH}", "{{serial}}")],
+                "Energy stored in each Powerwall (a Powerwall 3: all its packs).",
+                [
+                    target(
+                        f"{block_or_packs(BLOCK_REMAINING, POD_REMAINING)} / {J_TO_KWH}",
+                        "{{serial}}",
+                    )
+                ],
                 "kwatth",
                 w=12,
             ),
             ts(
                 "Full-pack energy (degradation)",
-                f"Energy each Powerwall holds when full; the dashed line is the {NAMEPLATE_KWH} kWh nameplate.",
-                [target(f"powerwall_battery_block_full_pack_energy_joules{blk} / {J_TO_KWH}", "{{serial}}")],
+                f"Energy each Powerwall holds when full; the dashed line is the {NAMEPLATE_KWH} kWh nameplate "
+                "(a Powerwall 3: all its packs, each DC expansion adds one nameplate).",
+                [target(f"{full} / {J_TO_KWH}", "{{serial}}")],
                 "kwatth",
                 w=12,
                 steps=thresholds((None, "transparent"), (NAMEPLATE_KWH, RED)),
@@ -1029,8 +1093,16 @@ def batteries() -> JSON:
             ),
             ts(
                 "Battery power",
-                "Power of each Powerwall: + discharging, - charging.",
-                [target(f"powerwall_battery_block_power_watts{blk}", "{{serial}}")],
+                "Power of each Powerwall: + discharging, - charging (a Powerwall 3: the DC power between its "
+                "inverter and its packs; its AC output is in Inverter output).",
+                [
+                    target(
+                        block_or_inverter(
+                            "powerwall_battery_block_power_watts", "powerwall_inverter_battery_power_watts"
+                        ),
+                        "{{serial}}",
+                    )
+                ],
                 "watt",
                 w=12,
             ),
@@ -1136,9 +1208,14 @@ def batteries() -> JSON:
         [
             timeline(
                 "Powerwall state",
-                "Inverter and grid state of each Powerwall as the gateway reports them.",
+                "Inverter and grid state of each Powerwall as the gateway reports them (a Powerwall 3: its "
+                "inverter PCH's state; it reports no grid compliance state).",
                 [
-                    target(f"powerwall_battery_block_pinv_state_info{blk} == 1", "{{serial}} {{state}}"),
+                    target(
+                        block_or_inverter("powerwall_battery_block_pinv_state_info", "powerwall_inverter_state_info")
+                        + " == 1",
+                        "{{serial}} {{state}}",
+                    ),
                     target(f"powerwall_battery_block_pinv_grid_state_info{blk} == 1", "{{serial}} {{state}}"),
                 ],
                 ACTIVE,
@@ -1281,9 +1358,14 @@ def batteries() -> JSON:
             ),
             timeline(
                 "Island grid state",
-                "The synchronizer's view of the grid: connected or islanded.",
+                "The backup switch's view of the grid: connected or islanded (Powerwall 2 synchronizer; a "
+                "Powerwall 3 site controller's grid contactor).",
                 [
-                    target(f"powerwall_island_grid_connected{{{S}}}", "{{gateway}} grid connected"),
+                    target(
+                        f"max by (job, gateway) (powerwall_island_grid_connected{{{S}}}) "
+                        f"or max by (job, gateway) (powerwall_islanding_contactor_closed{{{S}}})",
+                        "{{gateway}} grid connected",
+                    ),
                 ],
                 value_map(("1", "Connected", GREEN), ("0", "Islanded", RED)),
                 w=8,
@@ -1328,8 +1410,15 @@ def batteries() -> JSON:
             ),
             ts(
                 "Solar inverter power",
-                "AC output of the Powerwall+ solar inverter.",
-                [target(f"powerwall_solar_inverter_power_watts{{{S}}}", "{{gateway}} {{serial}}")],
+                "AC output of the Powerwall+ solar inverter, or the PV power into a Powerwall 3's inverter (all "
+                "its strings).",
+                [
+                    target(
+                        f"powerwall_solar_inverter_power_watts{{{S}}} "
+                        f'or powerwall_inverter_solar_power_watts{{{S}, device="PCH"}}',
+                        "{{gateway}} {{serial}}",
+                    )
+                ],
                 "watt",
                 w=12,
             ),

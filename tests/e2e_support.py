@@ -122,6 +122,7 @@ TEDAPI_CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_pod_energy_discharged_joules_total powerwall_pod_full_cycles_total
     powerwall_battery_packs_expected powerwall_battery_packs_present powerwall_battery_packs_connected
     powerwall_inverter_heatsink_temperature_celsius powerwall_fan_speed_rpm powerwall_fan_duty_ratio
+    powerwall_inverter_battery_power_watts powerwall_inverter_solar_power_watts
     powerwall_islanding_grid_ok powerwall_islanding_microgrid_ok powerwall_islanding_contactor_closed
     powerwall_islanding_customer_mode_info powerwall_site_shutdown
     """
