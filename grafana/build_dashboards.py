@@ -1037,8 +1037,8 @@ def batteries() -> JSON:
             stat(
                 "Capacity change, 30 days",
                 "Full-charge energy now compared with its highest value in the last 30 days "
-                "(Powerwall 2: the PowerwallCapacityDropped alert fires below -5 %; a Powerwall 3: its packs' "
-                "sum against the sum of their highest values).",
+                "(a Powerwall 3: its packs' sum against the sum of their highest values). The "
+                "PowerwallCapacityDropped alert fires below -5 % (per pack on a Powerwall 3).",
                 [target(f"({full} - {full_30d_max}) / {full_30d_max}", "{{serial}}")],
                 "percentunit",
                 w=6,
