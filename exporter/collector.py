@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -31,6 +30,7 @@ from exporter.gateway.sessions import SessionStore
 from exporter.gateway.transport import GatewayTransport, TransportStats
 from exporter.metrics.counters import CounterGuard
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
+from exporter.scrapejobs import ScrapeJobs
 from exporter.sources.base import Output, Source
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST, sources_for
 from exporter.workers import WorkerPool
@@ -61,7 +61,6 @@ RELOAD_TIME = gauge(
 )
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
-MAX_JOBS_PER_SCRAPE = 64  # per gateway: every request of every source, follow-ups included
 # Single flight: no request ever needs two workers; TEDAPI's chain adds a few more per scrape.
 MAX_WORKERS_PER_GATEWAY = len(ALL_REQUESTS) + 6
 
@@ -77,9 +76,6 @@ class GatewayStatus:
     series: int = 0
     # The set this scrape built, so the landing page shows its numbers without asking the gateway.
     metrics: MetricSet | None = field(default=None, repr=False, compare=False)
-
-
-Job = tuple[Source, Request, "Future[Result]"]
 
 
 class GatewayScraper:
@@ -139,7 +135,7 @@ class GatewayScraper:
 
     def start(self, deadline: float) -> ScrapeJobs:
         """Start every request of every source for this scrape (follow-ups start as answers arrive)."""
-        jobs = ScrapeJobs(self, deadline)
+        jobs = ScrapeJobs(self.transport, self.pool.submit, self.name, deadline)
         # Every source chooses from the state at the scrape's start, before any request runs: a
         # fast answer (vitals' 404) must not change what a later source asks in the same scrape.
         planned = [(source, request) for source in self.sources for request in source.requests(self.transport)]
@@ -238,69 +234,6 @@ class GatewayScraper:
             ", ".join(failing),
             errors[0],
         )
-
-
-class ScrapeJobs:
-    """The requests of one gateway in one scrape, including follow-ups started as answers arrive.
-
-    A source may need one answer to address the next request (see :meth:`Source.followups`); the
-    follow-up starts in the worker that delivered the answer, so dependent requests cost one round
-    trip each and never a scrape each. Bounded: a request is asked once per scrape, and at most
-    :data:`MAX_JOBS_PER_SCRAPE` requests are started in all.
-    """
-
-    def __init__(self, scraper: GatewayScraper, deadline: float) -> None:
-        self._scraper = scraper
-        self._deadline = deadline
-        self._cond = threading.Condition()
-        self._jobs: list[Job] = []
-        self._keys: set[tuple[str, str, str]] = set()
-        self._pending = 1  # released by started(): no early "all done" while the first round is added
-        self.finished_at: float | None = None
-
-    def add(self, source: Source, request: Request) -> None:
-        with self._cond:
-            if request.key in self._keys or len(self._jobs) >= MAX_JOBS_PER_SCRAPE:
-                return
-            self._keys.add(request.key)
-            self._pending += 1
-        future = self._scraper.transport.begin(request, self._deadline, self._scraper.pool.submit)
-        with self._cond:
-            self._jobs.append((source, request, future))
-        future.add_done_callback(partial(self._done, source, request))
-
-    def started(self) -> None:
-        self._release()
-
-    def _done(self, source: Source, request: Request, future: Future[Result]) -> None:
-        try:
-            result = future.result()
-            if isinstance(result, Fetched):
-                for more in source.followups(request, result):
-                    self.add(source, more)
-        except Exception:
-            log.exception(
-                "gateway %s: follow-ups of %s failed (a bug: please report it)", self._scraper.name, request.label
-            )
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        with self._cond:
-            self._pending -= 1
-            if self._pending == 0:
-                self.finished_at = time.monotonic()
-                self._cond.notify_all()
-
-    def wait(self) -> bool:
-        """Wait until every request (follow-ups included) is done or the deadline passed; True: all done."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._pending == 0, timeout=max(0.0, self._deadline - time.monotonic()))
-
-    @property
-    def jobs(self) -> list[Job]:
-        with self._cond:
-            return list(self._jobs)
 
 
 def _transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[str] = ()) -> None:

@@ -1,0 +1,88 @@
+"""One gateway's requests in one scrape: the sources' own, and the follow-ups their answers make possible.
+
+Split from the collector because it is the one piece of a scrape that is concurrent by itself:
+follow-ups start from workers' done-callbacks, and the scrape waits for all of them (or the deadline)
+on one condition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from functools import partial
+
+from exporter.gateway.outcomes import Fetched, Result
+from exporter.gateway.request import Request
+from exporter.gateway.transport import GatewayTransport, Run
+from exporter.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+MAX_JOBS_PER_SCRAPE = 64  # per gateway: every request of every source, follow-ups included
+
+Job = tuple[Source, Request, "Future[Result]"]
+
+
+class ScrapeJobs:
+    """The requests of one gateway in one scrape, including follow-ups started as answers arrive.
+
+    A source may need one answer to address the next request (see :meth:`Source.followups`); the
+    follow-up starts in the worker that delivered the answer, so dependent requests cost one round
+    trip each and never a scrape each. Bounded: a request is asked once per scrape, and at most
+    :data:`MAX_JOBS_PER_SCRAPE` requests are started in all.
+    """
+
+    def __init__(self, transport: GatewayTransport, run: Run, gateway: str, deadline: float) -> None:
+        self._transport = transport
+        self._run = run
+        self._gateway = gateway
+        self._deadline = deadline
+        self._cond = threading.Condition()
+        self._jobs: list[Job] = []
+        self._keys: set[tuple[str, str, str]] = set()
+        self._pending = 1  # released by started(): no early "all done" while the first round is added
+        self.finished_at: float | None = None
+
+    def add(self, source: Source, request: Request) -> None:
+        with self._cond:
+            if request.key in self._keys or len(self._jobs) >= MAX_JOBS_PER_SCRAPE:
+                return
+            self._keys.add(request.key)
+            self._pending += 1
+        future = self._transport.begin(request, self._deadline, self._run)
+        with self._cond:
+            self._jobs.append((source, request, future))
+        future.add_done_callback(partial(self._done, source, request))
+
+    def started(self) -> None:
+        self._release()
+
+    def _done(self, source: Source, request: Request, future: Future[Result]) -> None:
+        try:
+            result = future.result()
+            if isinstance(result, Fetched):
+                for more in source.followups(request, result):
+                    self.add(source, more)
+        except Exception:
+            log.exception("gateway %s: follow-ups of %s failed (a bug: please report it)", self._gateway, request.label)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._pending -= 1
+            if self._pending == 0:
+                self.finished_at = time.monotonic()
+                self._cond.notify_all()
+
+    def wait(self) -> bool:
+        """Wait until every request (follow-ups included) is done or the deadline passed; True: all done."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout=max(0.0, self._deadline - time.monotonic()))
+
+    @property
+    def jobs(self) -> list[Job]:
+        with self._cond:
+            return list(self._jobs)
