@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("--config.check needs --config.file")
             return 2
         _warn_about_pins(config)
+        _warn_about_tedapi(config)
         log.info("configuration OK: %d gateway(s)", len(config.gateways))
         return 0
 
@@ -173,6 +174,20 @@ def _hangup(_signum: int, _frame: FrameType | None) -> None:
 def _warn_about_pins(config: Config) -> None:
     for warning in pin_warnings(config):
         log.warning("%s", warning)
+
+
+def _warn_about_tedapi(config: Config) -> None:
+    """What start-up would say about TEDAPI's signed queries (a named queries_file is checked with the config)."""
+    from exporter.sources.tedapi import queries
+
+    for g in config.gateways:
+        if g.tedapi is None or g.tedapi.queries_file is not None:
+            continue
+        report = queries.inspect(None)
+        if report.queries is None:
+            log.warning("gateway %s: TEDAPI would be off: %s", g.name, report.off_reason)
+        else:
+            log.info("gateway %s: TEDAPI queries from %s", g.name, report.queries.origin)
 
 
 def _refused_combination(args: argparse.Namespace) -> str | None:

@@ -111,3 +111,28 @@ def test_a_good_block_passes_the_check_and_never_prints_the_password(tmp_path: P
     block = {"gateway_password": "TOPSECRET-GW", "queries_file": str(queries), "query_public_key_file": "key.pem"}
     code, errors = check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi=block)]})
     assert (code, errors) == (0, [])
+
+
+def test_the_check_says_where_the_queries_would_come_from(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    from exporter.sources.tedapi import queries
+    from tests.conftest import REPO
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"state_file": None, "gateways": [gateway(tedapi={"gateway_password": "y"})]}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", f"--config.file={path}", "--config.check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    if queries.pypowerwall_files():
+        assert "TEDAPI queries from pypowerwall" in proc.stderr
+    else:
+        assert "TEDAPI would be off" in proc.stderr and "tedapi" in proc.stderr
