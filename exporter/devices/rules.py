@@ -100,7 +100,7 @@ GENERIC_PREFIX = "powerwall_vital_"
 # Device-level metrics (from the device record, not from a vital)
 DEVICE_INFO = info(
     "powerwall_device_info",
-    "A device reported by /api/devices/vitals (DIN, parent DIN, firmware, manufacturer); always 1.",
+    "A device the gateway reports (vitals or TEDAPI): DIN, parent DIN, firmware, manufacturer; always 1.",
 )
 DEVICE_LAST_COMMUNICATION = gauge(
     "powerwall_device_last_communication_timestamp_seconds",

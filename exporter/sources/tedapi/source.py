@@ -41,6 +41,7 @@ from exporter.sources.tedapi import envelope, queries
 from exporter.sources.tedapi.devices import Block, blocks, components_devices, controller_devices
 from exporter.sources.tedapi.envelope import DEVICE_PATH_RE, DIN_RE, EnvelopeError, Route, SystemInfo
 from exporter.sources.tedapi.site import controller_site_metrics, site_answers
+from exporter.sources.vitals.source import VITALS
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ REFUSED_HINT = (
     "WiFi client of the gateway's own access point (192.168.91.1)"
 )
 OK_STATUSES = (1, 2)  # SUCCESS, ERROR_PARTIAL (data with some fields missing)
+CONTROLLER_DEVICES = "tedapi:controller_devices"  # decoded: (devices, request label)
 
 TEDAPI_ENABLED = gauge(
     "powerwall_tedapi_enabled", "1 when TEDAPI is configured and usable signed queries were loaded, else 0."
@@ -267,7 +269,8 @@ class TedapiSource(Source):
             if step.kind == "controller":
                 with self._lock:
                     din = self._din or ""
-                flatten_devices(controller_devices(data, din, firmware), out.ms, request.label)
+                # Flattened in finish(), once it is known whether vitals answered in this scrape.
+                out.decoded[CONTROLLER_DEVICES] = (controller_devices(data, din, firmware), request.label)
                 controller_site_metrics(data, out.ms)
                 out.decoded["tedapi:controller"] = data
             else:
@@ -291,6 +294,11 @@ class TedapiSource(Source):
         out.ms.add(TEDAPI_ENABLED, 1 if self.queries is not None else 0)
         if self.queries is None:
             return
+        devices = decoded.get(CONTROLLER_DEVICES)
+        # Firmware before 23.44 still serves vitals, which reports the same devices (the inverters
+        # under their own serials): then vitals alone speaks for them, never both.
+        if devices is not None and VITALS.label not in decoded:
+            flatten_devices(devices[0], out.ms, devices[1])
         for role, query in sorted(self.queries.queries.items()):
             verified = {True: "yes", False: "no", None: "unchecked"}[query.verified]
             out.ms.add(

@@ -37,6 +37,7 @@ class VitalsSource(Source):
             ) from None
         out.ms.add(VITALS_SUPPORTED, 1)
         flatten_devices(devices, out.ms, request.label)
+        out.decoded[request.label] = devices  # other sources see that vitals spoke for these devices
 
     def not_supported(self, request: Request, out: Output) -> None:
         out.ms.add(VITALS_SUPPORTED, 0)

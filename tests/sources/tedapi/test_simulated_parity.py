@@ -117,3 +117,29 @@ def test_tedapi_and_vitals_give_the_same_per_device_series(tmp_path: Path) -> No
         assert abs(vitals[series] - tedapi[series]) <= 1e-6 * max(1.0, abs(vitals[series])) or series[0].endswith(
             "_timestamp_seconds"
         ), series
+
+
+def test_with_vitals_answering_tedapi_does_not_report_the_devices_twice(tmp_path: Path) -> None:
+    """Firmware before 23.44 with ``tedapi:`` on: vitals speaks for the devices, TEDAPI adds the rest."""
+    queries = tmp_path / "queries.json"
+    pem = write_query_file(queries)
+    model = SiteModel(seed=7, powerwalls=2, solar_powerwall=True, clock=lambda: FROZEN)
+    gw = SimulatedGateway(password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
+    gw.start()
+    try:
+        base = gateway_config(gw)
+        both = make_collector(
+            dataclasses.replace(
+                base, tedapi=TedapiConfig(Secret(GATEWAY_PASSWORD), base.host, base.port, queries, pem, 5)
+            )
+        )
+        vitals_only = make_collector(base)
+        try:
+            with_tedapi = _per_device(both.scrape())
+            without = _per_device(vitals_only.scrape())
+        finally:
+            both.close()
+            vitals_only.close()
+    finally:
+        gw.stop()
+    assert set(with_tedapi) == set(without)  # PW2 controller devices come from vitals only
