@@ -19,15 +19,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from exporter.config import Secret
-from exporter.config.tedapi import TedapiConfig
 from exporter.devices.model import split_din
 from exporter.metrics.metricset import MetricSet
-from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
-from tests.conftest import SIM_PASSWORD, gateway_config, make_collector
+from exporter.simulator import SiteModel
+from tests.conftest import make_collector
+from tests.sources.tedapi.test_tedapi_against_simulator import start_site
 
 FROZEN = 1_750_000_000.0
-GATEWAY_PASSWORD = "parity-gateway-password"
 Series = tuple[str, tuple[tuple[str, str], ...]]
 
 # Vitals has it, TEDAPI cannot: the Neurio CT's location lives in config.json meters[].cts.
@@ -71,29 +69,28 @@ def _normalise(series: dict[Series, float], swap: dict[tuple[str, str, str], str
     return out
 
 
-def test_tedapi_and_vitals_give_the_same_per_device_series(tmp_path: Path) -> None:
-    queries = tmp_path / "queries.json"
-    pem = write_query_file(queries)
-    key = tmp_path / "key.pem"
-    key.write_bytes(pem)
+def _scrape(tmp_path: Path, *, keep_vitals: bool) -> tuple[dict[Series, float], dict[Series, float]]:
+    """One frozen simulated Powerwall 2 site serving vitals and TEDAPI: its per-device series read by a
+    collector without ``tedapi:`` and by one with it (its vitals source removed unless ``keep_vitals``)."""
     model = SiteModel(seed=7, powerwalls=2, solar_powerwall=True, clock=lambda: FROZEN)
-    gw = SimulatedGateway(password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
-    gw.start()
+    site = start_site(tmp_path, model)
     try:
-        base = gateway_config(gw)
-        vitals_collector = make_collector(base)
-        tedapi_cfg = TedapiConfig(Secret(GATEWAY_PASSWORD), base.host, base.port, queries, key.read_bytes(), 5)
-        tedapi_collector = make_collector(dataclasses.replace(base, tedapi=tedapi_cfg))
-        scraper = next(iter(tedapi_collector.scrapers.values()))
-        scraper.sources = [s for s in scraper.sources if s.name != "vitals"]
+        vitals_collector = make_collector(dataclasses.replace(site.cfg, tedapi=None))
+        tedapi_collector = make_collector(site.cfg)
+        if not keep_vitals:
+            scraper = next(iter(tedapi_collector.scrapers.values()))
+            scraper.sources = [s for s in scraper.sources if s.name != "vitals"]
         try:
-            vitals = _per_device(vitals_collector.scrape())
-            tedapi = _per_device(tedapi_collector.scrape())
+            return _per_device(vitals_collector.scrape()), _per_device(tedapi_collector.scrape())
         finally:
             vitals_collector.close()
             tedapi_collector.close()
     finally:
-        gw.stop()
+        site.gw.stop()
+
+
+def test_tedapi_and_vitals_give_the_same_per_device_series(tmp_path: Path) -> None:
+    vitals, tedapi = _scrape(tmp_path, keep_vitals=False)
     assert any(n == "powerwall_inverter_power_watts" for n, _ in tedapi), "TEDAPI delivered no devices"
     swap = {
         (d["device"], d["serial"], d["part_number"]): d["parent_din"]
@@ -121,25 +118,5 @@ def test_tedapi_and_vitals_give_the_same_per_device_series(tmp_path: Path) -> No
 
 def test_with_vitals_answering_tedapi_does_not_report_the_devices_twice(tmp_path: Path) -> None:
     """Firmware before 23.44 with ``tedapi:`` on: vitals speaks for the devices, TEDAPI adds the rest."""
-    queries = tmp_path / "queries.json"
-    pem = write_query_file(queries)
-    model = SiteModel(seed=7, powerwalls=2, solar_powerwall=True, clock=lambda: FROZEN)
-    gw = SimulatedGateway(password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
-    gw.start()
-    try:
-        base = gateway_config(gw)
-        both = make_collector(
-            dataclasses.replace(
-                base, tedapi=TedapiConfig(Secret(GATEWAY_PASSWORD), base.host, base.port, queries, pem, 5)
-            )
-        )
-        vitals_only = make_collector(base)
-        try:
-            with_tedapi = _per_device(both.scrape())
-            without = _per_device(vitals_only.scrape())
-        finally:
-            both.close()
-            vitals_only.close()
-    finally:
-        gw.stop()
+    without, with_tedapi = _scrape(tmp_path, keep_vitals=True)
     assert set(with_tedapi) == set(without)  # PW2 controller devices come from vitals only

@@ -33,7 +33,7 @@ class Site:
     cfg: GatewayConfig
 
 
-def _start(tmp_path: Path, model: SiteModel, interval: float = 5.0, password: str = GATEWAY_PASSWORD) -> Site:
+def start_site(tmp_path: Path, model: SiteModel, interval: float = 5.0, password: str = GATEWAY_PASSWORD) -> Site:
     queries = tmp_path / "queries.json"
     pem = write_query_file(queries)
     key = tmp_path / "key.pem"
@@ -47,14 +47,14 @@ def _start(tmp_path: Path, model: SiteModel, interval: float = 5.0, password: st
 
 @pytest.fixture
 def pw3(tmp_path: Path) -> Iterator[Site]:
-    site = _start(tmp_path, SiteModel.pw3())
+    site = start_site(tmp_path, SiteModel.pw3())
     yield site
     site.gw.stop()
 
 
 @pytest.fixture
 def pw2(tmp_path: Path) -> Iterator[Site]:
-    site = _start(tmp_path, SiteModel.pw2_tedapi())
+    site = start_site(tmp_path, SiteModel.pw2_tedapi())
     yield site
     site.gw.stop()
 
@@ -144,7 +144,7 @@ def test_scraping_every_half_second_keeps_tedapi_on_its_cadence(pw3: Site, caplo
 
 
 def test_a_wrong_gateway_password_costs_tedapi_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    site = _start(tmp_path, SiteModel.pw3(), password="wrong-gateway-password")
+    site = start_site(tmp_path, SiteModel.pw3(), password="wrong-gateway-password")
     collector = make_collector(site.cfg)
     try:
         with caplog.at_level(logging.INFO):
