@@ -12,8 +12,8 @@ import yaml
 from tests.conftest import REPO
 
 
-def check(tmp_path: Path, config: dict[str, Any] | str) -> tuple[int, list[str]]:
-    """Run ``--config.check`` on ``config`` (a dict, or YAML text written as it is)."""
+def run_check(tmp_path: Path, config: dict[str, Any] | str) -> subprocess.CompletedProcess[str]:
+    """Run ``--config.check`` on ``config`` (a dict, or YAML text written as it is); never a traceback."""
     path = tmp_path / "config.yaml"
     path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
     proc = subprocess.run(
@@ -24,6 +24,12 @@ def check(tmp_path: Path, config: dict[str, Any] | str) -> tuple[int, list[str]]
         timeout=30,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def check(tmp_path: Path, config: dict[str, Any] | str) -> tuple[int, list[str]]:
+    """``--config.check``'s exit code and its "invalid configuration" lines."""
+    proc = run_check(tmp_path, config)
     return proc.returncode, [line for line in proc.stderr.splitlines() if "invalid configuration" in line]
 
 

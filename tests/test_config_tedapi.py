@@ -10,7 +10,8 @@ import pytest
 from exporter.config import ConfigError, parse_config
 from exporter.config.tedapi import DEFAULT_MIN_INTERVAL_SECONDS, TedapiConfig
 from exporter.simulator import write_query_file
-from tests.test_config_check import check, gateway
+from exporter.sources.tedapi import queries
+from tests.test_config_check import check, gateway, run_check
 
 
 def _parse(tedapi: object) -> TedapiConfig | None:
@@ -109,28 +110,13 @@ def test_a_good_block_passes_the_check_and_never_prints_the_password(tmp_path: P
     queries = tmp_path / "queries.json"
     (tmp_path / "key.pem").write_bytes(write_query_file(queries))
     block = {"gateway_password": "TOPSECRET-GW", "queries_file": str(queries), "query_public_key_file": "key.pem"}
-    code, errors = check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi=block)]})
-    assert (code, errors) == (0, [])
+    proc = run_check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi=block)]})
+    assert proc.returncode == 0 and "invalid configuration" not in proc.stderr, proc.stderr
+    assert "TOPSECRET-GW" not in proc.stderr + proc.stdout
 
 
 def test_the_check_says_where_the_queries_would_come_from(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    import yaml
-
-    from exporter.sources.tedapi import queries
-    from tests.conftest import REPO
-
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"state_file": None, "gateways": [gateway(tedapi={"gateway_password": "y"})]}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", f"--config.file={path}", "--config.check"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = run_check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi={"gateway_password": "y"})]})
     assert proc.returncode == 0, proc.stderr
     if queries.pypowerwall_files():
         assert "TEDAPI queries from pypowerwall" in proc.stderr
