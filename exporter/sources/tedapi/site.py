@@ -33,6 +33,7 @@ from typing import Any
 
 from exporter.metrics.metricset import MetricSet, gauge, info
 from exporter.sources.json_api import endpoints as ep
+from exporter.sources.json_api.tables import GRID_CODE_TABLE, SITE_INFO_LABELS
 from exporter.sources.tedapi.envelope import SystemInfo
 
 SITE_INFO_KEYS: tuple[tuple[str, str], ...] = (
@@ -43,19 +44,8 @@ SITE_INFO_KEYS: tuple[tuple[str, str], ...] = (
 )
 """config ``site_info`` key → the ``/api/site_info`` key the json_api tables read (units as there)."""
 
-GRID_CODE_KEYS = (
-    "grid_code",
-    "grid_voltage_setting",
-    "grid_freq_setting",
-    "grid_phase_setting",
-    "country",
-    "state",
-    "distributor",
-    "utility",
-    "retailer",
-    "region",
-)
-"""Grid code fields copied into ``/api/site_info``'s nested ``grid_code`` object."""
+GRID_CODE_KEYS: tuple[str, ...] = (*SITE_INFO_LABELS, *(f.key for f in GRID_CODE_TABLE.fields))
+"""Grid code fields copied into ``/api/site_info``'s nested ``grid_code`` object: what its mappers read."""
 
 ISLANDING_CUSTOMER_MODE = gauge(
     "powerwall_islanding_customer_mode",
