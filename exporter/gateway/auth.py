@@ -39,8 +39,6 @@ LOGIN_FAILURE_SHARE_SECONDS = 2.0  # a failed login answers every caller this lo
 LOGIN_RESULTS = ("success", "bad_credentials", "rate_limited", "error")
 REFUSED_BACKOFF_SECONDS = 60.0  # HTTP Basic refused: the same secret will be refused again
 
-Clock = Callable[[], float] | None
-
 # (method, path, headers, body, deadline) -> Answer; raises FetchError
 Send = Callable[[str, str, Mapping[str, str], bytes, float], Answer]
 # (headers, minimum seconds, label) -> None: a 429 silences the whole gateway
@@ -101,7 +99,13 @@ class HttpBasic:
     """
 
     def __init__(
-        self, domain: str, gateway: str, user: str, secret: Secret, hint: str = "", clock: Clock = None
+        self,
+        domain: str,
+        gateway: str,
+        user: str,
+        secret: Secret,
+        hint: str = "",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.domain = domain
         self._gateway = gateway
@@ -109,7 +113,7 @@ class HttpBasic:
         self._headers = {"Authorization": f"Basic {token}"}
         self._hint = hint
         self._refused = False
-        self._pause = Pause(clock or time.monotonic)
+        self._pause = Pause(clock)
 
     def credentials(self, deadline: float) -> Credentials | FetchError:
         return Credentials(0, self._headers)

@@ -93,10 +93,19 @@ def query_request(route: Route, query: SignedQuery) -> bytes:
 def describe(body: bytes) -> str:
     """What a request body is, for logs and for the simulator's record: ``config``, ``firmware``,
     ``query:<operation>``, or ``dangerous:<why>``."""
+    return _classify(body)[0]
+
+
+def _classify(body: bytes) -> tuple[str, Any]:
+    """:func:`describe`'s answer and the decoded message (None when it did not decode)."""
     try:
         msg = PB.Message.FromString(body)
     except DecodeError:
-        return "dangerous:undecodable"
+        return "dangerous:undecodable", None
+    return _kind(msg, body), msg
+
+
+def _kind(msg: Any, body: bytes) -> str:
     # Unknown fields survive a parse and re-encode: drop them (recursively) and compare, so a
     # field our schema does not know (a control message) can never ride along with a read.
     msg.DiscardUnknownFields()
@@ -135,9 +144,9 @@ def describe(body: bytes) -> str:
 
 def vet(path: str, body: bytes) -> bool:
     """The allow-list's check of a TEDAPI body: one of our three reads, addressed as ``path`` says."""
-    if describe(body).startswith("dangerous:"):
+    kind, msg = _classify(body)
+    if kind.startswith("dangerous:"):
         return False
-    msg = PB.Message.FromString(body)
     env = msg.envelope
     routed = DEVICE_PATH_RE.match(path)
     if routed is None:
