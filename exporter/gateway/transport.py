@@ -63,6 +63,16 @@ class TransportStats:
     cooldown_seconds: float
 
 
+class _BoundedDomain:
+    """An auth domain with a host of its own: at most ``connections`` requests at once (and as many
+    kept-alive connections), and a back-off while its host does not answer at all."""
+
+    def __init__(self, connections: int, unreachable: Pause) -> None:
+        self.connections = connections
+        self.slots = threading.BoundedSemaphore(connections)
+        self.unreachable = unreachable
+
+
 class GatewayTransport:
     def __init__(
         self,
@@ -87,10 +97,8 @@ class GatewayTransport:
         self._errors: Counter[tuple[str, str]] = Counter()
         self._customer = CustomerLogin(cfg, self._send_raw, self._rate_limited_login, clock, store)
         self._auths: dict[str, Auth] = {"none": NoAuth(), "customer": self._customer}
-        # Per auth domain with a connection bound: its slots, and its back-off when unreachable.
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._max_connections: dict[str, int] = {}
-        self._unreachable: dict[str, Pause] = {}
+        # Auth domains with a connection bound and an unreachable back-off (add_auth).
+        self._bounded: dict[str, _BoundedDomain] = {}
 
     # ---- public API -----------------------------------------------------------------------------
     def add_auth(self, auth: Auth, max_connections: int | None = None) -> None:
@@ -103,9 +111,7 @@ class GatewayTransport:
         self._auths[auth.domain] = auth
         self._cooldowns.setdefault(auth.domain, Cooldown(self._clock, self._rng))
         if max_connections is not None:
-            self._slots[auth.domain] = threading.BoundedSemaphore(max_connections)
-            self._max_connections[auth.domain] = max_connections
-            self._unreachable[auth.domain] = Pause(self._clock)
+            self._bounded[auth.domain] = _BoundedDomain(max_connections, Pause(self._clock))
 
     def begin(self, request: Request, deadline: float, run: Run) -> Future[Result]:
         """Start ``request``; concurrent callers share one future (see :mod:`exporter.gateway.cache`)."""
@@ -156,8 +162,8 @@ class GatewayTransport:
         ]
         if domain in self._cooldowns:
             waits.append((self._cooldowns[domain].remaining(), f"the {domain} requests were rate-limited"))
-        if domain in self._unreachable:
-            waits.append((self._unreachable[domain].remaining(), f"the {domain} host did not answer"))
+        if domain in self._bounded:
+            waits.append((self._bounded[domain].unreachable.remaining(), f"the {domain} host did not answer"))
         return max(waits)
 
     def stats(self) -> TransportStats:
@@ -208,8 +214,8 @@ class GatewayTransport:
             except FetchError as exc:
                 self._note_unreachable(request.auth, exc)
                 return exc
-            if request.auth in self._unreachable:
-                self._unreachable[request.auth].reset()
+            if request.auth in self._bounded:
+                self._bounded[request.auth].unreachable.reset()
             status = answer.status
             if status not in (401, 403):
                 auth.accepted(cred)
@@ -233,9 +239,10 @@ class GatewayTransport:
         raise AssertionError("unreachable")
 
     def _note_unreachable(self, domain: str, exc: FetchError) -> None:
-        pause = self._unreachable.get(domain)
-        if pause is None or exc.reason not in _UNREACHABLE_REASONS:
+        bounded = self._bounded.get(domain)
+        if bounded is None or exc.reason not in _UNREACHABLE_REASONS:
             return
+        pause = bounded.unreachable
         delay = pause.block(UNREACHABLE_BACKOFF_SECONDS, once=True, cap=UNREACHABLE_BACKOFF_MAX_SECONDS)
         if delay is not None:
             log.warning("gateway %s: %s; leaving the %s host alone for %.0f s", self.cfg.name, exc, domain, delay)
@@ -255,17 +262,17 @@ class GatewayTransport:
                 if len(self._prepared) > 256:
                     self._prepared.clear()  # old session generations
                 self._prepared[key] = prepared
-        slots = self._slots.get(request.auth)
-        if slots is None:
+        bounded = self._bounded.get(request.auth)
+        if bounded is None:
             return self._send(prepared, request.method, request.path, request.label, request.body, deadline, base)
-        if not slots.acquire(timeout=max(0.0, deadline - self._clock())):
+        if not bounded.slots.acquire(timeout=max(0.0, deadline - self._clock())):
             raise FetchError("timeout", f"{request.label}: no free {request.auth} connection before the deadline")
         try:
             return self._send(
                 prepared, request.method, request.path, request.label, request.body, deadline, base, request.auth
             )
         finally:
-            slots.release()
+            bounded.slots.release()
 
     def _send_raw(self, method: str, path: str, headers: Mapping[str, str], body: bytes, deadline: float) -> Answer:
         """For auth strategies (the login POST): same allow-list, counting and deadline."""
@@ -310,7 +317,7 @@ class GatewayTransport:
         with self._lock:
             channel = self._channels.get(key)
             if channel is None:
-                size = self._pool_maxsize if domain is None else self._max_connections[domain]
+                size = self._pool_maxsize if domain is None else self._bounded[domain].connections
                 channel = self._channels[key] = HttpChannel(self.cfg.tls, size, self._clock)
             return channel
 
