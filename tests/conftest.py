@@ -20,6 +20,7 @@ from exporter.gateway.transport import GatewayTransport
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api.source import JsonApiSource
 from exporter.sources.registry import ALLOW_LIST
+from tests.simtime import SIM_START
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -68,7 +69,9 @@ def make_collector(*gateways: GatewayConfig, state_file: Path | None = None) -> 
 
 @pytest.fixture
 def sim() -> Iterator[SimulatedGateway]:
-    gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=7, powerwalls=2, solar_powerwall=True))
+    gw = SimulatedGateway(
+        password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=7, powerwalls=2, solar_powerwall=True)
+    )
     gw.start()
     try:
         yield gw

@@ -21,6 +21,7 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.scrape import Scrape, get
+from tests.simtime import SIM_START
 
 SCRAPE_TIMEOUT = 1.5  # what Prometheus would send; the collector keeps a 0.5 s safety margin of it
 ANSWER_MARGIN = 0.35  # /metrics must answer within the scrape timeout plus this much (HTTP + render)
@@ -88,7 +89,9 @@ class EnvFactory:
     def sim(self, replay_dir: Path | None = None, **model: Any) -> SimulatedGateway:
         kw: dict[str, Any] = {"seed": 7, "powerwalls": 2, "solar_powerwall": True}
         kw.update(model)
-        gw = SimulatedGateway(password=SIM_PASSWORD, port=free_port(), model=SiteModel(**kw), replay_dir=replay_dir)
+        gw = SimulatedGateway(
+            password=SIM_PASSWORD, port=free_port(), model=SiteModel(start_time=SIM_START, **kw), replay_dir=replay_dir
+        )
         return gw.start()
 
     def __call__(

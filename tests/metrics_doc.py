@@ -19,6 +19,7 @@ from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
 from exporter.metrics.metricset import Kind, MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
+from tests.simtime import SIM_START
 
 METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -67,8 +68,12 @@ def _scrape(gw: SimulatedGateway) -> MetricSet:
 def collect_rows() -> dict[str, Row]:
     sets: list[MetricSet] = []
     gateways = [
-        SimulatedGateway(password=PASSWORD, model=SiteModel(seed=3, powerwalls=2, solar_powerwall=True)),
-        SimulatedGateway(password=PASSWORD, model=SiteModel(seed=3, powerwalls=2, solar_powerwall=True)),
+        SimulatedGateway(
+            password=PASSWORD, model=SiteModel(start_time=SIM_START, seed=3, powerwalls=2, solar_powerwall=True)
+        ),
+        SimulatedGateway(
+            password=PASSWORD, model=SiteModel(start_time=SIM_START, seed=3, powerwalls=2, solar_powerwall=True)
+        ),
         SimulatedGateway(password=PASSWORD, replay_dir=FIXTURES / "fw-21.39.1"),
         SimulatedGateway(
             password=PASSWORD,

@@ -41,6 +41,7 @@ from exporter.sources.vitals.source import VITALS
 from tests.conftest import SIM_PASSWORD, gateway_config, make_transport, require_fixtures
 from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, exporter_threads
 from tests.scrape import Scrape
+from tests.simtime import SIM_START
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -55,7 +56,9 @@ def _names_of(cfg: GatewayConfig, request: Request, result: Fetched) -> set[str]
 @pytest.fixture(scope="module")
 def owned() -> dict[str, set[str]]:
     """Which metric names each endpoint produces for the model site (the oracle for "no stale series")."""
-    gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=7, powerwalls=2, solar_powerwall=True))
+    gw = SimulatedGateway(
+        password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=7, powerwalls=2, solar_powerwall=True)
+    )
     gw.start()
     client = make_transport(gateway_config(gw))
     try:

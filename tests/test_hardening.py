@@ -30,6 +30,7 @@ from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
 from tests.fault_env import Env, EnvFactory
 from tests.scrape import Scrape
+from tests.simtime import SIM_START
 
 NESTED = b"[" * 2000 + b"]" * 2000
 
@@ -88,7 +89,9 @@ def test_oversized_error_bodies_keep_no_memory(env: EnvFactory) -> None:
 
 def test_a_long_outage_costs_the_process_no_memory(tmp_path: Path) -> None:
     """Through the CLI: logged in, then thousands of scrapes of a gateway refusing connections, RSS flat."""
-    sim = SimulatedGateway(password=SIM_PASSWORD, port=free_port(), model=SiteModel(seed=3, powerwalls=2))
+    sim = SimulatedGateway(
+        password=SIM_PASSWORD, port=free_port(), model=SiteModel(start_time=SIM_START, seed=3, powerwalls=2)
+    )
     sim.start()
     entry = gateway_entry(sim, tmp_path, "down", min_interval_seconds=0)
     exp = start_exporter({"state_file": None, "gateways": [entry]}, tmp_path, log_level="warn")
@@ -186,7 +189,7 @@ def test_login_is_never_retried_in_a_loop_whatever_it_answers(answer: bytes, sha
 
 @pytest.fixture(scope="module")
 def shared_sim() -> Iterator[SimulatedGateway]:
-    sim = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=7, powerwalls=1))
+    sim = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=7, powerwalls=1))
     sim.start()
     yield sim
     sim.stop()
@@ -212,8 +215,12 @@ def test_an_unusable_saved_token_is_ignored_and_replaced(env: EnvFactory, tmp_pa
 # ------------------------------------------------------------------ 6. a hung gateway starves nobody
 def test_a_hung_gateway_never_takes_capacity_a_healthy_one_needs(tmp_path: Path) -> None:
     """The issue's reproduction through the CLI: rounds of 2, 4, 8, 8, 8 overlapping scrapes."""
-    hung = SimulatedGateway(password=SIM_PASSWORD, port=free_port(), model=SiteModel(seed=3, powerwalls=2))
-    healthy = SimulatedGateway(password=SIM_PASSWORD, port=free_port(), model=SiteModel(seed=4, powerwalls=1))
+    hung = SimulatedGateway(
+        password=SIM_PASSWORD, port=free_port(), model=SiteModel(start_time=SIM_START, seed=3, powerwalls=2)
+    )
+    healthy = SimulatedGateway(
+        password=SIM_PASSWORD, port=free_port(), model=SiteModel(start_time=SIM_START, seed=4, powerwalls=1)
+    )
     hung.start()
     healthy.start()
     cfg = {"timeout_seconds": 10, "min_interval_seconds": 0}
@@ -258,7 +265,9 @@ def _scrape_into(exp: ExporterProcess, results: list[tuple[float, str]]) -> None
 
 # ------------------------------------------------------------------ 8. SIGTERM does not wait
 def test_sigterm_during_a_gateway_stall_exits_within_seconds(tmp_path: Path) -> None:
-    sim = SimulatedGateway(password=SIM_PASSWORD, port=free_port(), model=SiteModel(seed=3, powerwalls=1))
+    sim = SimulatedGateway(
+        password=SIM_PASSWORD, port=free_port(), model=SiteModel(start_time=SIM_START, seed=3, powerwalls=1)
+    )
     sim.start()
     try:
         entry = gateway_entry(sim, tmp_path, "stalled", timeout_seconds=120, min_interval_seconds=0)

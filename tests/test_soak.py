@@ -20,11 +20,14 @@ import pytest
 from exporter.simulator import SimulatedGateway, SiteModel
 from tests.conftest import SIM_PASSWORD
 from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
+from tests.simtime import SIM_START
 
 
 @pytest.fixture
 def exporter(tmp_path: Path) -> Iterator[ExporterProcess]:
-    gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=3, powerwalls=2, solar_powerwall=True))
+    gw = SimulatedGateway(
+        password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=3, powerwalls=2, solar_powerwall=True)
+    )
     gw.start()
     try:
         entry = gateway_entry(gw, tmp_path, "soak", min_interval_seconds=0)  # every scrape goes to the gateway

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,6 +28,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
 from tests.conftest import SIM_PASSWORD, make_collector, only_requests
+from tests.simtime import day_start, local_time
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,10 @@ def _flows(ms: MetricSet) -> dict[tuple[str, str], float]:
 
 
 def run_day(sky: str, outage_hours: tuple[float, float]) -> DayResult:
-    # Monday 2024-06-03, local midnight on the model's fixed UTC-8 clock.
-    start = datetime(2024, 6, 3, 8, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    """24 simulated hours from Monday 2024-06-03 at the pinned local start (midnight on the model's
+    fixed UTC-8 clock unless ``POWERWALL_TEST_DAY_START`` says otherwise); the outage hours count from
+    the start."""
+    start = local_time(day_start("00:00"), on=date(2024, 6, 3))
     now = [start]
     window = (start + outage_hours[0] * 3600, start + outage_hours[1] * 3600)
     model = SiteModel(seed=7, clock=lambda: now[0], start_time=start, sky=sky, outage_windows=(window,))

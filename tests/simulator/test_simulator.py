@@ -38,6 +38,7 @@ from exporter.simulator.model import STEP_SECONDS
 from exporter.simulator.payloads import go_duration, rfc3339_ns
 from exporter.simulator.testclient import SimClient
 from tests.conftest import require_fixtures
+from tests.simtime import SIM_START
 
 PB: Any = _vitals_pb2  # generated module: no type information
 PW = "sim-password"
@@ -58,7 +59,7 @@ class FakeClock:
 
 @pytest.fixture
 def gw() -> Iterator[SimulatedGateway]:
-    g = SimulatedGateway(password=PW, model=SiteModel(seed=1, powerwalls=2, solar_powerwall=True))
+    g = SimulatedGateway(password=PW, model=SiteModel(start_time=SIM_START, seed=1, powerwalls=2, solar_powerwall=True))
     with g:
         yield g
 
@@ -166,7 +167,7 @@ def test_every_model_path_answers(client: SimClient) -> None:
 
 
 def test_solar_powerwall_absent_without_pvac() -> None:
-    with SimulatedGateway(password=PW, model=SiteModel(seed=2, solar_powerwall=False)) as g:
+    with SimulatedGateway(password=PW, model=SiteModel(start_time=SIM_START, seed=2, solar_powerwall=False)) as g:
         c = SimClient(g)
         c.login()
         assert c.get("/api/solar_powerwall").status == 404

@@ -15,13 +15,14 @@ import pytest
 from exporter.simulator import FAULT_NAMES, Faults, SimulatedGateway, SiteModel, gunzip_size
 from exporter.simulator.testclient import SimClient
 from tests.conftest import require_fixtures
+from tests.simtime import SIM_START
 
 PW = "sim-password"
 
 
 @pytest.fixture
 def gw() -> Iterator[SimulatedGateway]:
-    with SimulatedGateway(password=PW, model=SiteModel(seed=1)) as g:
+    with SimulatedGateway(password=PW, model=SiteModel(start_time=SIM_START, seed=1)) as g:
         yield g
 
 

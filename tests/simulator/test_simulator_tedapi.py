@@ -25,6 +25,7 @@ from exporter.simulator.vitals import vitals_devices
 from exporter.sources.tedapi import envelope, queries
 from exporter.sources.tedapi.envelope import Route
 from exporter.sources.tedapi.queries import QuerySet, SignedQuery
+from tests.simtime import SIM_START
 
 PB: Any = _pb
 GW_PASSWORD = "GW-PASSWORD-1234"
@@ -160,7 +161,7 @@ def test_query_file_loads_verifies_and_keeps_no_key(key_pem: tuple[Path, bytes],
 
 # ------------------------------------------------------------------ HTTP surface
 def test_tedapi_off_without_gateway_password() -> None:
-    with SimulatedGateway(model=SiteModel.pw3()) as gw:
+    with SimulatedGateway(model=SiteModel.pw3(start_time=SIM_START)) as gw:
         c = Tedapi(gw)
         assert c.get("/tedapi/din").status_code == 404
         assert c.post(envelope.firmware_request(Route(gw.model.gateway_din))).status_code == 404
@@ -210,7 +211,7 @@ def test_json_api_per_profile(pw2: SimulatedGateway, pw3: SimulatedGateway) -> N
         "/api/solar_powerwall",
     ):
         assert c3.json_status(p) == 404, p
-    with SimulatedGateway(model=SiteModel(seed=1)) as old:  # the default profile keeps vitals
+    with SimulatedGateway(model=SiteModel(start_time=SIM_START, seed=1)) as old:  # the default profile keeps vitals
         assert Tedapi(old).json_status("/api/devices/vitals") == 200
 
 
@@ -461,7 +462,7 @@ def test_dangerous_envelopes_are_recorded_and_refused(pw2: SimulatedGateway, nam
 def test_dangerous_body_is_recorded_even_with_a_wrong_password_or_tedapi_off(pw2: SimulatedGateway) -> None:
     Tedapi(pw2, "wrong").post(_raw_message(b"\x2a\x00"))
     assert len(pw2.dangerous_calls) == 1
-    with SimulatedGateway(model=SiteModel()) as off:
+    with SimulatedGateway(model=SiteModel(start_time=SIM_START)) as off:
         assert Tedapi(off).post(_raw_message(b"\x2a\x00")).status_code == 404
         assert len(off.dangerous_calls) == 1
 

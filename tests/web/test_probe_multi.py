@@ -21,6 +21,7 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, gateway_config
 from tests.scrape import Scrape, get
+from tests.simtime import SIM_START
 
 SCRAPE_TIMEOUT = 1.5
 MARGIN = 0.35
@@ -40,8 +41,10 @@ class Pair:
 
 @pytest.fixture
 def pair() -> Iterator[Pair]:
-    a = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=1, powerwalls=1)).start()
-    b = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=2, powerwalls=3, site_name="Cabin")).start()
+    a = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=1, powerwalls=1)).start()
+    b = SimulatedGateway(
+        password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=2, powerwalls=3, site_name="Cabin")
+    ).start()
     collector = PowerwallCollector(Config(gateways=(gateway_config(a, "a"), gateway_config(b, "b")), state_file=None))
     server = ExporterServer(ExporterApp(collector), "127.0.0.1:0")
     server.start()

@@ -33,6 +33,7 @@ from exporter.web.webconfig import WebConfig
 from exporter.workers import PoolClosed, WorkerPool
 from tests.conftest import SIM_PASSWORD
 from tests.exporter_process import gateway_entry, start_exporter
+from tests.simtime import SIM_START
 
 OK = "powerwall_exporter_config_last_reload_successful"
 WHEN = "powerwall_exporter_config_last_reload_success_timestamp_seconds"
@@ -62,7 +63,7 @@ def gateways_in(ms: MetricSet) -> set[str]:
 
 
 def new_sim() -> SimulatedGateway:
-    gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(seed=5, powerwalls=1))
+    gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=5, powerwalls=1))
     gw.start()
     return gw
 

@@ -23,6 +23,7 @@ from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.sources.registry import ALLOW_LIST
 from exporter.sources.tedapi.envelope import describe
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector
+from tests.simtime import SIM_START
 
 GATEWAY_PASSWORD = "ABCDEFGHIJ-gateway-secret"
 
@@ -47,14 +48,14 @@ def start_site(tmp_path: Path, model: SiteModel, interval: float = 5.0, password
 
 @pytest.fixture
 def pw3(tmp_path: Path) -> Iterator[Site]:
-    site = start_site(tmp_path, SiteModel.pw3())
+    site = start_site(tmp_path, SiteModel.pw3(start_time=SIM_START))
     yield site
     site.gw.stop()
 
 
 @pytest.fixture
 def pw2(tmp_path: Path) -> Iterator[Site]:
-    site = start_site(tmp_path, SiteModel.pw2_tedapi())
+    site = start_site(tmp_path, SiteModel.pw2_tedapi(start_time=SIM_START))
     yield site
     site.gw.stop()
 
@@ -144,7 +145,7 @@ def test_scraping_every_half_second_keeps_tedapi_on_its_cadence(pw3: Site, caplo
 
 
 def test_a_wrong_gateway_password_costs_tedapi_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    site = start_site(tmp_path, SiteModel.pw3(), password="wrong-gateway-password")
+    site = start_site(tmp_path, SiteModel.pw3(start_time=SIM_START), password="wrong-gateway-password")
     collector = make_collector(site.cfg)
     try:
         with caplog.at_level(logging.INFO):

@@ -15,12 +15,13 @@ from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SiteModel
 from tests.conftest import make_collector
+from tests.simtime import SIM_START
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
 
 
 @pytest.fixture
 def pw3(tmp_path: Path) -> Iterator[Site]:
-    site = start_site(tmp_path, SiteModel.pw3(), interval=1.0)
+    site = start_site(tmp_path, SiteModel.pw3(start_time=SIM_START), interval=1.0)
     yield site
     site.gw.stop()
 
