@@ -230,7 +230,8 @@ def _start_demo(site: str = "default") -> tuple[SimulatedGateway, Config]:
         )
     except ImportError:  # cryptography (the demo extra) missing, at import or when making the certificate
         log.error(
-            "the demo needs the 'demo' extra (cryptography): pip install -e '.[demo]' in a clone of the repository"
+            "the demo needs the 'demo' extra (cryptography): pip install -e '.[demo]' in a clone of the repository,"
+            " or add 'powerwall-exporter[demo]' to the wheel's pip install (README, \"Without a clone\")"
         )
         raise SystemExit(2) from None
     except NoWritableTempDirError as exc:  # a read-only container without a tmpfs on /tmp

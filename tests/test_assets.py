@@ -27,7 +27,7 @@ from tests.e2e_support import REPO, require_binary
 TOP_DIRS = {"dashboards", "prometheus", "alertmanager", "examples", "systemd"}
 
 
-def _tracked_copy(dest: Path) -> Path:
+def tracked_copy(dest: Path) -> Path:
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -45,7 +45,7 @@ def _tracked_copy(dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    src = _tracked_copy(tmp_path_factory.mktemp("src"))
+    src = tracked_copy(tmp_path_factory.mktemp("src"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
