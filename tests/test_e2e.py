@@ -377,7 +377,7 @@ def check_coverage(
     empty_without_sun = {
         key for key in empty & set(ALLOWED_EMPTY_WITHOUT_SUN) if not saw_sun(stack, gateway, key, last_pass)
     }
-    allowed = {**allowed, **{key: ALLOWED_EMPTY_WITHOUT_SUN[key][0] for key in empty_without_sun}}
+    allowed = {**{key: ALLOWED_EMPTY_WITHOUT_SUN[key][0] for key in empty_without_sun}, **allowed}
     total = len([q for q in queries if q.key not in not_applicable])
     with_data = total - len(empty - set(not_applicable))
     ratio = with_data / total
