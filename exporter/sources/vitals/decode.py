@@ -27,6 +27,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue, derive_labels
 from exporter.proto import vitals_pb2
 
@@ -62,8 +63,14 @@ def _signals(entries: Any) -> dict[str, SignalValue]:
         if kind is None:
             log.debug("vital %r has no value; skipped", vital.name)
             continue
-        # Later duplicates of a name win, as in a JSON object built from the same list.
-        out[vital.name] = getattr(vital, kind)
+        # Later duplicates of a name win, as in a JSON object built from the same list; a later one
+        # without a usable value (a NaN double) leaves the name without a value, as before.
+        value = signal(getattr(vital, kind))
+        if value is None:
+            out.pop(vital.name, None)
+            log.debug("vital %r has no usable value; skipped", vital.name)
+        else:
+            out[vital.name] = value
     return out
 
 
