@@ -14,7 +14,8 @@ wire values stay available as ``raw_part_number``/``raw_serial_number`` (``None`
 not sent), so the decode can be compared field by field with other decoders.
 
 Two deliberate leniencies, both logged at debug level: a device entry without a DIN is skipped (it
-cannot be labelled), and a vital whose value oneof is unset is skipped (it has no value). A payload
+cannot be labelled), and a vital whose value oneof is unset, or is no number under the shared policy
+of :mod:`exporter.coerce` (a NaN or infinite double), is skipped (it has no value). A payload
 that yields no device at all is rejected: a gateway always reports at least itself, so an empty
 result means the body was not a vitals message (random bytes often parse as a message made only
 of unknown fields).
