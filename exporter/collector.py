@@ -407,14 +407,9 @@ class PowerwallCollector(Collector):
         out.add(RELOAD_TIME, reload_time)
         for s in selected:
             all_done = jobs[s.name].wait()
-            results: list[tuple[Source, Request, Result]] = []
-            for source, request, future in jobs[s.name].jobs:
-                if future.done():
-                    results.append((source, request, future.result()))
-                else:
-                    late = FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
-                    s.transport.note_error(request.label, "timeout")
-                    results.append((source, request, late))
+            # The transport decides what a request not done by now is, and counts it (once per request).
+            settle = s.transport.settle
+            results = [(source, request, settle(request, future)) for source, request, future in jobs[s.name].jobs]
             finished_at = jobs[s.name].finished_at
             end = finished_at if all_done and finished_at is not None else time.monotonic()
             out.merge(s.build(results, max(0.0, end - start)))

@@ -150,6 +150,41 @@ def test_fault_matrix(case: Case, env: EnvFactory, owned: dict[str, set[str]]) -
     assert e.gw.login_count == logins, "no fault here is a reason to log in again"
 
 
+# ------------------------------------------------------------------------ a late request, once
+def test_a_late_request_counts_exactly_one_timeout(env: EnvFactory) -> None:
+    """A request that misses the scrape deadline counts one timeout, not two.
+
+    The scrape gives up on it at its deadline, and the transport's own deadline (the same instant)
+    then ends the request with a timeout of its own: both are the same failed request. The test
+    waits until that second end has happened (the transport has recorded the request's timeout
+    outcome) before it reads the counter again.
+    """
+    e = env()
+    transport = e.collector.scrapers["home"].transport
+    base = e.scrape()
+    all_ok(base)
+    before = base.errors(STATUS, "timeout")
+    e.gw.faults.set("delay_seconds", SLOW, paths={STATUS})
+    for late in (1, 2):
+        s = e.scrape()
+        assert s.success()[STATUS] == 0
+        assert s.errors(STATUS, "timeout") == before + late  # counted by the scrape that gave up
+        wait_until(lambda: transport.stats().requests.get((STATUS, "timeout"), 0), late)  # its own deadline fired
+    e.gw.faults.clear()
+    after = e.scrape()
+    all_ok(after)
+    assert after.errors(STATUS, "timeout") == before + 2
+    assert after.value("powerwall_gateway_requests_total", endpoint=STATUS, outcome="timeout") == 2
+
+
+def wait_until(probe: Callable[[], object], expected: object, timeout: float = 10.0) -> None:
+    """Poll ``probe`` until it returns ``expected``; fail after ``timeout`` seconds (a bound, not a pause)."""
+    limit = time.monotonic() + timeout
+    while (got := probe()) != expected:
+        assert time.monotonic() < limit, f"still {got!r}, waiting for {expected!r}"
+        time.sleep(0.01)
+
+
 # ------------------------------------------------------------------------------ truncated JSON
 def test_truncated_json_cut_at_every_byte(env: EnvFactory) -> None:
     """A real /api/meters/aggregates answer cut after each byte: a clean per-endpoint failure, every time.

@@ -7,21 +7,28 @@ The simulator's ``extra_json`` fault merges the hostile fields into otherwise no
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from exporter.accounting.flows import FLOW_PAIRS
 from exporter.collector import PowerwallCollector
+from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway
 from exporter.web.exposition import render_openmetrics, render_text
-from tests.conftest import gateway_config, make_collector
+from tests.conftest import SIM_PASSWORD, gateway_config, make_collector
 
 AGGREGATES = "/api/meters/aggregates"
 IMPORTED = "powerwall_meter_energy_imported_joules_total"
+EXPORTED = "powerwall_meter_energy_exported_joules_total"
+METERS = ("site", "battery", "load", "solar")
 
 
 @pytest.fixture
@@ -105,3 +112,94 @@ def test_solar_powerwall_generic_vitals_stay_bounded(sim: SimulatedGateway, coll
     assert max(map(len, names)) <= 256
     assert ms.get("powerwall_generic_fields_dropped_total", endpoint="/api/solar_powerwall", reason="name_too_long")
     rendered(ms)
+
+
+# ------------------------------------------------------------- hostile numbers in the accounting
+# Every kind of value that is no number (exporter.coerce); each is served in place of one lifetime
+# counter of /api/meters/aggregates. ``nan``/``inf`` travel as the NaN/Infinity tokens Python's JSON
+# reader accepts, as a firmware bug could send them.
+HOSTILE_COUNTERS: dict[str, Any] = {
+    "huge_int": 10**400,
+    "-huge_int": -(10**400),
+    "str_NaN": "NaN",
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "str_number": "12345.6",
+    "list": [1, 2],
+    "nested_dict": {"value": {"deeper": 1}},
+    "bool": True,
+    "null": None,
+}
+COST = ("powerwall_grid_import_cost_total", "powerwall_grid_export_credit_total")
+OUTAGE = ("powerwall_grid_outages_total", "powerwall_grid_outage_seconds_total")
+
+
+@pytest.fixture
+def priced(sim: SimulatedGateway) -> Iterator[PowerwallCollector]:
+    """A collector with a tariff, so the cost series exist next to the flows and the outages."""
+    raw = {
+        "name": "hostile",
+        "address": sim.url,
+        "password": SIM_PASSWORD,
+        "tls": {"ca_file": str(sim.cert_path)},
+        "tariff": {"currency": "EUR", "import_price_per_kwh": 0.30, "export_price_per_kwh": 0.08},
+    }
+    cfg = replace(parse_config({"gateways": [raw]}).gateways[0], timeout_seconds=5.0, min_interval_seconds=0.0)
+    c = make_collector(cfg)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def flow_totals(ms: MetricSet) -> dict[tuple[str, str], float]:
+    return {
+        (dict(k)["source"], dict(k)["sink"]): v for k, v in ms.samples("powerwall_energy_flow_joules_total").items()
+    }
+
+
+@pytest.mark.parametrize(("meter", "key"), [("solar", "energy_exported"), ("site", "energy_imported")])
+@pytest.mark.parametrize("value", HOSTILE_COUNTERS.values(), ids=HOSTILE_COUNTERS.keys())
+def test_hostile_counter_costs_its_series_only(
+    value: Any,
+    meter: str,
+    key: str,
+    sim: SimulatedGateway,
+    priced: PowerwallCollector,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One meter's counter is no number: that meter's series is absent, every other series stays.
+
+    The solar export feeds the energy flows, the site import the grid cost; either one unusable
+    makes that reading add no interval (the totals hold), and neither may cost the accounting's
+    other series or be reported as a bug.
+    """
+    caplog.set_level(logging.INFO)
+    base = priced.scrape()
+    assert set(flow_totals(base)) == set(FLOW_PAIRS)
+
+    sim.faults.set("extra_json", {meter: {key: value}}, paths={AGGREGATES})
+    ms = priced.scrape()
+
+    assert ms.get("powerwall_scrape_endpoint_success", endpoint=AGGREGATES) == 1.0
+    hostile_series = EXPORTED if key == "energy_exported" else IMPORTED
+    assert ms.get(hostile_series, meter=meter) is None
+    for m in METERS:  # the other meters, and the hostile meter's other counter, are intact
+        for series in (IMPORTED, EXPORTED):
+            if (m, series) != (meter, hostile_series):
+                assert ms.get(series, meter=m) is not None, (m, series)
+    # The accounting's series are all there: flows, cost and outages.
+    flows = flow_totals(ms)
+    assert set(flows) == set(FLOW_PAIRS)
+    if meter == "solar":
+        assert flows == flow_totals(base)  # the unusable reading added no interval
+    for name in (*COST, *OUTAGE):
+        assert ms.get(name) is not None, name
+    assert not [r for r in caplog.records if "a bug" in r.getMessage()]
+    for body in rendered(ms):
+        assert "Inf" not in body and "NaN" not in body
+
+    sim.faults.clear("extra_json")
+    after = priced.scrape()
+    assert after.get(hostile_series, meter=meter) is not None
+    assert set(flow_totals(after)) == set(FLOW_PAIRS)

@@ -28,13 +28,13 @@ interval add nothing (``counter_dip``), and so does a span longer than the gap t
 from __future__ import annotations
 
 import logging
-import math
 import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.coerce import number
 from exporter.metrics.metricset import MetricSet, counter
 
 log = logging.getLogger(__name__)
@@ -179,13 +179,6 @@ class IntervalTracker:
         return Interval(start, at, deltas)
 
 
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
-
-
 class MeterCounters:
     """Picks named lifetime counters out of a /api/meters/aggregates answer, in Wh.
 
@@ -207,7 +200,7 @@ class MeterCounters:
                     return None
                 out.append(0.0)
                 continue
-            value = _number(obj.get(key))
+            value = number(obj.get(key))
             if value is None:
                 return None
             out.append(value)

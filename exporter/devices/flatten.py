@@ -32,9 +32,9 @@ either exported generically or skipped.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Mapping
 
+from exporter import coerce
 from exporter.devices.model import Device, SignalValue
 from exporter.devices.rules import (
     DEVICE_ALERT,
@@ -68,17 +68,6 @@ def _claim(seen: _Seen, name: str, labels: LabelPairs) -> bool:
     return True
 
 
-def _number(value: float | int | bool) -> float:
-    """``float(value)``; ints beyond float range (possible from JSON) become ±inf, not an error.
-
-    Non-finite values are then dropped by :meth:`MetricSet.add`, like every other source's.
-    """
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
 def _emit_signals(
     ms: MetricSet, seen: _Seen, dev: LabelPairs, signals: Mapping[str, SignalValue], budget: GenericBudget
 ) -> None:
@@ -101,7 +90,9 @@ def _emit_signals(
         if isinstance(value, str):
             ms.add(target.metric, 1.0, dict((*labels, (target.value_label or "value", value))))
         else:
-            ms.add(target.metric, _number(value) * target.scale, dict(labels))
+            number = float(value) if isinstance(value, bool) else coerce.number(value)
+            if number is not None:
+                ms.add(target.metric, number * target.scale, dict(labels))
 
 
 def _emit_alerts(ms: MetricSet, seen: _Seen, dev: LabelPairs, alerts: Iterable[str]) -> None:

@@ -95,6 +95,11 @@ class GatewayTransport:
         self._prepared: dict[tuple[object, ...], PreparedRequest] = {}
         self._requests: Counter[tuple[str, str]] = Counter()
         self._errors: Counter[tuple[str, str]] = Counter()
+        # Requests in flight that a caller already counted as a missed deadline (settle), whose own
+        # end is then not counted again; and requests counted by _finish but not yet published.
+        # Both bounded by the requests in flight.
+        self._late: set[Future[Result]] = set()
+        self._ending: set[Future[Result]] = set()
         self._customer = CustomerLogin(cfg, self._send_raw, self._rate_limited_login, clock, store)
         self._auths: dict[str, Auth] = {"none": NoAuth(), "customer": self._customer}
         # Auth domains with a connection bound and an unreachable back-off (add_auth).
@@ -131,7 +136,24 @@ class GatewayTransport:
         try:
             return future.result(timeout=max(0.0, deadline - self._clock()))
         except TimeoutError:
-            return FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
+            return self.settle(request, future)
+
+    def settle(self, request: Request, future: Future[Result]) -> Result:
+        """The result for a caller that stops waiting for ``future`` now: its own, or a counted timeout.
+
+        Why here: a request that misses the scrape deadline is usually ended by its own deadline a
+        moment later (both are the same instant), and that end is a failure too. The transport owns
+        the error count of a request, so a late request counts exactly one failure, whichever of the
+        two is seen first, however many scrapes share it and however it ends.
+        """
+        with self._lock:
+            ended = future.done() or future in self._ending
+            if not ended and future not in self._late:
+                self._late.add(future)
+                self._errors[(request.label, "timeout")] += 1
+        if ended:  # counted by _finish; its result is published a moment after
+            return future.result()
+        return FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
 
     def not_supported(self, request: Request) -> bool:
         return self._flight.not_supported(request)
@@ -141,7 +163,8 @@ class GatewayTransport:
         self._flight.forget_answers()
 
     def note_error(self, label: str, reason: str) -> None:
-        """Count a failure found after the fetch (an answer that does not decode, a missed deadline)."""
+        """Count a failure found in an answer after the fetch (it does not decode); a missed
+        deadline is counted by :meth:`settle` instead, once per request."""
         with self._lock:
             self._errors[(label, reason)] += 1
 
@@ -193,9 +216,18 @@ class GatewayTransport:
         self._finish(request, future, result)
 
     def _finish(self, request: Request, future: Future[Result], result: Result) -> None:
-        result = self._flight.finish(request, future, result, self.cfg.name)
-        if isinstance(result, FetchError):
-            self.note_error(request.label, result.reason)
+        # Counted before the result is published, so a scrape that sees the failure also sees its
+        # count; a request already counted as late (settle) is not counted a second time.
+        with self._lock:
+            if isinstance(result, FetchError) and future not in self._late:
+                self._errors[(request.label, result.reason)] += 1
+            self._late.discard(future)
+            self._ending.add(future)
+        try:
+            self._flight.finish(request, future, result, self.cfg.name)
+        finally:
+            with self._lock:
+                self._ending.discard(future)
 
     def _fetch_uncached(self, request: Request, deadline: float) -> Result:
         label = request.label

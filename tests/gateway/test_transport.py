@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import pytest
 
 from exporter.gateway.allowlist import LOGIN_PATH
-from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
+from exporter.gateway.transport import GatewayTransport
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
-from exporter.sources.registry import ALL_REQUESTS
+from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST
 from tests.conftest import deadline, gateway_config, make_collector, make_transport
 
 
@@ -158,3 +161,58 @@ def test_a_paused_customer_login_does_not_hold_back_another_auth_domain(sim: Sim
         assert isinstance(other, FetchError) and other.reason == "unauthorized"  # the simulator wants a session
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize("ends", ["own_deadline", "http_error", "answer"])
+def test_a_late_request_counts_one_failure_however_it_ends(ends: str, sim: SimulatedGateway) -> None:
+    """Scrapes that stop waiting count the request's timeout once; its own end then counts nothing.
+
+    The request is held back (``run`` keeps the job) so "late" needs no timing: the callers give
+    up before it runs, then it runs and ends by its own deadline (the injected clock is past it),
+    with an HTTP error, or with an answer that came too late for them.
+    """
+    now = [100.0]
+    client = GatewayTransport(gateway_config(sim), ALLOW_LIST, clock=lambda: now[0])
+    held: list[Callable[[], None]] = []
+    future = client.begin(ep.SOE, 110.0, held.append)
+    for _ in range(2):  # the scrape that started it, and a concurrent one sharing it
+        late = client.settle(ep.SOE, future)
+        assert isinstance(late, FetchError) and late.reason == "timeout"
+    if ends == "own_deadline":
+        now[0] = 120.0
+    elif ends == "http_error":
+        sim.faults.set("status", 502, paths={ep.SOE.path})
+    (job,) = held
+    job()
+    own = client.settle(ep.SOE, future)  # done now: the request's own result, nothing counted
+    if ends == "answer":
+        assert isinstance(own, Fetched)
+    else:
+        assert isinstance(own, FetchError) and own.reason == ("timeout" if ends == "own_deadline" else "http_error")
+    assert client.stats().errors == {(ep.SOE.label, "timeout"): 1}
+    client.close()
+
+
+def test_a_failure_is_counted_before_a_waiting_scrape_sees_it(sim: SimulatedGateway) -> None:
+    """The count comes first: whoever wakes on the failed request reads a counter that includes it."""
+    client = make_transport(gateway_config(sim))
+    sim.faults.set("status", 502, paths={ep.SOE.path})
+    workers: list[threading.Thread] = []
+
+    def run(job: Callable[[], None]) -> None:
+        workers.append(threading.Thread(target=job))
+        workers[-1].start()
+
+    seen: list[int] = []
+    woken = threading.Event()
+
+    def on_done(_: Future[Result]) -> None:
+        seen.append(client.stats().errors.get((ep.SOE.label, "http_error"), 0))
+        woken.set()
+
+    client.begin(ep.SOE, deadline(), run).add_done_callback(on_done)
+    assert woken.wait(10)
+    assert seen == [1]
+    for w in workers:
+        w.join(10)
+    client.close()

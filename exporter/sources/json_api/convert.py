@@ -1,7 +1,7 @@
 """Conversions from JSON values to sample values, one function per kind of field.
 
-A missing or null key, or a value that is not a finite number (also after unit scaling), means the
-series is absent — never a made-up 0. JSON integers have no size limit, so overflow is "no value" too.
+A missing or null key, or a value that is not a number under the shared policy of
+:mod:`exporter.coerce` (also after unit scaling), means the series is absent — never a made-up 0.
 """
 
 from __future__ import annotations
@@ -12,25 +12,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from exporter.coerce import number
+
 Convert = Callable[[Any], float | None]
 
 WH_TO_J = 3600.0
 KWH_TO_J = 3_600_000.0
-
-
-def number(v: Any) -> float | None:
-    """A finite number (bools excluded), else None.
-
-    JSON integers have no size limit; one beyond float range is as absurd as Inf and must mean
-    "no value", not an ``OverflowError`` that would cost the whole endpoint.
-    """
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    try:
-        f = float(v)
-    except OverflowError:
-        return None
-    return f if math.isfinite(f) else None
 
 
 def scaled(factor: float) -> Convert:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.coerce import number
 from exporter.metrics.metricset import Kind, MetricDef, MetricSet, generic
 from exporter.metrics.naming import GenericBudget, generic_gauge_name, snake_case, with_unit
-from exporter.sources.json_api.convert import Convert, boolean, number
+from exporter.sources.json_api.convert import Convert, boolean
 
 
 def generic_name(prefix: str, key: str, is_bool: bool = False) -> str:

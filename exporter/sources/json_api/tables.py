@@ -6,6 +6,7 @@ that walk each endpoint's answer are in :mod:`exporter.sources.json_api.mappers`
 
 from __future__ import annotations
 
+from exporter.coerce import number
 from exporter.metrics.metricset import MetricDef, counter, gauge, info
 from exporter.sources.json_api.convert import (
     KWH_TO_J,
@@ -16,7 +17,6 @@ from exporter.sources.json_api.convert import (
     gateway_start_time,
     go_duration,
     limit_watts,
-    number,
     percent_to_ratio,
     rfc3339_timestamp,
     scaled,

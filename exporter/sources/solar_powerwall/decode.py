@@ -23,6 +23,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue
 from exporter.sources.solar_powerwall.tables import (
     SOLAR_PVAC_STATUS_FIELDS,
@@ -40,12 +41,9 @@ def _text(value: Any) -> str:
 
 
 def _scalar(value: Any) -> SignalValue | None:
-    """A JSON value usable as a signal (bool, int, float, str), else None."""
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, bool | int | float):
-        return value
-    return None
+    """A JSON value usable as a signal (:func:`exporter.coerce.signal`), text made safe to encode."""
+    out = signal(value)
+    return _text(out) if isinstance(out, str) else out
 
 
 def _string_letter(string_id: Any) -> str | None:

@@ -63,12 +63,12 @@ missing keys are skipped, nothing raises).
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue, split_din
 from exporter.sources.json_api.convert import rfc3339_timestamp
 
@@ -112,17 +112,6 @@ def _list(v: Any) -> Sequence[Any]:
 
 def _str(v: Any) -> str:
     return v.strip() if isinstance(v, str) else ""
-
-
-def _scalar(v: Any) -> SignalValue | None:
-    """A usable signal value (bool, finite int/float, str), else None."""
-    if isinstance(v, bool | str):
-        return v
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    return None
 
 
 def _alert_names(v: Any) -> list[str]:
@@ -217,11 +206,11 @@ def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]
         if isinstance(value, Mapping):
             for name, v in value.items():
                 if isinstance(name, str) and name not in _META_KEYS and _SIGNAL_NAME_RE.match(name):
-                    s = _scalar(v)
+                    s = signal(v)
                     if s is not None:
                         yield name, s
         elif _SIGNAL_NAME_RE.match(key) and not key.startswith("package"):
-            s = _scalar(value)
+            s = signal(value)
             if s is not None:
                 yield key, s
 
@@ -280,7 +269,7 @@ def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
                 ("voltageV", "InstVoltage"),
                 ("currentA", "I"),
             ):
-                v = _scalar(data.get(key))
+                v = signal(data.get(key))
                 if _is_number(v):
                     b.add(f"NEURIO_CT{n}_{suffix}", v)  # type: ignore[arg-type]
         if serial or b.signals:
@@ -303,7 +292,7 @@ def _component_signals(signals: Any) -> dict[str, SignalValue]:
         name = _str(sig.get("name"))
         if not name or name in out or _DROPPED_RE.match(name):
             continue
-        number, flag, text = _scalar(sig.get("value")), sig.get("boolValue"), sig.get("textValue")
+        number, flag, text = signal(sig.get("value")), sig.get("boolValue"), sig.get("textValue")
         if _is_number(number):
             out[name] = number  # type: ignore[assignment]
         elif isinstance(flag, bool):

@@ -27,10 +27,10 @@ the JSON API has no shape for: ``control.islanding`` and ``control.siteShutdown`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.coerce import number
 from exporter.metrics.metricset import MetricSet, gauge, info
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.json_api.tables import GRID_CODE_TABLE, SITE_INFO_LABELS
@@ -82,18 +82,12 @@ def _dict(v: Any) -> Mapping[str, Any]:
     return v if isinstance(v, Mapping) else {}
 
 
-def _number(v: Any) -> float | int | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return v if isinstance(v, int) or math.isfinite(v) else None
-
-
 def _operation(config: Mapping[str, Any]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     mode = config.get("default_real_mode")
     if isinstance(mode, str) and mode:
         out["real_mode"] = mode
-    reserve = _number(_dict(config.get("site_info")).get("backup_reserve_percent"))
+    reserve = number(_dict(config.get("site_info")).get("backup_reserve_percent"))
     if reserve is not None:
         out["backup_reserve_percent"] = reserve
     return out or None
@@ -104,13 +98,13 @@ def _site_info(config: Mapping[str, Any]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for src, dst in SITE_INFO_KEYS:
         v = site.get(src)
-        if isinstance(v, str) or _number(v) is not None:
+        if isinstance(v, str) or number(v) is not None:
             out[dst] = v
     code = site.get("grid_code")
     nested = _dict(code)
     grid = {k: nested.get(k, site.get(k)) for k in GRID_CODE_KEYS if k != "grid_code"}
     grid["grid_code"] = code if isinstance(code, str) else nested.get("grid_code")
-    grid = {k: v for k, v in grid.items() if isinstance(v, str) or _number(v) is not None}
+    grid = {k: v for k, v in grid.items() if isinstance(v, str) or number(v) is not None}
     if grid:
         out["grid_code"] = grid
     return out or None
@@ -134,7 +128,7 @@ def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
         ("nominalFullPackEnergyWh", "nominal_full_pack_energy"),
         ("nominalEnergyRemainingWh", "nominal_energy_remaining"),
     ):
-        v = _number(status.get(src))
+        v = number(status.get(src))
         if v is not None:
             out[dst] = v
     blocks = []

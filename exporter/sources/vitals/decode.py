@@ -14,7 +14,8 @@ wire values stay available as ``raw_part_number``/``raw_serial_number`` (``None`
 not sent), so the decode can be compared field by field with other decoders.
 
 Two deliberate leniencies, both logged at debug level: a device entry without a DIN is skipped (it
-cannot be labelled), and a vital whose value oneof is unset is skipped (it has no value). A payload
+cannot be labelled), and a vital whose value oneof is unset, or is no number under the shared policy
+of :mod:`exporter.coerce` (a NaN or infinite double), is skipped (it has no value). A payload
 that yields no device at all is rejected: a gateway always reports at least itself, so an empty
 result means the body was not a vitals message (random bytes often parse as a message made only
 of unknown fields).
@@ -27,6 +28,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue, derive_labels
 from exporter.proto import vitals_pb2
 
@@ -62,8 +64,14 @@ def _signals(entries: Any) -> dict[str, SignalValue]:
         if kind is None:
             log.debug("vital %r has no value; skipped", vital.name)
             continue
-        # Later duplicates of a name win, as in a JSON object built from the same list.
-        out[vital.name] = getattr(vital, kind)
+        # Later duplicates of a name win, as in a JSON object built from the same list; a later one
+        # without a usable value (a NaN double) leaves the name without a value, as before.
+        value = signal(getattr(vital, kind))
+        if value is None:
+            out.pop(vital.name, None)
+            log.debug("vital %r has no usable value; skipped", vital.name)
+        else:
+            out[vital.name] = value
     return out
 
 

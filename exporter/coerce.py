@@ -1,0 +1,55 @@
+"""The one policy for turning a decoded gateway value into a number, shared by every source and the accounting.
+
+Why one module: the gateway is a device on the LAN and its answers are hostile input. Each reader of
+those answers (the JSON API tables, the TEDAPI and ``/api/solar_powerwall`` decoders, the energy
+accounting) used to carry its own ``float()`` and ``isfinite`` check, and they disagreed: one of them
+let ``10**400`` (valid JSON, since JSON integers have no size limit) reach ``float()`` and raise
+``OverflowError``, which cost every series computed after it. With one policy, a value is either a
+usable number everywhere or absent everywhere.
+
+The policy (:func:`number`):
+
+* ``int`` and ``float`` are numbers when they are finite as a float: NaN, ±Inf and integers beyond
+  float range (``±10**400``) are *no value*, never an exception.
+* ``bool`` is not a number: JSON ``true`` is a flag, and a field that is a flag says so itself
+  (the JSON tables convert flags explicitly).
+* Strings are not numbers, not even ``"12"``: every number in the captured answers is a JSON number,
+  the strings next to them are versions, serials and states, and reading ``"NaN"`` or ``"1e999"`` as
+  numbers would let text in through the numeric path.
+* Anything else (``null``, lists, objects) is no value.
+
+"No value" means the series is absent, never a made-up 0. Nothing here imports from the sources or
+the accounting: they import from here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Signal = bool | int | float | str
+"""A device signal value as the decoders keep it (same members as ``exporter.devices.model.SignalValue``)."""
+
+
+def number(v: Any) -> float | None:
+    """``v`` as a finite float under the module's policy, else None (never raises)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond float range: as absurd as Inf
+        return None
+    return f if math.isfinite(f) else None
+
+
+def signal(v: Any) -> Signal | None:
+    """A usable device signal: flags and text as they are, numbers under :func:`number`, else None.
+
+    A usable int is returned unchanged rather than as a float: the vitals protobuf carries int64
+    values, and the decoded records keep them exact (the exposition converts them at the end).
+    """
+    if isinstance(v, bool | str):
+        return v
+    if number(v) is None:
+        return None
+    return v if isinstance(v, int) else float(v)
