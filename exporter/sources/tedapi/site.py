@@ -21,7 +21,8 @@ same families and a dashboard needs no second panel:
   (``din``, ``disableReasons``) → ``battery_blocks[]`` (``PackagePartNumber``,
   ``PackageSerialNumber``, ``disabled_reasons``);
 * ``/api/sitemaster`` ← controller ``system.sitemanagerStatus.isRunning`` → ``running``;
-* ``/api/status`` ← the firmware answer (``version`` as ``"<version> <short hash>"``, ``git_hash``,
+* ``/api/status`` ← the firmware answer (``version`` as ``"<build> <short hash>"``, the text the
+  gateway wrote, ``24.12.6-PW3-AFCI 008bf6ff`` on a real Powerwall 3; ``git_hash``,
   ``din``).
 
 A dict whose data is absent is omitted, never sent empty. :func:`controller_site_metrics` adds what
@@ -162,9 +163,10 @@ def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _status(firmware: SystemInfo, gateway_din: str | None) -> dict[str, Any]:
     short = firmware.git_hash[:8]
+    build = firmware.build or firmware.version  # as the gateway wrote it: /api/status's own shape
     return {
         "din": firmware.din or gateway_din or "",
-        "version": f"{firmware.version} {short}" if short else firmware.version,
+        "version": f"{build} {short}" if short else build,
         "git_hash": firmware.git_hash,
     }
 

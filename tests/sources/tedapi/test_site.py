@@ -11,7 +11,7 @@ from exporter.accounting.site import SiteAccounting
 from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.mappers import JSON_MAPPERS
+from exporter.sources.json_api.mappers import JSON_MAPPERS, gateway_info_labels
 from exporter.sources.tedapi.envelope import SystemInfo
 from exporter.sources.tedapi.site import controller_site_metrics, site_answers
 from tests.render import render
@@ -131,3 +131,22 @@ def test_commission_date_from_config_json(
     SiteAccounting(cfg, clock=lambda: 1_800_000_000.0).observe(ms, answers)
     assert ms.get("powerwall_battery_commission_timestamp_seconds") == commissioned.timestamp()
     assert ms.get("powerwall_battery_warranty_end_timestamp_seconds") == warranty_end.timestamp()
+
+
+def test_a_firmware_build_with_a_suffix() -> None:
+    # A real Powerwall 3 writes "24.12.6-PW3-AFCI 008bf6ff": the stand-in /api/status keeps that
+    # text, and powerwall_info gets the number and the build apart.
+    real = SystemInfo(
+        version="24.12.6",
+        build="24.12.6-PW3-AFCI",
+        git_hash="008bf6ff",
+        din="1707000-00-J--TG9999999999XP",
+        part_number="1707000-00-J",
+        serial="TG9999999999XP",
+    )
+    got = site_answers(a.pw3_config(), None, real, None)
+    status = got[ep.STATUS.label]
+    assert status == {"din": real.din, "version": "24.12.6-PW3-AFCI 008bf6ff", "git_hash": "008bf6ff"}
+    labels = gateway_info_labels(status, got[ep.SITE_INFO.label])
+    assert labels is not None
+    assert (labels["version"], labels["build"], labels["git_hash"]) == ("24.12.6", "24.12.6-PW3-AFCI", "008bf6ff")
