@@ -22,6 +22,7 @@ import pytest
 
 from exporter.config import Secret
 from exporter.config.tedapi import TedapiConfig
+from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.web.exposition import render_text
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector, require_fixtures
@@ -79,6 +80,12 @@ CASES = [
 
 
 def exposition(gw: SimulatedGateway, no_vitals: bool = False, tedapi: bool = False) -> str:
+    text = render_text(exposition_metrics(gw, no_vitals, tedapi), include_default=False).decode()
+    return "\n".join(_normalise(line) for line in text.splitlines()) + "\n"
+
+
+def exposition_metrics(gw: SimulatedGateway, no_vitals: bool = False, tedapi: bool = False) -> MetricSet:
+    """One scrape of ``gw`` as a golden case makes it (also for tests that evaluate rules on it)."""
     if no_vitals:
         gw.faults.vitals_absent = True
     cfg = gateway_config(gw, "golden")
@@ -87,11 +94,9 @@ def exposition(gw: SimulatedGateway, no_vitals: bool = False, tedapi: bool = Fal
         cfg = dataclasses.replace(cfg, tedapi=t)
     collector = make_collector(cfg)
     try:
-        ms = collector.scrape(timeout=10.0)
+        return collector.scrape(timeout=10.0)
     finally:
         collector.close()
-    text = render_text(ms, include_default=False).decode()
-    return "\n".join(_normalise(line) for line in text.splitlines()) + "\n"
 
 
 def _normalise(line: str) -> str:

@@ -6,7 +6,11 @@ needs, beside the full-pack energy the gateway reports, what the pack was rated 
 
 * ``powerwall_pod_nameplate_energy_joules`` carries exactly the labels of the
   ``powerwall_pod_full_pack_energy_joules`` series it belongs to (``device``, ``serial``,
-  ``part_number``), so ``full / nameplate`` needs no ``on()``/``group_left``. Unknown part number: none.
+  ``part_number``), so ``full / nameplate`` needs no ``on()``/``group_left``. A pack whose own part
+  number the table does not know takes the nameplate of the unit it belongs to (its
+  ``powerwall_device_info`` ``parent_din``, looked up among the same scrape's devices): the built-in
+  pack of a Powerwall 3 reports its own part number (``1800420-11-F``), not the unit's
+  (``1707000-``), and a per-pack rating is the unit's. Unknown both ways: no series (never a guess).
 * ``powerwall_battery_commission_timestamp_seconds`` and ``..._warranty_end_timestamp_seconds``: from
   the gateway config (``battery_commission_date``, ``battery_warranty_years``, default 10), else from
   /api/site_info ``battery_commission_date`` where newer firmware sends it; absent otherwise. A
@@ -23,13 +27,15 @@ from typing import Any
 
 from exporter.accounting.nameplate_tables import nameplate_joules
 from exporter.config import EnergyConfig, add_years
+from exporter.devices.rules import DEVICE_INFO, DEVICE_LABELS
 from exporter.metrics.metricset import MetricSet, gauge
 
 log = logging.getLogger(__name__)
 
 POD_FULL_PACK = "powerwall_pod_full_pack_energy_joules"
 POD_NAMEPLATE = gauge(
-    "powerwall_pod_nameplate_energy_joules", "Nameplate usable energy of the pod, from its part number (README table)."
+    "powerwall_pod_nameplate_energy_joules",
+    "Nameplate usable energy of the pod, from its part number, else from its parent unit's (README table).",
 )
 COMMISSION = gauge(
     "powerwall_battery_commission_timestamp_seconds", "When the batteries were commissioned (Unix time)."
@@ -53,6 +59,19 @@ def parse_commission(value: Any) -> datetime | None:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
 
 
+def _parent_parts(scraped: MetricSet) -> dict[tuple[str, ...], str]:
+    """Device identity (``device``, ``serial``, ``part_number``) → part number of its parent device,
+    from the scrape's ``powerwall_device_info`` series (a parent not among them: no entry)."""
+    infos = [dict(key) for key in scraped.samples(DEVICE_INFO.name)]
+    part_of = {i["din"]: i.get("part_number", "") for i in infos if i.get("din")}
+    out: dict[tuple[str, ...], str] = {}
+    for i in infos:
+        part = part_of.get(i.get("parent_din", ""), "")
+        if part:
+            out[tuple(i.get(k, "") for k in DEVICE_LABELS)] = part
+    return out
+
+
 class BatteryHealth:
     def __init__(self, cfg: EnergyConfig) -> None:
         self.years = cfg.battery_warranty_years
@@ -72,9 +91,13 @@ class BatteryHealth:
 
     def metrics(self, scraped: MetricSet, ms: MetricSet) -> None:
         """Nameplates for the pods in ``scraped``, written with the dates to ``ms``."""
+        parent_part = _parent_parts(scraped)
         for key in scraped.samples(POD_FULL_PACK):
             labels = {k: v for k, v in key if k not in scraped.base_labels}
+            identity = tuple(labels.get(k, "") for k in DEVICE_LABELS)
             joules = nameplate_joules(labels.get("part_number", ""))
+            if joules is None and identity in parent_part:
+                joules = nameplate_joules(parent_part[identity])
             if joules is not None:
                 ms.add(POD_NAMEPLATE, joules, labels)
         commission = self.configured or self._from_site

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from exporter.simulator.snapshot import BlockState, MeterReading, Snapshot, StringState
@@ -50,18 +51,20 @@ POWERWALL_PART_NUMBERS = ("3012170-05-B", "2012170-25-E", "1092170-03-E")
 POD_PART_NUMBERS = ("1081100-10-U", "1081100-13-V")
 GENERATIONS = ("pw2", "pw3")
 PW3_PART_NUMBER = "1707000-11-J"  # a Powerwall 3 (leader and followers); the leader is also the gateway
-PW3_PACK_PART_NUMBER = "1841000-01-A"  # the pack built into a Powerwall 3
+PW3_PACK_PART_NUMBER = "1800420-11-F"  # the pack built into a Powerwall 3, as a real one reports it
 EXPANSION_PART_NUMBER = "1807000-20-B"  # a DC expansion pack
 PACK_WH = 13500.0
 TEDAPI_FIRMWARE = "23.44"  # first firmware without /api/devices/vitals
 GZIP_FIRMWARE = "25.42.2"  # first firmware gzipping every TEDAPI answer
+COMMISSIONED_DAYS_BEFORE_START = 400.25  # the batteries went in a while before the simulation starts
 
 
 def firmware_at_least(version: str, minimum: str) -> bool:
-    """``"25.10.1 1a2b3c4d" >= "23.44"``, comparing the dotted numbers before the git hash."""
+    """``"25.10.1 1a2b3c4d" >= "23.44"``, comparing the dotted numbers before the git hash (and
+    before a build suffix: ``"24.12.6-PW3-AFCI 008bf6ff"`` is 24.12.6)."""
 
     def nums(v: str) -> tuple[int, ...]:
-        head = v.strip().split(" ")[0]
+        head = v.strip().split(" ")[0].split("-")[0]
         return tuple(int(x) if x.isdigit() else 0 for x in head.split("."))
 
     return nums(version) >= nums(minimum)
@@ -252,7 +255,7 @@ class SiteModel:
     def pw3(cls, **kwargs: Any) -> SiteModel:
         """A Powerwall 3 site on firmware 26.18: leader + follower, two expansion packs on the leader,
         solar on the Powerwall 3 inverters, JSON API reduced to three endpoints, gzipped TEDAPI."""
-        kwargs.setdefault("firmware_version", "26.18.3 1a2b3c4d")
+        kwargs.setdefault("firmware_version", "26.18.3-PW3-AFCI 1a2b3c4d")  # a real PW3's build suffix
         kwargs.setdefault("powerwalls", 2)
         kwargs.setdefault("expansions", (2, 0))
         kwargs.setdefault("solar_powerwall", False)
@@ -287,6 +290,18 @@ class SiteModel:
     @property
     def max_power_w(self) -> float:
         return (11500.0 if self.generation == "pw3" else 5000.0) * len(self._blocks)
+
+    @property
+    def battery_commission_time(self) -> float:
+        """When the batteries were commissioned (Unix seconds, whole): a fixed time before the start."""
+        return float(math.floor(self._sim0 - COMMISSIONED_DAYS_BEFORE_START * 86400.0))
+
+    @property
+    def battery_commission_date(self) -> str:
+        """:attr:`battery_commission_time` as a real Powerwall 3's config.json writes it: ISO 8601
+        with the site's UTC offset, whole seconds (``"2026-04-22T12:07:43+10:00"``)."""
+        tz = timezone(timedelta(hours=self.utc_offset_hours))
+        return datetime.fromtimestamp(self.battery_commission_time, tz).isoformat(timespec="seconds")
 
     def sim_time(self) -> float:
         """Current simulated Unix time."""

@@ -9,7 +9,9 @@ the same numbers (``control.systemStatus`` = ``/api/system_status``, ``control.m
 ``/api/meters/aggregates``, the ``esCan`` bus = the vitals devices), or tests of a source that merges
 both would test the simulator's inconsistencies instead of the exporter.
 
-What is modelled (shared/docs/tedapi.md §2-§4): the ``config.json`` read, ``getSystemInfo`` and the
+What is modelled (shared/docs/tedapi.md §2-§4): the ``config.json`` read (on a Powerwall 3 with
+``site_info.battery_commission_date`` as a real one writes it, ISO 8601 with the site's offset),
+``getSystemInfo`` (``"<build> <short hash>"``, githash the hash's bytes, as the real capture) and the
 signed queries ``DeviceControllerQuery`` and ``ComponentsQuery``/``PW3Query``, answered by operation
 name. Signatures are checked against the gateway's key ring over the signed bytes only; the
 variables are not signed and are applied as the gateway does: unknown signal names are dropped, a
@@ -25,6 +27,7 @@ slot (empty serial, null energies, an alert of its own).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -114,9 +117,13 @@ def firmware_reply(m: SiteModel, sender: str, tail: int) -> bytes:
     info.deviceId.partNumber = m.gateway_part_number
     info.deviceId.serialNumber = m.gateway_serial
     info.din = m.gateway_din
-    version = m.firmware_version if " " in m.firmware_version else f"{m.firmware_version} {m.git_hash[:8]}"
-    info.firmwareVersion.version = version
-    info.firmwareVersion.githash = bytes.fromhex(m.git_hash[:40])
+    # As a real one: "<build> <short hash>" (a Powerwall 3's build has a suffix, "24.12.6-PW3-AFCI"),
+    # and githash the bytes of that short hash.
+    build, _, short = m.firmware_version.strip().partition(" ")
+    short = short.strip() or m.git_hash[:8]
+    info.firmwareVersion.version = f"{build} {short}"
+    with contextlib.suppress(ValueError):  # a model given a firmware text whose hash is not hex: no bytes
+        info.firmwareVersion.githash = bytes.fromhex(short)
     return _bytes(msg)
 
 
@@ -231,6 +238,7 @@ def config_json(s: Snapshot, m: SiteModel) -> JSON:
             "nominal_system_energy_ac": round(13.5 * n_packs, 1),
             "nominal_system_power_ac": round(m.max_power_w / 1000.0, 1),
             "grid_code": f"{int(m.nominal_frequency)}Hz_{int(m.nominal_voltage)}V_s_UL1741SA:2019_California",
+            **({"battery_commission_date": m.battery_commission_date} if pw3 else {}),
         },
         "default_real_mode": m.real_mode,
         "solars": solars,

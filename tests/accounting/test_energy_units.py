@@ -16,6 +16,8 @@ from exporter.accounting.nameplate_tables import nameplate_joules
 from exporter.accounting.outages import OutageTracker
 from exporter.accounting.tariff import Tariff
 from exporter.config import ConfigError, EnergyConfig, add_years, parse_config
+from exporter.devices.flatten import flatten_devices
+from exporter.devices.model import Device
 from exporter.metrics.metricset import MetricSet, gauge
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -237,6 +239,41 @@ def test_nameplate_copies_the_pod_labels_and_warranty_dates() -> None:
     }
     assert ms.get("powerwall_battery_commission_timestamp_seconds") == at(2020, 2, 29, 0, tz=ZoneInfo("UTC"))
     assert ms.get("powerwall_battery_warranty_end_timestamp_seconds") == at(2030, 2, 28, 0, tz=ZoneInfo("UTC"))
+
+
+def _pack(part: str, serial: str, parent: str) -> Device:
+    return Device(
+        din=f"HVP--{part}--{serial}",
+        family="HVP",
+        part_number=part,
+        serial=serial,
+        parent_din=parent,
+        signals={"BMS_nominalFullPackEnergy": 13.1},
+    )
+
+
+def test_a_pack_of_unknown_part_number_takes_its_units_nameplate() -> None:
+    # A real Powerwall 3's built-in pack reports 1800420-11-F, its DC expansions 1807000-20-B; the
+    # full-pack series and the device info come from the same flattener as in a scrape.
+    unit = "1707000-00-J--TG9999999999XP"
+    devices = [
+        Device(din=unit, family="PW3", part_number="1707000-00-J", serial="TG9999999999XP"),
+        _pack("1800420-11-F", "TG1", unit),
+        _pack("1841000-01-A", "TG2", unit),  # another part number the table does not know
+        _pack("1807000-20-B", "TG3", unit),
+        _pack("1800420-11-F", "TG4", "9999999-00-X--TG5"),  # its parent is not among the devices
+        Device(din="X--9999999-00-X--TG6", family="X", part_number="9999999-00-X", serial="TG6"),
+        _pack("1800420-11-F", "TG7", "X--9999999-00-X--TG6"),  # its parent is unknown too
+    ]
+    ms = MetricSet(base_labels={"gateway": "g"})
+    flatten_devices(devices, ms, "test")
+    assert len(ms.samples("powerwall_pod_full_pack_energy_joules")) == 5
+    BatteryHealth(EnergyConfig()).metrics(ms, ms)
+    got = {dict(k)["serial"]: v for k, v in ms.samples("powerwall_pod_nameplate_energy_joules").items()}
+    assert got == {"TG1": 13.5 * 3.6e6, "TG2": 13.5 * 3.6e6, "TG3": 13.5 * 3.6e6}
+    # the labels are the full-pack series' own, so the recording rule's division matches them
+    full = set(ms.samples("powerwall_pod_full_pack_energy_joules"))
+    assert set(ms.samples("powerwall_pod_nameplate_energy_joules")) <= full
 
 
 def test_commission_date_from_site_info() -> None:

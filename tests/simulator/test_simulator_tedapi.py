@@ -9,6 +9,7 @@ import json
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -240,15 +241,21 @@ def test_config_read_pw3_lists_leader_follower_and_expansions(pw3: SimulatedGate
     assert len(leader["battery_expansions"]) == 2 and follower["battery_expansions"] == []
     assert all(e["din"].startswith("1807000-") for e in leader["battery_expansions"])
     assert cfg["site_info"]["nominal_system_energy_ac"] == 13.5 * 4
+    # ISO 8601 with the site's offset, whole seconds, as a real Powerwall 3 writes it
+    commissioned = datetime.fromisoformat(cfg["site_info"]["battery_commission_date"])
+    assert commissioned.utcoffset() == timedelta(hours=pw3.model.utc_offset_hours)
+    assert commissioned.timestamp() == pw3.model.battery_commission_time
 
 
 @pytest.mark.parametrize("site", ["pw2", "pw3"])
 def test_firmware_read(site: str, request: pytest.FixtureRequest) -> None:
     gw: SimulatedGateway = request.getfixturevalue(site)
     info = envelope.firmware_answer(body_of(Tedapi(gw).post(envelope.firmware_request(Route(gw.model.gateway_din)))))
-    assert info.version == gw.model.firmware_version.split(" ")[0]
+    assert info.build == gw.model.firmware_version.split(" ")[0]
     assert info.version == ("25.10.1" if site == "pw2" else "26.18.3")
-    assert info.din == gw.model.gateway_din and info.serial == gw.model.gateway_serial and info.git_hash
+    assert info.build == ("25.10.1" if site == "pw2" else "26.18.3-PW3-AFCI")  # as a real Powerwall 3
+    assert info.git_hash == gw.model.firmware_version.split(" ")[1]
+    assert info.din == gw.model.gateway_din and info.serial == gw.model.gateway_serial
 
 
 def test_signature_from_another_key_is_unauthorized(pw2: SimulatedGateway, tmp_path: Path, qset: QuerySet) -> None:

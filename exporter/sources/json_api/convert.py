@@ -119,3 +119,20 @@ def except_value(sentinel: float, convert: Convert = number) -> Convert:
         return None if number(v) == sentinel else convert(v)
 
     return conv
+
+
+_NUMERIC_VERSION_RE = re.compile(r"\d+(?:\.\d+)*")
+
+
+def firmware_text(text: str) -> tuple[str, str, str]:
+    """A firmware version text → ``(version, build, git_hash)``.
+
+    ``/api/status`` and TEDAPI's getSystemInfo write ``"<build> <short git hash>"``; a Powerwall 3's
+    build carries a suffix (``"24.12.6-PW3-AFCI 008bf6ff"``). ``version`` is the dotted number alone
+    (``24.12.6``), so a version label compares alike on every generation; ``build`` keeps the text
+    before the hash as written (``24.12.6-PW3-AFCI``), so the variant is not lost. A build that does
+    not start with a number is its own version.
+    """
+    build, _, git_hash = text.strip().partition(" ")
+    m = _NUMERIC_VERSION_RE.match(build)
+    return (m.group(0) if m else build), build, git_hash.strip()

@@ -12,7 +12,7 @@ from typing import Any
 from exporter.metrics.metricset import MetricDef, MetricSet
 from exporter.metrics.naming import GenericBudget, snake_case
 from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.convert import boolean
+from exporter.sources.json_api.convert import boolean, firmware_text
 from exporter.sources.json_api.table import Mapper, endpoint_budget
 from exporter.sources.json_api.tables import (
     BATTERIES,
@@ -121,10 +121,11 @@ def gateway_info_labels(status: Any, site_info: Any) -> dict[str, str] | None:
     s = _dict(status)
     if not s:
         return None
-    version = _str(s.get("version")).split(" ")[0]
+    version, build, _ = firmware_text(_str(s.get("version")))
     site = _dict(site_info)
     return {
         "version": version,
+        "build": build,
         "git_hash": _str(s.get("git_hash")),
         "din": _str(s.get("din")),
         "device_type": _str(s.get("device_type")),

@@ -191,7 +191,10 @@ SITE_INFO_LABELS = (
 )
 
 # --- /api/status ---
-GATEWAY_INFO = info("powerwall_info", "Gateway identity: firmware version, DIN, device type, site name.")
+GATEWAY_INFO = info(
+    "powerwall_info",
+    "Gateway identity: firmware version (the number, and the build as written), DIN, device type, site name.",
+)
 STATUS_TABLE = Table(
     fields=(
         Field("up_time_seconds", gauge("powerwall_uptime_seconds", "Gateway uptime."), go_duration),

@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from exporter.proto import tedapi_pb2 as _pb
+from exporter.sources.json_api.convert import firmware_text
 from exporter.sources.tedapi.queries import READ_OPERATIONS, SignedQuery, operation_of
 
 PB: Any = _pb  # generated module: no type information
@@ -181,11 +182,15 @@ def config_answer(body: bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class SystemInfo:
-    version: str  # "26.18.3" (the git hash after the space removed)
+    """The firmware answer: ``"24.12.6-PW3-AFCI 008bf6ff"`` gives version ``24.12.6``, build
+    ``24.12.6-PW3-AFCI`` and git hash ``008bf6ff`` (:func:`~exporter.sources.json_api.convert.firmware_text`)."""
+
+    version: str
     git_hash: str
     din: str
     part_number: str
     serial: str
+    build: str = ""  # the text before the hash as written; "" = the same as version
 
 
 def firmware_answer(body: bytes) -> SystemInfo:
@@ -193,12 +198,13 @@ def firmware_answer(body: bytes) -> SystemInfo:
     if env.common.WhichOneof("message") != "getSystemInfoResponse":
         raise EnvelopeError("answer carries no getSystemInfoResponse")
     info = env.common.getSystemInfoResponse
-    version, _, git_hash = info.firmwareVersion.version.strip().partition(" ")
+    version, build, git_hash = firmware_text(info.firmwareVersion.version)
     if not version:
         raise EnvelopeError("getSystemInfoResponse has no firmware version")
     return SystemInfo(
         version=version,
-        git_hash=git_hash.strip() or bytes(info.firmwareVersion.githash).hex(),
+        build=build,
+        git_hash=git_hash or bytes(info.firmwareVersion.githash).hex(),
         din=info.din,
         part_number=info.deviceId.partNumber,
         serial=info.deviceId.serialNumber,

@@ -10,7 +10,10 @@ same families and a dashboard needs no second panel:
   gateway's raw scale in both places, so the mapper's percent/app-scale conversions apply as is);
 * ``/api/site_info`` ← config ``site_info``: ``site_name``, ``timezone``,
   ``nominal_system_energy_ac`` (kWh) → ``nominal_system_energy_kWh``, ``nominal_system_power_ac``
-  (kW) → ``nominal_system_power_kW``, and the grid code fields (:data:`SITE_INFO_KEYS`). Only those
+  (kW) → ``nominal_system_power_kW``, ``battery_commission_date`` (ISO 8601 with offset,
+  ``"2026-04-22T12:07:43+10:00"`` on a real Powerwall 3: the commission and warranty-end timestamps
+  come from it as from ``/api/site_info`` elsewhere) and the grid code fields
+  (:data:`SITE_INFO_KEYS`). Only those
   keys are copied: the config's ``installer``, ``customer`` and ``credentials`` blocks (personal
   data) are never read;
 * ``/api/system_status`` ← controller ``control.systemStatus`` (Wh, the unit ``/api/system_status``
@@ -18,7 +21,8 @@ same families and a dashboard needs no second panel:
   (``din``, ``disableReasons``) → ``battery_blocks[]`` (``PackagePartNumber``,
   ``PackageSerialNumber``, ``disabled_reasons``);
 * ``/api/sitemaster`` ← controller ``system.sitemanagerStatus.isRunning`` → ``running``;
-* ``/api/status`` ← the firmware answer (``version`` as ``"<version> <short hash>"``, ``git_hash``,
+* ``/api/status`` ← the firmware answer (``version`` as ``"<build> <short hash>"``, the text the
+  gateway wrote, ``24.12.6-PW3-AFCI 008bf6ff`` on a real Powerwall 3; ``git_hash``,
   ``din``).
 
 A dict whose data is absent is omitted, never sent empty. :func:`controller_site_metrics` adds what
@@ -41,8 +45,10 @@ SITE_INFO_KEYS: tuple[tuple[str, str], ...] = (
     ("timezone", "timezone"),
     ("nominal_system_energy_ac", "nominal_system_energy_kWh"),
     ("nominal_system_power_ac", "nominal_system_power_kW"),
+    ("battery_commission_date", "battery_commission_date"),
 )
-"""config ``site_info`` key → the ``/api/site_info`` key the json_api tables read (units as there)."""
+"""config ``site_info`` key → the ``/api/site_info`` key the json_api tables (and the battery health
+accounting, for ``battery_commission_date``) read (units and formats as there)."""
 
 GRID_CODE_KEYS: tuple[str, ...] = (*SITE_INFO_LABELS, *(f.key for f in GRID_CODE_TABLE.fields))
 """Grid code fields copied into ``/api/site_info``'s nested ``grid_code`` object: what its mappers read."""
@@ -151,9 +157,10 @@ def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _status(firmware: SystemInfo, gateway_din: str | None) -> dict[str, Any]:
     short = firmware.git_hash[:8]
+    build = firmware.build or firmware.version  # as the gateway wrote it: /api/status's own shape
     return {
         "din": firmware.din or gateway_din or "",
-        "version": f"{firmware.version} {short}" if short else firmware.version,
+        "version": f"{build} {short}" if short else build,
         "git_hash": firmware.git_hash,
     }
 

@@ -42,6 +42,7 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
             "powerwall_info",
             {
                 "version": "21.39.1",
+                "build": "21.39.1",
                 "git_hash": "7759c368f4e96326389d76703a8a2ae27f091c45",
                 "din": "1232100-00-E--<<GATEWAY_TSN>>",
                 "device_type": "teg",
@@ -99,6 +100,7 @@ EXPECTED: dict[str, list[tuple[str, dict[str, str], float]]] = {
             "powerwall_info",
             {
                 "version": "23.44.0",
+                "build": "23.44.0",
                 "git_hash": "4064fc6a5b32425509f91f19556f2431cb7f6872",
                 "din": "1232100-00-E--TG123456789ABC",
                 "device_type": "teg",

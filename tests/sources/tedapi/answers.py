@@ -265,6 +265,7 @@ def pw3_config() -> dict[str, Any]:
             "backup_reserve_percent": 24.0,
             "nominal_system_energy_ac": 13.5,
             "nominal_system_power_ac": 11.5,
+            "battery_commission_date": "2026-04-22T12:07:43+10:00",  # as a real Powerwall 3 writes it
             "grid_code": {
                 "grid_code": "60Hz_240V_s_UL1741SA:2019_California",
                 "grid_voltage_setting": 240,

@@ -7,6 +7,8 @@ unsigned query, an unknown field riding along, a routed message on the plain pat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -156,3 +158,37 @@ def test_tedapi_entries_of_the_allow_list() -> None:
     assert not ALLOW_LIST.allows("GET", "/tedapi/v1")
     assert not ALLOW_LIST.allows("POST", "/tedapi/din")
     assert Allowed("POST", "x").pattern is None  # exact paths stay exact
+
+
+def test_a_real_powerwall_3_firmware_answer(fixtures_dir: Path) -> None:
+    # A bare MessageEnvelope as a real Powerwall 3 sent it (its fields 8 and 9 cut short); over
+    # WiFi the same bytes arrive as a Message's envelope, field 1, beside the tail.
+    raw = (fixtures_dir / "tedapi" / "pw3-fw24.12.6-getsysteminfo-response.envelope.pb").read_bytes()
+    info = e.firmware_answer(_field(1, raw) + _field(2, _field(1, 1)))
+    assert info.version == "24.12.6"
+    assert info.build == "24.12.6-PW3-AFCI"
+    assert info.git_hash == "008bf6ff"
+    assert info.din == "1707000-00-J--TG9999999999XP"
+    assert (info.part_number, info.serial) == ("1707000-00-J", "TG9999999999XP")
+
+
+@pytest.mark.parametrize(
+    ("text", "githash", "want"),
+    [
+        ("26.18.3 1a2b3c4d", b"", ("26.18.3", "26.18.3", "1a2b3c4d")),
+        ("25.10.1", bytes.fromhex("9c1a7e20"), ("25.10.1", "25.10.1", "9c1a7e20")),  # hash from the bytes
+        ("  24.12.6-PW3-AFCI  008bf6ff ", b"", ("24.12.6", "24.12.6-PW3-AFCI", "008bf6ff")),
+        ("beta-7 abc", b"", ("beta-7", "beta-7", "abc")),  # no number: the build is its own version
+    ],
+)
+def test_firmware_text(text: str, githash: bytes, want: tuple[str, str, str]) -> None:
+    info = b"".join((_field(2, LEADER.encode()), _field(3, _field(1, text.encode()) + _field(2, githash))))
+    answer = _field(1, _field(1, 1) + _field(4, _field(3, info))) + _field(2, _field(1, 1))
+    got = e.firmware_answer(answer)
+    assert (got.version, got.build, got.git_hash) == want
+
+
+def test_a_firmware_answer_without_a_version_is_refused() -> None:
+    answer = _field(1, _field(1, 1) + _field(4, _field(3, _field(2, LEADER.encode())))) + _field(2, _field(1, 1))
+    with pytest.raises(e.EnvelopeError, match="no firmware version"):
+        e.firmware_answer(answer)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
+from exporter.accounting.site import SiteAccounting
+from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.mappers import JSON_MAPPERS
+from exporter.sources.json_api.mappers import JSON_MAPPERS, gateway_info_labels
 from exporter.sources.tedapi.envelope import SystemInfo
 from exporter.sources.tedapi.site import controller_site_metrics, site_answers
 from tests.render import render
@@ -100,3 +103,50 @@ def test_odd_controller(controller: object) -> None:
     out = MetricSet()
     controller_site_metrics(controller, out)  # type: ignore[arg-type]
     assert len(out) == 0
+
+
+@pytest.mark.parametrize(
+    ("configured", "commissioned", "warranty_end"),
+    [
+        # config.json's "2026-04-22T12:07:43+10:00" is 02:07:43 UTC; the warranty runs ten years
+        (
+            None,
+            datetime(2026, 4, 22, 2, 7, 43, tzinfo=timezone.utc),
+            datetime(2036, 4, 22, 2, 7, 43, tzinfo=timezone.utc),
+        ),
+        ("2025-01-31", datetime(2025, 1, 31, tzinfo=timezone.utc), datetime(2035, 1, 31, tzinfo=timezone.utc)),
+    ],
+)
+def test_commission_date_from_config_json(
+    answers: dict[str, dict[str, object]], configured: str | None, commissioned: datetime, warranty_end: datetime
+) -> None:
+    # The stand-in /api/site_info goes through the same accounting as the JSON API's own; a
+    # configured date still wins.
+    assert answers[ep.SITE_INFO.label]["battery_commission_date"] == "2026-04-22T12:07:43+10:00"
+    gateway: dict[str, object] = {"name": "home", "address": "192.168.91.1", "password": "pw"}
+    if configured is not None:
+        gateway["battery_commission_date"] = configured
+    cfg = parse_config({"gateways": [gateway], "state_file": ""}).gateways[0]
+    ms = MetricSet(base_labels={"gateway": "home"})
+    SiteAccounting(cfg, clock=lambda: 1_800_000_000.0).observe(ms, answers)
+    assert ms.get("powerwall_battery_commission_timestamp_seconds") == commissioned.timestamp()
+    assert ms.get("powerwall_battery_warranty_end_timestamp_seconds") == warranty_end.timestamp()
+
+
+def test_a_firmware_build_with_a_suffix() -> None:
+    # A real Powerwall 3 writes "24.12.6-PW3-AFCI 008bf6ff": the stand-in /api/status keeps that
+    # text, and powerwall_info gets the number and the build apart.
+    real = SystemInfo(
+        version="24.12.6",
+        build="24.12.6-PW3-AFCI",
+        git_hash="008bf6ff",
+        din="1707000-00-J--TG9999999999XP",
+        part_number="1707000-00-J",
+        serial="TG9999999999XP",
+    )
+    got = site_answers(a.pw3_config(), None, real, None)
+    status = got[ep.STATUS.label]
+    assert status == {"din": real.din, "version": "24.12.6-PW3-AFCI 008bf6ff", "git_hash": "008bf6ff"}
+    labels = gateway_info_labels(status, got[ep.SITE_INFO.label])
+    assert labels is not None
+    assert (labels["version"], labels["build"], labels["git_hash"]) == ("24.12.6", "24.12.6-PW3-AFCI", "008bf6ff")

@@ -106,7 +106,18 @@ def test_a_powerwall_3_site_shows_every_pack_string_and_alert(pw3: Site) -> None
     assert alerts
     # Firmware, operation mode and reserve from config.json, site energy from systemStatus.
     info = _series(ms, "powerwall_info")
-    assert len(info) == 1 and info[0]["version"].startswith("26.") and info[0]["din"] == model.gateway_din
+    assert len(info) == 1 and info[0]["din"] == model.gateway_din
+    assert (info[0]["version"], info[0]["build"], info[0]["git_hash"]) == ("26.18.3", "26.18.3-PW3-AFCI", "1a2b3c4d")
+    # Battery health: every pack has a nameplate with the labels of its full-pack series (the
+    # recording rule divides one by the other), the built-in ones (1800420-11-F, not in the table)
+    # the Powerwall 3's; and the commission date and warranty end come from config.json.
+    nameplates = ms.samples("powerwall_pod_nameplate_energy_joules")
+    assert set(nameplates) == set(ms.samples("powerwall_pod_full_pack_energy_joules"))
+    assert set(nameplates.values()) == {13.5 * 3.6e6}
+    assert {s["part_number"] for s in packs.values()} == {"1800420-11-F", "1807000-20-B"}
+    assert ms.get("powerwall_battery_commission_timestamp_seconds") == model.battery_commission_time
+    warranty_end = ms.get("powerwall_battery_warranty_end_timestamp_seconds")
+    assert warranty_end is not None and 3652 * 86400 <= warranty_end - model.battery_commission_time <= 3653 * 86400
     assert len(_series(ms, "powerwall_operation_info")) == 1
     assert ms.get("powerwall_backup_reserve_ratio") is not None
     full_site = ms.get("powerwall_battery_full_pack_energy_joules")
