@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import Secret
 from exporter.config.tedapi import TedapiConfig
@@ -123,3 +124,37 @@ def test_exposition_matches_golden_file(case: Case, request: pytest.FixtureReque
 
         diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), str(path), "now", n=1))
         pytest.fail(f"exposition changed (review, then --update-golden):\n{diff[:6000]}")
+
+
+# Families whose records are battery packs (a Powerwall 2's pod, a Powerwall 3's pack): the only
+# ones that may carry pack energy, so a pack is never counted a second time under another record.
+PACK_FAMILIES = frozenset({"TEPOD", "HVP"})
+
+
+VOLATILE_VALUE = re.compile(r"^(.*) <volatile>$", re.M)
+
+
+def _golden_samples(path: Path) -> list[tuple[str, dict[str, str], float]]:
+    text = VOLATILE_VALUE.sub(r"\1 0", path.read_text())
+    return [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden_has_no_phantom_devices_and_no_pack_twice(case: Case) -> None:
+    """No per-device series under an empty serial (an empty slot is no device), pack energy only on
+    packs, and the packs' sum within the site's total (a pack counted twice would exceed it)."""
+    path = GOLDEN / f"{case.name}.prom"
+    if not path.exists():
+        pytest.skip(f"{path} missing")
+    samples = _golden_samples(path)
+    assert not [(n, lb) for n, lb, _ in samples if lb.get("serial") == ""]
+    for pack_metric, site_metric in (
+        ("powerwall_pod_full_pack_energy_joules", "powerwall_battery_full_pack_energy_joules"),
+        ("powerwall_pod_energy_remaining_joules", "powerwall_battery_remaining_energy_joules"),
+    ):
+        packs = [(lb, v) for n, lb, v in samples if n == pack_metric]
+        assert {lb["device"] for lb, _ in packs} <= PACK_FAMILIES, packs
+        site = [v for n, _, v in samples if n == site_metric]
+        if packs and site:
+            # Each figure is rounded on its own (whole Wh, or kWh in float32): up to 1 Wh per pack.
+            assert sum(v for _, v in packs) <= site[0] + 3600.0 * len(packs), (case.name, pack_metric)

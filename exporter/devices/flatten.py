@@ -16,6 +16,15 @@ rule); this module only applies it and adds the per-device series that do not co
 * ``powerwall_device_nameplate_power_watts`` / ``..._apparent_power_va`` from the PV-inverter or
   generator attributes.
 
+No identity, no series: a record whose serial is empty yields nothing. Every per-device source
+but one reports serials, so such a record is an empty slot or a phantom (a Powerwall 3's esCan
+arrays are fixed-size empty slots full of zeros): its "readings" are false data and, under
+``serial=""``, would be summed with the real devices by any query over the family. The decoders
+skip those slots themselves; this is the one place every record passes, so it also holds for an
+answer nobody has seen yet. The exception is a source that by its nature carries no identity at all
+(``/api/solar_powerwall``: one PV inverter and its PVS, no DIN, no serial), which says so
+(``anonymous=True``); its records keep ``serial=""``.
+
 The ``device`` label is the record's family (the DIN prefix). Generic names (``powerwall_vital_*``)
 are bounded per call, i.e. per answer and scrape, as :mod:`exporter.metrics.naming` describes: too
 long names, families beyond the limit and typed clashes are dropped and counted in
@@ -102,15 +111,20 @@ def _emit_alerts(ms: MetricSet, seen: _Seen, dev: LabelPairs, alerts: Iterable[s
             ms.add(DEVICE_ALERT, 1.0, dict(labels))
 
 
-def flatten_devices(devices: Iterable[Device], ms: MetricSet, endpoint: str) -> None:
+def flatten_devices(devices: Iterable[Device], ms: MetricSet, endpoint: str, *, anonymous: bool = False) -> None:
     """Add the samples of ``devices`` to ``ms`` (series and labels as the module docstring says).
 
     ``endpoint`` names the request the devices came from; it labels this call's generic-name budget
     (``powerwall_generic_fields_dropped_total{endpoint=...}``), so call this once per decoded answer.
+    Records without a serial are skipped unless the source carries no identity at all
+    (``anonymous``; module docstring).
     """
     seen: _Seen = set()
     budget = GenericBudget(endpoint)
     for d in devices:
+        if not d.serial and not anonymous:
+            log.debug("%s record without serial from %s skipped (%d signals)", d.family, endpoint, len(d.signals))
+            continue
         dev = _device_labels(d.family, d.serial, d.part_number)
         if d.din:  # without a DIN the source gave no identity, and an info series would describe nothing
             info_labels = (

@@ -1,7 +1,9 @@
 """The simulated DeviceControllerQuery answer: control, system, neurio, the esCan bus and msa.
 
 On a Powerwall 2 site the bus carries the vitals builder's values (so vitals and TEDAPI report one
-model state alike); on a Powerwall 3 site it is fixed-size empty slots, as the real gateway's is.
+model state alike); on a Powerwall 3 site it is fixed-size empty slots (zeros and defaults beside
+``isMIA: true`` inside each sub-message) and ``components.msa`` lists the battery packs under an
+all-zero part number, as a real Powerwall 3 on 26.10 answers.
 """
 
 from __future__ import annotations
@@ -151,25 +153,53 @@ def _es_can_pw2(s: Snapshot, devices: Sequence[VitalsDevice], ts: str) -> JSON:
     return {"bus": bus}
 
 
-def _es_can_pw3() -> JSON:
-    """A Powerwall 3 gateway's esCan bus: fixed-size slots, every one empty and MIA."""
+# What a real Powerwall 3 (firmware 26.10) puts into each empty slot's sub-messages, beside
+# ``isMIA: true``: zeros and default states, never nulls (shared/docs/tedapi.md section 4).
+_PW3_SLOT_DEFAULTS: dict[str, dict[str, dict[str, VitalValue]]] = {
+    "PVAC": {
+        "PVAC_Status": {"PVAC_Pout": 0.0, "PVAC_Vout": 0.0, "PVAC_Fout": 0.0},
+        "PVAC_Logging": {
+            **{f"PVAC_PVCurrent_{x}": 0.0 for x in "ABCD"},
+            **{f"PVAC_PVMeasuredVoltage_{x}": 0.0 for x in "ABCD"},
+        },
+    },
+    "PVS": {"PVS_Status": {"PVS_vLL": 0.0, **{f"PVS_String{x}_Connected": False for x in "ABCD"}}},
+    "PINV": {
+        "PINV_Status": {
+            "PINV_Fout": 0.0,
+            "PINV_Pout": 0.0,
+            "PINV_Vout": 0.0,
+            "PINV_State": "PINV_Off",
+            "PINV_GridState": "Grid_Uncompliant",
+        },
+        "PINV_AcMeasurements": {"PINV_VSplit1": 0.0, "PINV_VSplit2": 0.0},
+    },
+    "THC": {"THC_InfoMsg": {"THC_AmbientTemp": 0.0}},
+    "POD": {"POD_EnergyStatus": {"POD_nom_energy_remaining": 0.0, "POD_nom_full_pack_energy": 0.0}},
+}
+# Arrays whose slots carry (empty) identity keys; PINV and POD never have any.
+_PW3_IDENTIFIED = frozenset({"PVAC", "PVS", "THC"})
 
-    def slots(*groups: str, serial: bool = True) -> list[JSON]:
+
+def _es_can_pw3() -> JSON:
+    """A Powerwall 3 gateway's esCan bus: fixed-size empty slots, as a real one on 26.10 answers.
+
+    No serial, no part number and no ``isMIA`` on the slot itself; each sub-message says
+    ``isMIA: true`` beside zero or default values.
+    """
+
+    def slots(array: str) -> list[JSON]:
         out = []
         for _ in range(PW3_EMPTY_SLOTS):
-            slot: JSON = {"packagePartNumber": "", "packageSerialNumber": ""} if serial else {}
-            slot.update({g: shape.group("", mia=True) for g in groups})
+            slot: JSON = {"packagePartNumber": "", "packageSerialNumber": ""} if array in _PW3_IDENTIFIED else {}
+            slot.update({g: shape.group("", values, mia=True) for g, values in _PW3_SLOT_DEFAULTS[array].items()})
             slot["alerts"] = {"active": []}
             out.append(slot)
         return out
 
-    return {
-        "bus": {
-            "PVAC": slots("PVAC_Status", "PVAC_Logging"),
-            "PVS": slots("PVS_Status"),
-            "PINV": slots("PINV_Status", "PINV_AcMeasurements", serial=False),
-            "THC": slots("THC_InfoMsg"),
-            "POD": slots("POD_EnergyStatus", "POD_InfoMsg", serial=False),
+    bus: JSON = {array: slots(array) for array in _PW3_SLOT_DEFAULTS}
+    bus.update(
+        {
             "SYNC": {
                 "packagePartNumber": "",
                 "packageSerialNumber": "",
@@ -183,7 +213,33 @@ def _es_can_pw3() -> JSON:
             },
             "MSA": {"METER_Z_AcMeasurements": shape.group("", mia=True)},
         }
-    }
+    )
+    return {"bus": bus}
+
+
+PW3_PACK_MSA_PART_NUMBER = "0" * 20
+"""The part number a Powerwall 3's ``components.msa`` gives each battery pack entry (no real part number)."""
+
+
+def _msa_pw3_packs(s: Snapshot, m: SiteModel, ts: str) -> list[JSON]:
+    """A Powerwall 3 site's ``components.msa``: one entry per battery pack (built-in and expansions of
+    every unit), under the pack's serial and an all-zero part number, with its energies in kWh."""
+    out: list[JSON] = []
+    for block, packs in zip(s.blocks, m.packs, strict=False):
+        for pack in packs:
+            values = {
+                "BMS_nominalFullPackEnergy": block.full_pack_wh * pack.share / 1000.0,
+                "BMS_nominalEnergyRemaining": block.remaining_wh * pack.share / 1000.0,
+            }
+            out.append(
+                {
+                    "partNumber": PW3_PACK_MSA_PART_NUMBER,
+                    "serialNumber": pack.serial,
+                    "signals": [shape.signal(n, v, ts) for n, v in values.items()],
+                    "activeAlerts": [],
+                }
+            )
+    return out
 
 
 def _family(name: str) -> str | None:
@@ -275,7 +331,7 @@ def device_controller(s: Snapshot, m: SiteModel, variables: Mapping[str, Any]) -
         "neurio": {"isDetectingWiredMeters": False, "readings": readings, "pairings": []},
         "teslaRemoteMeter": {"meters": []},
         "esCan": _es_can_pw3() if pw3 else _es_can_pw2(s, devices, ts),
-        "components": {"msa": _msa(s, devices, variables, ts)},
+        "components": {"msa": _msa_pw3_packs(s, m, ts) if pw3 else _msa(s, devices, variables, ts)},
     }
 
 

@@ -75,12 +75,35 @@ def test_record_without_din_gets_series_but_no_device_info() -> None:
     """A source that knows only the family (``/api/solar_powerwall``) must not invent an identity."""
     out = MetricSet()
     flatten_devices(
-        [Device(din="", family="PVAC", part_number="", serial="", signals={"v": 1.0}, alerts=("a",))], out, VITALS
+        [Device(din="", family="PVAC", part_number="", serial="", signals={"v": 1.0}, alerts=("a",))],
+        out,
+        "/api/solar_powerwall",
+        anonymous=True,
     )
     assert out.get("powerwall_device_info") is None
     labels = {"device": "PVAC", "serial": "", "part_number": ""}
     assert out.get("powerwall_vital_v", **labels) == 1.0
     assert out.get("powerwall_device_alert", alert="a", **labels) == 1.0
+
+
+def test_record_without_serial_gives_no_series_from_an_identified_source() -> None:
+    """An empty slot or a phantom (a Powerwall 3's zero-filled esCan slots) is no device: its zeros
+    must not appear as ``serial=""`` series beside the real devices, whatever the DIN says."""
+    phantoms = [
+        Device(din="", family="TEPOD", part_number="", serial="", signals={"POD_nom_energy_remaining": 0.0}),
+        Device(din="TEPINV--P", family="TEPINV", part_number="P", serial="", signals={"PINV_Pout": 0.0}, alerts=("a",)),
+        Device(din="", family="PVS", part_number="", serial="", last_communication=1.0),
+    ]
+    real = Device(
+        din="TEPOD--P--S", family="TEPOD", part_number="P", serial="S", signals={"POD_nom_energy_remaining": 1.0}
+    )
+    out = MetricSet()
+    flatten_devices([*phantoms, real], out, VITALS)
+    assert out.samples("powerwall_pod_energy_remaining_joules") == {
+        (("device", "TEPOD"), ("serial", "S"), ("part_number", "P")): 3600.0
+    }
+    assert all(dict(k)["serial"] for name in out.names() for k in out.samples(name) if "serial" in dict(k))
+    assert out.get("powerwall_inverter_power_watts") is None and out.get("powerwall_device_alert") is None
 
 
 def test_drops_are_counted_under_the_callers_endpoint() -> None:

@@ -90,7 +90,10 @@ def test_every_json_mapper_survives_absurd_values_everywhere(value: float) -> No
     for mapper in JSON_MAPPERS.values():
         mapper(doc, ms)
     flatten_devices(
-        decode_solar_powerwall({"pvac_status": {"p_out": value, "unknown": value}, "top": value}), ms, SOLAR_POWERWALL
+        decode_solar_powerwall({"pvac_status": {"p_out": value, "unknown": value}, "top": value}),
+        ms,
+        SOLAR_POWERWALL,
+        anonymous=True,
     )
     assert_all_finite(ms)
 

@@ -180,7 +180,7 @@ def test_generic_vitals_of_one_name_but_different_types_keep_openmetrics_valid()
 def test_solar_powerwall_generic_names_are_bounded() -> None:
     data = {"pvac_status": hostile_fields(), **{f"top_{i}": i for i in range(1000)}}
     ms = fresh_set()
-    flatten_devices(decode_solar_powerwall(data), ms, SOLAR_POWERWALL)
+    flatten_devices(decode_solar_powerwall(data), ms, SOLAR_POWERWALL, anonymous=True)
     assert len([n for n in ms.names() if n.startswith("powerwall_vital_")]) == naming.MAX_GENERIC_FAMILIES
     assert max(map(len, ms.names())) <= naming.MAX_GENERIC_NAME_LENGTH
     assert ms.get(DROPPED, endpoint="/api/solar_powerwall", reason="name_too_long") == 1

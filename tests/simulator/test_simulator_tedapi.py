@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import math
 import time
 import zlib
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ PB: Any = _pb
 GW_PASSWORD = "GW-PASSWORD-1234"
 USER = "Tesla_Energy_Device"
 T0 = 1718985600.0  # 2024-06-21 08:00 local (UTC-8): the sun is up
+NEVER = "0001-01-01T00:00:00Z"  # lastRxTime of a message never received
 
 
 class FrozenClock:
@@ -342,9 +344,28 @@ def test_device_controller_pw3_has_empty_mia_slots(pw3: SimulatedGateway, qset: 
     c = Tedapi(pw3)
     data = query(c, qset.queries["device_controller"]).data
     bus = data["esCan"]["bus"]
+    # As a real Powerwall 3 on 26.10: no identity, no isMIA on the slot, and inside each
+    # sub-message isMIA beside zeros and default states (shared/docs/tedapi.md section 4).
     for group in ("PINV", "THC", "POD", "PVAC", "PVS"):
-        assert bus[group] and all(slot.get("packageSerialNumber", "") == "" for slot in bus[group])
-        assert all(g["isMIA"] for slot in bus[group] for k, g in slot.items() if isinstance(g, dict) and "isMIA" in g)
+        slots = bus[group]
+        assert slots and all(
+            not slot.get("packageSerialNumber") and not slot.get("packagePartNumber") for slot in slots
+        )
+        assert all("isMIA" not in slot for slot in slots)
+        subs = [g for slot in slots for k, g in slot.items() if isinstance(g, dict) and k != "alerts"]
+        assert subs and all(g["isMIA"] is True and g["lastRxTime"] == NEVER for g in subs)
+        values = [v for g in subs for k, v in g.items() if k not in ("isMIA", "isComplete", "lastRxTime")]
+        assert values and all(v in (0, False, "PINV_Off", "Grid_Uncompliant") for v in values), values
+    assert bus["PINV"][0]["PINV_Status"]["PINV_State"] == "PINV_Off"
+    assert bus["PINV"][0]["PINV_Status"]["PINV_GridState"] == "Grid_Uncompliant"
+    assert bus["POD"][0]["POD_EnergyStatus"]["POD_nom_energy_remaining"] == 0
+    # components.msa: each pack of the site under its own serial and an all-zero part number, kWh.
+    msa = data["components"]["msa"]
+    packs = [p for unit in pw3.model.packs for p in unit]
+    assert [e["serialNumber"] for e in msa] == [p.serial for p in packs]
+    assert all(e["partNumber"] == "0" * 20 for e in msa)
+    full = sum(s["value"] for e in msa for s in e["signals"] if s["name"] == "BMS_nominalFullPackEnergy")
+    assert math.isclose(full * 1000.0, data["control"]["systemStatus"]["nominalFullPackEnergyWh"], abs_tol=1.0)
     aggregates = c.json("/api/meters/aggregates")
     assert {a["location"]: a["realPowerW"] for a in data["control"]["meterAggregates"]} == {
         k.upper(): v["instant_power"] for k, v in aggregates.items()

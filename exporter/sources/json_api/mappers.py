@@ -6,6 +6,7 @@ top level) lives here; which key becomes which metric lives in the tables.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,8 @@ from exporter.sources.json_api.tables import (
     STATUS_TABLE,
     SYSTEM_STATUS_TABLE,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _str(v: Any) -> str:
@@ -135,6 +138,18 @@ def gateway_info_labels(status: Any, site_info: Any) -> dict[str, str] | None:
     }
 
 
+def _identified(entry: Any) -> dict[str, str] | None:
+    """``{serial, part_number}`` of a per-Powerwall entry, or None when it is no object or has no serial:
+    series under ``serial=""`` would describe no device and be summed with the real ones."""
+    if not isinstance(entry, Mapping):
+        return None
+    serial = _str(entry.get("PackageSerialNumber"))
+    if not serial.strip():
+        log.debug("per-Powerwall entry without PackageSerialNumber skipped")
+        return None
+    return {"serial": serial, "part_number": _str(entry.get("PackagePartNumber"))}
+
+
 @endpoint_budget(ep.STATUS.path)
 def map_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
     STATUS_TABLE.apply(_dict(data), ms, budget=budget)
@@ -150,9 +165,9 @@ def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
         ms.add(GRID_FAULTS, len(d["grid_faults"]))
     blocks = d.get("battery_blocks")
     for block in blocks if isinstance(blocks, list) else ():
-        if not isinstance(block, Mapping):
+        labels = _identified(block)
+        if labels is None:
             continue
-        labels = {"serial": _str(block.get("PackageSerialNumber")), "part_number": _str(block.get("PackagePartNumber"))}
         BLOCK_TABLE.apply(block, ms, labels, budget)
         for key, metric in BLOCK_STATES:
             if isinstance(block.get(key), str):
@@ -171,9 +186,9 @@ def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
         return
     ms.add(BATTERIES, len(pws))
     for pw in pws:
-        if not isinstance(pw, Mapping):
+        labels = _identified(pw)
+        if labels is None:
             continue
-        labels = {"serial": _str(pw.get("PackageSerialNumber")), "part_number": _str(pw.get("PackagePartNumber"))}
         ms.add(BATTERY_INFO, 1, {**labels, "type": _str(pw.get("type"))})
         if isinstance(pw.get("grid_state"), str):
             state_set(ms, BATTERY_GRID_STATE, BATTERY_GRID_STATES, pw["grid_state"], labels=labels)

@@ -29,4 +29,5 @@ class SolarPowerwallSource(Source):
 
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
         obj = answer.json_object()
-        flatten_devices(decode_solar_powerwall(obj), out.ms, request.label)
+        # The endpoint carries no identity at all (one PV inverter, one PVS): serial="" is all it has.
+        flatten_devices(decode_solar_powerwall(obj), out.ms, request.label, anonymous=True)

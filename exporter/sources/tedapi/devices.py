@@ -24,14 +24,24 @@ DeviceControllerQuery (:func:`controller_devices`)
     * ``SYNC`` (site CTs) and ``ISLANDER`` (``ISLAND_*``) make one TESYNC record, as in vitals;
       ``MSA`` (``METER_Z_*``) a TEMSA record; ``neurio.readings[]`` NEURIO records
       (``dataRead[n]`` → ``NEURIO_CT<n>_InstRealPower``/``_InstReactivePower``/``_InstVoltage``/``_I``).
-    * Empty slots are skipped: a slot with neither identity nor any non-null signal, or one that is
-      MIA without identity (a Powerwall 3's fixed-size esCan arrays are all such slots).
+    * A sub-message that says ``isMIA: true`` gives no signals: a Powerwall 3 fills its fixed-size
+      esCan arrays with such slots, zeros and default states (``PINV_Off``, ``Grid_Uncompliant``)
+      beside the flag, and those are no readings.
+    * No identity, no device: a record whose serial is empty (its own, or the THC's/PVAC's it takes)
+      is skipped, whatever it carries, so an empty slot never becomes ``serial=""`` series (false
+      zeros, and fuel for pod alerts). A Powerwall 3's esCan arrays are all such slots.
     * ``components.msa[]`` (the full variant) is attached by the family of each signal's prefix
       (:data:`MSA_PREFIXES`): to the record of that family with the entry's serial; failing that, to
       the only record of the family, or by position among the family's records when several; a
-      family without any record gets a new one from the entry's identity; a signal of no known
-      prefix stays (generically exported) on the gateway's record. Signals the bus already gave keep
-      the bus's value.
+      family without any record gets a new one from the entry's identity, if it has a serial.
+      Families the ComponentsQuery reports (:data:`COMPONENT_FAMILIES`: a Powerwall 3's packs
+      ``BMS_*``/``HVP_*``, ``PCH_*``, ``BAGGR_*``, ``PWS_*``) go to their own record by serial or
+      nowhere: a Powerwall 3's msa lists each pack under its serial, and those records come from
+      the ComponentsQuery, so here they would count each pack a second time. A signal of no known
+      prefix goes to the record with the entry's serial, or (an entry without serial) stays
+      (generically exported) on the gateway's record. Signals the bus already gave keep the bus's
+      value. An all-zero part number (``00000000000000000000``, a Powerwall 3's pack entries) is no
+      part number.
     * One record for the gateway itself: family ``STSTSM`` with DIN ``STSTSM--<gateway DIN>``, as
       vitals names the site controller (``PW3`` and the plain DIN when the DIN is a Powerwall 3's,
       ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
@@ -45,7 +55,8 @@ ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a 
     ``pws[0]`` → ``PWS``, each with the unit's identity (``PCH_package*Number_*`` hex pieces are
     never used); ``bms[i]`` + ``hvp[i]`` → one ``HVP`` record per pack with the pack's own identity
     (``hvp[i]`` serial/part, else ``bms[i]``'s). The phantom slot (no serial and null energies) is
-    skipped. A signal's value is the first non-null of ``value``, ``boolValue``, ``textValue``; null
+    skipped, as is any pack without a serial (no identity to label it with) and a pack listed twice
+    under one serial. A signal's value is the first non-null of ``value``, ``boolValue``, ``textValue``; null
     everywhere → absent; a name returned twice keeps its first value. ``PCH_heatsinkTemp`` (a
     constant on current firmware) and ``PCH_package*`` are dropped.
 
@@ -94,8 +105,16 @@ MSA_PREFIXES: tuple[tuple[str, str], ...] = (
     ("METER_Z_", "TEMSA"),
     ("METER_", "TESYNC"),
     ("MSA_", "TEMSA"),
+    ("BMS_", "HVP"),  # a Powerwall 3's battery pack: one record per pack (the bms/hvp pair)
+    ("HVP_", "HVP"),
+    ("PCH_", "PCH"),
+    ("BAGGR_", "BAGGR"),
+    ("PWS_", "PWS"),
 )
 """Signal-name prefix → family of a ``components.msa`` signal (first match wins; ``METER_Z_`` is the MSA's)."""
+
+COMPONENT_FAMILIES = frozenset({"HVP", "PCH", "BAGGR", "PWS"})
+"""Families only the ComponentsQuery makes records of: their ``components.msa`` signals attach by serial or nowhere."""
 
 _META_KEYS = frozenset({"isMIA", "isComplete", "lastRxTime", "alerts"})
 _SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
@@ -112,6 +131,12 @@ def _list(v: Any) -> Sequence[Any]:
 
 def _str(v: Any) -> str:
     return v.strip() if isinstance(v, str) else ""
+
+
+def _part(v: Any) -> str:
+    """A part number; an all-zero one (a Powerwall 3's msa pack entries) is none."""
+    part = _str(v)
+    return "" if part.strip("0") == "" else part
 
 
 def _alert_names(v: Any) -> list[str]:
@@ -138,14 +163,16 @@ class Block:
 
 
 def blocks(config: Mapping[str, Any]) -> list[Block]:
-    """The battery blocks of ``config.json``; entries without a ``vin`` or of the wrong type are skipped."""
+    """The battery blocks of ``config.json``; entries without a ``vin``, of the wrong type or repeated are skipped."""
     out: list[Block] = []
+    seen: set[str] = set()
     for entry in _list(_dict(config).get("battery_blocks")):
         e = _dict(entry)
         din = _str(e.get("vin"))
-        if not din:
-            log.debug("battery block without vin skipped")
+        if not din or din in seen:
+            log.debug("battery block without vin, or listed twice, skipped")
             continue
+        seen.add(din)
         expansions = tuple(d for d in (_str(_dict(x).get("din")) for x in _list(e.get("battery_expansions"))) if d)
         out.append(Block(din=din, type=_str(e.get("type")), expansions=expansions))
     return out
@@ -204,6 +231,8 @@ def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]
         if not isinstance(key, str) or key in _META_KEYS:
             continue
         if isinstance(value, Mapping):
+            if value.get("isMIA") is True:
+                continue  # zeros and defaults beside the flag, not readings (module docstring)
             for name, v in value.items():
                 if isinstance(name, str) and name not in _META_KEYS and _SIGNAL_NAME_RE.match(name):
                     s = signal(v)
@@ -216,7 +245,7 @@ def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]
 
 
 def _identity(group: Mapping[str, Any]) -> tuple[str, str]:
-    return _str(group.get("packagePartNumber")), _str(group.get("packageSerialNumber"))
+    return _part(group.get("packagePartNumber")), _str(group.get("packageSerialNumber"))
 
 
 def _bus_device(
@@ -228,7 +257,9 @@ def _bus_device(
         return None
     part, serial = identity if identity is not None else _identity(g)
     signals = dict(_group_signals(g))
-    if not serial and (g.get("isMIA") is True or not signals):
+    if not serial:
+        if signals:
+            log.debug("%s slot without identity skipped (%d signals)", family, len(signals))
         return None
     # When the gateway last heard from the device: the latest lastRxTime of its groups ("never" dropped).
     heard = [rfc3339_timestamp(x.get("lastRxTime")) for x in (g, *(v for v in g.values() if isinstance(v, Mapping)))]
@@ -272,8 +303,10 @@ def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
                 v = signal(data.get(key))
                 if _is_number(v):
                     b.add(f"NEURIO_CT{n}_{suffix}", v)  # type: ignore[arg-type]
-        if serial or b.signals:
+        if serial:
             out.append(b)
+        elif b.signals:
+            log.debug("Neurio reading without serial skipped")
     return out
 
 
@@ -305,24 +338,39 @@ def _component_signals(signals: Any) -> dict[str, SignalValue]:
 def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None:
     """Attach ``components.msa[]`` signals and alerts to the records (module docstring)."""
     positions: dict[str, int] = {}
+    gateway = records[0]
     for e in _list(entries):
         entry = _dict(e)
-        part, serial = _str(entry.get("partNumber")), _str(entry.get("serialNumber"))
-        by_family: dict[str, dict[str, SignalValue]] = {}
-        for name, value in _component_signals(entry.get("signals")).items():
+        part, serial = _part(entry.get("partNumber")), _str(entry.get("serialNumber"))
+        # A signal of no known prefix: on the record with the entry's serial, else on the gateway's.
+        owner = next((r for r in records if r.serial == serial), None) if serial else gateway
+        by_target: dict[int, tuple[_Builder, dict[str, SignalValue]]] = {}
+        unplaced: dict[str, dict[str, SignalValue]] = {}
+        alerts = _alert_names(entry.get("activeAlerts"))
+        names = _component_signals(entry.get("signals"))
+        if not names and alerts:
+            family = _msa_family(alerts[0])
+            if family is None and owner is not None:
+                by_target[id(owner)] = (owner, {})
+            elif family is not None:
+                unplaced[family] = {}
+        for name, value in names.items():
             family = _msa_family(name)
             if family is None:
-                family = records[0].family  # no known prefix: kept (generically) on the gateway's record
-            by_family.setdefault(family, {})[name] = value
-        alerts = _alert_names(entry.get("activeAlerts"))
-        if not by_family and alerts:
-            family = _msa_family(alerts[0]) or records[0].family
-            by_family[family] = {}
-        for n, (family, signals) in enumerate(by_family.items()):
+                if owner is not None:
+                    by_target.setdefault(id(owner), (owner, {}))[1][name] = value
+                continue
+            unplaced.setdefault(family, {})[name] = value
+        for family, signals in unplaced.items():
             target = _msa_target(records, family, serial, positions)
-            if target is None:
+            if target is None and serial and family not in COMPONENT_FAMILIES:
                 target = _Builder(family, part, serial, gateway_din or None)
                 records.append(target)
+            if target is None:
+                log.debug("msa %s signals without a %s record of their own dropped", family, family)
+                continue
+            by_target.setdefault(id(target), (target, {}))[1].update(signals)
+        for n, (target, signals) in enumerate(by_target.values()):
             for k, v in signals.items():
                 target.add(k, v)
             if n == 0:
@@ -335,7 +383,7 @@ def _msa_target(records: list[_Builder], family: str, serial: str, positions: di
         for r in same:
             if r.serial == serial:
                 return r
-    if not same:
+    if not same or family in COMPONENT_FAMILIES:
         return None
     if len(same) == 1:
         return same[0]
@@ -390,7 +438,9 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
         records.extend(b for b in (pvac_b, pvs_b) if b is not None)
 
     sync = _bus_device(bus.get("SYNC"), "TESYNC", parent_din=parent)
-    islander = _bus_device(bus.get("ISLANDER"), "TESYNC", parent_din=parent)
+    # The islander has no identity of its own: vitals reports its signals on the synchrometer.
+    sync_ident = (sync.part, sync.serial) if sync is not None else None
+    islander = _bus_device(bus.get("ISLANDER"), "TESYNC", sync_ident, parent_din=parent)
     if sync is not None and islander is not None:
         for k, v in islander.signals.items():
             sync.add(k, v)
@@ -409,7 +459,22 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     for r in records:
         if r.family == "PVAC":
             _derive_pvac_power(r)  # only where neither the bus nor msa gave the measured power
-    return [r.build(firmware) for r in records]
+    return _built(records, firmware)
+
+
+def _built(records: Sequence[_Builder], firmware: str | None) -> list[Device]:
+    """The records that have an identity (a serial), each DIN once: the first wins."""
+    out: list[Device] = []
+    seen: set[str] = set()
+    for r in records:
+        key = r.full_din
+        if not r.serial or key in seen:
+            why = "listed twice" if r.serial else "no serial"
+            log.debug("%s record %s skipped: %s", r.family, r.serial or "-", why)
+            continue
+        seen.add(key)
+        out.append(r.build(firmware))
+    return out
 
 
 def _first(v: Any) -> Mapping[str, Any]:
@@ -464,13 +529,16 @@ def components_devices(data: Mapping[str, Any], block: Block, firmware: str | No
             continue
         pack_serial = _str(h_entry.get("serialNumber")) or _str(b_entry.get("serialNumber"))
         pack_part = (
-            _str(h_entry.get("partNumber")) or _str(b_entry.get("partNumber")) or expansion_parts.get(pack_serial, "")
+            _part(h_entry.get("partNumber")) or _part(b_entry.get("partNumber")) or expansion_parts.get(pack_serial, "")
         )
         signals = _component_signals(b_entry.get("signals"))
         for k, v in _component_signals(h_entry.get("signals")).items():
             signals.setdefault(k, v)
         if _is_phantom(pack_serial, signals):
             log.debug("phantom battery pack slot %d of %s skipped", i, block.din)
+            continue
+        if not pack_serial:
+            log.debug("battery pack slot %d of %s without serial skipped", i, block.din)
             continue
         pack = _Builder("HVP", pack_part, pack_serial, block.din)
         pack.signals.update(signals)
@@ -482,4 +550,4 @@ def components_devices(data: Mapping[str, Any], block: Block, firmware: str | No
         b = unit_component(family, _first(comps.get(key)))
         if b is not None:
             records.append(b)
-    return [r.build(firmware) for r in records]
+    return _built(records, firmware)

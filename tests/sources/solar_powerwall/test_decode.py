@@ -95,6 +95,7 @@ def test_same_quantity_same_metric_and_labels_as_vitals() -> None:
         ),
         solar,
         "/api/solar_powerwall",
+        anonymous=True,
     )
     vitals = MetricSet()
     doc: dict[str, dict[str, Any]] = {

@@ -30,7 +30,7 @@ def solar_json() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ms(solar_json: dict[str, Any]) -> MetricSet:
     out = MetricSet(base_labels={"gateway": "home"})
-    assert flatten_devices(decode_solar_powerwall(solar_json), out, SOLAR_POWERWALL) is None  # type: ignore[func-returns-value]
+    assert flatten_devices(decode_solar_powerwall(solar_json), out, SOLAR_POWERWALL, anonymous=True) is None  # type: ignore[func-returns-value]
     return out
 
 
@@ -113,7 +113,7 @@ def test_exposition_renders(ms: MetricSet) -> None:
 )
 def test_tolerates_missing_null_and_odd_fields(data: Any) -> None:
     out = MetricSet(base_labels={"gateway": "home"})
-    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL)
+    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL, anonymous=True)
     render(out)
 
 
@@ -128,7 +128,7 @@ def test_string_id_as_text_and_duplicates() -> None:
         }
     }
     out = MetricSet()
-    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL)
+    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL, anonymous=True)
     assert out.get("powerwall_solar_string_power_watts", string="B") == 100.0  # first of an id wins
     assert out.get("powerwall_solar_string_voltage_volts", string="A") == 300.5
     assert out.get("powerwall_solar_string_current_amperes", string="A") is None
@@ -138,5 +138,5 @@ def test_pvac_alert_true(solar_json: dict[str, Any]) -> None:
     data = dict(solar_json)
     data["pvac_alerts"] = {**solar_json["pvac_alerts"], "PVAC_a030_fan_faulted": True}
     out = MetricSet()
-    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL)
+    flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL, anonymous=True)
     assert out.get("powerwall_device_alert", device="PVAC", alert="PVAC_a030_fan_faulted") == 1.0

@@ -218,8 +218,46 @@ def pw2_controller() -> dict[str, Any]:
     }
 
 
+PACK_MSA_PART = "00000000000000000000"
+"""The part number a Powerwall 3's components.msa gives every battery pack entry."""
+
+
+def _mia(**values: Any) -> dict[str, Any]:
+    """A sub-message of an empty Powerwall 3 slot: ``isMIA`` beside zeros and defaults (fw 26.10)."""
+    return {"isMIA": True, "isComplete": False, "lastRxTime": NEVER, **values}
+
+
+def _pw3_slots() -> dict[str, list[dict[str, Any]]]:
+    """A real Powerwall 3's esCan arrays: 4 slots each, no identity, no slot-level isMIA."""
+    no_id = {"packagePartNumber": "", "packageSerialNumber": ""}
+    return {
+        "PINV": [
+            {
+                "PINV_Status": _mia(
+                    PINV_Fout=0, PINV_Pout=0, PINV_Vout=0, PINV_State="PINV_Off", PINV_GridState="Grid_Uncompliant"
+                ),
+                "PINV_AcMeasurements": _mia(PINV_VSplit1=0, PINV_VSplit2=0),
+                "alerts": {"active": []},
+            }
+            for _ in range(4)
+        ],
+        "POD": [
+            {"POD_EnergyStatus": _mia(POD_nom_energy_remaining=0, POD_nom_full_pack_energy=0), "alerts": {"active": []}}
+            for _ in range(4)
+        ],
+        "THC": [{**no_id, "THC_InfoMsg": _mia(THC_AmbientTemp=0)} for _ in range(4)],
+        "PVAC": [{**no_id, "PVAC_Status": _mia(PVAC_Pout=0, PVAC_Vout=0, PVAC_Fout=0)} for _ in range(4)],
+        "PVS": [
+            {**no_id, "PVS_Status": _mia(PVS_vLL=0, **{f"PVS_String{x}_Connected": False for x in "ABCD"})}
+            for _ in range(4)
+        ],
+    }
+
+
 def pw3_controller() -> dict[str, Any]:
-    """DeviceControllerQuery of a Powerwall 3 leader: fixed-size esCan arrays of empty slots."""
+    """DeviceControllerQuery of a Powerwall 3 leader as 26.10 answers it: fixed-size esCan arrays of
+    empty slots (zeros beside ``isMIA`` inside), and components.msa listing each pack (kWh) under its
+    serial and an all-zero part number."""
     return {
         "control": {
             "systemStatus": {"nominalFullPackEnergyWh": 27000, "nominalEnergyRemainingWh": 13500},
@@ -228,18 +266,17 @@ def pw3_controller() -> dict[str, Any]:
             "siteShutdown": {"isShutDown": True, "reasons": ["Commissioning"]},
         },
         "system": {"supportMode": {"remoteService": {"sessionId": SESSION_ID}}},
-        "esCan": {
-            "bus": {
-                "PINV": [
-                    {"PINV_Status": {"PINV_Pout": None, "isMIA": True}, "isMIA": True, "lastRxTime": NEVER}
-                    for _ in range(4)
-                ],
-                "POD": [_empty_slot() for _ in range(4)],
-                "THC": [_empty_slot() for _ in range(4)],
-                "PVAC": [_empty_slot() for _ in range(4)],
-                "PVS": [_empty_slot() for _ in range(4)],
-                "SYNC": {"isMIA": True, "packageSerialNumber": ""},
-            }
+        "esCan": {"bus": {**_pw3_slots(), "SYNC": {"isMIA": True, "packageSerialNumber": ""}}},
+        "components": {
+            "msa": [
+                {
+                    "partNumber": PACK_MSA_PART,
+                    "serialNumber": serial,
+                    "signals": [sig("BMS_nominalFullPackEnergy", full), sig("BMS_nominalEnergyRemaining", left)],
+                    "activeAlerts": [],
+                }
+                for serial, full, left in (("TG9876543210AB", 13.5, 6.75), ("TG5555555555CD", 13.5, 6.75))
+            ]
         },
     }
 

@@ -149,9 +149,98 @@ def test_pw2_neurio_null_is_absent(pw2_ms: MetricSet) -> None:
 
 
 def test_pw3_controller_has_only_the_gateway() -> None:
+    """Fw 26.10's zero-filled slots (isMIA inside) are no devices, and the msa pack entries (all-zero
+    part number) are the ComponentsQuery's packs: not a fourth pack on the Powerwall 3's record."""
     devices = controller_devices(a.pw3_controller(), a.PW3_DIN, FW)
     assert [(d.family, d.din) for d in devices] == [("PW3", a.PW3_DIN)]
     assert devices[0].alerts == ("PodCommissionTime",)
+    assert devices[0].signals == {}
+    ms = _flat(devices)
+    assert not ms.samples("powerwall_pod_energy_remaining_joules")
+    assert not ms.samples("powerwall_inverter_state_info") and not ms.samples("powerwall_solar_string_connected")
+
+
+def _pw2_with(**bus: Any) -> dict[str, Any]:
+    data = a.pw2_controller()
+    data["esCan"]["bus"].update(bus)
+    return data
+
+
+def test_mia_sub_message_gives_no_signals_but_the_device_stays() -> None:
+    """A Powerwall with a serial whose inverter message is MIA: the identity is real, the zeros are not."""
+    data = a.pw2_controller()
+    data["esCan"]["bus"]["PINV"][1]["PINV_Status"] = {
+        "isMIA": True,
+        "PINV_Pout": 0,
+        "PINV_State": "PINV_Off",
+        "PINV_GridState": "Grid_Uncompliant",
+    }
+    by = {(d.family, d.serial): d for d in controller_devices(data, a.GATEWAY_DIN, FW)}
+    pinv = by[("TEPINV", "TG222222222222")]
+    assert "PINV_Pout" not in pinv.signals and "PINV_State" not in pinv.signals
+    assert pinv.signals["PINV_VSplit1"] == 121.0  # the other sub-message still reports
+
+
+def test_no_record_without_serial_from_any_part_of_the_answer() -> None:
+    data = _pw2_with(SYNC={"METER_X_AcMeasurements": {"METER_X_CTA_InstRealPower": 5.0}})
+    data["neurio"]["readings"].append({"serial": "", "dataRead": [{"realPowerW": 1.0}]})
+    data["components"]["msa"] += [
+        {"partNumber": "", "serialNumber": "", "signals": [a.sig("MSA_Mystery", 1.0)]},  # no TEMSA record
+        {"partNumber": "0" * 20, "serialNumber": "", "signals": [a.sig("BMS_nominalEnergyRemaining", 5.0)]},
+    ]
+    devices = controller_devices(data, a.GATEWAY_DIN, FW)
+    assert all(d.serial for d in devices), [(d.family, d.serial) for d in devices]
+    assert not any(d.family in ("TEMSA", "HVP") for d in devices)
+    # The islander has no identity of its own; without a synchrometer it has nobody to report on.
+    assert not any(k.startswith("ISLAND_") for d in devices for k in d.signals)
+    assert not any(k.startswith(("MSA_", "BMS_")) for d in devices for k in d.signals)
+    assert all(d.family != "STSTSM" for d in controller_devices(data, "", FW)), "no gateway record without a DIN"
+
+
+def test_msa_entry_identity() -> None:
+    data = a.pw2_controller()
+    data["components"]["msa"] += [
+        # a meter of its own, under an all-zero part number: a record with the serial and no part
+        {"partNumber": "0000000000", "serialNumber": "MSA123", "signals": [a.sig("MSA_Mystery", 1.0)]},
+        # a pack's signals on a Powerwall 2 site: no pack record to belong to
+        {"partNumber": "0" * 20, "serialNumber": "TG777", "signals": [a.sig("BMS_nominalFullPackEnergy", 13.5)]},
+        # no known prefix, foreign serial: onto that device, not the gateway
+        {"serialNumber": "TG222222222222", "signals": [a.sig("ZZZ_Mystery", 2.0)]},
+        {"serialNumber": "NOBODY", "signals": [a.sig("ZZZ_Other", 3.0)]},
+    ]
+    devices = controller_devices(data, a.GATEWAY_DIN, FW)
+    by = {(d.family, d.serial): d for d in devices}
+    assert by[("TEMSA", "MSA123")].part_number == "" and by[("TEMSA", "MSA123")].din == "TEMSA--MSA123"
+    assert not any(d.serial == "TG777" for d in devices)
+    assert any(d.serial == "TG222222222222" and d.signals.get("ZZZ_Mystery") == 2.0 for d in devices)
+    assert not any("ZZZ_Other" in d.signals for d in devices)
+    assert "ZZZ_Mystery" not in devices[0].signals
+
+
+def test_no_device_twice() -> None:
+    data = a.pw2_controller()
+    bus = data["esCan"]["bus"]
+    for array in ("THC", "PINV", "POD"):
+        bus[array].insert(1, bus[array][0])  # the first Powerwall listed twice
+    devices = controller_devices(data, a.GATEWAY_DIN, FW)
+    keys = [(d.family, d.serial) for d in devices]
+    assert len(keys) == len(set(keys))
+    assert ("TEPOD", "TG222222222222") in keys
+
+
+def test_packs_need_a_serial_and_count_once(leader: Block) -> None:
+    data = a.pw3_components()
+    comps = data["components"]
+    comps["bms"] += [comps["bms"][1], {"signals": [a.sig("BMS_nominalEnergyRemaining", 4.0)]}]
+    comps["hvp"] += [comps["hvp"][1], {"partNumber": "0" * 20, "serialNumber": "", "signals": []}]
+    packs = [d for d in components_devices(data, leader, FW) if d.family == "HVP"]
+    assert [d.serial for d in packs] == ["TG9876543210AB", "TG5555555555CD"]
+
+
+def test_blocks_listed_twice_count_once() -> None:
+    cfg = a.pw3_config()
+    cfg["battery_blocks"].append(cfg["battery_blocks"][0])
+    assert [b.din for b in blocks(cfg)] == [a.PW3_DIN, "1707000-11-J--TG0000000000FF"]
 
 
 def test_pw3_device_set(pw3: list[Device], leader: Block) -> None:

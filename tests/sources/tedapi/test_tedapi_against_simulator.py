@@ -86,7 +86,12 @@ def test_a_powerwall_3_site_shows_every_pack_string_and_alert(pw3: Site) -> None
     assert "/api/status" not in success and "/api/meters/aggregates" in success
     assert {e for e in success if e.startswith("tedapi:")} >= {"tedapi:din", "tedapi:config", "tedapi:firmware"}
     # One pack per battery module by its own serial, with the Powerwall 3 it belongs to.
-    packs = {s["serial"]: s for s in _series(ms, "powerwall_pod_full_pack_energy_joules") if s["device"] == "HVP"}
+    # Nothing else carries pack energy: not the empty esCan slots (zeros under serial=""), not the
+    # Powerwall 3's own record (the controller's msa lists every pack again, in kWh).
+    pods = _series(ms, "powerwall_pod_full_pack_energy_joules")
+    assert {s["device"] for s in pods} == {"HVP"} and len({s["serial"] for s in pods}) == len(pods)
+    assert all(s.get("serial") != "" for n in ms.names() for s in _series(ms, n)), "a series with an empty serial"
+    packs = {s["serial"]: s for s in pods}
     assert len(packs) == 4, packs  # two units' built-in packs + two DC expansions; the phantom slot skipped
     assert all(s["serial"] and s["part_number"] for s in packs.values())
     for serial in packs:
