@@ -40,7 +40,11 @@ Generic rule (every vital no curated rule takes)
     ``powerwall_vital_<snake>``, where ``<snake>`` is the vital name with camel-case humps split by
     ``_`` (``PINV_HardwareEnableLine`` → ``pinv_hardware_enable_line``, ``PVS_vLL`` →
     ``pvs_v_ll``), lower-cased, every run of characters other than ``[a-z0-9]`` replaced by one
-    ``_`` and leading/trailing ``_`` stripped (``STSTSM-Location`` → ``ststsm_location``). Then:
+    ``_`` and leading/trailing ``_`` stripped (``STSTSM-Location`` → ``ststsm_location``), and every
+    word ``promtool check metrics`` would reject (an abbreviated unit such as ``b``, ``s``, ``ms``, a
+    non-base unit such as ``bits``, a type name such as ``gauge``) glued to the word before it
+    (``PCH_DcdcState_B`` → ``pch_dcdc_stateb``; the rule is
+    :func:`exporter.metrics.naming.promlint_safe`'s). Then:
 
     * text → ``powerwall_vital_<snake>_info{value="<text>"}`` = 1;
     * numbers and bools whose name looks like a lifetime energy (:data:`GENERIC_COUNTER_RE`) →
@@ -92,7 +96,7 @@ from functools import lru_cache
 from typing import Any
 
 from exporter.metrics.metricset import Kind, MetricDef, counter, gauge, generic, info
-from exporter.metrics.naming import generic_gauge_name, snake_case, with_unit
+from exporter.metrics.naming import generic_gauge_name, generic_stem, with_unit
 
 GENERIC_PREFIX = "powerwall_vital_"
 
@@ -486,7 +490,7 @@ _COMPILED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple((re.compile(r.patter
 
 
 def _generic(name: str, is_text: bool, is_bool: bool) -> Target | None:
-    snake = snake_case(name)
+    snake = generic_stem(name)
     if not snake:
         return None
     base = GENERIC_PREFIX + snake

@@ -16,6 +16,14 @@ scrape into millions of families, megabyte-long names, or an exposition Promethe
 * Two generic families of different types with one family name (a text vital ``Foo`` and a numeric
   ``foo``) keep the first; the other is dropped.
 
+A generic name is one ``promtool check metrics`` accepts, whatever the field is called
+(:func:`generic_stem`): a word of the snake_case name that promtool's linter flags (an abbreviated
+unit such as ``b``/``s``/``ms``/``kb``, a unit that is not a base unit such as ``bits``/``minutes``/
+``millivolts``, or a type name such as ``gauge``/``counter``) is glued to the word before it, so
+``PCH_DcdcState_B`` → ``pch_dcdc_stateb`` and ``PVS_NumStringsLockoutBits`` →
+``pvs_num_strings_lockoutbits``. The value is never rescaled for it: the generic rule does not know
+an unmapped field's unit, and a name like ``lockout_bits`` is a bit field, not a quantity in bits.
+
 A generic *numeric* field whose name ends in an unambiguous unit gets that unit in its name
 (:data:`UNIT_WORDS`, :data:`UNIT_ABBREVIATIONS`, :func:`with_unit`): ``..._voltage`` → ``..._voltage_volts``,
 ``..._V`` → ``..._volts``. Only units the gateway reports in the base unit qualify (V, Hz, °C), so
@@ -45,6 +53,9 @@ __all__ = [
     "GenericBudget",
     "gauge_name",
     "generic_gauge_name",
+    "generic_stem",
+    "promlint_flags",
+    "promlint_safe",
     "snake_case",
     "with_unit",
 ]
@@ -76,6 +87,86 @@ def snake_case(name: str) -> str:
     """
     s = _CAMEL_HUMP.sub(r"\1_\2", _CAMEL_ACRONYM.sub(r"\1_\2", name))
     return _NON_NAME.sub("_", s.lower()).strip("_")
+
+
+# What Prometheus' name linter (``promtool check metrics``, util/promlint) rejects, as data. Each entry is
+# one ``_``-separated word of a metric name; promtool reports a name that contains it anywhere.
+# Determined by running Debian's promtool 2.42 over crafted expositions; the property test in
+# tests/metrics/test_promlint_names.py runs whatever promtool is installed, so a newer linter's rule
+# shows up there rather than on a user's dashboard.
+PROMLINT_ABBREVIATIONS = frozenset({"s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d"})
+"""Words promtool reports as "metric names should not contain abbreviated units"."""
+
+PROMLINT_TYPE_WORDS = frozenset({"counter", "gauge", "histogram", "summary"})
+"""Words promtool reports as "metric name should not include type ..."."""
+
+PROMLINT_BASE_UNITS = frozenset(
+    {"amperes", "bytes", "celsius", "grams", "joules", "kelvin", "meters", "metres", "seconds", "volts"}
+)
+"""Units promtool accepts as they are, but not with an SI or binary prefix (``millivolts``)."""
+
+PROMLINT_OTHER_UNITS = frozenset(
+    {
+        "bits", "calories", "days", "fahrenheit", "hours", "inches", "kelvins", "miles",
+        "minutes", "ounces", "pounds", "rankine", "weeks", "yards",
+    }
+)  # fmt: skip
+"""Units promtool reports as "use base unit ... instead of ...", with or without a prefix."""
+
+PROMLINT_PREFIXES = (
+    "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto",
+    "kilo", "kibi", "mega", "mibi", "giga", "gibi", "tera", "tebi", "peta", "pebi",
+)  # fmt: skip
+"""Unit prefixes promtool recognises (its own spelling, ``mibi`` included)."""
+
+
+def _alternation(words: frozenset[str] | tuple[str, ...]) -> str:
+    """A regex alternative of ``words`` (all plain ``[a-z]``), sorted so the pattern is the same every run."""
+    return "|".join(sorted(words))
+
+
+_PROMLINT_FLAGGED = re.compile(
+    f"(?:{_alternation(PROMLINT_ABBREVIATIONS | PROMLINT_TYPE_WORDS | PROMLINT_OTHER_UNITS)})"
+    f"|(?:{_alternation(PROMLINT_PREFIXES)})(?:{_alternation(PROMLINT_BASE_UNITS | PROMLINT_OTHER_UNITS)})"
+)
+
+
+def promlint_flags(word: str) -> bool:
+    """True if promtool rejects a metric name containing ``word`` as one of its ``_``-separated words."""
+    return _PROMLINT_FLAGGED.fullmatch(word) is not None
+
+
+def promlint_safe(snake: str) -> str:
+    """``snake`` with every word :func:`promlint_flags` glued to its neighbour, so promtool accepts it.
+
+    A flagged word joins the word before it (``dcdc_state_b`` → ``dcdc_stateb``), which keeps the
+    name readable and usually spells it as the gateway did (``StringB``). Gluing can make another
+    flagged word (``k_b`` → ``kb``), which is glued on in turn. A flagged first word joins the word
+    after it (``ms_offset`` → ``msoffset``); a flagged word standing alone gets ``value``
+    (``s`` → ``svalue``). One pass, linear in the number of words: hostile payloads are full of
+    names. Deterministic, so a field keeps its name from scrape to scrape.
+    """
+    words: list[str] = []
+    for word in snake.split("_"):
+        while words and promlint_flags(word):
+            word = words.pop() + word
+        words.append(word)
+    # Only the first word can still be flagged: it had no word before it to join.
+    while len(words) > 1 and promlint_flags(words[0]):
+        words[:2] = [words[0] + words[1]]
+    if promlint_flags(words[0]):
+        words[0] += "value"
+    return "_".join(words)
+
+
+def generic_stem(field: str) -> str:
+    """The word a generic name is built from: :func:`snake_case`, then :func:`promlint_safe`.
+
+    ``PCH_DcdcState_B`` → ``pch_dcdc_stateb``; "" when the field has no usable character. Both
+    generic rules (JSON tables and per-device signals) build names from this, so they agree.
+    """
+    snake = snake_case(field)
+    return promlint_safe(snake) if snake else ""
 
 
 UNIT_WORDS: dict[str, str] = {

@@ -35,13 +35,13 @@ def test_empty_names_are_skipped_and_nothing_raises() -> None:
 
 
 def test_colliding_generic_names_keep_the_sorted_first() -> None:
-    dev = Device(din="X--S", family="X", part_number="", serial="S", signals={"A_B": 2.0, "A-B": 1.0, "a_b": "t"})
+    dev = Device(din="X--S", family="X", part_number="", serial="S", signals={"A_C": 2.0, "A-C": 1.0, "a_c": "t"})
     for _ in range(3):
         out = MetricSet()
         flatten_devices([dev], out, VITALS)
-        assert out.get("powerwall_vital_a_b") == 1.0  # "A-B" sorts before "A_B"
-        # The text vital's info would be a second family "powerwall_vital_a_b" (invalid OpenMetrics).
-        assert out.get("powerwall_vital_a_b_info", value="t") is None
+        assert out.get("powerwall_vital_a_c") == 1.0  # "A-C" sorts before "A_C"
+        # The text vital's info would be a second family "powerwall_vital_a_c" (invalid OpenMetrics).
+        assert out.get("powerwall_vital_a_c_info", value="t") is None
         assert out.get("powerwall_generic_fields_dropped_total", reason="name_clash") == 1.0
 
 
@@ -60,11 +60,11 @@ def test_big_ints_are_exported_but_nan_inf_and_overflow_are_absent() -> None:
         family="X",
         part_number="",
         serial="S",
-        signals={"n": float("nan"), "i": float("-inf"), "h": 2**63 - 1, "PINV_Pout": 1e308},
+        signals={"n": float("nan"), "i": float("-inf"), "big": 2**63 - 1, "PINV_Pout": 1e308},
     )
     out = MetricSet()
     flatten_devices([dev], out, VITALS)
-    assert out.get("powerwall_vital_h") == float(2**63 - 1)
+    assert out.get("powerwall_vital_big") == float(2**63 - 1)
     assert out.get("powerwall_inverter_power_watts") is None  # 1e308 kW overflows in W
     assert out.get("powerwall_vital_n") is None
     assert out.get("powerwall_vital_i") is None

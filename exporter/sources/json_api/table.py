@@ -1,7 +1,7 @@
 """The JSON mapping machinery: a :class:`Table` of :class:`Field` rows, and the generic rule.
 
 Each endpoint has a table of rows (JSON key → metric, conversion). Numeric and boolean keys a table
-does not name are still exported under ``<generic prefix><snake_case_key>`` so a firmware that adds
+does not name are still exported under ``<generic prefix><generic_stem(key)>`` so a firmware that adds
 fields loses nothing; unknown *strings* are not (they are identifiers, timestamps or free text, which
 as labels would churn series). Generic names are bounded per endpoint and scrape and kept clear of
 curated names as :mod:`exporter.metrics.naming` describes.
@@ -16,7 +16,7 @@ from typing import Any
 
 from exporter.coerce import number
 from exporter.metrics.metricset import Kind, MetricDef, MetricSet, generic
-from exporter.metrics.naming import GenericBudget, generic_gauge_name, snake_case, with_unit
+from exporter.metrics.naming import GenericBudget, generic_gauge_name, generic_stem, with_unit
 from exporter.sources.json_api.convert import Convert, boolean
 
 
@@ -25,7 +25,7 @@ def generic_name(prefix: str, key: str, is_bool: bool = False) -> str:
 
     A number whose key names its unit gets the unit suffix; a bool is 0/1 and has none.
     """
-    snake = snake_case(key) or "unnamed"
+    snake = generic_stem(key) or "unnamed"
     return generic_gauge_name(prefix + (snake if is_bool else with_unit(key, snake)[0]))
 
 
@@ -36,7 +36,7 @@ def _generic_metric(prefix: str, key: str, is_bool: bool) -> MetricDef:
     Only called for keys of at most ``MAX_GENERIC_NAME_LENGTH`` characters, so the bounded cache
     holds at most a few MB however hostile the payloads. The help says only what is known.
     """
-    unit = None if is_bool else with_unit(key, snake_case(key))[1]
+    unit = None if is_bool else with_unit(key, generic_stem(key))[1]
     if is_bool:
         help = f"Gateway field {key!r}, a bool as 0/1."
     elif unit:
