@@ -133,18 +133,20 @@ class MetricSet:
         self._base = tuple(self.base_labels.items())
 
     def add(self, metric: MetricDef, value: float, labels: Mapping[str, str] | None = None) -> None:
-        """Add one sample; a value that is not a finite number is dropped (the series is absent).
+        """Add one sample; a value that is not a finite number is dropped (the series is absent), and
+        so is a negative counter.
 
         Every sample of every source passes here, so this is where Inf/NaN are stopped: an
         overflowed energy (1e306 Wh in joules) would pin a ``_total`` at +Inf for good, and no
-        gateway reading is meaningfully infinite.
+        gateway reading is meaningfully infinite. A lifetime energy below zero is no reading either,
+        and OpenMetrics forbids a negative counter: a scraper would reject the whole exposition.
         """
         # The hot path of a scrape (one call per sample): keep it to C-level operations.
         try:
             value = float(value)
         except OverflowError:  # an int beyond float range
             return
-        if not isfinite(value):
+        if not isfinite(value) or (value < 0 and metric.kind is Kind.COUNTER):
             return
         name = metric.name
         samples = self._samples.get(name)

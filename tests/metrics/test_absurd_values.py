@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 from exporter.coerce import number
 from exporter.devices.flatten import flatten_devices
@@ -62,6 +63,17 @@ def test_metricset_drops_non_finite_for_every_kind(value: float) -> None:
     assert len(ms) == 1
     assert ms.get("powerwall_t_ok") == 1.0
     assert_all_finite(ms)
+
+
+def test_a_negative_counter_is_absent_and_a_negative_gauge_stays() -> None:
+    """OpenMetrics forbids a negative counter (a scraper rejects the whole exposition); a lifetime
+    energy below zero is no reading. A negative gauge (power into the battery) is a reading."""
+    ms = MetricSet(base_labels={"gateway": "g"})
+    map_aggregates({"solar": {"energy_exported": -1, "energy_imported": 2.0, "instant_power": -5.0}}, ms)
+    assert ms.get("powerwall_meter_energy_exported_joules_total", meter="solar") is None
+    assert ms.get("powerwall_meter_energy_imported_joules_total", meter="solar") == 7200.0
+    assert ms.get("powerwall_meter_power_watts", meter="solar") == -5.0
+    list(parse_openmetrics(render_openmetrics(ms, False).decode()))  # type: ignore[no-untyped-call]
 
 
 def test_absurd_energy_counter_is_absent_not_inf() -> None:

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -82,6 +82,7 @@ def test_random_json_never_breaks_any_mapper(data: Any) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replacement=json_values, which=st.integers(min_value=0), path_pick=st.integers(min_value=0))
+@example(replacement=-1, which=13555412872452043, path_pick=0)  # a lifetime energy of -1 Wh: no counter
 def test_mutated_captures_never_break_a_mapper(replacement: Any, which: int, path_pick: int) -> None:
     base = require_fixtures() / "fw-21.39.1"
     paths = sorted(JSON_MAPPERS)
