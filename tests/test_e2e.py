@@ -224,6 +224,7 @@ def exporter_config(
         }
 
     pw3 = gateway(PW3_GW, pw3_gw)
+    del pw3["battery_commission_date"]  # a Powerwall 3's config.json has one (test_powerwall_3_battery_health)
     pw3["tedapi"] = {
         "gateway_password": PW3_GATEWAY_PASSWORD,
         "queries_file": str(work / "tedapi-queries.json"),
@@ -405,6 +406,28 @@ def test_every_panel_query_returns_data_for_the_powerwall_3_site(stack: Stack) -
 def test_all_gateways_selected_returns_data_everywhere(stack: Stack) -> None:
     """Grafana's "All" ($gateway = .*): sums and joins across two gateways must not break."""
     check_coverage(stack, ".*", ALLOWED_EMPTY)
+
+
+def test_powerwall_3_battery_health_has_data_for_every_pack(stack: Stack) -> None:
+    """A real Powerwall 3's packs (built-in part numbers the nameplate table does not know) and its
+    config.json commissioning date feed the shipped battery-health rules: a capacity ratio per pack and
+    a warranty end, with no date in the exporter's config."""
+    model = stack.pw3_gw.model
+    assert model is not None
+    packs = {p.serial for unit in model.packs for p in unit}
+    sel = f'gateway="{PW3_GW}"'
+
+    def ratios() -> set[str] | None:
+        found = {
+            r["metric"]["serial"]
+            for r in stack.prom.instant(f"gateway_serial:powerwall_pod_capacity_over_nameplate:ratio{{{sel}}}")
+        }
+        return found if found == packs else None
+
+    wait_for("a capacity-over-nameplate ratio for every Powerwall 3 pack", ratios, timeout=60)
+    (commission,) = stack.prom.instant(f"powerwall_battery_commission_timestamp_seconds{{{sel}}}")
+    assert float(commission["value"][1]) == model.battery_commission_time
+    assert stack.prom.instant(f"gateway:powerwall_battery_warranty_end_timestamp_seconds:default10y{{{sel}}}")
 
 
 # --------------------------------------------------------------------------------------------------
