@@ -66,7 +66,12 @@ Faults (checked in this order for each request; see ``server.py``):
 
 TEDAPI faults (only the TEDAPI paths ``/``, ``/tedapi/din``, ``/tedapi/v1``, ``/tedapi/device/<DIN>/v1``
 see them, so the JSON API keeps working; checked in this order, after the global ``delay_seconds``
-and ``reset``; see ``exporter.simulator.tedapi``):
+and ``reset``; see ``exporter.simulator.tedapi``). Their ``paths`` may also name request kinds, as
+``tedapi_requests`` records them (``din``, ``config``, ``firmware``, ``query:DeviceControllerQuery``,
+``query:ComponentsQuery``): config.json, the firmware read and the device controller all go to
+``/tedapi/v1``, and a test of one step must fail that step only::
+
+    gw.faults.set("tedapi_delay", 8.0, paths={"config"}, times=1)   # the next config.json read hangs
 
 ``tedapi_ap_gone`` (bool)
     The gateway's WiFi access point is gone: the connection is closed with a TCP RST, no answer.
@@ -139,8 +144,10 @@ class FaultRule:
     times: int | None = None
     fired: int = 0
 
-    def matches(self, path: str | None) -> bool:
-        return self.paths is None or (path is not None and path in self.paths)
+    def matches(self, path: str | None, kind: str | None = None) -> bool:
+        if self.paths is None:
+            return True
+        return (path is not None and path in self.paths) or (kind is not None and kind in self.paths)
 
 
 class _Fault(Generic[T]):
@@ -239,17 +246,17 @@ class Faults:
         with self._lock:
             return {n: r.value for n, r in self._rules.items()}
 
-    def peek(self, name: str, path: str | None = None) -> Any:
-        """Value of ``name`` if it applies to ``path``, without consuming a ``times`` budget."""
+    def peek(self, name: str, path: str | None = None, kind: str | None = None) -> Any:
+        """Value of ``name`` if it applies to ``path`` (or request ``kind``), without consuming a ``times`` budget."""
         with self._lock:
             rule = self._rules.get(name)
-            return rule.value if rule is not None and rule.matches(path) else None
+            return rule.value if rule is not None and rule.matches(path, kind) else None
 
-    def take(self, name: str, path: str | None = None) -> Any:
-        """Value of ``name`` if it applies to ``path``, consuming one use of its ``times`` budget."""
+    def take(self, name: str, path: str | None = None, kind: str | None = None) -> Any:
+        """Value of ``name`` if it applies to ``path`` (or request ``kind``), using up one of its ``times``."""
         with self._lock:
             rule = self._rules.get(name)
-            if rule is None or not rule.matches(path):
+            if rule is None or not rule.matches(path, kind):
                 return None
             rule.fired += 1
             if rule.times is not None and rule.fired >= rule.times:
