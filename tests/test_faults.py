@@ -84,8 +84,8 @@ def settle() -> None:
     """Let requests abandoned at the last deadline finish.
 
     A scrape that starts while an abandoned request is still in flight joins it (single flight) and
-    inherits its timeout a few milliseconds later; with the default ``min_interval_seconds`` the
-    failure would be reused for that long anyway. Recovery is only checked once they are gone.
+    inherits its timeout a few milliseconds later (a failure is never reused after its flight, so
+    this is the only way to see an old one). Recovery is only checked once they are gone.
     """
     time.sleep(0.3)
 
@@ -451,7 +451,7 @@ def test_blackholed_address(mode: str, env: EnvFactory) -> None:
         password=Secret(SIM_PASSWORD),
         tls=TLSConfig(insecure_skip_verify=True),
         timeout_seconds=5.0,
-        min_interval_seconds=0.0,  # try again every scrape instead of reusing the failure
+        min_interval_seconds=0.0,
     )
     e = env(gateways=[cfg])
     try:

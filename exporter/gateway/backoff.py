@@ -7,6 +7,7 @@ so one gateway's troubles never slow another.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -28,7 +29,9 @@ class Cooldown:
         return max(0.0, self._until - self._clock())
 
     def enter(self, minimum: float, retry_after: float | None = None) -> float:
-        """Start (or extend) a cooldown; returns its length in seconds.
+        """Start (or extend) a cooldown; returns the seconds until it really ends.
+
+        That is the delay to log: an episode already running for longer is never shortened.
 
         Only an episode after the previous one ran out is a repeat: the concurrent requests of one
         scrape all get 429 from the same burst, and counting each would escalate one burst straight
@@ -43,7 +46,7 @@ class Cooldown:
             if retry_after is not None:
                 delay = max(delay, min(retry_after, 4 * MAX_COOLDOWN_SECONDS))
             self._until = max(self._until, now + delay)
-            return delay
+            return self._until - now
 
     def extend_to(self, until: float) -> None:
         with self._lock:
@@ -90,6 +93,15 @@ class Pause:
     def reset(self) -> None:
         with self._lock:
             self._failures = 0
+
+
+def whole_seconds(delay: float) -> int:
+    """A delay for a log line, rounded up: at the second it names, the wait is really over.
+
+    Rounded to nearest, "330 s" could mean 330.4 s, and whoever acts on the line (or a test reading
+    it) would find the request still held back.
+    """
+    return max(0, math.ceil(delay - 1e-6))
 
 
 def retry_after_seconds(value: str | None) -> float | None:

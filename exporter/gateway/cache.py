@@ -4,6 +4,12 @@ Concurrent callers of the same request (method, path, body digest) share one in-
 only the first caller's request runs, followers cost no thread while they wait. An answer younger
 than the request's minimum interval is reused, and an optional request the firmware lacks is
 remembered as "not supported" for a while instead of asked for on every scrape.
+
+A failure is shared with the followers of its flight, never reused after it: the next caller
+starts a new flight, and the transport's back-offs (unreachable host, 429/503 cooldown, credential
+pause) decide whether that flight reaches the gateway. Kept like an answer, one failed
+``GET /tedapi/din`` (reused for an hour) switched TEDAPI off for an hour after one bad second of
+the access point, while the log promised a retry in 10 s.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from exporter.gateway.outcomes import FetchError, Result
+from exporter.gateway.backoff import whole_seconds
+from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
 
 log = logging.getLogger(__name__)
@@ -26,7 +33,7 @@ Key = tuple[str, str, str]
 
 @dataclass(slots=True)
 class _Cached:
-    result: Result
+    result: Fetched  # answers only: a failure is never reused (see the module docstring)
     at: float
 
 
@@ -73,7 +80,11 @@ class SingleFlight:
         now = self._clock()
         with self._lock:
             self._inflight.pop(key, None)
-            self._cache[key] = _Cached(result, now)
+            if isinstance(result, Fetched):
+                self._cache[key] = _Cached(result, now)
+            else:
+                # The expired answer this flight was to replace goes too: nothing of it is reused.
+                self._cache.pop(key, None)
             if request.optional:
                 if isinstance(result, FetchError) and result.reason == "not_supported":
                     if key not in self._not_supported_until:
@@ -81,7 +92,7 @@ class SingleFlight:
                             "gateway %s: %s is not supported by this firmware; asking again in %d s",
                             gateway,
                             request.label,
-                            NOT_SUPPORTED_TTL_SECONDS,
+                            whole_seconds(NOT_SUPPORTED_TTL_SECONDS),
                         )
                     self._not_supported_until[key] = now + NOT_SUPPORTED_TTL_SECONDS
                 elif not isinstance(result, FetchError):

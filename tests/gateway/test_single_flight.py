@@ -1,0 +1,85 @@
+"""Single flight keeps answers, not failures: a failure reaches the callers of its own flight only.
+
+On an injected clock: the cache is the only part in play, and "when" is the clock's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from exporter.gateway.cache import NOT_SUPPORTED_TTL_SECONDS, SingleFlight
+from exporter.gateway.outcomes import Fetched, FetchError
+from exporter.gateway.request import Request
+
+HOUR = Request("GET", "/tedapi/din", auth="tedapi", min_interval_seconds=3600.0, label="tedapi:din")
+OPTIONAL = Request("GET", "/api/devices/vitals", optional=True, label="/api/devices/vitals")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _answer(clock: Clock) -> Fetched:
+    return Fetched(HOUR.path, 200, b"1232100-00-E--TG0123456789AB", 0.01, clock())
+
+
+def test_a_failure_is_shared_by_its_flight_and_never_reused_after_it() -> None:
+    clock = Clock()
+    flight = SingleFlight(5.0, clock)
+    future, lead = flight.lookup(HOUR)
+    follower, follows = flight.lookup(HOUR)  # a concurrent scraper: waits for the same attempt
+    assert lead and not follows and follower is future
+    flight.finish(HOUR, future, FetchError("timeout", "tedapi:din: timed out after 4.0 s"), "home")
+    shared = follower.result()
+    assert isinstance(shared, FetchError) and shared.reason == "timeout"
+    # The very next caller (1 ms later, well inside the hour an answer is kept) starts a new attempt:
+    # whether it reaches the gateway is for the back-off to say, not for the cache.
+    clock.now += 0.001
+    again, lead = flight.lookup(HOUR)
+    assert lead and again is not future
+    answer = _answer(clock)
+    flight.finish(HOUR, again, answer, "home")
+    # An answer is kept for its interval, and then asked for again.
+    clock.now += 3599.0
+    kept, lead = flight.lookup(HOUR)
+    assert not lead and kept.result() is answer
+    clock.now += 1.0
+    _, lead = flight.lookup(HOUR)
+    assert lead
+
+
+def test_a_failure_drops_the_expired_answer_it_was_to_replace() -> None:
+    clock = Clock()
+    flight = SingleFlight(5.0, clock)
+    first, _ = flight.lookup(HOUR)
+    flight.finish(HOUR, first, _answer(clock), "home")
+    clock.now += 3600.0
+    retry, lead = flight.lookup(HOUR)
+    assert lead
+    flight.finish(HOUR, retry, FetchError("connection", "tedapi:din: connection refused"), "home")
+    _, lead = flight.lookup(HOUR)
+    assert lead  # neither the failure nor the old answer stands in
+
+
+def test_not_supported_is_remembered_for_the_time_its_log_line_says(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    flight = SingleFlight(5.0, clock)
+    future, _ = flight.lookup(OPTIONAL)
+    with caplog.at_level(logging.INFO):
+        flight.finish(OPTIONAL, future, FetchError("not_supported", "HTTP 404 (not on this gateway)", 404), "home")
+    (line,) = caplog.messages
+    assert f"asking again in {NOT_SUPPORTED_TTL_SECONDS:.0f} s" in line
+    clock.now += NOT_SUPPORTED_TTL_SECONDS - 1
+    remembered, lead = flight.lookup(OPTIONAL)
+    assert not lead
+    result = remembered.result()
+    assert isinstance(result, FetchError) and result.reason == "not_supported" and result.status is None
+    clock.now += 1
+    _, lead = flight.lookup(OPTIONAL)
+    assert lead
