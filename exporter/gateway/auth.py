@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from exporter.config import GatewayConfig, Secret
 from exporter.gateway.allowlist import LOGIN_PATH
-from exporter.gateway.backoff import Pause
+from exporter.gateway.backoff import Pause, whole_seconds
 from exporter.gateway.http import Answer
 from exporter.gateway.outcomes import FetchError
 from exporter.gateway.sessions import SessionStore, valid_token
@@ -68,6 +68,9 @@ class Auth(Protocol):
 
     def logins(self) -> Mapping[str, int]: ...
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Run the domain's pauses on the transport's clock (its back-offs and deadlines use it too)."""
+
 
 class NoAuth:
     """For requests that carry no credentials."""
@@ -88,6 +91,9 @@ class NoAuth:
 
     def logins(self) -> Mapping[str, int]:
         return {}
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        return None
 
 
 class HttpBasic:
@@ -124,13 +130,13 @@ class HttpBasic:
             self._refused = True
             hint = f"; {self._hint}" if self._hint else ""
             log.error(
-                "gateway %s: %s refused the %s credentials (HTTP %d)%s; asking again in %.0f s",
+                "gateway %s: %s refused the %s credentials (HTTP %d)%s; asking again in %d s",
                 self._gateway,
                 label,
                 self.domain,
                 status,
                 hint,
-                delay or self._pause.remaining(),
+                whole_seconds(self._pause.remaining() if delay is None else delay),
             )
         return False  # the same secret would be refused again
 
@@ -145,6 +151,11 @@ class HttpBasic:
 
     def logins(self) -> Mapping[str, int]:
         return {}
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        # Before any request: a pause on another clock than the transport's would hold the domain
+        # back for a different time than the log line says.
+        self._pause = Pause(clock)
 
 
 class CustomerLogin:
@@ -226,11 +237,11 @@ class CustomerLogin:
         delay = self._pause.block(BAD_CREDENTIALS_BACKOFF_SECONDS, once=True)
         if delay is not None:
             log.warning(
-                "gateway %s: %s refused a fresh session (HTTP %d); not logging in again for %.0f s",
+                "gateway %s: %s refused a fresh session (HTTP %d); not logging in again for %d s",
                 self._cfg.name,
                 label,
                 status,
-                delay,
+                whole_seconds(delay),
             )
         return False
 
@@ -248,6 +259,9 @@ class CustomerLogin:
 
     def pause_until(self, until: float) -> None:
         self._pause.extend_to(until)
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        return None  # the transport builds this one with its own clock
 
     # ---- internals -----------------------------------------------------------------------------
     def _adopt(self, token: str, record: str | None) -> int:
@@ -283,7 +297,7 @@ class CustomerLogin:
     def _login(self, deadline: float) -> Credentials | FetchError:
         paused = self._pause.remaining()
         if paused > 0:
-            return FetchError("cooldown", f"login paused for {paused:.0f} s after a failed attempt")
+            return FetchError("cooldown", f"login paused for {whole_seconds(paused)} s after a failed attempt")
         body = {
             "username": "customer",
             "password": self._cfg.password.reveal(),
@@ -306,10 +320,10 @@ class CustomerLogin:
                 self._count("error")
                 delay = self._pause.block(BAD_CREDENTIALS_BACKOFF_SECONDS)
                 log.error(
-                    "gateway %s: login answered 200 but %s; treating it as a failed login; next attempt in %.0f s",
+                    "gateway %s: login answered 200 but %s; treating it as a failed login; next attempt in %d s",
                     self._cfg.name,
                     why,
-                    delay or 0.0,
+                    whole_seconds(delay or 0.0),
                 )
                 return FetchError("login_failed", f"login: 200 but {why}", status)
             record = _cookie_value(answer.headers, "UserRecord")
@@ -333,11 +347,11 @@ class CustomerLogin:
             delay = self._pause.block(BAD_CREDENTIALS_BACKOFF_SECONDS)
             hint = _login_message(answer.body)
             log.error(
-                "gateway %s: login rejected (HTTP %d%s); check the password; next attempt in %.0f s",
+                "gateway %s: login rejected (HTTP %d%s); check the password; next attempt in %d s",
                 self._cfg.name,
                 status,
                 f": {hint}" if hint else "",
-                delay or 0.0,
+                whole_seconds(delay or 0.0),
             )
             return FetchError("bad_credentials", f"login: HTTP {status} {hint}".strip(), status)
         self._count("error")

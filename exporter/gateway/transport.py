@@ -8,8 +8,10 @@ fragile embedded device:
   bodies differ); anything else raises before a socket opens.
 * Credentials come from the request's auth domain (:mod:`exporter.gateway.auth`).
 * A 429 silences the request's cooldown scope (the whole gateway, or one auth domain such as
-  TEDAPI) for ≥ 5 min, exponential with jitter, ``Retry-After`` honoured.
-* Single flight and reuse keyed by request identity (:mod:`exporter.gateway.cache`).
+  TEDAPI, where a 503 does too) for ≥ 5 min, exponential with jitter, ``Retry-After`` honoured.
+* Single flight and reuse of answers keyed by request identity (:mod:`exporter.gateway.cache`).
+  A failure is never reused: the back-offs here are the only thing that spaces the attempts after
+  one, and each log line that announces a delay names the one really applied.
 * Every request has a total deadline and a bounded body, also after decompression
   (:mod:`exporter.gateway.http`).
 
@@ -33,7 +35,7 @@ from requests.models import PreparedRequest
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
 from exporter.gateway.auth import Auth, CustomerLogin, NoAuth
-from exporter.gateway.backoff import Cooldown, Pause, retry_after_seconds
+from exporter.gateway.backoff import Cooldown, Pause, retry_after_seconds, whole_seconds
 from exporter.gateway.cache import SingleFlight
 from exporter.gateway.http import Answer, HttpChannel
 from exporter.gateway.outcomes import Fetched, FetchError, Result
@@ -49,6 +51,8 @@ GATEWAY_SCOPE = "gateway"
 UNREACHABLE_BACKOFF_SECONDS = 10.0
 UNREACHABLE_BACKOFF_MAX_SECONDS = 600.0
 _UNREACHABLE_REASONS = frozenset({"connection", "timeout"})
+# What a status that starts a cooldown is called in the log and in the failure's message.
+_COOLDOWN_STATUS_TEXT = {429: "rate limited", 503: "service unavailable"}
 
 Run = Callable[[Callable[[], None]], None]
 
@@ -113,6 +117,7 @@ class GatewayTransport:
         fragile access point gets at most that many connections, whatever the scrapers do), and
         gives the domain a capped exponential back-off while its host does not answer at all.
         """
+        auth.use_clock(self._clock)  # its pauses and this transport's back-offs run on one clock
         self._auths[auth.domain] = auth
         self._cooldowns.setdefault(auth.domain, Cooldown(self._clock, self._rng))
         if max_connections is not None:
@@ -236,7 +241,7 @@ class GatewayTransport:
         scope = request.auth if request.auth in self._cooldowns else GATEWAY_SCOPE
         wait, why = self._wait_before(request)
         if wait > 0:
-            return FetchError("cooldown", f"{label}: {why}; waiting {wait:.0f} s")
+            return FetchError("cooldown", f"{label}: {why}; waiting {whole_seconds(wait)} s")
         for attempt in (1, 2):
             cred = auth.credentials(deadline)
             if isinstance(cred, FetchError):
@@ -257,8 +262,8 @@ class GatewayTransport:
                 again = " after a fresh login" if attempt == 2 else ""
                 return FetchError("unauthorized", f"{label}: HTTP {status}{again}", status)
             if status == 429 or (status == 503 and scope != GATEWAY_SCOPE):
-                self._enter_cooldown(scope, answer.headers, RATE_LIMIT_COOLDOWN_SECONDS, label)
-                return FetchError("rate_limited", f"{label}: HTTP {status} (rate limited)", status)
+                self._enter_cooldown(scope, answer.headers, RATE_LIMIT_COOLDOWN_SECONDS, label, status)
+                return FetchError("rate_limited", f"{label}: HTTP {status} ({_COOLDOWN_STATUS_TEXT[status]})", status)
             if status == 404 or (status == 500 and request.optional and request.absent_on_500):
                 # 500 is how the gateway answers for a sub-feature this site lacks.
                 return FetchError("not_supported", f"{label}: HTTP {status} (not on this gateway)", status)
@@ -277,7 +282,9 @@ class GatewayTransport:
         pause = bounded.unreachable
         delay = pause.block(UNREACHABLE_BACKOFF_SECONDS, once=True, cap=UNREACHABLE_BACKOFF_MAX_SECONDS)
         if delay is not None:
-            log.warning("gateway %s: %s; leaving the %s host alone for %.0f s", self.cfg.name, exc, domain, delay)
+            log.warning(
+                "gateway %s: %s; leaving the %s host alone for %d s", self.cfg.name, exc, domain, whole_seconds(delay)
+            )
 
     def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
         base = request.base_url or self.cfg.base_url
@@ -354,18 +361,21 @@ class GatewayTransport:
             return channel
 
     def _rate_limited_login(self, headers: Mapping[str, str], minimum: float, label: str) -> None:
-        until = self._enter_cooldown(GATEWAY_SCOPE, headers, minimum, LOGIN_PATH)
+        until = self._enter_cooldown(GATEWAY_SCOPE, headers, minimum, LOGIN_PATH, 429)
         self._customer.pause_until(until)
 
-    def _enter_cooldown(self, scope: str, headers: Mapping[str, str], minimum: float, label: str) -> float:
+    def _enter_cooldown(self, scope: str, headers: Mapping[str, str], minimum: float, label: str, status: int) -> float:
+        """Start or extend ``scope``'s cooldown; logs the code really answered and the wait really applied."""
         cooldown = self._cooldowns[scope]
         delay = cooldown.enter(minimum, retry_after_seconds(headers.get("retry-after")))
         log.warning(
-            "gateway %s: %s answered 429 (rate limited); leaving %s alone for %.0f s",
+            "gateway %s: %s answered HTTP %d (%s); leaving %s alone for %d s",
             self.cfg.name,
             label,
+            status,
+            _COOLDOWN_STATUS_TEXT.get(status, "refused"),
             "the gateway" if scope == GATEWAY_SCOPE else f"its {scope} requests",
-            delay,
+            whole_seconds(delay),
         )
         return cooldown.until
 

@@ -86,7 +86,7 @@ def test_login_429_is_tried_at_most_twice_in_12_seconds(sim: SimulatedGateway) -
     collector.close()
 
 
-def test_retry_after_is_honoured(sim: SimulatedGateway) -> None:
+def test_retry_after_is_honoured(sim: SimulatedGateway, caplog: pytest.LogCaptureFixture) -> None:
     client = make_transport(gateway_config(sim))
     client.fetch(ep.SOE, deadline())
     sim.faults.status = 429
@@ -96,6 +96,8 @@ def test_retry_after_is_honoured(sim: SimulatedGateway) -> None:
         deadline(),
     )
     assert client.cooldown_remaining() >= 3599
+    # The log names the code and the wait really applied: Retry-After's, not the 300 s minimum.
+    assert "answered HTTP 429 (rate limited); leaving the gateway alone for 3600 s" in caplog.text
     client.close()
 
 
