@@ -16,6 +16,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SiteModel
 from tests.conftest import make_collector
 from tests.simtime import SIM_START
+from tests.sources.tedapi.clocked import START, Clock, clocked_scraper, scrape
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
 
 
@@ -43,43 +44,43 @@ def _collector(site: Site, timeout: float = 5.0) -> PowerwallCollector:
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_rate_limits_silence_tedapi_only_for_at_least_five_minutes(pw3: Site, status: int) -> None:
-    collector = _collector(pw3)
+    clock = Clock()
+    scraper = clocked_scraper(pw3.cfg, clock)
     try:
         pw3.gw.faults.tedapi_status = status
-        ms = collector.scrape()
+        ms = scrape(scraper, clock)
         sent = _tedapi(pw3)
         assert sent == 1  # the DIN read; nothing is addressed without it
         _json_intact(ms)
         assert ms.get("powerwall_scrape_endpoint_success", endpoint="tedapi:din") == 0
-        scraper = next(iter(collector.scrapers.values()))
         wait, why = scraper.transport._wait_before(scraper.sources[-1].requests(scraper.transport)[0])
         assert wait >= 300 and "tedapi" in why
         assert scraper.transport.cooldown_remaining() == 0  # the JSON API is not held back
         pw3.gw.faults.tedapi_status = None
-        for _ in range(3):
-            time.sleep(1.1)
-            _json_intact(collector.scrape())
+        for t in (1.1, 2.2, 3.3, 150.0, 299.9):  # past the JSON API's 1 s interval every time
+            clock.now = START + t
+            _json_intact(scrape(scraper, clock))
         assert _tedapi(pw3) == sent
     finally:
-        collector.close()
+        scraper.retire()
 
 
 def test_a_vanished_access_point_backs_off(pw3: Site, caplog: pytest.LogCaptureFixture) -> None:
-    collector = _collector(pw3)
+    clock = Clock()
+    scraper = clocked_scraper(pw3.cfg, clock)
     pw3.gw.faults.tedapi_ap_gone = True
     try:
         with caplog.at_level(logging.WARNING):
-            end = time.monotonic() + 8
-            while time.monotonic() < end:
-                ms = collector.scrape()
+            for i in range(32):  # a scrape every 0.25 s for 8 s
+                clock.now = START + i * 0.25
+                ms = scrape(scraper, clock)
                 _json_intact(ms)
-                time.sleep(0.25)
     finally:
-        collector.close()
-    # 32 scrapes in 8 s; back-off 10 s after the first failure: one attempt.
+        scraper.retire()
+    # Back-off 10 s after the first failure: one attempt.
     assert _tedapi(pw3) == 1
     assert ms.get("powerwall_scrape_endpoint_success", endpoint="tedapi:din") == 0
-    assert sum("leaving the tedapi host alone" in m for m in caplog.messages) == 1
+    assert sum("leaving the tedapi host alone for 10 s" in m for m in caplog.messages) == 1
 
 
 def test_a_slow_access_point_never_holds_the_scrape_past_its_deadline(pw3: Site) -> None:

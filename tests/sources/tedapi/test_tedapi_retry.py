@@ -2,34 +2,28 @@
 allows, never after the step's reuse interval (an hour for the DIN and the firmware, 10 min for config.json);
 and the log line that announces the wait names the delay and the HTTP code that were really applied.
 
-An injected clock drives the transport, and a scrape runs its requests in the test thread (the
-collector's own :class:`ScrapeJobs` with an inline runner), so every "when" below is the injected
-clock's. The only real waits are the socket timeouts of a hanging access point (``BUDGET``): the
-clock stands still during a scrape, so each request gets the whole budget.
+Scrapes run on an injected clock (:mod:`tests.sources.tedapi.clocked`), so every "when" below is that
+clock's; the only real waits are the socket timeouts of a hanging access point (``BUDGET``).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from exporter.collector import GatewayScraper
-from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
-from exporter.scrapejobs import ScrapeJobs
 from exporter.simulator import SiteModel
-from exporter.sources.registry import ALLOW_LIST
 from tests.simtime import SIM_START
+from tests.sources.tedapi.clocked import START, Clock, clocked_scraper, scrape
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
 
 BUDGET = 2.0  # seconds per scrape; also how long a hanging request really blocks the test
-START = 1000.0
 HANG_SECONDS = 8.0
 TEDAPI_INTERVAL = 30.0  # the device queries' cadence (tedapi.min_interval_seconds)
 # Which log line announces the wait, and the delay in it.
@@ -65,14 +59,6 @@ FAILURES = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def pw3(tmp_path: Path) -> Iterator[Site]:
     site = start_site(tmp_path, SiteModel.pw3(start_time=SIM_START), interval=TEDAPI_INTERVAL)
@@ -83,26 +69,9 @@ def pw3(tmp_path: Path) -> Iterator[Site]:
 @pytest.fixture
 def rig(pw3: Site) -> Iterator[tuple[GatewayScraper, Clock]]:
     clock = Clock()
-    transport = GatewayTransport(pw3.cfg, ALLOW_LIST, clock=clock, rng=random.Random(17))
-    scraper = GatewayScraper(transport)
-    scraper.sources = [s for s in scraper.sources if s.name == "tedapi"]  # TEDAPI's chain only
+    scraper = clocked_scraper(pw3.cfg, clock, tedapi_only=True)
     yield scraper, clock
     scraper.retire()
-
-
-def _inline(job: Callable[[], None]) -> None:
-    job()
-
-
-def scrape(scraper: GatewayScraper, clock: Clock) -> MetricSet:
-    """One scrape at the injected clock's time, the collector's way (follow-ups as answers arrive)."""
-    jobs = ScrapeJobs(scraper.transport, _inline, scraper.name, clock() + BUDGET)
-    for source in scraper.sources:
-        for request in source.requests(scraper.transport):
-            jobs.add(source, request)
-    jobs.started()  # inline: every request and follow-up is done by now
-    results = [(s, r, scraper.transport.settle(r, f)) for s, r, f in jobs.jobs]
-    return scraper.build(results, 0.0)
 
 
 def _success(ms: MetricSet) -> dict[str, float]:
@@ -134,7 +103,7 @@ def test_data_is_back_at_the_first_attempt_the_back_off_allows(
         clock.now = START + t
         if failure == "hang" and t >= HANG_SECONDS:
             gw.faults.clear(how.fault)  # the access point is back
-        ms = scrape(scraper, clock)
+        ms = scrape(scraper, clock, BUDGET)
         sent.append(len(gw.tedapi_requests))
         return ms
 
