@@ -70,9 +70,9 @@ class Source:
 
         TEDAPI cannot address a message before it knows the gateway's DIN, nor a Powerwall 3 of
         several before config.json lists them. Called from a worker thread; an exception costs the
-        follow-ups only. An answer that does not decode makes none and raises nothing (or a
-        :class:`FetchError`): :meth:`collect` of the same answer reports and counts that failure,
-        once per answer. Default: none.
+        follow-ups only. An answer that does not decode makes none: return nothing or raise its
+        :class:`FetchError` (logged at debug only); :meth:`collect` of the same answer reports and
+        counts that failure, once per answer. Default: none.
         """
         return ()
 
