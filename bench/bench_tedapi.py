@@ -98,11 +98,13 @@ RENDER, _ = choose("text/plain; version=0.0.4")  # what /probe serves a Promethe
 
 
 # ---------------------------------------------------------------------------------- simulator
-def _sim_main(conn: multiprocessing.connection.Connection, profile: str, pem: bytes) -> None:
+def _sim_main(
+    conn: multiprocessing.connection.Connection, profile: str, pem: bytes, model_args: dict[str, Any]
+) -> None:
     """Child process: a simulated TEDAPI site answering commands from the parent over ``conn``."""
     from exporter.simulator import SimulatedGateway, SiteModel
 
-    model = getattr(SiteModel, profile)(seed=5)
+    model = getattr(SiteModel, profile)(seed=5, **model_args)
     gw = SimulatedGateway(password=PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
     gw.start()
     conn.send({"url": gw.url, "port": gw.port, "cert_pem": gw.cert_pem})
@@ -133,10 +135,20 @@ class Counts:
 class TedapiSim:
     """A simulated TEDAPI site in a child process, and the exporter config that reaches it."""
 
-    def __init__(self, label: str, profile: str, workdir: Path, queries: Path, key: Path) -> None:
+    def __init__(
+        self,
+        label: str,
+        profile: str,
+        workdir: Path,
+        queries: Path,
+        key: Path,
+        model_args: dict[str, Any] | None = None,
+    ) -> None:
+        """``model_args``: more :class:`SiteModel` parameters (e.g. ``powerwalls``) for the profile."""
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_sim_main, args=(child, profile, key.read_bytes()), daemon=True)
+        args = (child, profile, key.read_bytes(), model_args or {})
+        self._proc = ctx.Process(target=_sim_main, args=args, daemon=True)
         self._proc.start()
         info = self._conn.recv()
         self.label = label

@@ -32,6 +32,7 @@ from exporter.metrics.counters import CounterGuard
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
 from exporter.scrapejobs import ScrapeJobs
 from exporter.sources.base import Output, Source
+from exporter.sources.peranswer import PerAnswer
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST, sources_for
 from exporter.workers import WorkerPool
 
@@ -101,6 +102,9 @@ class GatewayScraper:
         self.status = GatewayStatus()
         self.tls_digest = tls_digest(self.cfg)
         self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
+        # Each answer decoded and mapped once, shared by every scrape handed it (read-only).
+        self._outputs: PerAnswer[Output] = PerAnswer()
+        self._undecodable: set[str] = set()  # request labels whose answers do not decode, to log once
         self._lock = threading.Lock()
         self._users = 0  # scrapes using this gateway now
         self._retired = False
@@ -149,6 +153,7 @@ class GatewayScraper:
         answered = False
         decoded: dict[str, Any] = {}
         errors: list[FetchError] = []
+        outcomes: list[tuple[str, FetchError | None]] = []
         for source, request, result in results:
             label = request.label
             # Only contact in this scrape counts (a cached "not supported" carries no status).
@@ -164,6 +169,7 @@ class GatewayScraper:
                 error = result
             if error is not None:
                 errors.append(error)
+            outcomes.append((label, error))
             ms.add(ENDPOINT_SUCCESS, 0 if error else 1, {"endpoint": label})
         for source in self.sources:
             self._guarded(partial(source.finish, decoded), None, ms)
@@ -173,7 +179,8 @@ class GatewayScraper:
         self.accounting.observe(ms, decoded)  # reads the raw decoded JSON, adds its own series
         self.guard.metrics(ms)
         _transport_metrics(self.transport.stats(), ms, (request.label for _, request, _ in results))
-        self._log_changes(answered, errors)
+        self._log_undecodable(outcomes)
+        self._log_changes(answered, [e for e in errors if e.reason != "decode"])
         self.status = GatewayStatus(
             up=answered,
             at=time.time(),
@@ -187,20 +194,33 @@ class GatewayScraper:
     def _collect(
         self, source: Source, request: Request, answer: Fetched, ms: MetricSet, decoded: dict[str, Any]
     ) -> FetchError | None:
-        """Decode and map one answer, all or nothing; any failure of any kind costs this request only."""
-        out = Output(MetricSet(base_labels=ms.base_labels))
+        """Decode and map one answer, all or nothing; any failure of any kind costs this request only.
+
+        Once per answer (:class:`PerAnswer`): a scrape handed an answer another scrape already decoded
+        merges that result, and a failure is counted once per answer, not once per scrape reusing it.
+        """
+        made = self._outputs.get(answer, partial(self._decode, source, request, answer))
+        if made.error is not None:
+            if made.fresh:
+                self.transport.note_error(request.label, made.error.reason)
+            return made.error
+        assert made.value is not None
+        ms.merge(made.value.ms)
+        decoded.update(made.value.decoded)  # the objects are shared: every reader treats them as read-only
+        return None
+
+    def _decode(self, source: Source, request: Request, answer: Fetched) -> Output:
+        out = Output(MetricSet(base_labels={"gateway": self.name}))
         try:
             source.collect(request, answer, out)
-        except FetchError as exc:
-            self.transport.note_error(request.label, exc.reason)
-            return exc.detached()
+        except FetchError:
+            raise
         except Exception as exc:  # a decoder or mapping bug must cost this request, not the scrape
             log.exception("gateway %s: decoding %s failed (a bug: please report it)", self.name, request.label)
-            self.transport.note_error(request.label, "decode")
-            return FetchError("decode", f"{request.label}: did not decode ({exc.__class__.__name__})", answer.status)
-        ms.merge(out.ms)
-        decoded.update(out.decoded)
-        return None
+            raise FetchError(
+                "decode", f"{request.label}: did not decode ({exc.__class__.__name__})", answer.status
+            ) from None
+        return out
 
     def _guarded(self, step: Any, request: Request | None, ms: MetricSet) -> None:
         """Run a source's extra step; a bug there costs its series only."""
@@ -211,6 +231,29 @@ class GatewayScraper:
             log.exception("gateway %s: a source step failed (a bug: please report it)", self.name)
             return
         ms.merge(out.ms)
+
+    def _log_undecodable(self, outcomes: list[tuple[str, FetchError | None]]) -> None:
+        """One line when a request's answers stop decoding and one when it answers usable data again.
+
+        An episode is the run of failures of that request until it succeeds, however many scrapes
+        and answers it lasts. No traceback: an answer that does not decode is the gateway's doing,
+        not a bug of ours (a bug inside a decoder is logged with its traceback where it happens).
+        Decode failures are left out of :meth:`_log_changes`, so the start is said once, here.
+        """
+        for label, error in outcomes:
+            failing = error is not None and error.reason == "decode"
+            with self._lock:
+                known = label in self._undecodable
+                if failing and not known:
+                    self._undecodable.add(label)
+                elif error is None and known:
+                    self._undecodable.discard(label)
+                else:
+                    continue
+            if failing:
+                log.warning("gateway %s: %s does not decode: %s", self.name, label, error)
+            else:
+                log.info("gateway %s: %s answers usable data again", self.name, label)
 
     def _log_changes(self, answered: bool, errors: list[FetchError]) -> None:
         """Say when the gateway's health changes, once, instead of on every scrape."""

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import Future
 from functools import partial
 
-from exporter.gateway.outcomes import Fetched, Result
+from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
 from exporter.gateway.transport import GatewayTransport, Run
 from exporter.sources.base import Source
@@ -65,6 +65,9 @@ class ScrapeJobs:
             if isinstance(result, Fetched):
                 for more in source.followups(request, result):
                     self.add(source, more)
+        except FetchError as exc:
+            # The answer does not decode: no bug, and collect() of the same answer reports and counts it.
+            log.debug("gateway %s: no follow-ups of %s: %s", self._gateway, request.label, exc)
         except Exception:
             log.exception("gateway %s: follow-ups of %s failed (a bug: please report it)", self._gateway, request.label)
         finally:

@@ -62,3 +62,17 @@ def test_bench_tedapi_quick_runs() -> None:
     assert "PW3: requests per cold scrape (TEDAPI + JSON, at the simulator)" in r.stdout
     assert "6.0 + 3.0" in r.stdout and "0.0 + 3.0" in r.stdout, r.stdout
     assert "Traceback" not in r.stderr, r.stderr
+
+
+def test_bench_tedapi_memory_quick_runs() -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_tedapi_memory.py"), "--quick"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for line in ("DeviceControllerQuery answer", "8 scraper(s): peak RSS (VmHWM)", "peak RSS, 8 scrapers / 1 scraper"):
+        assert line in r.stdout, r.stdout
+    assert "Traceback" not in r.stderr, r.stderr

@@ -62,8 +62,11 @@ class FetchError(Exception):
         return FetchError(self.reason, str(self), self.status)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Fetched:
+    """An answer. Every scrape that shares it gets this very object, so what it decodes to can be kept
+    per object, weakly, for as long as the object lives (hence the weakref slot)."""
+
     path: str
     status: int
     body: bytes

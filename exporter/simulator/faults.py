@@ -5,13 +5,16 @@ sitemaster is stopped, serve HTML, reset connections, drip bytes or drop off WiF
 survive every one of them without crashing, hanging or leaking, and tests can only prove that if each
 misbehaviour can be switched on precisely. Every fault defaults to off.
 
-Each fault is a *rule*: a value plus an optional set of exact request paths (``None`` = every path)
-and an optional ``times`` budget (the rule switches itself off after firing that often, e.g. "the next
+Each fault is a *rule*: a value plus an optional set of exact request paths (``None`` = every path),
+for the TEDAPI faults an optional set of message kinds (``kinds``: ``din``, ``config``, ``firmware``,
+``query:<Operation>``; every TEDAPI message shares one path, so this is how a fault hits config.json
+alone) and an optional ``times`` budget (the rule switches itself off after firing that often, e.g. "the next
 request gets a 503, the retry succeeds"). Setting an attribute is the short form for a global, unlimited
 rule; ``set()`` is the long form::
 
     gw.faults.delay_seconds = 2.0                                  # every request
     gw.faults.set("status", 503, paths={"/api/status"}, times=1)   # next /api/status only
+    gw.faults.set("tedapi_garbage", True, kinds={"config"})         # config.json answers only
     gw.faults.clear("status")                                      # or gw.faults.clear() for all
 
 Faults (checked in this order for each request; see ``server.py``):
@@ -66,12 +69,12 @@ Faults (checked in this order for each request; see ``server.py``):
 
 TEDAPI faults (only the TEDAPI paths ``/``, ``/tedapi/din``, ``/tedapi/v1``, ``/tedapi/device/<DIN>/v1``
 see them, so the JSON API keeps working; checked in this order, after the global ``delay_seconds``
-and ``reset``; see ``exporter.simulator.tedapi``). Their ``paths`` may also name request kinds, as
+and ``reset``; see ``exporter.simulator.tedapi``). Their ``kinds`` name request kinds as
 ``tedapi_requests`` records them (``din``, ``config``, ``firmware``, ``query:DeviceControllerQuery``,
 ``query:ComponentsQuery``): config.json, the firmware read and the device controller all go to
 ``/tedapi/v1``, and a test of one step must fail that step only::
 
-    gw.faults.set("tedapi_delay", 8.0, paths={"config"}, times=1)   # the next config.json read hangs
+    gw.faults.set("tedapi_delay", 8.0, kinds={"config"}, times=1)   # the next config.json read hangs
 
 ``tedapi_ap_gone`` (bool)
     The gateway's WiFi access point is gone: the connection is closed with a TCP RST, no answer.
@@ -91,6 +94,12 @@ and ``reset``; see ``exporter.simulator.tedapi``). Their ``paths`` may also name
     200 with bytes that are no protobuf (the first tag has the invalid wire type 7).
 ``tedapi_bad_gzip`` (bool)
     200 with a gzip header and a corrupt deflate stream (whatever the firmware).
+``tedapi_wrong_wire_type`` (bool)
+    The answer's envelope field is sent as a varint (wire type 0) where the schema has a message
+    (wire type 2): the bytes parse, the envelope is an unknown field, and no answer is in them.
+``tedapi_config_blob`` (bytes)
+    A readFileResponse carrying these bytes as config.json instead of the real file (JSON that is
+    truncated, garbage, or not an object).
 """
 
 from __future__ import annotations
@@ -131,23 +140,26 @@ TEDAPI_FAULT_NAMES: tuple[str, ...] = (
     "tedapi_truncated",
     "tedapi_garbage",
     "tedapi_bad_gzip",
+    "tedapi_wrong_wire_type",
+    "tedapi_config_blob",
 )
 _ALL_FAULTS = frozenset(FAULT_NAMES + TEDAPI_FAULT_NAMES)
 
 
 @dataclass(slots=True)
 class FaultRule:
-    """One active fault. ``paths is None`` means every path; ``times is None`` means unlimited."""
+    """One active fault. ``paths``/``kinds`` None: every path / message kind; ``times`` None: unlimited."""
 
     value: Any
     paths: frozenset[str] | None = None
     times: int | None = None
     fired: int = 0
+    kinds: frozenset[str] | None = None
 
     def matches(self, path: str | None, kind: str | None = None) -> bool:
-        if self.paths is None:
-            return True
-        return (path is not None and path in self.paths) or (kind is not None and kind in self.paths)
+        if self.kinds is not None and (kind is None or kind not in self.kinds):
+            return False
+        return self.paths is None or (path is not None and path in self.paths)
 
 
 class _Fault(Generic[T]):
@@ -205,6 +217,8 @@ class Faults:
     tedapi_truncated: _Fault[bool] = _Fault()
     tedapi_garbage: _Fault[bool] = _Fault()
     tedapi_bad_gzip: _Fault[bool] = _Fault()
+    tedapi_wrong_wire_type: _Fault[bool] = _Fault()
+    tedapi_config_blob: _Fault[bytes] = _Fault()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -216,8 +230,10 @@ class Faults:
         value: Any,
         paths: Iterable[str] | None = None,
         times: int | None = None,
+        kinds: Iterable[str] | None = None,
     ) -> None:
-        """Activate fault ``name`` (a falsy value clears it), for ``paths`` only and ``times`` times."""
+        """Activate fault ``name`` (a falsy value clears it), for ``paths`` and TEDAPI message
+        ``kinds`` only, and ``times`` times."""
         if name not in _ALL_FAULTS:
             raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES + TEDAPI_FAULT_NAMES)}")
         if times is not None and times < 1:
@@ -227,7 +243,8 @@ class Faults:
                 self._rules.pop(name, None)
             else:
                 path_set = None if paths is None else frozenset(paths)
-                self._rules[name] = FaultRule(value, path_set, times)
+                kind_set = None if kinds is None else frozenset(kinds)
+                self._rules[name] = FaultRule(value, path_set, times, kinds=kind_set)
 
     def clear(self, name: str | None = None) -> None:
         """Switch one fault off, or all of them."""
@@ -247,13 +264,13 @@ class Faults:
             return {n: r.value for n, r in self._rules.items()}
 
     def peek(self, name: str, path: str | None = None, kind: str | None = None) -> Any:
-        """Value of ``name`` if it applies to ``path`` (or request ``kind``), without consuming a ``times`` budget."""
+        """Value of ``name`` if it applies to ``path`` (and request ``kind``), without consuming a ``times`` budget."""
         with self._lock:
             rule = self._rules.get(name)
             return rule.value if rule is not None and rule.matches(path, kind) else None
 
     def take(self, name: str, path: str | None = None, kind: str | None = None) -> Any:
-        """Value of ``name`` if it applies to ``path`` (or request ``kind``), using up one of its ``times``."""
+        """Value of ``name`` if it applies to ``path`` (and request ``kind``), using up one of its ``times``."""
         with self._lock:
             rule = self._rules.get(name)
             if rule is None or not rule.matches(path, kind):

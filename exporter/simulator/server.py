@@ -505,7 +505,7 @@ class SimulatedGateway:
         if kind == "other":
             return _error_reply(404)
         if path == TEDAPI_DIN_PATH:
-            return self._tedapi_body(path, m.gateway_din.encode(), "text/plain; charset=utf-8", kind)
+            return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
         req = tedapi.decode(rec.body, kind)
         unit = 0
         if routed is not None:
@@ -521,18 +521,21 @@ class SimulatedGateway:
         m.set_forced_outage(bool(f.peek("grid_outage")))
         snap = m.snapshot()
         if kind == "config":
-            body = tedapi.config_reply(snap, m, sender, req.tail)
+            blob = f.take("tedapi_config_blob", path, kind)
+            body = tedapi.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob))
         elif kind == "firmware":
             body = tedapi.firmware_reply(m, sender, req.tail)
         else:
             empty = bool(f.take("tedapi_empty_data", path, kind))
             body = tedapi.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty)
-        return self._tedapi_body(path, body, "application/octet-stream", kind)
+        return self._tedapi_body(path, kind, body, "application/octet-stream")
 
-    def _tedapi_body(self, path: str, body: bytes, content_type: str, kind: str) -> _Reply:
+    def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> _Reply:
         f = self.faults
         if f.take("tedapi_garbage", path, kind):
             return _Reply(200, b"\x0f" + self._random_bytes(63), content_type)
+        if f.take("tedapi_wrong_wire_type", path, kind) and body[:1] == b"\x0a":
+            body = tedapi.wrong_wire_type(body)
         if f.take("tedapi_bad_gzip", path, kind):
             # A gzip header, then a deflate block of the reserved type 3: no inflater accepts it.
             return _Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)

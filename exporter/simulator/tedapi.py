@@ -101,14 +101,29 @@ def _bytes(msg: Any) -> bytes:
     return bytes(msg.SerializeToString())
 
 
-def config_reply(s: Snapshot, m: SiteModel, sender: str, tail: int) -> bytes:
+def config_reply(s: Snapshot, m: SiteModel, sender: str, tail: int, blob: bytes | None = None) -> bytes:
+    """The readFileResponse with config.json (``blob``: other bytes in its place, the fault)."""
     msg = _reply_message(sender, tail)
-    blob = json.dumps(config_json(s, m), indent=2).encode()
+    if blob is None:
+        blob = json.dumps(config_json(s, m), indent=2).encode()
     resp = msg.envelope.filestore.readFileResponse
     resp.file.name = "config.json"
     resp.file.blob = blob
     resp.hash = hashlib.sha256(blob).digest()
     return _bytes(msg)
+
+
+def wrong_wire_type(body: bytes) -> bytes:
+    """``body`` (a Message whose first field is the envelope, wire type 2) with that field sent as a
+    varint instead: valid protobuf whose envelope a parser must skip as an unknown field."""
+    length, pos = 0, 1
+    for shift in range(0, 64, 7):  # the envelope's length, a varint after the tag byte
+        byte = body[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+    return b"\x08\x01" + body[pos + length :]  # field 1, wire type 0, value 1; the rest unchanged
 
 
 def firmware_reply(m: SiteModel, sender: str, tail: int) -> bytes:

@@ -70,12 +70,20 @@ class Source:
 
         TEDAPI cannot address a message before it knows the gateway's DIN, nor a Powerwall 3 of
         several before config.json lists them. Called from a worker thread; an exception costs the
-        follow-ups only. Default: none.
+        follow-ups only. An answer that does not decode makes none: return nothing or raise its
+        :class:`FetchError` (logged at debug only); :meth:`collect` of the same answer reports and
+        counts that failure, once per answer. Default: none.
         """
         return ()
 
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
-        """Decode one answer and map it into ``out``; any exception fails this request only ("decode")."""
+        """Decode one answer and map it into ``out``; any exception fails this request only ("decode").
+
+        Called once per answer, not once per scrape: every scrape handed the same answer shares what
+        this wrote into ``out`` (:mod:`exporter.sources.peranswer`), so ``out`` must depend on the
+        answer alone (and on what earlier answers taught the source, like a DIN), and nobody may
+        change its objects afterwards.
+        """
         raise NotImplementedError
 
     def not_supported(self, request: Request, out: Output) -> None:

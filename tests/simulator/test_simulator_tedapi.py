@@ -518,6 +518,8 @@ def test_tedapi_fault_names() -> None:
         "tedapi_truncated",
         "tedapi_garbage",
         "tedapi_bad_gzip",
+        "tedapi_wrong_wire_type",
+        "tedapi_config_blob",
     }
     f = Faults()
     f.tedapi_status = 429
@@ -604,3 +606,11 @@ def test_cli_offers_the_profiles_and_tedapi_options() -> None:
     assert proc.returncode == 0
     for option in ("--profile", "pw2-tedapi", "pw3", "--gateway-password", "--tedapi-queries-out"):
         assert option in proc.stdout
+
+
+def test_a_tedapi_fault_aimed_at_a_message_kind_spares_the_others() -> None:
+    f = Faults()
+    f.set("tedapi_garbage", True, kinds={"config"})
+    assert f.peek("tedapi_garbage", "/tedapi/v1", "firmware") is None
+    assert f.peek("tedapi_garbage", "/tedapi/v1") is None  # no kind given: a kind rule does not apply
+    assert f.take("tedapi_garbage", "/tedapi/v1", "config") is True

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from exporter.config import GatewayConfig
@@ -37,6 +38,7 @@ from exporter.sources.base import Output, RequestView, Source
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.json_api.mappers import JSON_MAPPERS, gateway_info_labels
 from exporter.sources.json_api.tables import GATEWAY_INFO
+from exporter.sources.peranswer import PerAnswer
 from exporter.sources.tedapi import envelope, queries
 from exporter.sources.tedapi.devices import Block, blocks, components_devices, controller_devices
 from exporter.sources.tedapi.envelope import DEVICE_PATH_RE, DIN_RE, EnvelopeError, Route, SystemInfo
@@ -58,7 +60,10 @@ REFUSED_HINT = (
     "WiFi client of the gateway's own access point (192.168.91.1)"
 )
 OK_STATUSES = (1, 2)  # SUCCESS, ERROR_PARTIAL (data with some fields missing)
-CONTROLLER_DEVICES = "tedapi:controller_devices"  # decoded: (devices, request label)
+CONTROLLER_DEVICES = "tedapi:controller_devices"  # decoded: the controller's devices, flattened
+# What the site stand-ins (exporter.sources.tedapi.site.site_answers) read of a DeviceControllerQuery
+# answer: kept in place of the whole answer, whose bulk (the device bus) is kept flattened only.
+CONTROLLER_SITE_KEYS = ("control", "system")
 
 TEDAPI_ENABLED = gauge(
     "powerwall_tedapi_enabled", "1 when TEDAPI is configured and usable signed queries were loaded, else 0."
@@ -103,7 +108,7 @@ class TedapiSource(Source):
         self._firmware: SystemInfo | None = None
         self._din: str | None = None
         self._followups: dict[tuple[str, str, str], tuple[Fetched, tuple[Request, ...]]] = {}
-        self._parsed_config: tuple[Fetched, dict[str, Any]] | None = None
+        self._configs: PerAnswer[dict[str, Any]] = PerAnswer()  # follow-ups and collect share one parse
 
     @classmethod
     def enabled(cls, cfg: GatewayConfig) -> bool:
@@ -157,7 +162,12 @@ class TedapiSource(Source):
             memo = self._followups.get(request.key)
         if memo is not None and memo[0] is answer:
             return memo[1]
-        made = self._make_followups(request, answer)
+        try:
+            made = self._make_followups(request, answer)
+        except FetchError:
+            # An answer that does not decode makes no follow-ups. Not a bug, and not counted here:
+            # collect() of the same answer fails with the same error, counted once per answer.
+            made = ()
         with self._lock:
             self._followups[request.key] = (answer, made)
         return made
@@ -194,18 +204,16 @@ class TedapiSource(Source):
         if step.kind == "config":
             with self._lock:
                 gateway_din = self._din
-            return tuple(self._components_requests(gateway_din, self._config(answer)))
+            return tuple(self._components_requests(gateway_din, self._config(request, answer)))
         return ()
 
-    def _config(self, answer: Fetched) -> dict[str, Any]:
+    def _config(self, request: Request, answer: Fetched) -> dict[str, Any]:
         """config.json of an answer, parsed once per answer (follow-ups and mapping both need it)."""
-        with self._lock:
-            if self._parsed_config is not None and self._parsed_config[0] is answer:
-                return self._parsed_config[1]
-        config = envelope.config_answer(answer.body)
-        with self._lock:
-            self._parsed_config = (answer, config)
-        return config
+        made = self._configs.get(answer, partial(_decoded, request, answer, envelope.config_answer))
+        if made.error is not None:
+            raise made.error
+        assert made.value is not None
+        return made.value
 
     def _components_requests(self, din: str | None, config: dict[str, Any]) -> list[Request]:
         assert self.queries is not None
@@ -257,7 +265,7 @@ class TedapiSource(Source):
         if step.kind == "din":
             out.decoded["tedapi:din"] = _din(answer.body)
         elif step.kind == "config":
-            out.decoded["tedapi:config"] = self._config(answer)
+            out.decoded["tedapi:config"] = self._config(request, answer)
         elif step.kind == "firmware":
             system = envelope.firmware_answer(answer.body)
             with self._lock:
@@ -269,10 +277,12 @@ class TedapiSource(Source):
             if step.kind == "controller":
                 with self._lock:
                     din = self._din or ""
-                # Flattened in finish(), once it is known whether vitals answered in this scrape.
-                out.decoded[CONTROLLER_DEVICES] = (controller_devices(data, din, firmware), request.label)
+                # Merged in finish(), once it is known whether vitals answered in this scrape.
+                devices = MetricSet(base_labels=out.ms.base_labels)
+                flatten_devices(controller_devices(data, din, firmware), devices, request.label)
+                out.decoded[CONTROLLER_DEVICES] = devices
                 controller_site_metrics(data, out.ms)
-                out.decoded["tedapi:controller"] = data
+                out.decoded["tedapi:controller"] = {k: data[k] for k in CONTROLLER_SITE_KEYS if k in data}
             else:
                 assert step.block is not None
                 flatten_devices(components_devices(data, step.block, firmware), out.ms, request.label)
@@ -298,7 +308,7 @@ class TedapiSource(Source):
         # Firmware before 23.44 still serves vitals, which reports the same devices (the inverters
         # under their own serials): then vitals alone speaks for them, never both.
         if devices is not None and VITALS.label not in decoded:
-            flatten_devices(devices[0], out.ms, devices[1])
+            out.ms.merge(devices)
         for role, query in sorted(self.queries.queries.items()):
             verified = {True: "yes", False: "no", None: "unchecked"}[query.verified]
             out.ms.add(
@@ -335,6 +345,14 @@ class TedapiSource(Source):
 
 
 _JSON_PATHS = {r.label: r.path for r in ep.REQUESTS}
+
+
+def _decoded(request: Request, answer: Fetched, parse: Callable[[bytes], Any]) -> Any:
+    """``parse(answer.body)``, an answer that is not what it should be failing as ``decode``."""
+    try:
+        return parse(answer.body)
+    except EnvelopeError as exc:
+        raise FetchError("decode", f"{request.label}: {exc}", answer.status) from None
 
 
 def _din(body: bytes) -> str:

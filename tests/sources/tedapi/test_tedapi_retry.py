@@ -108,7 +108,7 @@ def test_data_is_back_at_the_first_attempt_the_back_off_allows(
         return ms
 
     # The bad moment: this step only (the others may be asked in the same scrape and answer).
-    gw.faults.set(how.fault, how.value, paths={step}, times=None if failure == "hang" else 1)
+    gw.faults.set(how.fault, how.value, kinds={step}, times=None if failure == "hang" else 1)
     with caplog.at_level(logging.INFO):
         failed = at(0.0)
     assert _step_failed(failed, label), _success(failed)
