@@ -27,6 +27,9 @@ DeviceControllerQuery (:func:`controller_devices`)
     * A sub-message that says ``isMIA: true`` gives no signals: a Powerwall 3 fills its fixed-size
       esCan arrays with such slots, zeros and default states (``PINV_Off``, ``Grid_Uncompliant``)
       beside the flag, and those are no readings.
+    * A slot whose every sub-message says ``isMIA: true`` and that gives no signal is no device either,
+      whatever serial it carries: the gateway does not hear it, and an info series would show it as
+      present (a pod that vanished must vanish, for the pod-missing alert).
     * No identity, no device: a record whose serial is empty (its own, or the THC's/PVAC's it takes)
       is skipped, whatever it carries, so an empty slot never becomes ``serial=""`` series (false
       zeros, and fuel for pod alerts). A Powerwall 3's esCan arrays are all such slots.
@@ -244,6 +247,12 @@ def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]
                 yield key, s
 
 
+def _all_mia(group: Mapping[str, Any]) -> bool:
+    """Whether every sub-message of a bus group says ``isMIA: true`` (and there is at least one)."""
+    subs = [v for k, v in group.items() if k not in _META_KEYS and isinstance(v, Mapping)]
+    return bool(subs) and all(v.get("isMIA") is True for v in subs)
+
+
 def _identity(group: Mapping[str, Any]) -> tuple[str, str]:
     return _part(group.get("packagePartNumber")), _str(group.get("packageSerialNumber"))
 
@@ -261,6 +270,8 @@ def _bus_device(
         if signals:
             log.debug("%s slot without identity skipped (%d signals)", family, len(signals))
         return None
+    if not signals and _all_mia(g):
+        return None  # the gateway hears nothing from it: no readings, and no device to show as present
     # When the gateway last heard from the device: the latest lastRxTime of its groups ("never" dropped).
     heard = [rfc3339_timestamp(x.get("lastRxTime")) for x in (g, *(v for v in g.values() if isinstance(v, Mapping)))]
     last = max((t for t in heard if t is not None), default=None)
@@ -420,8 +431,10 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     pinv = _list(bus.get("PINV"))
     pod = _list(bus.get("POD"))
     for i in range(max(len(thc), len(pinv), len(pod))):
-        thc_b = _bus_device(thc[i] if i < len(thc) else None, "TETHC", parent_din=parent)
-        ident = (thc_b.part, thc_b.serial) if thc_b else ("", "")
+        thc_g = thc[i] if i < len(thc) else None
+        thc_b = _bus_device(thc_g, "TETHC", parent_din=parent)
+        # The Powerwall's identity, even while its THC is missing in action and a sibling still reports.
+        ident = _identity(_dict(thc_g))
         thc_din = thc_b.full_din if thc_b else None
         pinv_b = _bus_device(pinv[i] if i < len(pinv) else None, "TEPINV", ident, thc_din)
         pod_b = _bus_device(pod[i] if i < len(pod) else None, "TEPOD", ident, thc_din)
