@@ -35,13 +35,15 @@ from exporter.web.http_parse import (
     body_length,
     find_head_end,
     parse_head,
-    serialize,
+    serialize_parts,
 )
 from exporter.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 16 * 1024
+# A response body larger than this is written slice by slice (Server._send).
+SEND_SLICE_BYTES = 256 * 1024
 
 
 # ------------------------------------------------------------------------------ socket side
@@ -339,8 +341,25 @@ class HTTPServer:
         return await fut
 
     async def _send(self, writer: asyncio.StreamWriter, resp: Response, req: Request | None, keep_alive: bool) -> None:
-        writer.write(serialize(resp, req, keep_alive))
-        await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+        """Write the response within ``write_timeout`` for the whole of it.
+
+        The body goes out in slices, each waited for before the next: the transport copies what the
+        socket does not take at once into a buffer of its own, so a multi-megabyte page written whole
+        would be copied once per slow connection (eight concurrent scrapes sharing one page held
+        eight copies). Sliced, a connection buffers at most one slice.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.write_timeout
+        head, body = serialize_parts(resp, req, keep_alive)
+        if len(body) <= SEND_SLICE_BYTES:
+            writer.write(head + body)
+            await asyncio.wait_for(writer.drain(), self.limits.write_timeout)
+            return
+        writer.write(head)
+        view = memoryview(body)
+        for start in range(0, len(view), SEND_SLICE_BYTES):
+            writer.write(view[start : start + SEND_SLICE_BYTES])
+            await asyncio.wait_for(writer.drain(), max(0.0, deadline - loop.time()))
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -161,6 +161,13 @@ def body_length(req: Request, limits: Limits) -> int:
 
 def serialize(resp: Response, req: Request | None, keep_alive: bool) -> bytes:
     """Status line and headers (plus the body unless HEAD), adding the framing headers we own."""
+    head, body = serialize_parts(resp, req, keep_alive)
+    return head + body
+
+
+def serialize_parts(resp: Response, req: Request | None, keep_alive: bool) -> tuple[bytes, bytes]:
+    """:func:`serialize` as (status line and headers, body to send): the body is the response's own
+    object, never a copy (a page shared by concurrent scrapes stays one object in memory)."""
     code = int(resp.status[:3])
     names = {k.lower() for k, _ in resp.headers}
     headers = [(k, v) for k, v in resp.headers if k.lower() not in ("connection", "keep-alive")]
@@ -176,4 +183,4 @@ def serialize(resp: Response, req: Request | None, keep_alive: bool) -> bytes:
         headers.append(("Connection", "keep-alive"))
     lines = [f"HTTP/1.1 {resp.status}", *(f"{k}: {v}" for k, v in headers)]
     out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return out if (head_only or no_body) else out + resp.body
+    return out, b"" if (head_only or no_body) else resp.body

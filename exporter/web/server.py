@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from exporter.collector import PowerwallCollector
-from exporter.metrics.metricset import MetricSet
 from exporter.reload import Reloader, ReloadError
 from exporter.web import exposition, landing
+from exporter.web.coalesce import Coalescer
 from exporter.web.http11 import HTTPServer
 from exporter.web.http_parse import Limits, Request
 from exporter.web.webconfig import WebConfig
@@ -54,6 +54,7 @@ class ExporterApp:
         self.simulated = frozenset(simulated)
         self.telemetry_path = telemetry_path
         self.web = web or WebConfig()
+        self.scrapes: Coalescer[tuple[object, ...], bytes] = Coalescer()
         self.reloader = reloader or Reloader(collector, None)  # without a config file, reloads are refused
         self.started = time.time()
 
@@ -88,8 +89,7 @@ class ExporterApp:
         if path == self.telemetry_path:
             if method == "HEAD":  # headers only: a HEAD (uptime checks, curl -I) must not cost a gateway scrape
                 return self._render_head(environ, start_response)
-            ms = self.collector.scrape(timeout=_scrape_timeout(environ))
-            return self._render(environ, start_response, ms, include_default=True)
+            return self._scrape(environ, start_response, None, include_default=True)
         if path == "/probe":
             target = parse_qs(environ.get("QUERY_STRING", "")).get("target", [""])[0]
             if not target:
@@ -100,8 +100,7 @@ class ExporterApp:
                 )
             if method == "HEAD":
                 return self._render_head(environ, start_response)
-            ms = self.collector.scrape([target], timeout=_scrape_timeout(environ))
-            return self._render(environ, start_response, ms, include_default=False)
+            return self._scrape(environ, start_response, target, include_default=False)
         return self._landing(environ, start_response)
 
     def _health(self, start_response: StartResponse, path: str) -> Iterable[bytes]:
@@ -145,14 +144,23 @@ class ExporterApp:
         start_response("200 OK", headers)
         return []
 
-    def _render(
-        self, environ: Environ, start_response: StartResponse, ms: MetricSet, include_default: bool
+    def _scrape(
+        self, environ: Environ, start_response: StartResponse, target: str | None, include_default: bool
     ) -> Iterable[bytes]:
+        """Scrape all gateways (``target`` None) or one, and serve the page; a scrape identical to one
+        in flight shares that one's page (:mod:`exporter.web.coalesce`)."""
         render, content_type = exposition.choose(environ.get("HTTP_ACCEPT", ""))
-        body = render(ms, include_default)
+        compress = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        timeout = _scrape_timeout(environ)
+
+        def page() -> bytes:
+            ms = self.collector.scrape(None if target is None else [target], timeout=timeout)
+            body = render(ms, include_default)
+            return gzip.compress(body, compresslevel=1) if compress else body
+
+        body = self.scrapes.run((target, content_type, compress, timeout, include_default), page)
         headers = [("Content-Type", content_type)]
-        if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            body = gzip.compress(body, compresslevel=1)
+        if compress:
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
         start_response("200 OK", headers)
