@@ -203,6 +203,9 @@ class GatewayScraper:
         if made.error is not None:
             if made.fresh:
                 self.transport.note_error(request.label, made.error.reason)
+                # Asked again at the next scrape, not after the request's reuse interval (an hour for
+                # the TEDAPI DIN): an answer that does not decode is a failure like any other.
+                self.transport.discard(request, answer)
             return made.error
         assert made.value is not None
         ms.merge(made.value.ms)

@@ -104,6 +104,15 @@ class SingleFlight:
         with self._lock:
             return self._not_supported_until.get(request.key, 0.0) > self._clock()
 
+    def discard(self, request: Request, answer: Fetched) -> None:
+        """Stop reusing ``answer`` (the reader found it does not decode): a 200 that is garbage is a
+        failure, and a failure is never held for the success interval. Only that very answer goes;
+        a newer one a concurrent flight stored meanwhile stays."""
+        with self._lock:
+            cached = self._cache.get(request.key)
+            if cached is not None and cached.result is answer:
+                del self._cache[request.key]
+
     def forget_answers(self) -> None:
         """Drop every answer kept for reuse: the next lookup of each request goes to the gateway.
 

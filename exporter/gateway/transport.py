@@ -167,6 +167,10 @@ class GatewayTransport:
         """Let every request's next lookup reach the gateway (see :meth:`SingleFlight.forget_answers`)."""
         self._flight.forget_answers()
 
+    def discard(self, request: Request, answer: Fetched) -> None:
+        """Do not reuse ``answer``: it did not decode (see :meth:`SingleFlight.discard`)."""
+        self._flight.discard(request, answer)
+
     def note_error(self, label: str, reason: str) -> None:
         """Count a failure found in an answer after the fetch (it does not decode); a missed
         deadline is counted by :meth:`settle` instead, once per request."""

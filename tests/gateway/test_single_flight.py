@@ -83,3 +83,19 @@ def test_not_supported_is_remembered_for_the_time_its_log_line_says(caplog: pyte
     clock.now += 1
     _, lead = flight.lookup(OPTIONAL)
     assert lead
+
+
+def test_an_answer_that_does_not_decode_is_discarded_but_a_newer_one_stays() -> None:
+    clock = Clock()
+    flight = SingleFlight(5.0, clock)
+    future, _ = flight.lookup(HOUR)
+    garbage = _answer(clock)
+    flight.finish(HOUR, future, garbage, "home")
+    flight.discard(HOUR, garbage)  # the reader found it does not decode: not reused for the hour
+    again, lead = flight.lookup(HOUR)
+    assert lead
+    good = _answer(clock)
+    flight.finish(HOUR, again, good, "home")
+    flight.discard(HOUR, garbage)  # a late word about the old answer leaves the new one alone
+    kept, lead = flight.lookup(HOUR)
+    assert not lead and kept.result() is good

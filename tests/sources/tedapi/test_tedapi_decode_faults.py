@@ -3,12 +3,14 @@
 config.json is read once per 10 minutes and addresses the Powerwall 3 components queries, so its
 failure also ran through the follow-ups, which logged "a bug: please report it" with a traceback on
 every scrape. Here every broken answer comes from the simulated gateway's TEDAPI faults, aimed at one
-message kind. Counting rule: one failure per fetched answer; a scrape that reuses a failed answer
-reports the request failed again but counts nothing new.
+message kind. Counting rule: one failure per fetched answer (scrapes that share one answer count it
+once). An answer that does not decode is never reused: the next scrape asks again, whatever the
+request's reuse interval (ten minutes for config.json, an hour for the DIN), so the data is back at
+the first scrape after the gateway answers properly again.
 
-Time is the transport's injected clock, advanced to let an answer expire. The collector takes its
-scrape deadlines from the real monotonic clock, so the gateway's timeout is an hour here: advancing
-the injected clock by twenty minutes never passes a deadline (the simulator answers at once).
+Time is the transport's injected clock, which stands still here: nothing below waits for an interval
+to pass. The collector takes its scrape deadlines from the real monotonic clock, so the gateway's
+timeout is an hour (the simulator answers at once).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SiteModel
 from exporter.sources.registry import ALLOW_LIST
-from exporter.sources.tedapi.source import CONFIG_INTERVAL_SECONDS
 from tests.simtime import SIM_START
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
 
@@ -109,65 +110,63 @@ CONFIG_FAULTS = {
 
 
 @pytest.mark.parametrize("fault", sorted(CONFIG_FAULTS))
-def test_a_config_json_that_does_not_decode_fails_that_request_once_per_answer(
-    pw3: Site, collector: PowerwallCollector, clock: Clock, caplog: pytest.LogCaptureFixture, fault: str
+def test_a_config_json_that_does_not_decode_fails_that_request_and_is_asked_again(
+    pw3: Site, collector: PowerwallCollector, caplog: pytest.LogCaptureFixture, fault: str
 ) -> None:
     name, value = CONFIG_FAULTS[fault]
     pw3.gw.faults.set(name, value, kinds={"config"})
     caplog.set_level(logging.DEBUG)
-    for _ in range(3):  # one config.json answer, reused by three scrapes: one failure
+    for n in (1, 2, 3):  # every scrape asks again (the clock stands still), one failure per answer
         ms = collector.scrape()
-        assert _success(ms, CONFIG) == 0
+        assert pw3.gw.tedapi_count("config") == n
+        assert _success(ms, CONFIG) == 0 and _decode_errors(ms, CONFIG) == n
         assert _success(ms, "tedapi:din") == 1 and _success(ms, CONTROLLER) == 1
         assert _success(ms, "/api/meters/aggregates") == 1 and ms.get("powerwall_up") == 1
         assert not _components(ms)  # config.json addresses them: no follow-ups
-        assert _decode_errors(ms, CONFIG) == 1
-    assert pw3.gw.tedapi_count("config") == 1
-
-    clock.advance(CONFIG_INTERVAL_SECONDS + 1)  # a new answer, as broken: a second failure, same episode
-    ms = collector.scrape()
-    assert pw3.gw.tedapi_count("config") == 2
-    assert _success(ms, CONFIG) == 0 and _decode_errors(ms, CONFIG) == 2
-    assert _lines(caplog, CONFIG) == (1, 0)
+    assert _lines(caplog, CONFIG) == (1, 0)  # one episode
 
     pw3.gw.faults.clear(name)
-    clock.advance(CONFIG_INTERVAL_SECONDS + 1)
-    ms = collector.scrape()
-    assert _success(ms, CONFIG) == 1 and _decode_errors(ms, CONFIG) == 2
+    ms = collector.scrape()  # the first scrape after the gateway answers properly: data is back
+    assert _success(ms, CONFIG) == 1 and _decode_errors(ms, CONFIG) == 3
     # The follow-ups are back with a good config.json: one components query per Powerwall 3.
     assert _components(ms) == dict.fromkeys(pw3.gw.model.battery_dins, 1.0)
     assert _lines(caplog, CONFIG) == (1, 1)
+    assert pw3.gw.tedapi_count("config") == 4
+    collector.scrape()
+    assert pw3.gw.tedapi_count("config") == 4  # a good answer is reused for its interval again
     _no_bug_reports(caplog)
 
 
 def test_a_garbage_controller_answer_counts_once_per_fetched_answer(
-    pw3: Site, collector: PowerwallCollector, clock: Clock, caplog: pytest.LogCaptureFixture
+    pw3: Site, collector: PowerwallCollector, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     pw3.gw.faults.set("tedapi_garbage", True, kinds={f"query:{CONTROLLER.removeprefix('tedapi:')}"})
     counts = []
-    for advance in (0.0, 0.0, 1.5, 0.0, 1.5):  # the query's interval is 1 s: three answers in all
-        clock.advance(advance)
+    for _ in range(3):
         ms = collector.scrape()
         assert _success(ms, CONTROLLER) == 0 and _success(ms, CONFIG) == 1
         counts.append(_decode_errors(ms, CONTROLLER))
-    assert counts == [1, 1, 2, 2, 3]
+    assert counts == [1, 2, 3]
     pw3.gw.faults.clear()
-    clock.advance(1.5)
     ms = collector.scrape()
     assert _success(ms, CONTROLLER) == 1 and _decode_errors(ms, CONTROLLER) == 3
     assert _lines(caplog, CONTROLLER) == (1, 1)
     _no_bug_reports(caplog)
 
 
-def test_a_din_that_is_no_din_is_a_decode_failure_without_follow_ups(
+def test_a_din_that_is_no_din_is_a_decode_failure_without_follow_ups_until_it_is_one(
     pw3: Site, collector: PowerwallCollector, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     pw3.gw.faults.set("tedapi_garbage", True, kinds={"din"})
-    for _ in range(2):
+    for n in (1, 2):
         ms = collector.scrape()
-        assert _success(ms, "tedapi:din") == 0 and _decode_errors(ms, "tedapi:din") == 1
+        assert _success(ms, "tedapi:din") == 0 and _decode_errors(ms, "tedapi:din") == n
         assert _success(ms, CONFIG) is None  # nothing is addressed without the DIN
     assert _lines(caplog, "tedapi:din") == (1, 0)
+    pw3.gw.faults.clear()
+    ms = collector.scrape()  # not an hour later (the DIN's reuse interval): at once
+    assert _success(ms, "tedapi:din") == 1 and _success(ms, CONFIG) == 1 and _success(ms, CONTROLLER) == 1
+    assert _lines(caplog, "tedapi:din") == (1, 1)
     _no_bug_reports(caplog)
