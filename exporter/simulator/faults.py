@@ -100,6 +100,13 @@ and ``reset``; see ``exporter.simulator.tedapi``). Their ``kinds`` name request 
 ``tedapi_config_blob`` (bytes)
     A readFileResponse carrying these bytes as config.json instead of the real file (JSON that is
     truncated, garbage, or not an object).
+``tedapi_extra_json`` (dict)
+    Deep-merge this object into the JSON of a TEDAPI answer before it is encoded, like
+    ``extra_json``: config.json for kind ``config``, a query's data for ``query:<operation>``; aim it
+    with ``kinds``. For answers the model never gives: a components answer listing 20,000 packs, a
+    config.json whose ``site_info.country`` is a number::
+
+        gw.faults.set("tedapi_extra_json", {"site_info": {"country": 61}}, kinds={"config"})
 """
 
 from __future__ import annotations
@@ -142,6 +149,7 @@ TEDAPI_FAULT_NAMES: tuple[str, ...] = (
     "tedapi_bad_gzip",
     "tedapi_wrong_wire_type",
     "tedapi_config_blob",
+    "tedapi_extra_json",
 )
 _ALL_FAULTS = frozenset(FAULT_NAMES + TEDAPI_FAULT_NAMES)
 
@@ -219,6 +227,7 @@ class Faults:
     tedapi_bad_gzip: _Fault[bool] = _Fault()
     tedapi_wrong_wire_type: _Fault[bool] = _Fault()
     tedapi_config_blob: _Fault[bytes] = _Fault()
+    tedapi_extra_json: _Fault[dict[str, Any]] = _Fault()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

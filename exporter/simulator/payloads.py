@@ -15,6 +15,17 @@ from exporter.simulator.snapshot import MeterReading, Snapshot
 JSON = dict[str, Any]
 
 
+def deep_merge(base: Any, extra: dict[str, Any]) -> Any:
+    """``extra`` merged into ``base`` (the ``extra_json`` and ``tedapi_extra_json`` faults): nested
+    dicts merge, other values replace."""
+    if not isinstance(base, dict):
+        return extra
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = deep_merge(out.get(key), value) if isinstance(value, dict) else value
+    return out
+
+
 def rfc3339_ns(t: float, offset_hours: float) -> str:
     """Gateway-style timestamp with nanoseconds and a numeric offset: 2021-12-13T00:24:46.192599545-07:00."""
     tz = timezone(timedelta(hours=offset_hours))

@@ -68,6 +68,7 @@ from exporter.simulator.handler import (
     _Server,
 )
 from exporter.simulator.model import SiteModel
+from exporter.simulator.payloads import deep_merge
 from exporter.simulator.replay import CannedResponse, ReplayStore
 from exporter.simulator.vitals import build_vitals
 from exporter.sources.tedapi import envelope
@@ -412,7 +413,7 @@ class SimulatedGateway:
             and (reply.content_type or "").startswith("application/json")
         ):
             f.take("extra_json", path)
-            reply.body = json.dumps(_deep_merge(json.loads(reply.body), extra)).encode()
+            reply.body = json.dumps(deep_merge(json.loads(reply.body), extra)).encode()
         return reply
 
     def _replay_content(self, path: str, stopped: bool) -> _Reply:
@@ -520,14 +521,16 @@ class SimulatedGateway:
         sender = m.battery_dins[unit] if routed is not None else m.gateway_din
         m.set_forced_outage(bool(f.peek("grid_outage")))
         snap = m.snapshot()
+        extra = f.take("tedapi_extra_json", path, kind) if kind != "firmware" else None
+        patch = extra if isinstance(extra, dict) else None
         if kind == "config":
             blob = f.take("tedapi_config_blob", path, kind)
-            body = tedapi.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob))
+            body = tedapi.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
         elif kind == "firmware":
             body = tedapi.firmware_reply(m, sender, req.tail)
         else:
             empty = bool(f.take("tedapi_empty_data", path, kind))
-            body = tedapi.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty)
+            body = tedapi.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch)
         return self._tedapi_body(path, kind, body, "application/octet-stream")
 
     def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> _Reply:
@@ -560,16 +563,6 @@ _PORTAL_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
     b"<body><div id='root'>Gateway portal</div><script src='/static/js/main.js'></script></body></html>\n"
 )
-
-
-def _deep_merge(base: Any, extra: dict[str, Any]) -> Any:
-    """``extra`` merged into ``base`` (the ``extra_json`` fault): nested dicts merge, other values replace."""
-    if not isinstance(base, dict):
-        return extra
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _deep_merge(out.get(key), value) if isinstance(value, dict) else value
-    return out
 
 
 def gunzip_size(body: bytes) -> int:

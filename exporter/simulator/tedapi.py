@@ -38,6 +38,7 @@ from google.protobuf.message import DecodeError
 
 from exporter.proto import tedapi_pb2 as _pb
 from exporter.simulator.model import SiteModel
+from exporter.simulator.payloads import deep_merge
 from exporter.simulator.snapshot import Snapshot
 from exporter.simulator.tedapi_components import components
 from exporter.simulator.tedapi_controller import device_controller
@@ -101,11 +102,15 @@ def _bytes(msg: Any) -> bytes:
     return bytes(msg.SerializeToString())
 
 
-def config_reply(s: Snapshot, m: SiteModel, sender: str, tail: int, blob: bytes | None = None) -> bytes:
-    """The readFileResponse with config.json (``blob``: other bytes in its place, the fault)."""
+def config_reply(
+    s: Snapshot, m: SiteModel, sender: str, tail: int, blob: bytes | None = None, extra: JSON | None = None
+) -> bytes:
+    """The readFileResponse with config.json (``blob``: other bytes in its place; ``extra``: deep-merged
+    into the file; the ``tedapi_config_blob`` and ``tedapi_extra_json`` faults)."""
     msg = _reply_message(sender, tail)
     if blob is None:
-        blob = json.dumps(config_json(s, m), indent=2).encode()
+        config = config_json(s, m)
+        blob = json.dumps(deep_merge(config, extra) if extra else config, indent=2).encode()
     resp = msg.envelope.filestore.readFileResponse
     resp.file.name = "config.json"
     resp.file.blob = blob
@@ -151,9 +156,11 @@ def query_reply(
     sender: str,
     *,
     empty_data: bool = False,
+    extra: JSON | None = None,
 ) -> bytes:
     """The queryResponse for ``req``: status 3 + UNAUTHORIZED on a bad signature, else the data of
-    the operation (``unit``: the Powerwall 3 the request was addressed to)."""
+    the operation (``unit``: the Powerwall 3 the request was addressed to), with ``extra``
+    deep-merged into it (the ``tedapi_extra_json`` fault)."""
     msg = _reply_message(sender, req.tail)
     resp = msg.envelope.graphql.queryResponse
     q = req.message.envelope.graphql.queryRequest
@@ -185,6 +192,8 @@ def query_reply(
         data = components(s, m, unit, variables)
     else:
         data = {}
+    if extra:
+        data = deep_merge(data, extra)
     resp.data = json.dumps(data, separators=(",", ":"))
     return _bytes(msg)
 

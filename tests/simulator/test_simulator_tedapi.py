@@ -520,6 +520,7 @@ def test_tedapi_fault_names() -> None:
         "tedapi_bad_gzip",
         "tedapi_wrong_wire_type",
         "tedapi_config_blob",
+        "tedapi_extra_json",
     }
     f = Faults()
     f.tedapi_status = 429
@@ -582,6 +583,20 @@ def test_fault_truncated_and_garbage_protobuf(site: str, request: pytest.Fixture
         with pytest.raises(envelope.EnvelopeError):
             envelope.query_answer(body_of(r))
     assert envelope.query_answer(body_of(c.post(body))).status == 1
+
+
+def test_fault_extra_json_patches_the_answers_of_its_kinds(pw3: SimulatedGateway, qset: QuerySet) -> None:
+    hvp = [{"serialNumber": f"TGX{k:05d}", "signals": []} for k in range(3)]
+    c = Tedapi(pw3)
+    leader = pw3.model.gateway_din
+    pw3.faults.set("tedapi_extra_json", {"site_info": {"country": 61}}, kinds={"config"})
+    config = envelope.config_answer(body_of(c.post(envelope.config_request(Route(leader)))))
+    assert config["site_info"]["country"] == 61 and config["site_info"]["site_name"] == pw3.model.site_name
+    pw3.faults.set("tedapi_extra_json", {"components": {"hvp": hvp}}, kinds={"query:ComponentsQuery"})
+    components = _components(c, qset.queries["components"], leader)
+    assert components["hvp"] == hvp and components["pch"]  # merged: replaced where given, kept elsewhere
+    controller = query(c, qset.queries["device_controller"]).data
+    assert "TGX00000" not in {e["serialNumber"] for e in controller["components"]["msa"]}  # not its kind
 
 
 def test_fault_bad_gzip(pw3: SimulatedGateway) -> None:
