@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.accounting.site import SiteAccounting
 from exporter.config import Config, GatewayConfig
+from exporter.devices.bounds import DeviceBudget, DeviceDrops, bound_gateway
 from exporter.gateway.outcomes import REASONS, Fetched, FetchError, Result
 from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
@@ -98,6 +99,7 @@ class GatewayScraper:
                 transport.add_auth(*own)
         self.pool = WorkerPool(max_workers, f"gw-{self.name}"[:15])
         self.guard = CounterGuard(self.name)
+        self.device_drops = DeviceDrops(self.name)
         self.accounting = SiteAccounting(self.cfg)  # flows, tariff cost, outages, battery dates
         self.status = GatewayStatus()
         self.tls_digest = tls_digest(self.cfg)
@@ -154,6 +156,7 @@ class GatewayScraper:
         decoded: dict[str, Any] = {}
         errors: list[FetchError] = []
         outcomes: list[tuple[str, FetchError | None]] = []
+        budgets: list[DeviceBudget] = []  # each merged output's devices, in order (exporter.devices.bounds)
         for source, request, result in results:
             label = request.label
             # Only contact in this scrape counts (a cached "not supported" carries no status).
@@ -161,9 +164,9 @@ class GatewayScraper:
                 answered = True
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": label})
-                error = self._collect(source, request, result, ms, decoded)
+                error = self._collect(source, request, result, ms, decoded, budgets)
             elif request.optional and result.reason == "not_supported":
-                self._guarded(source.not_supported, request, ms)
+                self._guarded(source.not_supported, request, ms, budgets)
                 continue  # not a failure: this firmware has no such endpoint
             else:
                 error = result
@@ -172,12 +175,14 @@ class GatewayScraper:
             outcomes.append((label, error))
             ms.add(ENDPOINT_SUCCESS, 0 if error else 1, {"endpoint": label})
         for source in self.sources:
-            self._guarded(partial(source.finish, decoded), None, ms)
+            self._guarded(partial(source.finish, decoded), None, ms, budgets)
+        devices = bound_gateway(budgets, ms)  # before anything reads the device series
         ms.add(UP, 1 if answered else 0)
         ms.add(SCRAPE_DURATION, duration)
         self.guard.apply(ms)
         self.accounting.observe(ms, decoded)  # reads the raw decoded JSON, adds its own series
         self.guard.metrics(ms)
+        self.device_drops.record(devices, ms)  # the exporter's own counter: after the gateway counters' guard
         _transport_metrics(self.transport.stats(), ms, (request.label for _, request, _ in results))
         self._log_undecodable(outcomes)
         self._log_changes(answered, [e for e in errors if e.reason != "decode"])
@@ -192,7 +197,13 @@ class GatewayScraper:
         return ms
 
     def _collect(
-        self, source: Source, request: Request, answer: Fetched, ms: MetricSet, decoded: dict[str, Any]
+        self,
+        source: Source,
+        request: Request,
+        answer: Fetched,
+        ms: MetricSet,
+        decoded: dict[str, Any],
+        budgets: list[DeviceBudget],
     ) -> FetchError | None:
         """Decode and map one answer, all or nothing; any failure of any kind costs this request only.
 
@@ -209,6 +220,7 @@ class GatewayScraper:
             return made.error
         assert made.value is not None
         ms.merge(made.value.ms)
+        budgets.append(made.value.devices)
         decoded.update(made.value.decoded)  # the objects are shared: every reader treats them as read-only
         return None
 
@@ -225,7 +237,7 @@ class GatewayScraper:
             ) from None
         return out
 
-    def _guarded(self, step: Any, request: Request | None, ms: MetricSet) -> None:
+    def _guarded(self, step: Any, request: Request | None, ms: MetricSet, budgets: list[DeviceBudget]) -> None:
         """Run a source's extra step; a bug there costs its series only."""
         out = Output(MetricSet(base_labels=ms.base_labels))
         try:
@@ -234,6 +246,7 @@ class GatewayScraper:
             log.exception("gateway %s: a source step failed (a bug: please report it)", self.name)
             return
         ms.merge(out.ms)
+        budgets.append(out.devices)
 
     def _log_undecodable(self, outcomes: list[tuple[str, FetchError | None]]) -> None:
         """One line when a request's answers stop decoding and one when it answers usable data again.

@@ -30,6 +30,11 @@ are bounded per call, i.e. per answer and scrape, as :mod:`exporter.metrics.nami
 long names, families beyond the limit and typed clashes are dropped and counted in
 ``powerwall_generic_fields_dropped_total{endpoint=...}``, the endpoint being the caller's.
 
+How many devices: a gateway exports at most so many per family and in all per scrape, the first
+ones in the order it lists them; the others are left out and counted
+(``powerwall_devices_dropped_total``), as :mod:`exporter.devices.bounds` describes. Every record
+passes :func:`flatten_devices`, so the bound holds for every source, also one added later.
+
 Determinism: within one call each series (metric + labels, the ``state``/``value``/``location``
 label of info metrics excluded) is written once. Devices are taken in payload order and each
 device's signals in sorted name order, and the first writer wins, so two signals that map to the same
@@ -44,6 +49,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from exporter import coerce
+from exporter.devices.bounds import DeviceBudget
 from exporter.devices.model import Device, SignalValue
 from exporter.devices.rules import (
     DEVICE_ALERT,
@@ -111,19 +117,32 @@ def _emit_alerts(ms: MetricSet, seen: _Seen, dev: LabelPairs, alerts: Iterable[s
             ms.add(DEVICE_ALERT, 1.0, dict(labels))
 
 
-def flatten_devices(devices: Iterable[Device], ms: MetricSet, endpoint: str, *, anonymous: bool = False) -> None:
+def flatten_devices(
+    devices: Iterable[Device],
+    ms: MetricSet,
+    endpoint: str,
+    *,
+    anonymous: bool = False,
+    bound: DeviceBudget | None = None,
+) -> None:
     """Add the samples of ``devices`` to ``ms`` (series and labels as the module docstring says).
 
     ``endpoint`` names the request the devices came from; it labels this call's generic-name budget
     (``powerwall_generic_fields_dropped_total{endpoint=...}``), so call this once per decoded answer.
     Records without a serial are skipped unless the source carries no identity at all
-    (``anonymous``; module docstring).
+    (``anonymous``; module docstring). ``bound`` is the answer's device budget (``Output.devices``),
+    from which the collector also bounds the gateway's devices of the scrape; without one, this call
+    alone is bounded and its drops go uncounted.
     """
     seen: _Seen = set()
     budget = GenericBudget(endpoint)
+    if bound is None:
+        bound = DeviceBudget()
     for d in devices:
         if not d.serial and not anonymous:
             log.debug("%s record without serial from %s skipped (%d signals)", d.family, endpoint, len(d.signals))
+            continue
+        if not bound.admit(d, endpoint):
             continue
         dev = _device_labels(d.family, d.serial, d.part_number)
         if d.din:  # without a DIN the source gave no identity, and an info series would describe nothing

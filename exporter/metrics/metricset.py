@@ -9,7 +9,7 @@ handled in exactly one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from math import isfinite
@@ -204,6 +204,15 @@ class MetricSet:
             self._samples[name].pop(key, None)
         else:
             self._samples[name][key] = value
+
+    def remove_samples(self, match: Callable[[dict[str, str]], bool]) -> int:
+        """Remove every sample whose labels ``match``; returns how many (a bound applied after merging)."""
+        removed = 0
+        for samples in self._samples.values():
+            for key in [k for k in samples if match(dict(k))]:
+                del samples[key]
+                removed += 1
+        return removed
 
     def get(self, name: str, **labels: str) -> float | None:
         """The value of one sample, matching the given labels as a subset (for tests and the UI)."""

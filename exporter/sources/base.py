@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from exporter.config import GatewayConfig
+from exporter.devices.bounds import DeviceBudget
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.auth import Auth
 from exporter.gateway.outcomes import Fetched
@@ -33,6 +34,9 @@ class Output:
 
     ms: MetricSet
     decoded: dict[str, Any] = field(default_factory=dict)
+    devices: DeviceBudget = field(default_factory=DeviceBudget)
+    """This answer's device budget (:mod:`exporter.devices.bounds`): pass it to ``flatten_devices``,
+    and the collector bounds the gateway's devices of the scrape from every answer's."""
 
 
 class RequestView(Protocol):

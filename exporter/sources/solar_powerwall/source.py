@@ -30,4 +30,4 @@ class SolarPowerwallSource(Source):
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
         obj = answer.json_object()
         # The endpoint carries no identity at all (one PV inverter, one PVS): serial="" is all it has.
-        flatten_devices(decode_solar_powerwall(obj), out.ms, request.label, anonymous=True)
+        flatten_devices(decode_solar_powerwall(obj), out.ms, request.label, anonymous=True, bound=out.devices)

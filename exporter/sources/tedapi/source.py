@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 from exporter.config import GatewayConfig
+from exporter.devices.bounds import DeviceBudget
 from exporter.devices.flatten import flatten_devices
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.auth import HttpBasic
@@ -60,7 +61,7 @@ REFUSED_HINT = (
     "WiFi client of the gateway's own access point (192.168.91.1)"
 )
 OK_STATUSES = (1, 2)  # SUCCESS, ERROR_PARTIAL (data with some fields missing)
-CONTROLLER_DEVICES = "tedapi:controller_devices"  # decoded: the controller's devices, flattened
+CONTROLLER_DEVICES = "tedapi:controller_devices"  # decoded: the controller's devices, flattened, and their budget
 # What the site stand-ins (exporter.sources.tedapi.site.site_answers) read of a DeviceControllerQuery
 # answer: kept in place of the whole answer, whose bulk (the device bus) is kept flattened only.
 CONTROLLER_SITE_KEYS = ("control", "system")
@@ -279,13 +280,16 @@ class TedapiSource(Source):
                     din = self._din or ""
                 # Merged in finish(), once it is known whether vitals answered in this scrape.
                 devices = MetricSet(base_labels=out.ms.base_labels)
-                flatten_devices(controller_devices(data, din, firmware), devices, request.label)
-                out.decoded[CONTROLLER_DEVICES] = devices
+                bound = DeviceBudget()  # handed to finish's output with the series, if they are merged
+                flatten_devices(controller_devices(data, din, firmware), devices, request.label, bound=bound)
+                out.decoded[CONTROLLER_DEVICES] = (devices, bound)
                 controller_site_metrics(data, out.ms)
                 out.decoded["tedapi:controller"] = {k: data[k] for k in CONTROLLER_SITE_KEYS if k in data}
             else:
                 assert step.block is not None
-                flatten_devices(components_devices(data, step.block, firmware), out.ms, request.label)
+                flatten_devices(
+                    components_devices(data, step.block, firmware), out.ms, request.label, bound=out.devices
+                )
         else:
             raise FetchError("decode", f"{request.label}: answer to a request this source no longer knows")
 
@@ -308,7 +312,9 @@ class TedapiSource(Source):
         # Firmware before 23.44 still serves vitals, which reports the same devices (the inverters
         # under their own serials): then vitals alone speaks for them, never both.
         if devices is not None and VITALS.label not in decoded:
-            out.ms.merge(devices)
+            series, bound = devices
+            out.ms.merge(series)
+            out.devices.absorb(bound)  # so the gateway's device bound counts them where they are merged
         for role, query in sorted(self.queries.queries.items()):
             verified = {True: "yes", False: "no", None: "unchecked"}[query.verified]
             out.ms.add(

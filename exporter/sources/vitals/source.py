@@ -36,7 +36,7 @@ class VitalsSource(Source):
                 "decode", f"{request.label}: protobuf answer did not decode: {exc}", answer.status
             ) from None
         out.ms.add(VITALS_SUPPORTED, 1)
-        flatten_devices(devices, out.ms, request.label)
+        flatten_devices(devices, out.ms, request.label, bound=out.devices)
         out.decoded[request.label] = devices  # other sources see that vitals spoke for these devices
 
     def not_supported(self, request: Request, out: Output) -> None:

@@ -422,3 +422,27 @@ def pw3_components() -> dict[str, Any]:
             ],
         }
     }
+
+
+def pack_serial(k: int) -> str:
+    """The serial of pack ``k`` of :func:`many_packs` (sorts like ``k``)."""
+    return f"TGP{k:09d}"
+
+
+def many_packs(n: int) -> dict[str, Any]:
+    """A ComponentsQuery patch listing ``n`` battery packs (for the ``tedapi_extra_json`` fault).
+
+    As compact as a pack can be and still be one (a serial, two energies), so 20,000 of them stay
+    under the transport's 4 MiB answer bound: no real Powerwall 3 has more than a handful.
+    """
+    hvp = [
+        {
+            "serialNumber": pack_serial(k),
+            "signals": [
+                {"name": "BMS_nominalEnergyRemaining", "value": 6.5},
+                {"name": "BMS_nominalFullPackEnergy", "value": 13.5},
+            ],
+        }
+        for k in range(n)
+    ]
+    return {"components": {"bms": [], "hvp": hvp}}
