@@ -18,8 +18,16 @@ The policy (:func:`number`):
   numbers would let text in through the numeric path.
 * Anything else (``null``, lists, objects) is no value.
 
-"No value" means the series is absent, never a made-up 0. Nothing here imports from the sources or
-the accounting: they import from here.
+"No value" means the series is absent, never a made-up 0.
+
+The policy for label values (:func:`text`): a field the gateway documents as text becomes a label
+value only when it *is* text. A number, bool, list or object there (``"country": 61`` in a
+config.json) is no label value: ``str()`` of it would put ``country="61"`` or ``state="{'a': 1}"``
+on a series, a value no real site has, that changes with the input's formatting. The label is left
+out (``""``, which Prometheus reads as no label) and the caller counts the field; ``null`` is the
+gateway's own "not set" and just absent.
+
+Nothing here imports from the sources or the accounting: they import from here.
 """
 
 from __future__ import annotations
@@ -53,3 +61,8 @@ def signal(v: Any) -> Signal | None:
     if number(v) is None:
         return None
     return v if isinstance(v, int) else float(v)
+
+
+def text(v: Any) -> str | None:
+    """``v`` as a label value under the module's policy: a ``str`` as it is, anything else None."""
+    return v if isinstance(v, str) else None

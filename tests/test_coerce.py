@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from exporter.accounting.flows import FLOW_FIELDS, MeterCounters
-from exporter.coerce import number, signal
+from exporter.coerce import number, signal, text
 from exporter.devices.model import Device
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.sources.tedapi.devices import controller_devices
@@ -99,3 +99,13 @@ def test_solar_powerwall_signals_follow_the_policy() -> None:
     pvac = {"f_out": HUGE, "v_out": 240.5, "state": "PVAC_Online", "i_out": float("inf"), "p_out": "12"}
     signals = _signals(decode_solar_powerwall({"pvac_status": pvac}), "PVAC")
     assert signals == {"PVAC_Vout": 240.5, "PVAC_State": "PVAC_Online", "PVAC_Pout": "12"}  # text stays text
+
+
+@pytest.mark.parametrize("value", [61, 6.1, True, False, None, [], ["a"], {}, {"a": "b"}, b"bytes"])
+def test_only_text_is_a_label_value(value: Any) -> None:
+    assert text(value) is None
+
+
+@pytest.mark.parametrize("value", ["", "United States", "61", " x "])
+def test_text_is_kept_as_sent(value: str) -> None:
+    assert text(value) == value

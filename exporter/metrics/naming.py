@@ -216,13 +216,21 @@ def generic_gauge_name(base: str) -> str:
 class DropLedger:
     """Process-wide, thread-safe drop counts per (gateway, endpoint): a counter must be cumulative.
 
+    One ledger per counter: :data:`DROPS` for the generic names; the JSON mappers keep another for
+    text fields of the wrong type (:mod:`exporter.sources.json_api.labels`). ``dropped`` is keyed by
+    whatever the counter's label is (a reason, a field name).
+
     Mapping has no state of its own between scrapes (a mapper gets a payload and an empty set), so
     the counts live here, keyed by the ``gateway`` base label of the set being filled. Keys are
     bounded by the configured gateways times the endpoints. A set without a ``gateway`` label is
     not a gateway's scrape (a test, a tool): it gets the counts of its own call, nothing is kept.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, what: str = "fields the exporter does not export generically", metric: MetricDef = GENERIC_DROPPED
+    ) -> None:
+        self._what = what  # what was dropped, for the log line
+        self._metric = metric
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], Counter[str]] = {}
         self._logged: set[tuple[str, str]] = set()
@@ -234,13 +242,13 @@ class DropLedger:
             if dropped and key not in self._logged:
                 self._logged.add(key)
                 log.warning(
-                    "gateway %s: %s sent fields the exporter does not export generically (%s; e.g. %r); "
-                    "counted in %s, logged once",
+                    "gateway %s: %s sent %s (%s; e.g. %r); counted in %s, logged once",
                     gateway,
                     endpoint,
+                    self._what,
                     ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items())),
                     example[:60] + ("..." if len(example) > 60 else ""),
-                    GENERIC_DROPPED.name,
+                    self._metric.name,
                 )
             if not gateway:
                 return dict(dropped)

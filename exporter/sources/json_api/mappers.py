@@ -10,11 +10,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.coerce import text
 from exporter.metrics.metricset import MetricDef, MetricSet
 from exporter.metrics.naming import GenericBudget, snake_case
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.json_api.convert import boolean, firmware_text
-from exporter.sources.json_api.table import Mapper, endpoint_budget
+from exporter.sources.json_api.labels import LabelFields
+from exporter.sources.json_api.table import Mapper, endpoint_mapper
 from exporter.sources.json_api.tables import (
     BATTERIES,
     BATTERY_GRID_STATE,
@@ -40,19 +42,17 @@ from exporter.sources.json_api.tables import (
     POWERWALLS_FLAGS,
     SITE_INFO,
     SITE_INFO_LABELS,
+    SITE_INFO_TEXT,
     SITE_TABLE,
     SITEMASTER_INFO,
     SITEMASTER_TABLE,
     SOE_TABLE,
     STATUS_TABLE,
+    STATUS_TEXT,
     SYSTEM_STATUS_TABLE,
 )
 
 log = logging.getLogger(__name__)
-
-
-def _str(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if v is None else str(v))
 
 
 def _dict(v: Any) -> Mapping[str, Any]:
@@ -72,8 +72,8 @@ def state_set(
         ms.add(metric, 1.0 if value == current else 0.0, {**(labels or {}), label: value})
 
 
-@endpoint_budget(ep.METERS_AGGREGATES.path)
-def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+@endpoint_mapper(ep.METERS_AGGREGATES.path)
+def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     for meter, obj in _dict(data).items():
         if isinstance(obj, Mapping):
             METER_TABLE.apply(obj, ms, {"meter": snake_case(meter) or "unnamed"}, budget)
@@ -83,102 +83,117 @@ def map_soe(data: Any, ms: MetricSet) -> None:
     SOE_TABLE.apply(_dict(data), ms)
 
 
-def map_grid_status(data: Any, ms: MetricSet) -> None:
+@endpoint_mapper(ep.GRID_STATUS.path)
+def map_grid_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
-    status = d.get("grid_status")
-    if not isinstance(status, str):
+    status = labels.get(d, "grid_status")
+    if status is None:
         return
     services = d.get("grid_services_active")
-    ms.add(GRID_STATUS_INFO, 1, {"grid_status": status, "grid_services_active": _str(services).lower()})
+    ms.add(GRID_STATUS_INFO, 1, {"grid_status": status, "grid_services_active": labels.flag(d, "grid_services_active")})
     state_set(ms, GRID_STATE, GRID_STATES, status)
     ms.add(GRID_CONNECTED, 1.0 if status == "SystemGridConnected" else 0.0)
     if isinstance(services, bool):
         ms.add(GRID_SERVICES_ACTIVE, boolean(services) or 0.0)
 
 
-@endpoint_budget(ep.OPERATION.path)
-def map_operation(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+@endpoint_mapper(ep.OPERATION.path)
+def map_operation(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     OPERATION_TABLE.apply(d, ms, budget=budget)
-    if isinstance(d.get("real_mode"), str):
-        ms.add(OPERATION_INFO, 1, {"mode": d["real_mode"]})
-        state_set(ms, OPERATION_MODE, OPERATION_MODES, d["real_mode"], label="mode")
+    mode = labels.get(d, "real_mode")
+    if mode is not None:
+        ms.add(OPERATION_INFO, 1, {"mode": mode})
+        state_set(ms, OPERATION_MODE, OPERATION_MODES, mode, label="mode")
 
 
-@endpoint_budget(ep.SITE_INFO.path)
-def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+@endpoint_mapper(ep.SITE_INFO.path)
+def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     SITE_TABLE.apply({k: v for k, v in d.items() if not isinstance(v, Mapping)}, ms, budget=budget)
     # Older firmware kept the grid code fields at top level; newer nests them under grid_code.
     grid = d["grid_code"] if isinstance(d.get("grid_code"), Mapping) else d
     GRID_CODE_TABLE.apply(grid, ms)
-    code = grid.get("grid_code")
-    labels = {k: _str(grid.get(k)) for k in SITE_INFO_LABELS}
-    labels["grid_code"] = _str(code) if isinstance(code, str) else ""
-    if any(labels.values()):
-        ms.add(SITE_INFO, 1, labels)
+    values = {k: labels.text(grid, k) for k in SITE_INFO_LABELS}
+    if any(values.values()):
+        ms.add(SITE_INFO, 1, values)
+    for key in SITE_INFO_TEXT:  # powerwall_info's labels (gateway_info_labels): checked once, here
+        labels.get(d, key)
+
+
+def _text(v: Any) -> str:
+    return text(v) or ""
 
 
 def gateway_info_labels(status: Any, site_info: Any) -> dict[str, str] | None:
-    """Labels for ``powerwall_info``: identity from /api/status, names from /api/site_info."""
+    """Labels for ``powerwall_info``: identity from /api/status, names from /api/site_info.
+
+    Text fields only (:func:`exporter.coerce.text`); one of another type is counted where its answer
+    is mapped (:func:`map_status`, :func:`map_site_info`), not on every use here.
+    """
     s = _dict(status)
     if not s:
         return None
-    version, build, _ = firmware_text(_str(s.get("version")))
+    version, build, _ = firmware_text(_text(s.get("version")))
     site = _dict(site_info)
     return {
         "version": version,
         "build": build,
-        "git_hash": _str(s.get("git_hash")),
-        "din": _str(s.get("din")),
-        "device_type": _str(s.get("device_type")),
-        "sync_type": _str(s.get("sync_type")),
-        "site_name": _str(site.get("site_name")),
-        "timezone": _str(site.get("timezone")),
+        "git_hash": _text(s.get("git_hash")),
+        "din": _text(s.get("din")),
+        "device_type": _text(s.get("device_type")),
+        "sync_type": _text(s.get("sync_type")),
+        "site_name": _text(site.get("site_name")),
+        "timezone": _text(site.get("timezone")),
     }
 
 
-def _identified(entry: Any) -> dict[str, str] | None:
-    """``{serial, part_number}`` of a per-Powerwall entry, or None when it is no object or has no serial:
-    series under ``serial=""`` would describe no device and be summed with the real ones."""
+def _identified(entry: Any, labels: LabelFields) -> dict[str, str] | None:
+    """``{serial, part_number}`` of a per-Powerwall entry, or None when it is no object or has no serial
+    (as text): series under ``serial=""`` would describe no device and be summed with the real ones."""
     if not isinstance(entry, Mapping):
         return None
-    serial = _str(entry.get("PackageSerialNumber"))
+    serial = labels.text(entry, "PackageSerialNumber")
     if not serial.strip():
         log.debug("per-Powerwall entry without PackageSerialNumber skipped")
         return None
-    return {"serial": serial, "part_number": _str(entry.get("PackagePartNumber"))}
+    return {"serial": serial, "part_number": labels.text(entry, "PackagePartNumber")}
 
 
-@endpoint_budget(ep.STATUS.path)
-def map_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
-    STATUS_TABLE.apply(_dict(data), ms, budget=budget)
+@endpoint_mapper(ep.STATUS.path)
+def map_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
+    d = _dict(data)
+    STATUS_TABLE.apply(d, ms, budget=budget)
+    for key in STATUS_TEXT:  # powerwall_info's labels (gateway_info_labels): checked once, here
+        labels.get(d, key)
 
 
-@endpoint_budget(ep.SYSTEM_STATUS.path)
-def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+@endpoint_mapper(ep.SYSTEM_STATUS.path)
+def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     SYSTEM_STATUS_TABLE.apply(d, ms, budget=budget)
-    if isinstance(d.get("system_island_state"), str):
-        ms.add(ISLAND_STATE_INFO, 1, {"state": d["system_island_state"]})
+    island = labels.get(d, "system_island_state")
+    if island is not None:
+        ms.add(ISLAND_STATE_INFO, 1, {"state": island})
     if isinstance(d.get("grid_faults"), list):
         ms.add(GRID_FAULTS, len(d["grid_faults"]))
     blocks = d.get("battery_blocks")
     for block in blocks if isinstance(blocks, list) else ():
-        labels = _identified(block)
-        if labels is None:
+        ident = _identified(block, labels)
+        if ident is None:
             continue
-        BLOCK_TABLE.apply(block, ms, labels, budget)
+        BLOCK_TABLE.apply(block, ms, ident, budget)
         for key, metric in BLOCK_STATES:
-            if isinstance(block.get(key), str):
-                ms.add(metric, 1, {**labels, "state": block[key]})
+            state = labels.get(block, key)
+            if state is not None:
+                ms.add(metric, 1, {**ident, "state": state})
         reasons = block.get("disabled_reasons")
         if isinstance(reasons, list):
-            ms.add(BLOCK_DISABLED, len(reasons), labels)
+            ms.add(BLOCK_DISABLED, len(reasons), ident)
 
 
-@endpoint_budget(ep.POWERWALLS.path)
-def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+@endpoint_mapper(ep.POWERWALLS.path)
+def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     POWERWALLS_FLAGS.apply(d, ms, budget=budget)
     pws = d.get("powerwalls")
@@ -186,21 +201,23 @@ def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
         return
     ms.add(BATTERIES, len(pws))
     for pw in pws:
-        labels = _identified(pw)
-        if labels is None:
+        ident = _identified(pw, labels)
+        if ident is None:
             continue
-        ms.add(BATTERY_INFO, 1, {**labels, "type": _str(pw.get("type"))})
-        if isinstance(pw.get("grid_state"), str):
-            state_set(ms, BATTERY_GRID_STATE, BATTERY_GRID_STATES, pw["grid_state"], labels=labels)
-        POWERWALL_TABLE.apply(pw, ms, labels, budget)
+        ms.add(BATTERY_INFO, 1, {**ident, "type": labels.text(pw, "type")})
+        grid_state = labels.get(pw, "grid_state")
+        if grid_state is not None:
+            state_set(ms, BATTERY_GRID_STATE, BATTERY_GRID_STATES, grid_state, labels=ident)
+        POWERWALL_TABLE.apply(pw, ms, ident, budget)
 
 
-@endpoint_budget(ep.SITEMASTER.path)
-def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget) -> None:
+@endpoint_mapper(ep.SITEMASTER.path)
+def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     SITEMASTER_TABLE.apply(d, ms, budget=budget)
-    if isinstance(d.get("status"), str):
-        ms.add(SITEMASTER_INFO, 1, {"status": d["status"]})
+    status = labels.get(d, "status")
+    if status is not None:
+        ms.add(SITEMASTER_INFO, 1, {"status": status})
 
 
 # Endpoint → mapper. The collector dispatches through this table; vitals and solar_powerwall are

@@ -18,6 +18,7 @@ from exporter.coerce import number
 from exporter.metrics.metricset import Kind, MetricDef, MetricSet, generic
 from exporter.metrics.naming import GenericBudget, generic_gauge_name, generic_stem, with_unit
 from exporter.sources.json_api.convert import Convert, boolean
+from exporter.sources.json_api.labels import LabelFields
 
 
 def generic_name(prefix: str, key: str, is_bool: bool = False) -> str:
@@ -100,17 +101,21 @@ class Table:
 
 
 Mapper = Callable[[Any, MetricSet], None]
+EndpointMapper = Callable[[Any, MetricSet, GenericBudget, LabelFields], None]
 
 
-def endpoint_budget(path: str) -> Callable[[Callable[[Any, MetricSet, GenericBudget], None]], Mapper]:
-    """Give the mapper of ``path`` one generic budget per call (= per scrape) and report its drops."""
+def endpoint_mapper(path: str) -> Callable[[EndpointMapper], Mapper]:
+    """Give the mapper of ``path``, per call (= per answer and scrape), one generic budget and one
+    reader of label values, and report what each of them left out."""
 
-    def wrap(fn: Callable[[Any, MetricSet, GenericBudget], None]) -> Mapper:
+    def wrap(fn: EndpointMapper) -> Mapper:
         @functools.wraps(fn)
         def mapper(data: Any, ms: MetricSet) -> None:
             budget = GenericBudget(path)
-            fn(data, ms, budget)
+            labels = LabelFields(path)
+            fn(data, ms, budget, labels)
             budget.finish(ms)
+            labels.finish(ms)
 
         return mapper
 

@@ -190,6 +190,9 @@ SITE_INFO_LABELS = (
     "region",
 )
 
+SITE_INFO_TEXT = ("site_name", "timezone")
+"""Text fields of /api/site_info that label ``powerwall_info`` (with :data:`STATUS_TEXT`)."""
+
 # --- /api/status ---
 GATEWAY_INFO = info(
     "powerwall_info",
@@ -208,6 +211,9 @@ STATUS_TABLE = Table(
     ignore=frozenset({"is_new"}),
     generic_prefix="powerwall_status_",
 )
+
+STATUS_TEXT = ("version", "git_hash", "din", "device_type", "sync_type")
+"""Text fields of /api/status that label ``powerwall_info``."""
 
 # --- /api/system_status ---
 _BATTERY = (

@@ -15,7 +15,8 @@ same families and a dashboard needs no second panel:
   come from it as from ``/api/site_info`` elsewhere) and the grid code fields
   (:data:`SITE_INFO_KEYS`). Only those
   keys are copied: the config's ``installer``, ``customer`` and ``credentials`` blocks (personal
-  data) are never read;
+  data) are never read. Their values are copied whatever their type: the mapper applies the JSON
+  API's rules (a label only from text, a field of another type counted), so they hold here too;
 * ``/api/system_status`` ← controller ``control.systemStatus`` (Wh, the unit ``/api/system_status``
   uses) → ``nominal_full_pack_energy``/``nominal_energy_remaining``, and ``control.batteryBlocks``
   (``din``, ``disableReasons``) → ``battery_blocks[]`` (``PackagePartNumber``,
@@ -102,15 +103,18 @@ def _operation(config: Mapping[str, Any]) -> dict[str, Any] | None:
 def _site_info(config: Mapping[str, Any]) -> dict[str, Any] | None:
     site = _dict(config.get("site_info"))
     out: dict[str, Any] = {}
+    # Values as config.json has them, whatever their type: the /api/site_info mapper takes a number
+    # only as a number and text only as text, and counts a text field of another type (a country of
+    # 61), so a Powerwall 3's odd config.json is treated like any gateway's odd answer.
     for src, dst in SITE_INFO_KEYS:
         v = site.get(src)
-        if isinstance(v, str) or number(v) is not None:
+        if v is not None:
             out[dst] = v
     code = site.get("grid_code")
     nested = _dict(code)
     grid = {k: nested.get(k, site.get(k)) for k in GRID_CODE_KEYS if k != "grid_code"}
-    grid["grid_code"] = code if isinstance(code, str) else nested.get("grid_code")
-    grid = {k: v for k, v in grid.items() if isinstance(v, str) or number(v) is not None}
+    grid["grid_code"] = nested.get("grid_code") if isinstance(code, Mapping) else code
+    grid = {k: v for k, v in grid.items() if v is not None}
     if grid:
         out["grid_code"] = grid
     return out or None
