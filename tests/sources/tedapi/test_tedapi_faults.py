@@ -98,14 +98,15 @@ def test_a_slow_access_point_never_holds_the_scrape_past_its_deadline(pw3: Site)
 
 @pytest.mark.parametrize("fault", ["tedapi_garbage", "tedapi_truncated", "tedapi_bad_gzip", "tedapi_empty_data"])
 def test_broken_answers_cost_their_request_only(pw3: Site, fault: str) -> None:
-    collector = _collector(pw3)
+    clock = Clock()
+    scraper = clocked_scraper(pw3.cfg, clock)
     try:
-        collector.scrape()  # a good first scrape: the DIN is known (and cached for an hour)
+        scrape(scraper, clock)  # a good first scrape: the DIN is known (and cached for an hour)
         setattr(pw3.gw.faults, fault, True)
-        time.sleep(1.1)  # past min_interval_seconds
-        ms = collector.scrape()
+        clock.now += 1.1  # past min_interval_seconds
+        ms = scrape(scraper, clock)
     finally:
-        collector.close()
+        scraper.retire()
     _json_intact(ms)
     success = {dict(k)["endpoint"]: v for k, v in ms.samples("powerwall_scrape_endpoint_success").items()}
     failed = {e for e, v in success.items() if v == 0}
