@@ -35,6 +35,7 @@ Key = tuple[str, str, str]
 class _Cached:
     result: Fetched  # answers only: a failure is never reused (see the module docstring)
     at: float
+    until: float  # reused before this instant, dropped from it on
 
 
 def done(result: Result) -> Future[Result]:
@@ -56,21 +57,36 @@ class SingleFlight:
         """The future for ``request`` and whether the caller must lead (run it and :meth:`finish`)."""
         now = self._clock()
         key = request.key
-        interval = self._default_interval if request.min_interval_seconds is None else request.min_interval_seconds
         with self._lock:
+            self._drop_expired(now)
             if self._not_supported_until.get(key, 0.0) > now:
                 # No status: this is our memory of an old answer, not contact with the gateway now.
                 return done(
                     FetchError("not_supported", f"{request.label}: not supported by this gateway (cached)")
                 ), False
             cached = self._cache.get(key)
-            if cached is not None and now - cached.at < interval:
+            if cached is not None:
                 return done(cached.result), False
             future = self._inflight.get(key)
             if future is not None:
                 return future, False
             future = self._inflight[key] = Future()
             return future, True
+
+    def _interval(self, request: Request) -> float:
+        return self._default_interval if request.min_interval_seconds is None else request.min_interval_seconds
+
+    def _drop_expired(self, now: float) -> None:
+        """Forget answers past their reuse interval (caller holds the lock).
+
+        Why not only on replacement: an expired answer kept until its request's next flight finishes
+        keeps alive what was decoded from it (:mod:`exporter.sources.peranswer`), so every request
+        would hold two generations of decoded answers at each scrape. Dropped here, on the first
+        lookup after it expired, a scrape starts with only what it may still reuse.
+        """
+        expired = [key for key, cached in self._cache.items() if cached.until <= now]
+        for key in expired:
+            del self._cache[key]
 
     def finish(self, request: Request, future: Future[Result], result: Result, gateway: str) -> Result:
         """Publish the leader's result to every follower; returns the (detached) result."""
@@ -81,7 +97,7 @@ class SingleFlight:
         with self._lock:
             self._inflight.pop(key, None)
             if isinstance(result, Fetched):
-                self._cache[key] = _Cached(result, now)
+                self._cache[key] = _Cached(result, now, now + self._interval(request))
             else:
                 # The expired answer this flight was to replace goes too: nothing of it is reused.
                 self._cache.pop(key, None)
