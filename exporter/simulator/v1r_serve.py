@@ -181,7 +181,7 @@ def _verdict(gw: SimulatedGateway, now: float, rec: RecordedRequest, req: _Reque
     if msg.domain == 7:  # a forced fault answers a request addressed to the energy device
         forced = f.take("v1r_fault", path, req.kind)
         if forced:
-            code = MESSAGE_FAULTS[forced] if isinstance(forced, str) else int(forced)
+            code = MESSAGE_FAULTS[forced.upper()] if isinstance(forced, str) else int(forced)
             return Verdict(FAULT_NAMES.get(code, str(code)), "v1r_fault fault")
     state = f.take("v1r_key_state", path, req.kind)
     verdict = judge_signature(

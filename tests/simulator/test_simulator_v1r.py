@@ -521,3 +521,22 @@ def test_cli_offers_the_v1r_options() -> None:
     )
     assert proc.returncode == 0
     assert "--v1r-key" in proc.stdout and "--clock-offset" in proc.stdout
+
+
+# ------------------------------------------------------------------ independence
+V1R_MODULES = ("wire.py", "v1r_keys.py", "tedapi_v1r.py", "v1r_serve.py")
+FORBIDDEN = ("exporter.sources", "exporter.gateway", "exporter.proto", "google.protobuf")
+
+
+@pytest.mark.parametrize("name", V1R_MODULES)
+def test_the_v1r_judge_reads_with_its_own_eyes(name: str) -> None:
+    """The v1r modules import nothing of the exporter side nor protobuf (the WiFi path's answer
+    builders in exporter.simulator.tedapi are reused for the answers, deliberately)."""
+    import ast
+
+    import exporter.simulator
+
+    tree = ast.parse((Path(exporter.simulator.__file__).parent / name).read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.startswith(FORBIDDEN)]
