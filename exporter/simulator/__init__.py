@@ -24,11 +24,23 @@ expansion packs on the leader, fw 26.18: only aggregates/soe/grid_status left, T
         gw.faults.tedapi_status = 429                      # TEDAPI-only faults: faults.TEDAPI_FAULT_NAMES
         gw.tedapi_requests, gw.tedapi_count("query")       # (path, kind) as envelope.describe says
 
+v1r, signed TEDAPI on the home LAN (shared/docs/tedapi.md §6; ``exporter.simulator.tedapi_v1r`` for the
+rules, ``v1r_serve`` for the HTTP side) is on where the site has it (every Powerwall 3, a Powerwall 2 on
+firmware 26.x: ``SiteModel.tedapi_v1r``), gateway password or not. The gateway judges each
+``POST /tedapi/v1r`` with its own wire walker, its key ring and its own clock; ``GET /tedapi/din`` also
+answers the JSON API's customer session there::
+
+    with SimulatedGateway(model=SiteModel.pw3(), tedapi_keys=[pem], clock=lambda: t0) as gw:
+        gw.v1r_keys.add(pub_pkcs1_der)                     # or state="pending" / "pending_timeout" / "removed"
+        gw.clock_offset_seconds = 30.0                     # the Date header and expiry checks move with it
+        gw.faults.v1r_fault = "BUSY"                       # v1r faults: faults.V1R_FAULT_NAMES
+        gw.v1r_requests[-1].verdict                        # "ok", "TIME_EXPIRED", "UNKNOWN_KEY_ID", ...
+
 Only the standard library, ``cryptography`` (optional extra ``demo``/``test``; imported when a
 gateway is created) and the project's ``vitals_pb2`` are used.
 """
 
-from exporter.simulator.faults import FAULT_NAMES, TEDAPI_FAULT_NAMES, Faults
+from exporter.simulator.faults import FAULT_NAMES, TEDAPI_FAULT_NAMES, V1R_FAULT_NAMES, Faults
 from exporter.simulator.handler import (
     DANGEROUS_PATHS,
     LOGIN_PATH,
@@ -43,6 +55,8 @@ from exporter.simulator.replay import parse_http
 from exporter.simulator.server import SimulatedGateway, gunzip_size
 from exporter.simulator.snapshot import Snapshot
 from exporter.simulator.tedapi_queries import write_query_file
+from exporter.simulator.v1r_keys import KeyRing, KeyState
+from exporter.simulator.v1r_serve import V1rRecord
 
 __all__ = [
     "DANGEROUS_PATHS",
@@ -52,11 +66,15 @@ __all__ = [
     "PW3_JSON_PATHS",
     "SNI_NAMES",
     "TEDAPI_FAULT_NAMES",
+    "V1R_FAULT_NAMES",
     "Faults",
+    "KeyRing",
+    "KeyState",
     "RecordedRequest",
     "SimulatedGateway",
     "SiteModel",
     "Snapshot",
+    "V1rRecord",
     "gunzip_size",
     "is_dangerous",
     "parse_http",

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.simulator.v1r_keys import pkcs1_der_from_file
 
 logger = logging.getLogger("exporter.simulator")
 PROFILES = ("default", "pw2-tedapi", "pw3")
@@ -42,6 +43,24 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="write a query file signed with a throwaway key the simulator accepts (for tedapi.queries_file)",
     )
+    parser.add_argument(
+        "--v1r-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="register this RSA client key as verified for signed TEDAPI on the LAN (POST /tedapi/v1r; "
+        "Powerwall 3, or firmware 26.x): PKCS#1 DER, or a PEM public or private key (only its public half "
+        "is kept); repeatable",
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the gateway's clock runs this far ahead of this host's (negative: behind); shown in the Date "
+        "header and used to judge v1r expiry",
+    )
     parser.add_argument("--cert-out", type=Path, help="also write the server certificate (PEM) here")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -71,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         replay_dir=args.replay,
         vitals_file=args.vitals_file,
     )
+    gw.clock_offset_seconds = args.clock_offset
+    for path in args.v1r_key:
+        fingerprint = gw.v1r_keys.add(pkcs1_der_from_file(path))
+        logger.info("v1r key %s registered as verified (SHA-256 %s)", path, fingerprint)
     done = threading.Event()
     # Both signals just end the wait: no KeyboardInterrupt can land half-way through start-up logging.
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -81,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("URL %s  password %r  cert %s", gw.url, args.password, args.cert_out or gw.cert_path)
         if args.gateway_password is not None:
             logger.info("TEDAPI on (%s site, DIN %s)", model.generation, model.gateway_din)
+        if gw.v1r_enabled:
+            logger.info("v1r on: POST /tedapi/v1r, %d key(s) registered", len(gw.v1r_keys))
         logger.info("certificate SHA-256 fingerprint %s (SANs: teg, powerwall, powerpack)", gw.fingerprint_sha256)
         while not done.wait(1.0):
             pass

@@ -107,6 +107,33 @@ and ``reset``; see ``exporter.simulator.tedapi``). Their ``kinds`` name request 
     config.json whose ``site_info.country`` is a number::
 
         gw.faults.set("tedapi_extra_json", {"site_info": {"country": 61}}, kinds={"config"})
+
+    The three content faults above (``tedapi_empty_data``, ``tedapi_config_blob``, ``tedapi_extra_json``)
+    shape the reads of ``/tedapi/v1r`` too; aim them with ``paths={"/tedapi/v1r"}``.
+
+v1r faults (``POST /tedapi/v1r`` only, the signed path on the home LAN; see
+``exporter.simulator.v1r_serve`` for where each one acts). ``kinds`` as for TEDAPI (``config``,
+``firmware``, ``query:<Operation>``; ``undecodable`` for a body that does not walk)::
+
+    gw.faults.set("v1r_fault", "BUSY", times=1)          # the next v1r read: message_fault 1
+
+``v1r_delay`` (float)
+    Sleep this long before answering.
+``v1r_status`` (int)
+    Force this HTTP code instead of an answer (401/403: the docs' "session expired"; 429, 503).
+``v1r_fault`` (int | str)
+    Answer HTTP 200 with this ``message_fault`` (number or name: ``BUSY``, ``TIMEOUT``,
+    ``TIME_EXPIRED``, ...), whatever the signature, for a request addressed to domain 7.
+``v1r_key_state`` (str | int)
+    Judge a *registered* signer key as if it were in this state (``pending``, ``pending_timeout``,
+    ``verified``, ``removed`` or 1-4), without touching the key ring.
+``v1r_follower_timeout`` (bool)
+    A read whose recipient is a follower Powerwall 3 faults TIMEOUT (without it the leader answers
+    with its own data; the docs know both).
+``v1r_garbage`` (bool)
+    200 with bytes that are no protobuf instead of the answer.
+``v1r_empty`` (bool)
+    200 with a RoutableMessage that has neither envelope nor fault (the docs' silent rejection).
 """
 
 from __future__ import annotations
@@ -151,7 +178,17 @@ TEDAPI_FAULT_NAMES: tuple[str, ...] = (
     "tedapi_config_blob",
     "tedapi_extra_json",
 )
-_ALL_FAULTS = frozenset(FAULT_NAMES + TEDAPI_FAULT_NAMES)
+# The signed LAN path has its own: a test of WiFi TEDAPI failures leaves v1r alone, and vice versa.
+V1R_FAULT_NAMES: tuple[str, ...] = (
+    "v1r_delay",
+    "v1r_status",
+    "v1r_fault",
+    "v1r_key_state",
+    "v1r_follower_timeout",
+    "v1r_garbage",
+    "v1r_empty",
+)
+_ALL_FAULTS = frozenset(FAULT_NAMES + TEDAPI_FAULT_NAMES + V1R_FAULT_NAMES)
 
 
 @dataclass(slots=True)
@@ -228,6 +265,13 @@ class Faults:
     tedapi_wrong_wire_type: _Fault[bool] = _Fault()
     tedapi_config_blob: _Fault[bytes] = _Fault()
     tedapi_extra_json: _Fault[dict[str, Any]] = _Fault()
+    v1r_delay: _Fault[float] = _Fault()
+    v1r_status: _Fault[int] = _Fault()
+    v1r_fault: _Fault[int | str] = _Fault()
+    v1r_key_state: _Fault[str | int] = _Fault()
+    v1r_follower_timeout: _Fault[bool] = _Fault()
+    v1r_garbage: _Fault[bool] = _Fault()
+    v1r_empty: _Fault[bool] = _Fault()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -244,7 +288,8 @@ class Faults:
         """Activate fault ``name`` (a falsy value clears it), for ``paths`` and TEDAPI message
         ``kinds`` only, and ``times`` times."""
         if name not in _ALL_FAULTS:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES + TEDAPI_FAULT_NAMES)}")
+            known = ", ".join(FAULT_NAMES + TEDAPI_FAULT_NAMES + V1R_FAULT_NAMES)
+            raise ValueError(f"unknown fault {name!r}; known: {known}")
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 (or None for unlimited)")
         with self._lock:

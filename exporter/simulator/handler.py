@@ -67,6 +67,7 @@ PW3_JSON_PATHS = frozenset({"/api/meters/aggregates", "/api/system_status/soe", 
 TEDAPI_USER = "Tesla_Energy_Device"
 TEDAPI_DIN_PATH = "/tedapi/din"
 TEDAPI_PATH = "/tedapi/v1"
+TEDAPI_V1R_PATH = "/tedapi/v1r"
 TEDAPI_DEVICE_RE = re.compile(r"^/tedapi/device/(?P<din>[^/]+)/v1$")
 STOPPED_502_PATHS = frozenset({"/api/meters/aggregates", "/api/system_status"})
 MAX_BODY = 1 << 20
@@ -189,10 +190,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
     def send_response(self, code: int, message: str | None = None) -> None:
-        # No "Server:" header: the gateway sends none.
+        # No "Server:" header: the gateway sends none. "Date" is the gateway's own clock (offset
+        # included): v1r clients learn the gateway's idea of "now" from it.
         self.log_request(code)
         self.send_response_only(code, message)
-        self.send_header("Date", self.date_time_string())
+        self.send_header("Date", self.date_time_string(self.server.gw.now()))
 
     def do_GET(self) -> None:
         self._dispatch()

@@ -56,6 +56,7 @@ EXPANSION_PART_NUMBER = "1807000-20-B"  # a DC expansion pack
 PACK_WH = 13500.0
 TEDAPI_FIRMWARE = "23.44"  # first firmware without /api/devices/vitals
 GZIP_FIRMWARE = "25.42.2"  # first firmware gzipping every TEDAPI answer
+V1R_PW2_FIRMWARE = "26"  # a Powerwall 2 / Gateway answers /tedapi/v1r from firmware 26.x (a Powerwall 3: always)
 COMMISSIONED_DAYS_BEFORE_START = 400.25  # the batteries went in a while before the simulation starts
 
 
@@ -278,6 +279,12 @@ class SiteModel:
     @property
     def tedapi_gzip(self) -> bool:
         return firmware_at_least(self.firmware_version, GZIP_FIRMWARE)
+
+    @property
+    def tedapi_v1r(self) -> bool:
+        """Whether the gateway answers signed TEDAPI on its home-LAN address (``/tedapi/v1r``,
+        shared/docs/tedapi.md §6): every Powerwall 3, a Powerwall 2 / Gateway on firmware 26.x."""
+        return self.generation == "pw3" or firmware_at_least(self.firmware_version, V1R_PW2_FIRMWARE)
 
     @property
     def vitals_removed(self) -> bool:

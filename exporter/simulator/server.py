@@ -20,6 +20,12 @@ Request handling order (documented because fault tests depend on it):
 7. Content from the model (or the replay tree): unknown path → 404; ``sitemaster_stopped``,
    ``vitals_absent`` and ``extra_json`` are applied here. ``truncate_at`` / ``slow_drip`` shape how the
    body is sent.
+
+TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to :meth:`SimulatedGateway._tedapi`;
+``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) to :mod:`exporter.simulator.v1r_serve`.
+
+The gateway has its own clock: ``clock`` (default ``time.time``) plus ``clock_offset_seconds``, shown in
+the ``Date`` header of every answer and used to judge a v1r request's ``expires_at``.
 """
 
 from __future__ import annotations
@@ -42,16 +48,17 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from exporter.simulator import payloads, tedapi
+from exporter.simulator import payloads, tedapi, v1r_serve
 from exporter.simulator.certs import CertBundle, generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
     _BODY_401_BAD,
+    _BODY_401_SESSION,
     LOGIN_PATH,
     MODEL_PATHS,
     PW3_JSON_PATHS,
@@ -61,6 +68,7 @@ from exporter.simulator.handler import (
     TEDAPI_DIN_PATH,
     TEDAPI_PATH,
     TEDAPI_USER,
+    TEDAPI_V1R_PATH,
     RecordedRequest,
     _error_reply,
     _json_reply,
@@ -70,6 +78,8 @@ from exporter.simulator.handler import (
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
 from exporter.simulator.replay import CannedResponse, ReplayStore
+from exporter.simulator.tedapi_v1r import DEFAULT_MAX_TTL_SECONDS
+from exporter.simulator.v1r_keys import KeyRing
 from exporter.simulator.vitals import build_vitals
 from exporter.sources.tedapi import envelope
 
@@ -120,9 +130,15 @@ class SimulatedGateway:
         faults: Faults | None = None,
         gateway_password: str | None = None,
         tedapi_keys: Sequence[bytes] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``gateway_password`` switches TEDAPI on (user ``Tesla_Energy_Device``); ``tedapi_keys`` are the
-        PEM public keys whose query signatures it accepts (none: every query is UNAUTHORIZED)."""
+        PEM public keys whose query signatures it accepts (none: every query is UNAUTHORIZED).
+        ``clock`` is the gateway's own clock (Unix seconds; ``clock_offset_seconds`` is added to it).
+
+        v1r (``POST /tedapi/v1r``, shared/docs/tedapi.md §6) is on where the site has it
+        (``SiteModel.tedapi_v1r``; ``v1r_enabled`` switches it), with or without a gateway password; it
+        accepts the RSA keys of ``v1r_keys`` (empty: every request faults UNKNOWN_KEY_ID)."""
         self.password = password
         self.gateway_password = gateway_password
         self.tedapi_keys: tuple[bytes, ...] = tuple(tedapi_keys)
@@ -131,6 +147,12 @@ class SimulatedGateway:
         self.model = model if model is not None else SiteModel()
         self.replay = ReplayStore(Path(replay_dir), vitals_file) if replay_dir is not None else None
         self.faults = faults if faults is not None else Faults()
+        self.clock = clock
+        self.clock_offset_seconds = 0.0
+        self.v1r_keys = KeyRing()
+        self.v1r_enabled = self.model.tedapi_v1r
+        self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi_v1r
+        self._v1r_log = v1r_serve.V1rLog()
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._dangerous: list[RecordedRequest] = []
@@ -205,6 +227,10 @@ class SimulatedGateway:
         """The gateway's private (0700) temp dir, removed by :meth:`stop`: for files that belong with
         it, like the demo's signed TEDAPI query file."""
         return self._tmpdir
+
+    def now(self) -> float:
+        """The gateway's clock: what its ``Date`` header says and what v1r expiry is judged by."""
+        return self.clock() + self.clock_offset_seconds
 
     # ---------------------------------------------------------------- TLS
     def _install_certificate(self, bundle: CertBundle) -> None:
@@ -288,6 +314,7 @@ class SimulatedGateway:
         with self._lock:
             self._requests.clear()
             self._tedapi_requests.clear()
+        self._v1r_log.clear()
 
     @property
     def tedapi_requests(self) -> list[tuple[str, str]]:
@@ -299,6 +326,15 @@ class SimulatedGateway:
     def tedapi_count(self, kind: str) -> int:
         """How many TEDAPI requests of ``kind`` arrived (``dangerous`` counts every dangerous kind)."""
         return sum(1 for _, k in self.tedapi_requests if k == kind or k.startswith(kind + ":"))
+
+    @property
+    def v1r_requests(self) -> list[v1r_serve.V1rRecord]:
+        """Every request to ``/tedapi/v1r`` with the gateway's verdict (see ``v1r_serve.V1rRecord``)."""
+        return self._v1r_log.records()
+
+    def v1r_count(self, verdict: str | None = None) -> int:
+        """How many v1r requests arrived (with ``verdict`` only: ``ok``, ``TIME_EXPIRED``, ...)."""
+        return sum(1 for r in self.v1r_requests if verdict is None or r.verdict == verdict)
 
     @property
     def dangerous_calls(self) -> list[RecordedRequest]:
@@ -465,8 +501,14 @@ class SimulatedGateway:
     def _tedapi(self, rec: RecordedRequest) -> _Reply:
         """A TEDAPI request (see ``exporter.simulator.tedapi`` and the TEDAPI faults): classify and
         record the body first (a dangerous one is flagged whatever else happens), then faults, the
-        gateway password, and the answer (gzipped, without a header, on firmware >= 25.42.2)."""
+        gateway password, and the answer (gzipped, without a header, on firmware >= 25.42.2).
+
+        ``GET /tedapi/din`` without Basic auth is the home-LAN form v1r clients use: where v1r is on,
+        the customer session of the JSON API (Bearer or cookie) is the auth, and without one the answer
+        is the JSON API's 401 "Login Required"."""
         path, method = rec.path, rec.method
+        if path == TEDAPI_V1R_PATH:
+            return v1r_serve.serve(self, rec)
         routed = TEDAPI_DEVICE_RE.match(path)
         if path == "/":
             kind = "portal" if method in ("GET", "HEAD") else "dangerous:non-GET on /"
@@ -481,7 +523,13 @@ class SimulatedGateway:
         dangerous = kind.startswith("dangerous:")
         if dangerous:
             self._flag_dangerous(rec)
-        if self.gateway_password is None:
+        headers = {k.title(): v for k, v in rec.headers.items()}
+        lan_din = (
+            path == TEDAPI_DIN_PATH
+            and self.v1r_enabled
+            and not headers.get("Authorization", "").lower().startswith("basic ")
+        )
+        if self.gateway_password is None and not lan_din:
             return _error_reply(404)
         f = self.faults
         if f.take("tedapi_ap_gone", path, kind):
@@ -499,7 +547,11 @@ class SimulatedGateway:
             if m.generation == "pw3":
                 return _error_reply(404)
             return _Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
-        if not self._tedapi_authenticated(rec.headers.get("Authorization", "")):
+        if lan_din and not dangerous:
+            if not self._authenticated(headers):
+                return _json_reply(401, _BODY_401_SESSION)
+            return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
+        if not self._tedapi_authenticated(headers.get("Authorization", "")):
             return _Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
         if dangerous:
             return _Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
