@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="powerwall-exporter",
         description="Prometheus exporter for the Tesla Energy Gateway (Powerwall) local API. Read-only.",
         epilog="powerwall-exporter assets write DIR [--force]: write the shipped Grafana dashboards, "
-        "Prometheus rules, example configs and systemd unit into DIR.",
+        "Prometheus rules, example configs and systemd unit into DIR. "
+        "powerwall-exporter tedapi keygen DIR: make the RSA client key a Powerwall 3 owner registers for "
+        "TEDAPI over the home LAN (v1r).",
     )
     p.add_argument("--config.file", dest="config_file", help="YAML configuration (see config.example.yaml)")
     p.add_argument("--config.check", dest="config_check", action="store_true", help="validate the config and exit")
@@ -72,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["assets"]:  # a subcommand beside the exporter's flags: see exporter/assets/command.py
         return _assets(argv[1:])
+    if argv[:1] == ["tedapi"]:  # likewise: see exporter/sources/tedapi/command.py
+        return _tedapi(argv[1:])
     args = build_parser().parse_args(argv)
     from exporter.logsetup import setup_logging
 
@@ -161,6 +165,14 @@ def _assets(argv: list[str]) -> int:
 
     setup_logging("info", "logfmt")
     return assets_main(argv)
+
+
+def _tedapi(argv: list[str]) -> int:
+    from exporter.logsetup import setup_logging
+    from exporter.sources.tedapi.command import main as tedapi_main
+
+    setup_logging("info", "logfmt")
+    return tedapi_main(argv)
 
 
 def _hangup(_signum: int, _frame: FrameType | None) -> None:
