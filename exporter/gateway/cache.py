@@ -58,7 +58,6 @@ class SingleFlight:
         now = self._clock()
         key = request.key
         with self._lock:
-            self._drop_expired(now)
             if self._not_supported_until.get(key, 0.0) > now:
                 # No status: this is our memory of an old answer, not contact with the gateway now.
                 return done(
@@ -66,7 +65,11 @@ class SingleFlight:
                 ), False
             cached = self._cache.get(key)
             if cached is not None:
-                return done(cached.result), False
+                if now < cached.until:
+                    return done(cached.result), False
+                # Expired: forgotten now, not when its replacement's flight finishes, so that what was
+                # decoded from it (exporter.sources.peranswer) is not held through that flight too.
+                del self._cache[key]
             future = self._inflight.get(key)
             if future is not None:
                 return future, False
@@ -75,18 +78,6 @@ class SingleFlight:
 
     def _interval(self, request: Request) -> float:
         return self._default_interval if request.min_interval_seconds is None else request.min_interval_seconds
-
-    def _drop_expired(self, now: float) -> None:
-        """Forget answers past their reuse interval (caller holds the lock).
-
-        Why not only on replacement: an expired answer kept until its request's next flight finishes
-        keeps alive what was decoded from it (:mod:`exporter.sources.peranswer`), so every request
-        would hold two generations of decoded answers at each scrape. Dropped here, on the first
-        lookup after it expired, a scrape starts with only what it may still reuse.
-        """
-        expired = [key for key, cached in self._cache.items() if cached.until <= now]
-        for key in expired:
-            del self._cache[key]
 
     def finish(self, request: Request, future: Future[Result], result: Result, gateway: str) -> Result:
         """Publish the leader's result to every follower; returns the (detached) result."""
