@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import importlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ DEMO_PASSWORD = "demo-password"  # noqa: S105 - the in-process simulator's own p
 DEMO_GATEWAY_PASSWORD = "DEMOGATEWAY"  # noqa: S105 - the simulator's TEDAPI password, not a secret
 # --demo.site: the simulated site profiles (exporter.simulator.SiteModel). "default" is a Powerwall 2
 # on old firmware (JSON API with vitals); the others need TEDAPI and show the per-device series it gives.
+# Subcommands beside the exporter's flags: the first argument names the module whose main() runs.
+SUBCOMMANDS = {"assets": "exporter.assets.command", "tedapi": "exporter.sources.tedapi.command"}
 DEMO_SITES = ("default", "pw2-tedapi", "pw3")
 
 
@@ -72,10 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["assets"]:  # a subcommand beside the exporter's flags: see exporter/assets/command.py
-        return _assets(argv[1:])
-    if argv[:1] == ["tedapi"]:  # likewise: see exporter/sources/tedapi/command.py
-        return _tedapi(argv[1:])
+    if argv[:1] and argv[0] in SUBCOMMANDS:  # a subcommand beside the exporter's flags
+        return _subcommand(SUBCOMMANDS[argv[0]], argv[1:])
     args = build_parser().parse_args(argv)
     from exporter.logsetup import setup_logging
 
@@ -159,20 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _assets(argv: list[str]) -> int:
-    from exporter.assets.command import main as assets_main
+def _subcommand(module: str, argv: list[str]) -> int:
+    """Run a subcommand's ``main`` (imported only when asked for: the exporter's start does not pay)."""
     from exporter.logsetup import setup_logging
 
     setup_logging("info", "logfmt")
-    return assets_main(argv)
-
-
-def _tedapi(argv: list[str]) -> int:
-    from exporter.logsetup import setup_logging
-    from exporter.sources.tedapi.command import main as tedapi_main
-
-    setup_logging("info", "logfmt")
-    return tedapi_main(argv)
+    run: Callable[[list[str]], int] = importlib.import_module(module).main
+    return run(argv)
 
 
 def _hangup(_signum: int, _frame: FrameType | None) -> None:
