@@ -12,43 +12,34 @@ import sys
 from tests.conftest import REPO
 
 
-def test_bench_quick_runs() -> None:
+def run_quick(script: str, *args: str) -> str:
+    """Run ``bench/<script> --quick`` to the end, without a traceback; its standard output."""
     r = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_scrape.py"), "--quick", "--skip-pypowerwall"],
+        [sys.executable, str(REPO / "bench" / script), "--quick", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    for section in ("(a) our scrape", "(b) sequential", "(d) CPU", "(e) gateway load", "(f) 5 gateways"):
-        assert section in r.stdout, r.stdout
     assert "Traceback" not in r.stderr, r.stderr
+    return r.stdout
+
+
+def test_bench_quick_runs() -> None:
+    out = run_quick("bench_scrape.py", "--skip-pypowerwall")
+    for section in ("(a) our scrape", "(b) sequential", "(d) CPU", "(e) gateway load", "(f) 5 gateways"):
+        assert section in out, out
 
 
 def test_bench_transport_quick_runs() -> None:
-    r = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_transport.py"), "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = run_quick("bench_transport.py")
     for line in ("CPU per request:", "split of the profiled rounds by layer", "cumulative entries"):
-        assert line in r.stdout, r.stdout
-    assert "Traceback" not in r.stderr, r.stderr
+        assert line in out, out
 
 
 def test_bench_tedapi_quick_runs() -> None:
-    r = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_tedapi.py"), "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = run_quick("bench_tedapi.py")
     for line in (
         "PW3: CPU per scrape, cold TEDAPI cache",
         "PW2-TEDAPI: CPU per scrape, warm TEDAPI cache",
@@ -57,22 +48,13 @@ def test_bench_tedapi_quick_runs() -> None:
         "8 scraper(s): TEDAPI requests/min",
         "8 scrapers / 1 scraper",
     ):
-        assert line in r.stdout, r.stdout
+        assert line in out, out
     # The cold phase really sent every TEDAPI request, the warm one none (the figures mean what they say).
-    assert "PW3: requests per cold scrape (TEDAPI + JSON, at the simulator)" in r.stdout
-    assert "6.0 + 3.0" in r.stdout and "0.0 + 3.0" in r.stdout, r.stdout
-    assert "Traceback" not in r.stderr, r.stderr
+    assert "PW3: requests per cold scrape (TEDAPI + JSON, at the simulator)" in out
+    assert "6.0 + 3.0" in out and "0.0 + 3.0" in out, out
 
 
 def test_bench_tedapi_memory_quick_runs() -> None:
-    r = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_tedapi_memory.py"), "--quick"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    out = run_quick("bench_tedapi_memory.py")
     for line in ("DeviceControllerQuery answer", "8 scraper(s): peak RSS (VmHWM)", "peak RSS, 8 scrapers / 1 scraper"):
-        assert line in r.stdout, r.stdout
-    assert "Traceback" not in r.stderr, r.stderr
+        assert line in out, out

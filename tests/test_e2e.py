@@ -244,8 +244,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     # Simulated time starts at a pinned local hour (never in the past: the device-communication alerts
     # compare it with Prometheus's clock) and runs 60x faster, so counters and the battery move visibly.
-    start = next_local_time(day_start("10:00"), time.time())
-    log.info("simulated sites start at %s local", day_start("10:00"))
+    day = day_start("10:00")
+    start = next_local_time(day, time.time())
+    log.info("simulated sites start at %s local", day)
 
     with contextlib.ExitStack() as cleanup:
         model_gw = SimulatedGateway(

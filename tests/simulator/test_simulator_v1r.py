@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
-from requests.adapters import HTTPAdapter
 
 from exporter.simulator import Faults, SimulatedGateway, SiteModel
 from exporter.simulator.faults import V1R_FAULT_NAMES
@@ -26,6 +25,7 @@ from exporter.sources.tedapi import queries
 from exporter.sources.tedapi.queries import QuerySet
 from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
+from tests.simulator.test_simulator_tedapi import FrozenClock, _ServerName
 from tests.v1r_signer import (
     NOT_VERIFIED,
     Answer,
@@ -44,20 +44,6 @@ from tests.v1r_signer import (
 NOW = int(SIM_START)
 FAULT = {"BUSY": 1, "TIMEOUT": 2, "UNKNOWN_KEY_ID": 3, "INACTIVE_KEY": 4, "INVALID_SIGNATURE": 5}
 FAULT |= {"INVALID_DOMAINS": 8, "INVALID_COMMAND": 9, "DECODING": 10, "TIME_EXPIRED": 17, "TIME_TO_LIVE_TOO_LONG": 20}
-
-
-class FrozenClock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class _ServerName(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["server_hostname"] = "powerwall"
-        super().init_poolmanager(*args, **kwargs)
 
 
 class Lan:

@@ -29,24 +29,12 @@ from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SiteModel
 from exporter.sources.registry import ALLOW_LIST
 from tests.simtime import SIM_START
+from tests.sources.tedapi.clocked import Clock
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
 
 CONFIG = "tedapi:config"
 CONTROLLER = "tedapi:DeviceControllerQuery"
 COMPONENTS = "tedapi:ComponentsQuery"
-
-
-class Clock:
-    """The transport's clock: still unless advanced (module docstring)."""
-
-    def __init__(self) -> None:
-        self.t = 1.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @pytest.fixture
