@@ -67,7 +67,9 @@ def test_an_exception_reaches_every_caller_of_the_run() -> None:
 @pytest.fixture
 def slow_site() -> Iterator[tuple[SimulatedGateway, ExporterApp, ExporterServer]]:
     gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=3, powerwalls=2)).start()
-    collector = PowerwallCollector(Config(gateways=(gateway_config(gw, "slow"),), state_file=None))
+    collector = PowerwallCollector(
+        Config(gateways=(gateway_config(gw, "slow", timeout_seconds=15.0),), state_file=None)
+    )
     app = ExporterApp(collector)
     server = ExporterServer(app, "127.0.0.1:0")
     server.start()
@@ -86,7 +88,7 @@ def test_eight_concurrent_probes_of_one_gateway_cost_one_scrape(
     # Every gateway answer waits longer than the scrape may last: the first scrape is in flight until
     # its deadline, and the others arrive while it is (the wait below is on that, not on time).
     gw.faults.delay_seconds = 30.0
-    scrape_timeout = 6.0
+    scrape_timeout = 10.0
     with ThreadPoolExecutor(SCRAPERS) as pool:
         futures = [
             pool.submit(get, server.port, "/probe?target=slow", scrape_timeout, timeout=60) for _ in range(SCRAPERS)
@@ -106,9 +108,9 @@ def test_overlapping_probes_with_another_timeout_or_format_are_not_shared(
     openmetrics = {"Accept": "application/openmetrics-text; version=1.0.0"}
     with ThreadPoolExecutor(3) as pool:
         futures = [
-            pool.submit(get, server.port, "/probe?target=slow", 6.0, timeout=60),
-            pool.submit(get, server.port, "/probe?target=slow", 6.5, timeout=60),
-            pool.submit(get, server.port, "/probe?target=slow", 6.0, openmetrics, timeout=60),
+            pool.submit(get, server.port, "/probe?target=slow", 10.0, timeout=60),
+            pool.submit(get, server.port, "/probe?target=slow", 10.5, timeout=60),
+            pool.submit(get, server.port, "/probe?target=slow", 10.0, openmetrics, timeout=60),
         ]
         wait_for("three scrapes in flight at once", lambda: app.scrapes.in_flight == 3 or None, timeout=30)
         replies = [f.result(timeout=60) for f in futures]
