@@ -94,9 +94,8 @@ class GatewayScraper:
         self.name = self.cfg.name
         self.sources = sources_for(self.cfg)
         for source in self.sources:
-            own = source.auth()
-            if own is not None:
-                transport.add_auth(*own)
+            for auth, connections in source.auths():
+                transport.add_auth(auth, connections)
         self.pool = WorkerPool(max_workers, f"gw-{self.name}"[:15])
         self.guard = CounterGuard(self.name)
         self.device_drops = DeviceDrops(self.name)

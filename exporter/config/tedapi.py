@@ -1,7 +1,16 @@
-"""A gateway's ``tedapi:`` block: the full gateway password, the TEDAPI host, the signed queries.
+"""A gateway's ``tedapi:`` block: its paths (WiFi, v1r or both), the signed queries, the cadence.
 
-Present means TEDAPI is on. The gateway password is not the customer password: it opens the
-gateway's control messages too, so it is a :class:`~exporter.config.values.Secret` like the other.
+Present means TEDAPI is on. Two paths reach it (shared/docs/tedapi.md §1, §6):
+
+* **WiFi**: the full gateway password (``gateway_password(_file)``) on the gateway's access point
+  (``address``). The password is not the customer password: it opens the gateway's control messages
+  too, so it is a :class:`~exporter.config.values.Secret` like the other.
+* **v1r**: ``v1r_key_file``, the owner's registered RSA key, signs each request to the gateway's
+  home-LAN address (the gateway's own ``address``); ``din`` spares the DIN read with the customer
+  session. With only this path, no gateway password is needed and nothing goes to WiFi.
+
+With both, the leader is read over v1r and followers over WiFi, and the leader falls back to WiFi
+when the LAN fails; then ``address`` (the WiFi address) is required, since it cannot be the LAN one.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from exporter.config import values as v
 from exporter.config.values import ConfigError, Problems, Secret
 
 KEYS = {
+    "v1r_key_file",
+    "din",
     "gateway_password",
     "gateway_password_file",
     "address",
@@ -27,14 +38,25 @@ DEFAULT_MIN_INTERVAL_SECONDS = 30.0
 
 @dataclass(frozen=True, slots=True)
 class TedapiConfig:
-    gateway_password: Secret
-    host: str
+    gateway_password: Secret | None  # None: no WiFi path
+    host: str  # the WiFi host (the gateway's own address when unset)
     port: int
     queries_file: Path | None = None  # None: the signed queries of an installed pypowerwall
     # Verify the queries against this key instead of Tesla's (a test rig signing its own queries):
     # the PEM, read when the config is loaded.
     query_public_key: bytes | None = None
     min_interval_seconds: float = DEFAULT_MIN_INTERVAL_SECONDS
+    v1r_key_file: Path | None = None  # None: no v1r path
+    din: str | None = None  # the leader's DIN, when given
+    v1r_key_fingerprint: str = ""  # of the key read at load time, for --config.check and the logs
+
+    @property
+    def wifi(self) -> bool:
+        return self.gateway_password is not None
+
+    @property
+    def v1r(self) -> bool:
+        return self.v1r_key_file is not None
 
     @property
     def base_url(self) -> str:
@@ -51,13 +73,33 @@ def tedapi_config(
     empty: Mapping[str, Any] = {}
     t = problems.get(lambda: v.mapping(raw, key), empty)
     problems.unknown(t, key, KEYS)
-    password = problems.get(
-        lambda: v.secret(t, key, "gateway_password", base_dir, "the full gateway password from the QR sticker"),
-        Secret(""),
-    )
+    key_file = problems.get(lambda: _existing_file(t, "v1r_key_file", key, base_dir), None)
+    fingerprint = problems.get(lambda: _v1r_fingerprint(key_file, f"{key}.v1r_key_file"), "")
+    has_password = "gateway_password" in t or "gateway_password_file" in t
+    password: Secret | None = None
+    if has_password or "v1r_key_file" not in t:
+        password = problems.get(
+            lambda: v.secret(
+                t,
+                key,
+                "gateway_password",
+                base_dir,
+                "the full gateway password from the QR sticker, or v1r_key_file for the signed LAN path",
+            ),
+            Secret(""),
+        )
+    din = problems.get(lambda: _din(t, key), None)
     host, port = gateway_address
     if "address" in t:
         host, port = problems.get(lambda: address(t["address"], f"{key}.address"), gateway_address)
+    elif has_password and "v1r_key_file" in t:
+        problems.found.append(
+            ConfigError(
+                f"{key}.address",
+                "required with both v1r_key_file and a gateway password: the gateway's WiFi address "
+                "(https://192.168.91.1); v1r uses the gateway's own address",
+            )
+        )
     queries = problems.get(lambda: _existing_file(t, "queries_file", key, base_dir), None)
     public_key = problems.get(lambda: _public_key(t, key, base_dir), None)
     interval = problems.get(
@@ -70,7 +112,30 @@ def tedapi_config(
         problems.get(lambda: _usable_queries(queries, public_key, f"{key}.queries_file"), None)
     if len(problems.found) > before:
         return None
-    return TedapiConfig(password, host, port, queries, public_key, interval)
+    return TedapiConfig(password, host, port, queries, public_key, interval, key_file, din, fingerprint)
+
+
+def _din(t: Mapping[str, Any], key: str) -> str | None:
+    raw = t.get("din")
+    if raw in (None, ""):
+        return None
+    from exporter.sources.tedapi.envelope import DIN_RE  # the one DIN rule
+
+    if not isinstance(raw, str) or not DIN_RE.match(raw.strip()):
+        raise ConfigError(f"{key}.din", "not a DIN (like 1707000-30-L--TG1234567890AB)")
+    return raw.strip()
+
+
+def _v1r_fingerprint(path: Path | None, key: str) -> str:
+    """The key file must hold a usable RSA private key (read now: a bad one fails at start)."""
+    if path is None:
+        return ""
+    from exporter.sources.tedapi import v1r_key
+
+    try:
+        return v1r_key.load(path).fingerprint
+    except (v1r_key.KeyFileError, v1r_key.CryptographyMissingError) as exc:
+        raise ConfigError(key, str(exc)) from None
 
 
 def _public_key(t: Mapping[str, Any], key: str, base_dir: Path | None) -> bytes | None:

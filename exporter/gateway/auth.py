@@ -20,13 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from exporter.config import GatewayConfig, Secret
 from exporter.gateway.allowlist import LOGIN_PATH
 from exporter.gateway.backoff import Pause, whole_seconds
 from exporter.gateway.http import Answer
-from exporter.gateway.outcomes import FetchError
+from exporter.gateway.outcomes import FetchError, Result
 from exporter.gateway.sessions import SessionStore, valid_token
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,23 @@ class Auth(Protocol):
 
     def use_clock(self, clock: Callable[[], float]) -> None:
         """Run the domain's pauses on the transport's clock (its back-offs and deadlines use it too)."""
+
+
+@runtime_checkable
+class SignsBodies(Protocol):
+    """An auth domain whose credential is a signature over the body (TEDAPI v1r), not a header.
+
+    The transport asks it to wrap the request's body for every attempt (a fresh signature each time,
+    checked against the allow-list as sent), to open every 200 answer (the payload, or the refusal it
+    carries), and tells it how each request ended.
+    """
+
+    def sign(self, body: bytes) -> bytes: ...
+
+    def open(self, label: str, body: bytes, headers: Mapping[str, str]) -> bytes | FetchError:
+        """The payload of a 200 answer, or the failure it carries (``retry`` set: sign and send again once)."""
+
+    def settled(self, result: Result) -> None: ...
 
 
 class NoAuth:

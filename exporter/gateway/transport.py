@@ -34,7 +34,7 @@ from requests.models import PreparedRequest
 
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
-from exporter.gateway.auth import Auth, CustomerLogin, NoAuth
+from exporter.gateway.auth import Auth, CustomerLogin, NoAuth, SignsBodies
 from exporter.gateway.backoff import Cooldown, Pause, retry_after_seconds, whole_seconds
 from exporter.gateway.cache import SingleFlight
 from exporter.gateway.http import Answer, HttpChannel
@@ -239,6 +239,13 @@ class GatewayTransport:
                 self._ending.discard(future)
 
     def _fetch_uncached(self, request: Request, deadline: float) -> Result:
+        result = self._attempts(request, deadline)
+        auth = self._auths[request.auth]
+        if isinstance(auth, SignsBodies):
+            auth.settled(result)
+        return result
+
+    def _attempts(self, request: Request, deadline: float) -> Result:
         label = request.label
         start = self._clock()
         auth = self._auths[request.auth]
@@ -273,10 +280,18 @@ class GatewayTransport:
                 return FetchError("not_supported", f"{label}: HTTP {status} (not on this gateway)", status)
             if status != 200:
                 return FetchError("http_error", f"HTTP {status} from {label}", status)
+            body = answer.body
+            if isinstance(auth, SignsBodies):
+                opened = auth.open(label, body, answer.headers)
+                if isinstance(opened, FetchError):
+                    if getattr(opened, "retry", False) and attempt == 1:
+                        continue  # a time fault with a newly learned clock offset: signed afresh
+                    return opened
+                body = opened
             for s in {GATEWAY_SCOPE, scope}:
                 self._cooldowns[s].succeeded()
             now = self._clock()
-            return Fetched(request.path, status, answer.body, now - start, now)
+            return Fetched(request.path, status, body, now - start, now)
         raise AssertionError("unreachable")
 
     def _note_unreachable(self, domain: str, exc: FetchError) -> None:
@@ -293,27 +308,31 @@ class GatewayTransport:
     def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
         base = request.base_url or self.cfg.base_url
         key = (request.key, base, request.auth, gen)
+        auth = self._auths[request.auth]
+        body = request.body
         with self._lock:
             prepared = self._prepared.get(key)
+        if isinstance(auth, SignsBodies):
+            body = auth.sign(request.body)  # never reused: each attempt carries its own signature
+            prepared = None
         if prepared is None:
             headers = {"Accept": request.accept.value, **auth_headers}
             if request.content_type:
                 headers["Content-Type"] = request.content_type
-            self._allow.check(request.method, request.path, request.body)
-            prepared = HttpChannel.prepare(request.method, base + request.path, headers, request.body)
-            with self._lock:
-                if len(self._prepared) > 256:
-                    self._prepared.clear()  # old session generations
-                self._prepared[key] = prepared
+            self._allow.check(request.method, request.path, body)
+            prepared = HttpChannel.prepare(request.method, base + request.path, headers, body)
+            if body is request.body:
+                with self._lock:
+                    if len(self._prepared) > 256:
+                        self._prepared.clear()  # old session generations
+                    self._prepared[key] = prepared
         bounded = self._bounded.get(request.auth)
         if bounded is None:
-            return self._send(prepared, request.method, request.path, request.label, request.body, deadline, base)
+            return self._send(prepared, request.method, request.path, request.label, body, deadline, base)
         if not bounded.slots.acquire(timeout=max(0.0, deadline - self._clock())):
             raise FetchError("timeout", f"{request.label}: no free {request.auth} connection before the deadline")
         try:
-            return self._send(
-                prepared, request.method, request.path, request.label, request.body, deadline, base, request.auth
-            )
+            return self._send(prepared, request.method, request.path, request.label, body, deadline, base, request.auth)
         finally:
             bounded.slots.release()
 

@@ -60,10 +60,10 @@ class Source:
         """Whether this gateway's config asks for this source."""
         return True
 
-    def auth(self) -> tuple[Auth, int | None] | None:
-        """An auth domain of this source's own and its connection bound, registered with the
-        gateway's transport when the source is created; None: the source uses the customer session."""
-        return None
+    def auths(self) -> Sequence[tuple[Auth, int | None]]:
+        """Auth domains of this source's own and their connection bounds, registered with the
+        gateway's transport when the source is created; none: the source uses the customer session."""
+        return ()
 
     def requests(self, view: RequestView) -> Sequence[Request]:
         """The requests of this scrape, in order of importance."""

@@ -62,5 +62,6 @@ def test_allow_list_contains_no_dangerous_path() -> None:
         LOGIN_PATH,
         "/tedapi/device/<DIN>/v1",
         "/tedapi/v1",
+        "/tedapi/v1r",
     ]
     assert all("?" not in p for p in READ_PATHS)

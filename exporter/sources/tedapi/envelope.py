@@ -34,6 +34,8 @@ INSTALLER = 1
 CONFIG_JSON_DOMAIN = 1
 CONFIG_NAME = "config.json"
 SIGNED_SHA256_ECDSA_ASN1 = 2
+HERMES_COMMAND = 2  # the delivery channel of v1r's config read
+AUTHORIZED_CLIENT = 1
 
 
 class EnvelopeError(ValueError):
@@ -115,6 +117,11 @@ def _kind(msg: Any, body: bytes) -> str:
     env = msg.envelope
     if env.deliveryChannel != LOCAL_HTTPS or msg.tail.value not in (1, 2):
         return "dangerous:bad delivery channel or tail"
+    return _envelope_kind(env)
+
+
+def _envelope_kind(env: Any) -> str:
+    """What one (canonical) envelope asks: ``config``, ``firmware``, ``query:<operation>`` or ``dangerous:<why>``."""
     parts = [env.HasField("common"), env.HasField("filestore"), env.HasField("graphql")]
     if sum(parts) != 1:
         return "dangerous:not exactly one message"
@@ -143,6 +150,72 @@ def _kind(msg: Any, body: bytes) -> str:
     return f"query:{operation}"
 
 
+def bare_config_request(din: str) -> bytes:
+    """The config.json read as v1r sends it (§6): HERMES_COMMAND from an authorized client."""
+    env = _bare(din, HERMES_COMMAND, "authorizedClient")
+    env.filestore.readFileRequest.domain = CONFIG_JSON_DOMAIN
+    env.filestore.readFileRequest.name = CONFIG_NAME
+    return bytes(env.SerializeToString(deterministic=True))
+
+
+def bare_firmware_request(din: str) -> bytes:
+    env = _bare(din, LOCAL_HTTPS, "local")
+    env.common.getSystemInfoRequest.SetInParent()
+    return bytes(env.SerializeToString(deterministic=True))
+
+
+def bare_query_request(din: str, query: SignedQuery) -> bytes:
+    env = _bare(din, LOCAL_HTTPS, "local")
+    req = env.graphql.queryRequest
+    req.format = SIGNED_SHA256_ECDSA_ASN1
+    req.query = query.signed
+    req.signature = query.signature
+    req.variablesJson.value = query.variables_json
+    return bytes(env.SerializeToString(deterministic=True))
+
+
+def _bare(din: str, channel: int, sender: str) -> Any:
+    if not DIN_RE.match(din):
+        raise ValueError("not a DIN")
+    env = PB.MessageEnvelope()
+    env.deliveryChannel = channel
+    setattr(env.sender, sender, INSTALLER if sender == "local" else AUTHORIZED_CLIENT)
+    env.recipient.din = din
+    return env
+
+
+# The delivery channel and sender of each read inside a v1r request (§6).
+_BARE_SENDERS = {
+    "config": (HERMES_COMMAND, "authorizedClient", AUTHORIZED_CLIENT),
+    "read": (LOCAL_HTTPS, "local", INSTALLER),
+}
+
+
+def describe_bare(body: bytes) -> tuple[str, str]:
+    """What a bare envelope (the inside of a v1r request) asks, and its recipient DIN.
+
+    The same reads as :func:`describe`, each with the delivery channel and sender §6 gives it: the
+    config read from an authorized client over HERMES_COMMAND, the others as on WiFi.
+    """
+    try:
+        env = PB.MessageEnvelope.FromString(body)
+    except DecodeError:
+        return "dangerous:undecodable", ""
+    env.DiscardUnknownFields()
+    if env.SerializeToString(deterministic=True) != body:
+        return "dangerous:unknown or non-canonical fields", ""
+    kind = _envelope_kind(env)
+    if kind.startswith("dangerous:"):
+        return kind, ""
+    sender = env.sender.WhichOneof("id")
+    channel, expected_sender, expected_id = _BARE_SENDERS["config" if kind == "config" else "read"]
+    if env.deliveryChannel != channel or sender != expected_sender or getattr(env.sender, sender) != expected_id:
+        return "dangerous:bad delivery channel or sender", ""
+    if not DIN_RE.match(env.recipient.din):
+        return "dangerous:no recipient DIN", ""
+    return kind, env.recipient.din
+
+
 def vet(path: str, body: bytes) -> bool:
     """The allow-list's check of a TEDAPI body: one of our three reads, addressed as ``path`` says."""
     kind, msg = _classify(body)
@@ -161,17 +234,19 @@ def vet(path: str, body: bytes) -> bool:
 
 
 # ---- answers --------------------------------------------------------------------------------------
-def _answer(body: bytes) -> Any:
+def _answer(body: bytes, bare: bool) -> Any:
+    """The envelope of an answer: a WiFi answer wraps it in a ``Message``, a v1r answer is one (``bare``)."""
     try:
-        msg = PB.Message.FromString(body)
+        if bare:
+            return PB.MessageEnvelope.FromString(body)
+        return PB.Message.FromString(body).envelope
     except DecodeError as exc:
         raise EnvelopeError(f"not a TEDAPI message ({exc})") from None
-    return msg.envelope
 
 
-def config_answer(body: bytes) -> dict[str, Any]:
+def config_answer(body: bytes, bare: bool = False) -> dict[str, Any]:
     """The config.json object of a readFileResponse."""
-    env = _answer(body)
+    env = _answer(body, bare)
     if env.filestore.WhichOneof("message") != "readFileResponse":
         raise EnvelopeError("answer carries no readFileResponse")
     data = _json(bytes(env.filestore.readFileResponse.file.blob), "config.json")
@@ -193,8 +268,8 @@ class SystemInfo:
     build: str = ""  # the text before the hash as written; "" = the same as version
 
 
-def firmware_answer(body: bytes) -> SystemInfo:
-    env = _answer(body)
+def firmware_answer(body: bytes, bare: bool = False) -> SystemInfo:
+    env = _answer(body, bare)
     if env.common.WhichOneof("message") != "getSystemInfoResponse":
         raise EnvelopeError("answer carries no getSystemInfoResponse")
     info = env.common.getSystemInfoResponse
@@ -218,8 +293,8 @@ class QueryAnswer:
     errors: tuple[str, ...]
 
 
-def query_answer(body: bytes) -> QueryAnswer:
-    env = _answer(body)
+def query_answer(body: bytes, bare: bool = False) -> QueryAnswer:
+    env = _answer(body, bare)
     if env.graphql.WhichOneof("message") != "queryResponse":
         raise EnvelopeError("answer carries no queryResponse")
     resp = env.graphql.queryResponse

@@ -31,19 +31,21 @@ from exporter.config import GatewayConfig
 from exporter.devices.bounds import DeviceBudget
 from exporter.devices.flatten import flatten_devices
 from exporter.gateway.allowlist import Allowed
-from exporter.gateway.auth import HttpBasic
+from exporter.gateway.auth import Auth, HttpBasic
 from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Body, Request
-from exporter.metrics.metricset import MetricSet, gauge, info
+from exporter.metrics.metricset import MetricSet, counter, gauge, info
 from exporter.sources.base import Output, RequestView, Source
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.json_api.mappers import JSON_MAPPERS, gateway_info_labels
 from exporter.sources.json_api.tables import GATEWAY_INFO
 from exporter.sources.peranswer import PerAnswer
-from exporter.sources.tedapi import envelope, queries
+from exporter.sources.tedapi import envelope, queries, v1r, v1r_key
 from exporter.sources.tedapi.devices import Block, blocks, components_devices, controller_devices
 from exporter.sources.tedapi.envelope import DEVICE_PATH_RE, DIN_RE, EnvelopeError, Route, SystemInfo
 from exporter.sources.tedapi.site import controller_site_metrics, site_answers
+from exporter.sources.tedapi.v1r_signer import AUTH_DOMAIN as V1R_DOMAIN
+from exporter.sources.tedapi.v1r_signer import Failover, V1rSigner
 from exporter.sources.vitals.source import VITALS
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,34 @@ QUERY_INFO = info(
 QUERY_ERRORS = gauge(
     "powerwall_tedapi_query_errors", "GraphQL errors the gateway listed in the last answer to a query."
 )
+V1R_FAULTS = counter(
+    "powerwall_tedapi_v1r_faults_total",
+    "v1r answers that refused the request, by fault (Tesla's name in snake case; authorization_not_verified: "
+    "a registered key not yet verified at the unit; empty_answer: neither data nor fault).",
+)
+V1R_KEY_ACCEPTED = gauge(
+    "powerwall_tedapi_v1r_key_accepted",
+    "1 when the gateway accepted the v1r key in its last verdict, 0 after a key fault (unknown, inactive, "
+    "not verified, refused signature); absent before the first verdict.",
+)
+CLOCK_OFFSET = gauge(
+    "powerwall_tedapi_clock_offset_seconds",
+    "The gateway's clock minus this host's, from the Date header of its v1r answers (v1r signatures expire "
+    "on the gateway's clock).",
+)
+PATH_INFO = info(
+    "powerwall_tedapi_path_info",
+    "Which TEDAPI path (v1r: signed, on the home LAN; wifi: the gateway's access point) served each unit's "
+    "last answer; always 1.",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    kind: str  # din | config | firmware | controller | components
+    kind: str  # din | config | firmware | controller | components (a probe reads the firmware)
     block: Block | None = None
+    path: str = "wifi"  # wifi | v1r: which path the request takes (a v1r answer is a bare envelope)
+    unit: str = ""  # the DIN of the unit the answer speaks for (powerwall_tedapi_path_info)
 
 
 class TedapiSource(Source):
@@ -94,6 +118,7 @@ class TedapiSource(Source):
         Allowed("GET", "/"),
         Allowed("POST", envelope.PATH, vet=envelope.vet),
         Allowed("POST", "/tedapi/device/<DIN>/v1", vet=envelope.vet, pattern=DEVICE_PATH_RE.pattern),
+        Allowed("POST", v1r.PATH, vet=v1r.vet),
     )
 
     def __init__(self, cfg: GatewayConfig) -> None:
@@ -104,21 +129,38 @@ class TedapiSource(Source):
         self.queries = queries.load(self.tcfg.queries_file, keys)
         self._lock = threading.Lock()
         self._steps: dict[tuple[str, str, str], _Step] = {}
-        self._din_request = self._request("GET", DIN_PATH, b"", "din", None, DIN_INTERVAL_SECONDS, Body.TEXT)
+        self.signer: V1rSigner | None = None
+        if self.tcfg.v1r_key_file is not None:
+            failover = Failover(cfg.name, enabled=self.tcfg.wifi)
+            self.signer = V1rSigner(cfg.name, v1r_key.load(self.tcfg.v1r_key_file), failover)
+        # The DIN: over WiFi with the gateway password; with v1r, from the LAN with the customer
+        # session the JSON API holds (or tedapi.din, which needs none).
+        self._wifi_din = self._request("GET", DIN_PATH, b"", "din", None, DIN_INTERVAL_SECONDS, Body.TEXT)
+        self._lan_din = Request(
+            "GET", DIN_PATH, Body.TEXT, min_interval_seconds=DIN_INTERVAL_SECONDS, label="tedapi:din"
+        )
+        self._remember(self._lan_din, _Step("din", path="v1r"))
         # Identity from the last good answers, for labels only (the firmware label of devices).
         self._firmware: SystemInfo | None = None
-        self._din: str | None = None
-        self._followups: dict[tuple[str, str, str], tuple[Fetched, tuple[Request, ...]]] = {}
+        self._din: str | None = self.tcfg.din
+        self._followups: dict[tuple[str, str, str], tuple[Fetched, bool, tuple[Request, ...]]] = {}
         self._configs: PerAnswer[dict[str, Any]] = PerAnswer()  # follow-ups and collect share one parse
+        self._paths: dict[str, str] = {}  # unit DIN -> the path of its last answer
+        self._uncovered: tuple[str, ...] = ()  # followers no path reads, as last logged
 
     @classmethod
     def enabled(cls, cfg: GatewayConfig) -> bool:
         return cfg.tedapi is not None
 
-    def auth(self) -> tuple[HttpBasic, int]:
-        """The auth domain this source's requests use, and its connection bound (the collector registers it)."""
-        basic = HttpBasic(AUTH_DOMAIN, self.cfg.name, USER, self.tcfg.gateway_password, REFUSED_HINT)
-        return basic, MAX_CONNECTIONS
+    def auths(self) -> Sequence[tuple[Auth, int | None]]:
+        """The auth domains of this source's paths, each with its connection bound (the collector registers them)."""
+        out: list[tuple[Auth, int | None]] = []
+        if self.tcfg.gateway_password is not None:
+            basic = HttpBasic(AUTH_DOMAIN, self.cfg.name, USER, self.tcfg.gateway_password, REFUSED_HINT)
+            out.append((basic, MAX_CONNECTIONS))
+        if self.signer is not None:
+            out.append((self.signer, MAX_CONNECTIONS))
+        return out
 
     # ---- requests ---------------------------------------------------------------------------
     def _request(
@@ -131,7 +173,9 @@ class TedapiSource(Source):
         interval: float,
         accept: Body = Body.PROTOBUF,
         label: str | None = None,
+        unit: str = "",
     ) -> Request:
+        """A request over WiFi (HTTP Basic, the access point's address)."""
         request = Request(
             method,
             path,
@@ -143,26 +187,68 @@ class TedapiSource(Source):
             label=label or f"tedapi:{kind}",
             base_url=self.tcfg.base_url,
         )
+        return self._remember(request, _Step(kind, block, "wifi", unit))
+
+    def _v1r_request(
+        self,
+        body: bytes,
+        kind: str,
+        block: Block | None,
+        interval: float,
+        label: str,
+        unit: str,
+        *,
+        probe: bool = False,
+    ) -> Request:
+        """A request over v1r: the bare envelope, signed by the transport as it leaves for the LAN address.
+
+        A probe names the gateway's address explicitly, which makes it a request of its own for the
+        single flight: it must reach the LAN, never be answered from a read of the same envelope.
+        """
+        request = Request(
+            "POST",
+            v1r.PATH,
+            Body.PROTOBUF,
+            body=body,
+            content_type="application/octet-stream",
+            auth=V1R_DOMAIN,
+            min_interval_seconds=interval,
+            label=label,
+            base_url=self.cfg.base_url if probe else None,
+        )
+        return self._remember(request, _Step(kind, block, "v1r", unit))
+
+    def _remember(self, request: Request, step: _Step) -> Request:
         with self._lock:
             if len(self._steps) > 256:  # DINs changed many times (a replaced unit): forget old ones
                 self._steps = {k: v for k, v in self._steps.items() if v.kind == "din"}
                 self._followups.clear()
-            self._steps[request.key] = _Step(kind, block)
+            self._steps[request.key] = step
         return request
 
     def _step(self, request: Request) -> _Step:
         with self._lock:
             return self._steps.get(request.key, _Step(""))
 
+    def _lan(self) -> bool:
+        """Whether the leader's reads go over v1r in this scrape (always with v1r alone; else until failover)."""
+        return self.signer is not None and (not self.tcfg.wifi or self.signer.failover.lan())
+
     def requests(self, view: RequestView) -> Sequence[Request]:
-        return (self._din_request,) if self.queries is not None else ()
+        if self.queries is None:
+            return ()
+        if self.tcfg.din is not None:
+            return self._leader_requests(self.tcfg.din)
+        return (self._lan_din if self._lan() else self._wifi_din,)
 
     def followups(self, request: Request, answer: Fetched) -> Sequence[Request]:
-        # A reused answer (the same Fetched as last scrape) makes the same follow-ups: built once.
+        # A reused answer (the same Fetched as last scrape) makes the same follow-ups on the same
+        # path: built once. A due probe of the LAN is the exception: one scrape carries it.
+        lan = self._lan()
         with self._lock:
             memo = self._followups.get(request.key)
-        if memo is not None and memo[0] is answer:
-            return memo[1]
+        if memo is not None and memo[0] is answer and memo[1] == lan and not self._probe_due(request):
+            return memo[2]
         try:
             made = self._make_followups(request, answer)
         except FetchError:
@@ -170,53 +256,87 @@ class TedapiSource(Source):
             # collect() of the same answer fails with the same error, counted once per answer.
             made = ()
         with self._lock:
-            self._followups[request.key] = (answer, made)
+            self._followups[request.key] = (answer, lan, made)
         return made
 
+    def _probe_due(self, request: Request) -> bool:
+        return self._step(request).kind == "din" and self.signer is not None and self.signer.failover.probe_ready()
+
     def _make_followups(self, request: Request, answer: Fetched) -> tuple[Request, ...]:
-        assert self.queries is not None  # no request is made without
         step = self._step(request)
         if step.kind == "din":
             din = _din(answer.body)
             with self._lock:
                 self._din = din
-            gateway = Route(din)
-            post = envelope.PATH
-            interval = self.tcfg.min_interval_seconds
-            out = [
-                self._request("POST", post, envelope.config_request(gateway), "config", None, CONFIG_INTERVAL_SECONDS),
-                self._request(
-                    "POST", post, envelope.firmware_request(gateway), "firmware", None, FIRMWARE_INTERVAL_SECONDS
-                ),
-            ]
-            controller = self.queries.queries["device_controller"]
-            out.append(
-                self._request(
-                    "POST",
-                    post,
-                    envelope.query_request(gateway, controller),
-                    "controller",
-                    None,
-                    interval,
-                    label=f"tedapi:{controller.operation}",
-                )
-            )
-            return tuple(out)
+            return self._leader_requests(din)
         if step.kind == "config":
             with self._lock:
                 gateway_din = self._din
-            return tuple(self._components_requests(gateway_din, self._config(request, answer)))
+            return tuple(self._components_requests(gateway_din, self._config(request, answer), step.path == "v1r"))
         return ()
+
+    def _leader_requests(self, din: str) -> tuple[Request, ...]:
+        """The leader's config, firmware and device-controller reads, on this scrape's path (and a due probe)."""
+        assert self.queries is not None  # no request is made without
+        controller = self.queries.queries["device_controller"]
+        interval = self.tcfg.min_interval_seconds
+        label = f"tedapi:{controller.operation}"
+        if self._lan():
+            return (
+                self._v1r_request(
+                    envelope.bare_config_request(din), "config", None, CONFIG_INTERVAL_SECONDS, "tedapi:config", din
+                ),
+                self._v1r_request(
+                    envelope.bare_firmware_request(din),
+                    "firmware",
+                    None,
+                    FIRMWARE_INTERVAL_SECONDS,
+                    "tedapi:firmware",
+                    din,
+                ),
+                self._v1r_request(
+                    envelope.bare_query_request(din, controller), "controller", None, interval, label, din
+                ),
+            )
+        gateway = Route(din)
+        post = envelope.PATH
+        out = [
+            self._request(
+                "POST", post, envelope.config_request(gateway), "config", None, CONFIG_INTERVAL_SECONDS, unit=din
+            ),
+            self._request(
+                "POST", post, envelope.firmware_request(gateway), "firmware", None, FIRMWARE_INTERVAL_SECONDS, unit=din
+            ),
+            self._request(
+                "POST",
+                post,
+                envelope.query_request(gateway, controller),
+                "controller",
+                None,
+                interval,
+                label=label,
+                unit=din,
+            ),
+        ]
+        if self.signer is not None and self.signer.failover.take_probe():
+            # On WiFi after a LAN failover: one cheap read asks whether the LAN answers again.
+            body = envelope.bare_firmware_request(din)
+            out.append(self._v1r_request(body, "firmware", None, 1.0, "tedapi:v1r_probe", din, probe=True))
+        return tuple(out)
 
     def _config(self, request: Request, answer: Fetched) -> dict[str, Any]:
         """config.json of an answer, parsed once per answer (follow-ups and mapping both need it)."""
-        made = self._configs.get(answer, partial(_decoded, request, answer, envelope.config_answer))
+        bare = self._step(request).path == "v1r"
+        parse = partial(envelope.config_answer, bare=bare)
+        made = self._configs.get(answer, partial(_decoded, request, answer, parse))
         if made.error is not None:
             raise made.error
         assert made.value is not None
         return made.value
 
-    def _components_requests(self, din: str | None, config: dict[str, Any]) -> list[Request]:
+    def _components_requests(self, din: str | None, config: dict[str, Any], lan: bool) -> list[Request]:
+        """The components query of each Powerwall 3: the leader's on this scrape's path, followers over
+        WiFi only (over v1r the leader would answer for them with its own data)."""
         assert self.queries is not None
         query = self.queries.queries.get("components")
         pw3 = [b for b in blocks(config) if b.is_pw3 and DIN_RE.match(b.din)]
@@ -225,21 +345,25 @@ class TedapiSource(Source):
         if din is None or query is None or not pw3:
             return []
         interval = self.tcfg.min_interval_seconds
-        if len(pw3) == 1:
-            route = Route(din)
-            return [
-                self._request(
-                    "POST",
-                    route.path,
-                    envelope.query_request(route, query),
-                    "components",
-                    pw3[0],
-                    interval,
-                    label=f"tedapi:{query.operation}",
-                )
-            ]
+        leader = next((b for b in pw3 if b.din == din), pw3[0])
+        single = len(pw3) == 1
         out = []
-        for block in pw3:
+        if lan:
+            label = f"tedapi:{query.operation}" if single else f"tedapi:{query.operation}:{leader.din}"
+            body = envelope.bare_query_request(din, query)
+            out.append(self._v1r_request(body, "components", leader, interval, label, leader.din))
+            followers = [b for b in pw3 if b is not leader]
+            if not self.tcfg.wifi:
+                self._note_uncovered(tuple(b.din for b in followers))
+                return out
+        elif single:
+            route = Route(din)
+            body = envelope.query_request(route, query)
+            label = f"tedapi:{query.operation}"
+            return [self._request("POST", route.path, body, "components", pw3[0], interval, label=label, unit=din)]
+        else:
+            followers = pw3
+        for block in followers:
             route = Route(block.din, leader=din)
             out.append(
                 self._request(
@@ -250,9 +374,25 @@ class TedapiSource(Source):
                     block,
                     interval,
                     label=f"tedapi:{query.operation}:{block.din}",
+                    unit=block.din,
                 )
             )
         return out
+
+    def _note_uncovered(self, followers: tuple[str, ...]) -> None:
+        """Say once (per set of units) which follower Powerwall 3s no configured path reads."""
+        with self._lock:
+            if followers == self._uncovered:
+                return
+            self._uncovered = followers
+        if followers:
+            log.warning(
+                "gateway %s: follower Powerwall 3 unit(s) %s are not read: v1r reaches the leader only. To read "
+                "them, add the WiFi path too (tedapi.gateway_password_file and tedapi.address, the gateway's "
+                "access point) on a host that joins the gateway's WiFi",
+                self.cfg.name,
+                ", ".join(followers),
+            )
 
     # ---- answers ----------------------------------------------------------------------------
     def collect(self, request: Request, answer: Fetched, out: Output) -> None:
@@ -263,17 +403,26 @@ class TedapiSource(Source):
             raise FetchError("decode", f"{request.label}: {exc}", answer.status) from None
 
     def _collect(self, step: _Step, request: Request, answer: Fetched, out: Output) -> None:
+        bare = step.path == "v1r"
+        if bare and step.kind == "components" and step.block is not None and step.block.din != self._din:
+            # Over v1r the leader answers for any recipient with its own data: never under another name.
+            raise FetchError("decode", f"{request.label}: a follower is never read over v1r")
+        if step.unit:
+            with self._lock:
+                if len(self._paths) >= 64 and step.unit not in self._paths:
+                    self._paths.clear()
+                self._paths[step.unit] = step.path
         if step.kind == "din":
             out.decoded["tedapi:din"] = _din(answer.body)
         elif step.kind == "config":
             out.decoded["tedapi:config"] = self._config(request, answer)
         elif step.kind == "firmware":
-            system = envelope.firmware_answer(answer.body)
+            system = envelope.firmware_answer(answer.body, bare)
             with self._lock:
                 self._firmware = system
             out.decoded["tedapi:firmware"] = system
         elif step.kind in ("controller", "components"):
-            data = self._query_data(request, answer, out.ms)
+            data = self._query_data(request, answer, out.ms, bare)
             firmware = self._firmware.version if self._firmware else None
             if step.kind == "controller":
                 with self._lock:
@@ -293,8 +442,8 @@ class TedapiSource(Source):
         else:
             raise FetchError("decode", f"{request.label}: answer to a request this source no longer knows")
 
-    def _query_data(self, request: Request, answer: Fetched, ms: MetricSet) -> dict[str, Any]:
-        result = envelope.query_answer(answer.body)
+    def _query_data(self, request: Request, answer: Fetched, ms: MetricSet, bare: bool) -> dict[str, Any]:
+        result = envelope.query_answer(answer.body, bare)
         ms.add(QUERY_ERRORS, len(result.errors), {"endpoint": request.label})
         if result.status not in OK_STATUSES or not isinstance(result.data, dict) or not result.data:
             why = "; ".join(result.errors[:3]) or "no data"
@@ -308,6 +457,7 @@ class TedapiSource(Source):
         out.ms.add(TEDAPI_ENABLED, 1 if self.queries is not None else 0)
         if self.queries is None:
             return
+        self._path_metrics(out.ms)
         devices = decoded.get(CONTROLLER_DEVICES)
         # Firmware before 23.44 still serves vitals, which reports the same devices (the inverters
         # under their own serials): then vitals alone speaks for them, never both.
@@ -348,6 +498,22 @@ class TedapiSource(Source):
             info_labels = gateway_info_labels(decoded.get(ep.STATUS.label), decoded.get(ep.SITE_INFO.label))
             if info_labels is not None:
                 out.ms.add(GATEWAY_INFO, 1, info_labels)
+
+    def _path_metrics(self, ms: MetricSet) -> None:
+        """Which path served each unit, and the v1r domain's verdicts and clock."""
+        with self._lock:
+            paths = sorted(self._paths.items())
+        for unit, path in paths:
+            ms.add(PATH_INFO, 1, {"unit": unit, "path": path})
+        if self.signer is None:
+            return
+        stats = self.signer.stats()
+        for fault, n in sorted(stats.faults.items()):
+            ms.add(V1R_FAULTS, n, {"fault": fault})
+        if stats.key_accepted is not None:
+            ms.add(V1R_KEY_ACCEPTED, 1 if stats.key_accepted else 0)
+        if stats.clock_offset is not None:
+            ms.add(CLOCK_OFFSET, round(stats.clock_offset, 1))
 
 
 _JSON_PATHS = {r.label: r.path for r in ep.REQUESTS}

@@ -19,8 +19,9 @@ import errno
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PRIVATE_KEY_FILE = "tedapi_rsa_private.pem"
 PUBLIC_KEY_FILE = "tedapi_rsa_public.der"
@@ -151,3 +152,72 @@ def _write_new(dest: Path, data: bytes, mode: int) -> None:
             raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class KeyFileError(ValueError):
+    """A v1r key file that cannot be used (the message says why, never what the file holds)."""
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    """The owner's registered private key, loaded: what signs every v1r request.
+
+    ``repr`` names the fingerprint only, so a log line or traceback that shows it leaks nothing.
+    """
+
+    private: Any = field(repr=False)
+    public_der: bytes = field(repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_der)
+
+    def sign(self, data: bytes) -> bytes:
+        """RSASSA-PKCS1-v1_5 with SHA-512 (§6)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        return bytes(self.private.sign(data, padding.PKCS1v15(), hashes.SHA512()))
+
+    def __repr__(self) -> str:
+        return f"ClientKey(fingerprint={self.fingerprint})"
+
+
+MAX_KEY_FILE_BYTES = 65536
+
+
+def load(path: Path) -> ClientKey:
+    """Read an unencrypted PEM RSA private key (PKCS#1 or PKCS#8); raises KeyFileError or CryptographyMissingError."""
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+    except ImportError:
+        raise CryptographyMissingError(
+            "tedapi.v1r_key_file needs the 'tedapi' extra (cryptography): pip install 'powerwall-exporter[tedapi]'"
+        ) from None
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise KeyFileError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"{path} is too large to be a key file")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise KeyFileError(f"{path} is encrypted; the exporter needs an unencrypted key (0600)") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise KeyFileError(f"{path} is not a PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise KeyFileError(f"{path} holds a private key that is not RSA")
+    public_der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    return ClientKey(key, public_der)
+
+
+def loose_permissions(path: Path) -> bool:
+    """Whether the group or others may read the key file (a warning, not an error)."""
+    try:
+        return bool(path.stat().st_mode & 0o044)
+    except OSError:
+        return False

@@ -153,7 +153,7 @@ def test_random_bodies_pass_only_as_one_of_the_three_reads(body: bytes) -> None:
 
 def test_tedapi_entries_of_the_allow_list() -> None:
     posts = sorted(p for m, p in ALLOW_LIST.requests if m == "POST")
-    assert posts == ["/api/login/Basic", "/tedapi/device/<DIN>/v1", "/tedapi/v1"]
+    assert posts == ["/api/login/Basic", "/tedapi/device/<DIN>/v1", "/tedapi/v1", "/tedapi/v1r"]
     assert ("GET", "/tedapi/din") in ALLOW_LIST.requests and ("GET", "/") in ALLOW_LIST.requests
     assert not ALLOW_LIST.allows("GET", "/tedapi/v1")
     assert not ALLOW_LIST.allows("POST", "/tedapi/din")
