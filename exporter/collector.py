@@ -182,6 +182,11 @@ class GatewayScraper:
         self.accounting.observe(ms, decoded)  # reads the raw decoded JSON, adds its own series
         self.guard.metrics(ms)
         self.device_drops.record(devices, ms)  # the exporter's own counter: after the gateway counters' guard
+        for source in self.sources:
+            try:
+                source.health(ms)
+            except Exception:
+                log.exception("gateway %s: a source's health series failed (a bug: please report it)", self.name)
         _transport_metrics(self.transport.stats(), ms, (request.label for _, request, _ in results))
         self._log_undecodable(outcomes)
         self._log_changes(answered, [e for e in errors if e.reason != "decode"])

@@ -65,6 +65,11 @@ class Source:
         gateway's transport when the source is created; none: the source uses the customer session."""
         return ()
 
+    def health(self, ms: MetricSet) -> None:
+        """The exporter's own series about this source's paths (not readings of the gateway): added after
+        the counter guard, whose dips and resets are about the gateway's counters only. Default: none."""
+        return None
+
     def requests(self, view: RequestView) -> Sequence[Request]:
         """The requests of this scrape, in order of importance."""
         raise NotImplementedError

@@ -457,7 +457,6 @@ class TedapiSource(Source):
         out.ms.add(TEDAPI_ENABLED, 1 if self.queries is not None else 0)
         if self.queries is None:
             return
-        self._path_metrics(out.ms)
         devices = decoded.get(CONTROLLER_DEVICES)
         # Firmware before 23.44 still serves vitals, which reports the same devices (the inverters
         # under their own serials): then vitals alone speaks for them, never both.
@@ -499,8 +498,10 @@ class TedapiSource(Source):
             if info_labels is not None:
                 out.ms.add(GATEWAY_INFO, 1, info_labels)
 
-    def _path_metrics(self, ms: MetricSet) -> None:
+    def health(self, ms: MetricSet) -> None:
         """Which path served each unit, and the v1r domain's verdicts and clock."""
+        if self.queries is None:
+            return
         with self._lock:
             paths = sorted(self._paths.items())
         for unit, path in paths:
