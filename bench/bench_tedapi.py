@@ -384,7 +384,8 @@ def fetch_answers(sim: TedapiSim) -> tuple[TedapiSource, list[Answer]]:
     cfg = sim.gateway_config("decode")
     source = TedapiSource(cfg)
     transport = GatewayTransport(cfg, ALLOW_LIST)
-    transport.add_auth(*source.auth())
+    for auth, connections in source.auths():
+        transport.add_auth(auth, connections)
     pending = list(source.requests(transport))
     answers = []
     try:

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ DEMO_GATEWAY_PASSWORD = "DEMOGATEWAY"  # noqa: S105 - the simulator's TEDAPI pas
 # on old firmware (JSON API with vitals); the others need TEDAPI and show the per-device series it gives.
 # Subcommands beside the exporter's flags: the first argument names the module whose main() runs.
 SUBCOMMANDS = {"assets": "exporter.assets.command", "tedapi": "exporter.sources.tedapi.command"}
-DEMO_SITES = ("default", "pw2-tedapi", "pw3")
+DEMO_SITES = ("default", "pw2-tedapi", "pw3", "pw3-v1r")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         choices=DEMO_SITES,
         help="the --demo site: default (Powerwall 2, firmware before 23.44), pw2-tedapi (Powerwall 2 on "
-        "firmware 25.10 through TEDAPI) or pw3 (two Powerwall 3 with DC expansion packs, through TEDAPI); "
-        "default %(default)s",
+        "firmware 25.10 through TEDAPI), pw3 (two Powerwall 3 with DC expansion packs, through TEDAPI over "
+        "WiFi) or pw3-v1r (one Powerwall 3 with two DC expansions, through signed TEDAPI on the LAN, no gateway "
+        "password); default %(default)s",
     )
     p.add_argument(
         "--tls.fetch-certificate",
@@ -218,13 +220,15 @@ def _demo_model(site: str) -> SiteModel:
 
     if site == "pw3":
         return SiteModel.pw3(seed=1, time_scale=60.0)
+    if site == "pw3-v1r":
+        return SiteModel.pw3(seed=1, time_scale=60.0, powerwalls=1, expansions=(2,))
     if site == "pw2-tedapi":
         return SiteModel.pw2_tedapi(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
     return SiteModel(seed=1, powerwalls=2, solar_powerwall=True, time_scale=60.0)
 
 
 def _start_demo(site: str = "default") -> tuple[SimulatedGateway, Config]:
-    tedapi = site != "default"
+    tedapi, v1r = site != "default", site == "pw3-v1r"
     try:
         from exporter.simulator import SimulatedGateway, write_query_file
         from exporter.simulator.server import NoWritableTempDirError
@@ -232,7 +236,7 @@ def _start_demo(site: str = "default") -> tuple[SimulatedGateway, Config]:
         gw = SimulatedGateway(
             password=DEMO_PASSWORD,
             model=_demo_model(site),
-            gateway_password=DEMO_GATEWAY_PASSWORD if tedapi else None,
+            gateway_password=DEMO_GATEWAY_PASSWORD if tedapi and not v1r else None,
         )
     except ImportError:  # cryptography (the demo extra) missing, at import or when making the certificate
         log.error(
@@ -262,15 +266,32 @@ def _start_demo(site: str = "default") -> tuple[SimulatedGateway, Config]:
         pem = write_query_file(queries)
         public_key.write_bytes(pem)
         gw.tedapi_keys = (pem,)
-        gateway["tedapi"] = {
-            "gateway_password": DEMO_GATEWAY_PASSWORD,
+        tedapi_block: dict[str, object] = {
             "queries_file": str(queries),
             "query_public_key_file": str(public_key),
             "min_interval_seconds": 5,
         }
+        if v1r:
+            tedapi_block["v1r_key_file"] = str(_demo_v1r_key(gw))
+        else:
+            tedapi_block["gateway_password"] = DEMO_GATEWAY_PASSWORD
+        gateway["tedapi"] = tedapi_block
     # Through the same validation as a user's config file.
     config = parse_config({"gateways": [gateway], "state_file": ""})
     return gw, config
+
+
+def _demo_v1r_key(gw: SimulatedGateway) -> Path:
+    """A throwaway v1r client key in the demo's temp dir, registered and verified on its simulated gateway.
+
+    2048 bits, not the 4096 of a real key: the demo starts in a moment, and the gateway checks either alike.
+    """
+    from exporter.sources.tedapi import v1r_key
+
+    pair = v1r_key.generate(gw.tmpdir / "v1r-key", bits=2048)
+    gw.v1r_keys.add(pair.public_der, state="verified")
+    log.info("demo: v1r client key %s, registered and verified on the simulated gateway", pair.fingerprint)
+    return pair.private_path
 
 
 def _fetch_certificate(target: str, server_name: str) -> int:

@@ -62,6 +62,29 @@ def test_demo_pw3_site_shows_packs_strings_and_tedapi_health(tmp_path: Path) -> 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("pwsim-")]  # key and queries removed
 
 
+def test_demo_pw3_v1r_site_reads_the_powerwall_3_over_signed_v1r(tmp_path: Path) -> None:
+    exp = start_exporter(None, tmp_path, "--demo", "--demo.site=pw3-v1r", env={"TMPDIR": str(tmp_path)})
+    try:
+        scrape = _scrape_until(exp, "powerwall_pod_full_pack_energy_joules")
+        assert scrape.value("powerwall_up", gateway="demo") == 1
+        tedapi = {lbl["endpoint"]: v for lbl, v in scrape.samples["powerwall_scrape_endpoint_success"]}
+        tedapi = {e: v for e, v in tedapi.items() if e.startswith("tedapi:")}
+        assert {"tedapi:din", "tedapi:config", "tedapi:DeviceControllerQuery"} <= set(tedapi), tedapi
+        assert all(v == 1 for v in tedapi.values()), tedapi
+        # The built-in pack and the two DC expansions, over v1r, with the gateway's key verdict.
+        packs = {lbl["serial"] for lbl, _ in scrape.samples["powerwall_pod_full_pack_energy_joules"]}
+        assert len(packs) == 3, packs
+        assert {lbl["path"] for lbl, _ in scrape.samples["powerwall_tedapi_path_info"]} == {"v1r"}
+        assert scrape.value("powerwall_tedapi_v1r_key_accepted", gateway="demo") == 1
+        offset = scrape.value("powerwall_tedapi_clock_offset_seconds", gateway="demo")
+        assert offset is not None and abs(offset) < 2
+    finally:
+        err = exp.stop()
+    assert "Traceback" not in err, err[-2000:]
+    assert "v1r client key" in err and "PRIVATE KEY" not in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("pwsim-")]  # the key removed with the rest
+
+
 def test_demo_pw2_tedapi_site_shows_the_powerwall_2_devices(tmp_path: Path) -> None:
     exp = start_exporter(None, tmp_path, "--demo", "--demo.site=pw2-tedapi")
     try:

@@ -22,7 +22,9 @@ def test_a_minimal_block_turns_tedapi_on_with_the_gateways_address(monkeypatch: 
     monkeypatch.setenv("POWERWALL_GATEWAY_PASSWORD", "ABCDE12345")
     t = _parse({"gateway_password": "${POWERWALL_GATEWAY_PASSWORD}"})
     assert t is not None
-    assert t.gateway_password.reveal() == "ABCDE12345" and "ABCDE12345" not in repr(t)
+    assert (
+        t.gateway_password is not None and t.gateway_password.reveal() == "ABCDE12345" and "ABCDE12345" not in repr(t)
+    )
     assert (t.host, t.port, t.queries_file, t.min_interval_seconds) == ("192.0.2.10", 443, None, 30.0)
     assert DEFAULT_MIN_INTERVAL_SECONDS == 30.0
     assert parse_config({"state_file": None, "gateways": [gateway()]}).gateways[0].tedapi is None
@@ -45,7 +47,7 @@ def test_every_key_of_the_contract(tmp_path: Path) -> None:
         }
     )
     assert t is not None
-    assert t.gateway_password.reveal() == "FROMFILE99"
+    assert t.gateway_password is not None and t.gateway_password.reveal() == "FROMFILE99"
     assert (t.base_url, t.queries_file, t.query_public_key, t.min_interval_seconds) == (
         "https://192.168.91.1:443",
         queries,
