@@ -78,10 +78,16 @@ def test_demo_pw3_v1r_site_reads_the_powerwall_3_over_signed_v1r(tmp_path: Path)
         assert scrape.value("powerwall_tedapi_v1r_key_accepted", gateway="demo") == 1
         offset = scrape.value("powerwall_tedapi_clock_offset_seconds", gateway="demo")
         assert offset is not None and abs(offset) < 2
+        # No key material on any page: the private key's base64 lines, none of them.
+        (key_file,) = tmp_path.glob("pwsim-*/v1r-key/tedapi_rsa_private.pem")
+        secret_lines = [line for line in key_file.read_text().splitlines() if not line.startswith("-----")]
+        pages = b"".join(exp.get(path)[1] for path in ("/", "/metrics", "/probe?target=demo"))
+        assert not any(line.encode() in pages for line in secret_lines)
     finally:
         err = exp.stop()
     assert "Traceback" not in err, err[-2000:]
     assert "v1r client key" in err and "PRIVATE KEY" not in err
+    assert not any(line in err for line in secret_lines)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("pwsim-")]  # the key removed with the rest
 
 

@@ -55,6 +55,7 @@ FAULTS = {
 }
 NOT_VERIFIED = "authorization_not_verified"  # a registered key the unit has not verified yet (plain text)
 EMPTY_ANSWER = "empty_answer"  # neither an envelope nor a fault: a refusal too
+UNKNOWN_FAULT = "unknown"  # a fault number the docs do not list (bounded: one label value for all)
 
 
 def signed_bytes(din: str, expires_at: int, envelope: bytes) -> bytes:
@@ -101,7 +102,7 @@ def read_answer(body: bytes) -> Answer:
     code = msg.signed_message_status.message_fault
     payload = bytes(msg.protobuf_message_as_bytes)
     if code:
-        return Answer(None, FAULTS.get(code, f"fault_{code}"))
+        return Answer(None, FAULTS.get(code, UNKNOWN_FAULT))  # a label value: never the raw number
     if payload.strip() == NOT_VERIFIED_TEXT:
         return Answer(None, NOT_VERIFIED)
     if not payload:

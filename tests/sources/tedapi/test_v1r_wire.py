@@ -48,7 +48,15 @@ def test_the_real_powerwall_3_firmware_answer_reads_through_v1r() -> None:
 
 @pytest.mark.parametrize(
     ("fault", "name"),
-    [(1, "busy"), (2, "timeout"), (3, "unknown_key_id"), (4, "inactive_key"), (17, "time_expired"), (99, "fault_99")],
+    [
+        (1, "busy"),
+        (2, "timeout"),
+        (3, "unknown_key_id"),
+        (4, "inactive_key"),
+        (17, "time_expired"),
+        (99, "unknown"),
+        (2**31 - 1, "unknown"),
+    ],
 )
 def test_faults_by_name(fault: int, name: str) -> None:
     assert v1r.read_answer(_answer(None, fault)) == v1r.Answer(None, name)
