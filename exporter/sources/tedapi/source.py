@@ -345,14 +345,16 @@ class TedapiSource(Source):
         if din is None or query is None or not pw3:
             return []
         interval = self.tcfg.min_interval_seconds
-        leader = next((b for b in pw3 if b.din == din), pw3[0])
         single = len(pw3) == 1
         out = []
         if lan:
+            # Over v1r the answer is always the leader's own: it is labelled with the leader's DIN,
+            # never with a block of another (a config whose blocks all differ from it lists followers).
+            leader = next((b for b in pw3 if b.din == din), Block(din, "Powerwall3", ()))
             label = f"tedapi:{query.operation}" if single else f"tedapi:{query.operation}:{leader.din}"
             body = envelope.bare_query_request(din, query)
             out.append(self._v1r_request(body, "components", leader, interval, label, leader.din))
-            followers = [b for b in pw3 if b is not leader]
+            followers = [b for b in pw3 if b.din != din]
             if not self.tcfg.wifi:
                 self._note_uncovered(tuple(b.din for b in followers))
                 return out

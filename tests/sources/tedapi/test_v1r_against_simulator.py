@@ -21,6 +21,7 @@ import pytest
 from exporter.collector import GatewayScraper
 from exporter.config import GatewayConfig, Secret
 from exporter.config.tedapi import TedapiConfig
+from exporter.gateway.outcomes import FetchError
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.simulator.v1r_serve import V1rRecord
@@ -381,3 +382,36 @@ def test_the_same_series_over_v1r_as_over_wifi(tmp_path: Path, key_dir: Path, po
     assert len(steady) > 50
     differ = [k for k in steady if a.get(k[0], **dict(k[1])) != b.get(k[0], **dict(k[1]))]
     assert not differ, differ
+
+
+def test_a_follower_asked_over_v1r_anyway_exports_nothing(pw3: Site) -> None:
+    """The guard behind the rule: an answer to a follower's v1r request (which is the leader's own data,
+    §6) is refused, never exported under the follower's name."""
+    from exporter.sources.base import Output
+    from exporter.sources.tedapi.devices import Block
+    from exporter.sources.tedapi.envelope import bare_query_request
+    from exporter.sources.tedapi.source import TedapiSource
+
+    clock = Clock()
+    scraper = _scraper(pw3, clock)
+    model = pw3.gw.model
+    try:
+        scrape(scraper, clock)
+        (source,) = [s for s in scraper.sources if isinstance(s, TedapiSource)]
+        assert source.queries is not None
+        query = source.queries.queries["components"]
+        leader, follower = model.gateway_din, model.battery_dins[1]
+        asked = source._v1r_request(
+            bare_query_request(leader, query), "components", Block(leader, "Powerwall3", ()), 5.0, "x", leader
+        )
+        answer = scraper.transport.fetch(asked, clock() + 5)  # what a follower's request would get back
+    finally:
+        scraper.transport.close()
+    assert not isinstance(answer, FetchError), answer
+    request = source._v1r_request(
+        bare_query_request(follower, query), "components", Block(follower, "Powerwall3", ()), 5.0, "y", follower
+    )
+    out = Output(MetricSet(base_labels={"gateway": "home"}))
+    with pytest.raises(FetchError, match="never read over v1r"):
+        source.collect(request, answer, out)
+    assert not out.ms.names()
