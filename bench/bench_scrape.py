@@ -40,12 +40,12 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig, Secret, TLSConfig
 from exporter.gateway.outcomes import Fetched
 from exporter.gateway.request import Body
 from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.sources.base import Output
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST, source_of
 from exporter.web.exposition import choose

@@ -68,7 +68,6 @@ from typing import Any
 
 from bench_scrape import PASSWORD, ExporterProcess, Report, _p95, scrape_concurrently
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig, Secret, TLSConfig
 from exporter.config.tedapi import DEFAULT_MIN_INTERVAL_SECONDS, TedapiConfig
 from exporter.devices.flatten import flatten_devices
@@ -76,6 +75,7 @@ from exporter.gateway.outcomes import Fetched
 from exporter.gateway.request import Request
 from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import write_query_file
 from exporter.sources.base import Output
 from exporter.sources.registry import ALLOW_LIST

@@ -112,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator, config = _start_demo(args.demo_site)
     _warn_about_pins(config)
 
-    from exporter.collector import PowerwallCollector
     from exporter.reload import Reloader
+    from exporter.scrape.collector import PowerwallCollector
     from exporter.web.server import ExporterApp, ExporterServer
 
     collector = PowerwallCollector(config)

@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import NoReturn
 
-from exporter.collector import ApplySummary, PowerwallCollector
 from exporter.config import ConfigError, load_config, pin_warnings
+from exporter.scrape.collector import ApplySummary, PowerwallCollector
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from exporter.collector import GatewayScraper, PowerwallCollector
 from exporter.config import Config, GatewayConfig, parse_config
 from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
 from exporter.gateway.transport import GatewayTransport
+from exporter.scrape.collector import PowerwallCollector
+from exporter.scrape.gateway import GatewayScraper
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api.source import JsonApiSource
 from exporter.sources.registry import ALLOW_LIST

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config

@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
 from exporter.metrics.metricset import Kind, MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from tests.simtime import SIM_START
 

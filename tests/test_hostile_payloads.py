@@ -18,9 +18,9 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from exporter.accounting.flows import FLOW_PAIRS
-from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.exposition import render_openmetrics, render_text
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector

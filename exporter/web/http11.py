@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from exporter.scrape.workers import WorkerPool
 from exporter.web.http_parse import (
     Handler,
     HTTPError,
@@ -37,7 +38,6 @@ from exporter.web.http_parse import (
     parse_head,
     serialize_parts,
 )
-from exporter.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter import __version__
-from exporter.collector import GatewayStatus
 from exporter.metrics.metricset import Labels, MetricSet
+from exporter.scrape.gateway import GatewayStatus
 
 REFRESH_SECONDS = 10
 # Older than this, the page says the numbers are stale: Prometheus probably stopped scraping.

@@ -17,8 +17,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 from urllib.parse import parse_qs
 
-from exporter.collector import PowerwallCollector
 from exporter.reload import Reloader, ReloadError
+from exporter.scrape.collector import PowerwallCollector
 from exporter.web import exposition, landing
 from exporter.web.coalesce import Coalescer
 from exporter.web.http11 import HTTPServer

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
 from tests.conftest import SIM_PASSWORD, make_collector, only_requests

@@ -200,7 +200,7 @@ def test_metricset_refuses_a_second_family_of_the_same_name() -> None:
 
 
 def test_every_curated_name_is_at_most_256_characters() -> None:
-    import exporter.collector  # noqa: F401 - registers the collector's and client's metrics
+    import exporter.scrape.collector  # noqa: F401 - registers the collector's and client's metrics
 
     assert metricset._CURATED
     assert max(map(len, metricset._CURATED)) <= 256

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.coalesce import Coalescer
 from exporter.web.server import ExporterApp, ExporterServer

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collector import GatewayStatus, PowerwallCollector
 from exporter.metrics.metricset import MetricSet, gauge, info
+from exporter.scrape.collector import PowerwallCollector
+from exporter.scrape.gateway import GatewayStatus
 from exporter.simulator import SimulatedGateway
 from exporter.web import landing
 from exporter.web.server import ExporterApp, ExporterServer

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import SIM_PASSWORD, gateway_config

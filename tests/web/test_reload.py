@@ -22,15 +22,15 @@ import bcrypt
 import pytest
 import yaml
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config, parse_config
 from exporter.metrics.metricset import MetricSet
 from exporter.reload import Reloader, ReloadError
+from exporter.scrape.collector import PowerwallCollector
+from exporter.scrape.workers import PoolClosed, WorkerPool
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig
-from exporter.workers import PoolClosed, WorkerPool
 from tests.conftest import SIM_PASSWORD
 from tests.exporter_process import gateway_entry, start_exporter
 from tests.simtime import SIM_START

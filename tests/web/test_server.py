@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.collector import PowerwallCollector
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import IN_CI, SIM_PASSWORD, free_port, gateway_config, make_collector

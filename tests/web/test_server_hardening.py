@@ -32,8 +32,8 @@ from typing import Any, cast
 import bcrypt
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.web.http11 import HTTPServer
 from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer, parse_listen_address

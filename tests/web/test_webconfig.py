@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config, ConfigError
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig, load_web_config

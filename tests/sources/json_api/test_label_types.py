@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.exposition import render_text
 from tests.conftest import gateway_config, make_collector

@@ -11,11 +11,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from exporter.collector import GatewayScraper
 from exporter.config import GatewayConfig
 from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
-from exporter.scrapejobs import ScrapeJobs
+from exporter.scrape.gateway import GatewayScraper
+from exporter.scrape.jobs import ScrapeJobs
 from exporter.sources.registry import ALLOW_LIST
 
 START = 1000.0

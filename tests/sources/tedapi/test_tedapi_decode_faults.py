@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config
 from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SiteModel
 from exporter.sources.registry import ALLOW_LIST
 from tests.simtime import SIM_START

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import PowerwallCollector
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SiteModel
 from tests.conftest import make_collector
 from tests.simtime import SIM_START

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import GatewayScraper
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.gateway import GatewayScraper
 from exporter.simulator import SiteModel
 from tests.simtime import SIM_START
 from tests.sources.tedapi.clocked import START, Clock, clocked_scraper, scrape

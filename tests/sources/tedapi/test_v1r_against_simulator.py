@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collector import GatewayScraper
 from exporter.config import GatewayConfig, Secret
 from exporter.config.tedapi import TedapiConfig
 from exporter.gateway.outcomes import FetchError
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.gateway import GatewayScraper
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.simulator.v1r_serve import V1rRecord
 from exporter.sources.registry import ALLOW_LIST

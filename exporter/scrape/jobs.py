@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 
@@ -34,8 +35,16 @@ class ScrapeJobs:
     :data:`MAX_JOBS_PER_SCRAPE` requests are started in all.
     """
 
-    def __init__(self, transport: GatewayTransport, run: Run, gateway: str, deadline: float) -> None:
+    def __init__(
+        self,
+        transport: GatewayTransport,
+        run: Run,
+        gateway: str,
+        deadline: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._transport = transport
+        self._clock = clock
         self._run = run
         self._gateway = gateway
         self._deadline = deadline
@@ -77,13 +86,13 @@ class ScrapeJobs:
         with self._cond:
             self._pending -= 1
             if self._pending == 0:
-                self.finished_at = time.monotonic()
+                self.finished_at = self._clock()
                 self._cond.notify_all()
 
     def wait(self) -> bool:
         """Wait until every request (follow-ups included) is done or the deadline passed; True: all done."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._pending == 0, timeout=max(0.0, self._deadline - time.monotonic()))
+            return self._cond.wait_for(lambda: self._pending == 0, timeout=max(0.0, self._deadline - self._clock()))
 
     @property
     def jobs(self) -> list[Job]:
