@@ -60,6 +60,9 @@ REQUIRED_ALERTS = {
     "PowerwallAmbientTemperatureHigh",
     "PowerwallBatteryTemperatureHigh",
     "PowerwallInverterTemperatureHigh",
+    # TEDAPI over the home LAN (v1r): the client key and the clock its signatures depend on
+    "PowerwallTedapiV1rKeyNotAccepted",
+    "PowerwallTedapiClockOffset",
 }
 # Recording rules are named level:metric:operations (https://prometheus.io/docs/practices/rules/).
 RECORD_NAME = re.compile(r"[a-z][a-z_]*:powerwall_[a-z0-9_]+:[a-z0-9_]+")
@@ -172,7 +175,13 @@ def test_alert_routing_by_severity() -> None:
     assert route("alertname=PowerwallDeviceAlertActive", "severity=info", "gateway=home") == "home-owner-digest"
     assert route("alertname=PowerwallRateLimited", "severity=warning", "gateway=home") == "home-owner"
     # TEDAPI's: warnings to the home owner, and a TEDAPI device's informational alert to the digest.
-    for name in ("PowerwallTedapiFailing", "PowerwallBatteryPacksMissing", "PowerwallBatteryTemperatureHigh"):
+    for name in (
+        "PowerwallTedapiFailing",
+        "PowerwallTedapiV1rKeyNotAccepted",
+        "PowerwallTedapiClockOffset",
+        "PowerwallBatteryPacksMissing",
+        "PowerwallBatteryTemperatureHigh",
+    ):
         assert route(f"alertname={name}", "severity=warning", "gateway=home") == "home-owner"
     assert route("alertname=PowerwallDeviceAlertActive", "severity=info", "device=PCH") == "home-owner-digest"
 
