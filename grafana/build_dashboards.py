@@ -2111,7 +2111,8 @@ def tedapi_paths() -> Row:
                 "Which path served each Powerwall unit's last TEDAPI answer (unit = its DIN): v1r, signed requests "
                 "over the home LAN, or WiFi, the gateway's own access point. Followers are always read over WiFi "
                 "(v1r answers for the leader only); with both paths configured the leader falls back to WiFi after "
-                "3 failed LAN requests and returns when the LAN answers again. No value: no TEDAPI for the gateway.",
+                "3 failed LAN requests in a row (key faults do not count) and returns when a LAN probe answers "
+                "(the first after 8 minutes, then up to 2 hours apart). No value: no TEDAPI for the gateway.",
                 [target(path, "{{gateway}} {{unit}}")],
                 value_map(("1", "v1r (home LAN)", GREEN), ("2", "WiFi", BLUE)),
                 h=8,
@@ -2146,7 +2147,7 @@ def tedapi_paths() -> Row:
             ),
             ts(
                 "Gateway clock offset",
-                "The gateway's clock minus the exporter host's, from the Date header of the gateway's answers "
+                "The gateway's clock minus the exporter host's, from the Date header of the gateway's v1r answers "
                 "(whole seconds: ±1 to 2 s is noise). Positive: the host's clock is behind. v1r signatures expire "
                 f"on the gateway's clock; beyond ±{limit} s (dashed) the PowerwallTedapiClockOffset alert fires "
                 "after 10 minutes: fix the host's time synchronisation (NTP).",
