@@ -195,6 +195,16 @@ def test_an_unreachable_gateway_inhibits_its_tedapi_alert() -> None:
     assert re.fullmatch(pattern, "PowerwallTedapiFailing") and rule["equal"] == ["gateway"]
 
 
+def test_a_refused_v1r_key_inhibits_its_gateways_tedapi_alert() -> None:
+    """A refused key fails every v1r request; TEDAPI failing would point at the password or the access point."""
+    doc = yaml.safe_load(ALERTMANAGER_YML.read_text(encoding="utf-8"))
+    (rule,) = [
+        r for r in doc["inhibit_rules"] if r["source_matchers"] == ['alertname="PowerwallTedapiV1rKeyNotAccepted"']
+    ]
+    assert rule["target_matchers"] == ['alertname="PowerwallTedapiFailing"']
+    assert rule["equal"] == ["job", "instance", "gateway"]
+
+
 def test_at_least_the_required_alerts_exist() -> None:
     names = [a["alert"] for a in alerts()]
     assert len(names) == len(set(names)), "duplicate alert names"
