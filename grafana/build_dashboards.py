@@ -2112,7 +2112,8 @@ def tedapi_paths() -> Row:
                 "over the home LAN, or WiFi, the gateway's own access point. Followers are always read over WiFi "
                 "(v1r answers for the leader only); with both paths configured the leader falls back to WiFi after "
                 "3 failed LAN requests in a row (key faults do not count) and returns when a LAN probe answers "
-                "(the first after 8 minutes, then up to 2 hours apart). No value: no TEDAPI for the gateway.",
+                "(the first after 8 minutes, then up to 2 hours apart). No value: no TEDAPI answer (no tedapi: "
+                "block, or v1r only with a refused key).",
                 [target(path, "{{gateway}} {{unit}}")],
                 value_map(("1", "v1r (home LAN)", GREEN), ("2", "WiFi", BLUE)),
                 h=8,
