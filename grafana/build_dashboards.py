@@ -2087,6 +2087,81 @@ def battery_health() -> JSON:
     )
 
 
+CLOCK_OFFSET_LIMIT_S = 10  # PowerwallTedapiClockOffset fires beyond this many seconds
+
+
+def tedapi_paths() -> Row:
+    """The exporter-health row for TEDAPI's two paths: v1r (signed, home LAN) and WiFi (gateway access point).
+
+    Which path served each Powerwall unit, the v1r key faults and whether the key is accepted, and the
+    clock offset v1r signatures depend on: what the PowerwallTedapiV1rKeyNotAccepted and
+    PowerwallTedapiClockOffset runbooks send the owner to look at.
+    """
+    # One row per unit, the path as its value: 1 = v1r, 2 = wifi (info series carry the path as a label).
+    path = (
+        f'max by (gateway, unit) (powerwall_tedapi_path_info{{{S}, path="v1r"}} '
+        f'or 2 * powerwall_tedapi_path_info{{{S}, path="wifi"}})'
+    )
+    limit = CLOCK_OFFSET_LIMIT_S
+    return Row(
+        "TEDAPI paths: home LAN (v1r) and WiFi",
+        [
+            timeline(
+                "TEDAPI path per Powerwall",
+                "Which path served each Powerwall unit's last TEDAPI answer (unit = its DIN): v1r, signed requests "
+                "over the home LAN, or WiFi, the gateway's own access point. Followers are always read over WiFi "
+                "(v1r answers for the leader only); with both paths configured the leader falls back to WiFi after "
+                "3 failed LAN requests in a row (key faults do not count) and returns when a LAN probe answers "
+                "(the first after 8 minutes, then up to 2 hours apart). No value: no TEDAPI answer (no tedapi: "
+                "block, or v1r only with a refused key).",
+                [target(path, "{{gateway}} {{unit}}")],
+                value_map(("1", "v1r (home LAN)", GREEN), ("2", "WiFi", BLUE)),
+                h=8,
+            ),
+            timeline(
+                "v1r key accepted",
+                "Whether the gateway accepted the v1r client key in its last answer (Refused: the last answer was "
+                "a key fault, see v1r faults; the PowerwallTedapiV1rKeyNotAccepted alert after 15 minutes). No "
+                "value: v1r not configured or not asked yet.",
+                [target(f"powerwall_tedapi_v1r_key_accepted{{{S}}}", "{{gateway}}")],
+                value_map(("1", "Accepted", GREEN), ("0", "Refused", RED)),
+                h=8,
+            ),
+            ts(
+                "v1r faults",
+                "Faults the gateway answered to v1r requests per interval, by Tesla's fault name. Key faults "
+                "(unknown_key_id, authorization_not_verified, inactive_key, invalid_signature, wrong_personalization, "
+                "insufficient_privileges, not_provisioned_with_identity) need the owner: register or verify the key "
+                "(runbook PowerwallTedapiV1rKeyNotAccepted); busy and timeout are transient; time_expired and "
+                "time_to_live_too_long point at the clock (Gateway clock offset).",
+                [
+                    target(
+                        "sum by (gateway, fault) "
+                        f"(increase(powerwall_tedapi_v1r_faults_total{{{S}}}[$__rate_interval]))",
+                        "{{gateway}} {{fault}}",
+                    )
+                ],
+                "short",
+                w=12,
+                decimals=0,
+                minv=0,
+            ),
+            ts(
+                "Gateway clock offset",
+                "The gateway's clock minus the exporter host's, from the Date header of the gateway's v1r answers "
+                "(whole seconds: ±1 to 2 s is noise). Positive: the host's clock is behind. v1r signatures expire "
+                f"on the gateway's clock; beyond ±{limit} s (dashed) the PowerwallTedapiClockOffset alert fires "
+                "after 10 minutes: fix the host's time synchronisation (NTP).",
+                [target(f"powerwall_tedapi_clock_offset_seconds{{{S}}}", "{{gateway}}")],
+                "s",
+                w=12,
+                steps=thresholds((None, RED), (-limit, "transparent"), (limit, RED)),
+                custom={"thresholdsStyle": {"mode": "dashed"}},
+            ),
+        ],
+    )
+
+
 def exporter_health() -> JSON:
     status = Row(
         "Status",
@@ -2295,6 +2370,7 @@ def exporter_health() -> JSON:
             ),
         ],
     )
+    tedapi = tedapi_paths()
     process = Row(
         "Exporter process",
         [
@@ -2319,7 +2395,7 @@ def exporter_health() -> JSON:
         "Powerwall / Exporter health",
         "Is the exporter up, does each gateway endpoint answer, how fast, logins and rate limits.",
         [JOB_VAR, GATEWAY_VAR],
-        [status, endpoints, process],
+        [status, endpoints, tedapi, process],
         time_from="now-6h",
     )
 

@@ -127,7 +127,15 @@ TEDAPI_CONTRACT_METRICS: frozenset[str] = _words(
     powerwall_islanding_customer_mode_info powerwall_site_shutdown
     """
 )
-CONTRACT_METRICS = CONTRACT_METRICS | ENERGY_CONTRACT_METRICS | TEDAPI_CONTRACT_METRICS
+# TEDAPI over the home LAN (v1r, signed requests): key faults, the clock its signatures depend on, and
+# which path (v1r or wifi) served each Powerwall unit.
+TEDAPI_V1R_CONTRACT_METRICS: frozenset[str] = _words(
+    """
+    powerwall_tedapi_v1r_faults_total powerwall_tedapi_v1r_key_accepted powerwall_tedapi_clock_offset_seconds
+    powerwall_tedapi_path_info
+    """
+)
+CONTRACT_METRICS = CONTRACT_METRICS | ENERGY_CONTRACT_METRICS | TEDAPI_CONTRACT_METRICS | TEDAPI_V1R_CONTRACT_METRICS
 
 
 def recorded_metrics() -> frozenset[str]:

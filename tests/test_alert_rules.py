@@ -60,6 +60,9 @@ REQUIRED_ALERTS = {
     "PowerwallAmbientTemperatureHigh",
     "PowerwallBatteryTemperatureHigh",
     "PowerwallInverterTemperatureHigh",
+    # TEDAPI over the home LAN (v1r): the client key and the clock its signatures depend on
+    "PowerwallTedapiV1rKeyNotAccepted",
+    "PowerwallTedapiClockOffset",
 }
 # Recording rules are named level:metric:operations (https://prometheus.io/docs/practices/rules/).
 RECORD_NAME = re.compile(r"[a-z][a-z_]*:powerwall_[a-z0-9_]+:[a-z0-9_]+")
@@ -172,7 +175,13 @@ def test_alert_routing_by_severity() -> None:
     assert route("alertname=PowerwallDeviceAlertActive", "severity=info", "gateway=home") == "home-owner-digest"
     assert route("alertname=PowerwallRateLimited", "severity=warning", "gateway=home") == "home-owner"
     # TEDAPI's: warnings to the home owner, and a TEDAPI device's informational alert to the digest.
-    for name in ("PowerwallTedapiFailing", "PowerwallBatteryPacksMissing", "PowerwallBatteryTemperatureHigh"):
+    for name in (
+        "PowerwallTedapiFailing",
+        "PowerwallTedapiV1rKeyNotAccepted",
+        "PowerwallTedapiClockOffset",
+        "PowerwallBatteryPacksMissing",
+        "PowerwallBatteryTemperatureHigh",
+    ):
         assert route(f"alertname={name}", "severity=warning", "gateway=home") == "home-owner"
     assert route("alertname=PowerwallDeviceAlertActive", "severity=info", "device=PCH") == "home-owner-digest"
 
@@ -184,6 +193,16 @@ def test_an_unreachable_gateway_inhibits_its_tedapi_alert() -> None:
     (target,) = rule["target_matchers"]
     pattern = target.split("=~", 1)[1].strip('"')
     assert re.fullmatch(pattern, "PowerwallTedapiFailing") and rule["equal"] == ["gateway"]
+
+
+def test_a_refused_v1r_key_inhibits_its_gateways_tedapi_alert() -> None:
+    """A refused key fails every v1r request; TEDAPI failing would point at the password or the access point."""
+    doc = yaml.safe_load(ALERTMANAGER_YML.read_text(encoding="utf-8"))
+    (rule,) = [
+        r for r in doc["inhibit_rules"] if r["source_matchers"] == ['alertname="PowerwallTedapiV1rKeyNotAccepted"']
+    ]
+    assert rule["target_matchers"] == ['alertname="PowerwallTedapiFailing"']
+    assert rule["equal"] == ["job", "instance", "gateway"]
 
 
 def test_at_least_the_required_alerts_exist() -> None:

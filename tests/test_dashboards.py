@@ -273,6 +273,24 @@ def test_dashboard_contents_cover_issue_11() -> None:
     assert not unused, f"issue-11 metrics no dashboard shows: {sorted(unused)}"
 
 
+def test_exporter_health_shows_the_tedapi_paths() -> None:
+    """The panels the v1r runbooks send the owner to: path per unit, key, faults, clock offset at ±10 s."""
+    by_title = {p["title"]: p for p in panels(DASHBOARDS["powerwall-exporter.json"])}
+    wanted = {
+        "TEDAPI path per Powerwall": "powerwall_tedapi_path_info",
+        "v1r key accepted": "powerwall_tedapi_v1r_key_accepted",
+        "v1r faults": "powerwall_tedapi_v1r_faults_total",
+        "Gateway clock offset": "powerwall_tedapi_clock_offset_seconds",
+    }
+    for title, metric in wanted.items():
+        assert title in by_title, f"exporter health has no panel {title!r}"
+        assert any(metric in t["expr"] for t in by_title[title]["targets"]), f"{title}: does not show {metric}"
+    offset = by_title["Gateway clock offset"]["fieldConfig"]["defaults"]
+    assert offset["unit"] == "s"
+    steps = [s["value"] for s in offset["thresholds"]["steps"]]
+    assert steps == [None, -10, 10], "the dashed lines must sit where PowerwallTedapiClockOffset fires"
+
+
 def test_grafana_provisioning_files() -> None:
     ds = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text())
     (source,) = ds["datasources"]

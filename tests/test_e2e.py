@@ -125,6 +125,10 @@ ALLOWED_EMPTY_NO_TEDAPI: dict[str, str] = {
     **{f"powerwall-devices/Battery packs/{ref}": _TEDAPI_ONLY + " (the Powerwall 3 aggregator)" for ref in "ABC"},
     "powerwall-devices/Fan speed/A": _TEDAPI_ONLY,
     **{f"powerwall-exporter/TEDAPI/{ref}": "no tedapi: block for this gateway" for ref in "AB"},
+    **{
+        f"powerwall-exporter/{title}/A": "no tedapi: block for this gateway (TEDAPI's paths, v1r key and clock)"
+        for title in ("TEDAPI path per Powerwall", "v1r key accepted", "v1r faults", "Gateway clock offset")
+    },
 }
 # Empty for the Powerwall 3 site only: panels of series a Powerwall 3 has no source for. Keep this small:
 # a panel that can be fed on both generations should be (see block_or_packs and block_or_inverter in
