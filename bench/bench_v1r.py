@@ -24,8 +24,9 @@ bench_tedapi), interleaved scrape by scrape so a change in the machine's load hi
 
 * **wifi**: the leader and the follower over WiFi (HTTP Basic, ``/tedapi/v1``): the baseline;
 * **v1r**: the leader over v1r, the follower over WiFi (a configured gateway password and key): the
-  same data as WiFi, the same series (tests/sources/tedapi/test_v1r_against_simulator.py proves it),
-  so the ratio compares like with like: **the verdict is this ratio**;
+  same data as WiFi, the same series plus the v1r domain's own few (faults, key, clock;
+  tests/sources/tedapi/test_v1r_against_simulator.py proves it), so the ratio compares like with
+  like: **the verdict is this ratio**;
 * **v1r alone**: no gateway password: the leader over v1r, the follower not read at all (v1r
   reaches the leader only), so it reads less; its ratio is reported, not judged.
 
