@@ -99,13 +99,23 @@ RENDER, _ = choose("text/plain; version=0.0.4")  # what /probe serves a Promethe
 
 # ---------------------------------------------------------------------------------- simulator
 def _sim_main(
-    conn: multiprocessing.connection.Connection, profile: str, pem: bytes, model_args: dict[str, Any]
+    conn: multiprocessing.connection.Connection,
+    profile: str,
+    pem: bytes,
+    model_args: dict[str, Any],
+    v1r_keys: tuple[bytes, ...] = (),
 ) -> None:
-    """Child process: a simulated TEDAPI site answering commands from the parent over ``conn``."""
+    """Child process: a simulated TEDAPI site answering commands from the parent over ``conn``.
+
+    ``v1r_keys``: PKCS#1 DER public keys registered (verified) for v1r, so bench_v1r's signed requests
+    are accepted; the gateway verifies each signature here, in its own process, not on our CPU.
+    """
     from exporter.simulator import SimulatedGateway, SiteModel
 
     model = getattr(SiteModel, profile)(seed=5, **model_args)
     gw = SimulatedGateway(password=PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
+    for der in v1r_keys:
+        gw.v1r_keys.add(der, state="verified")
     gw.start()
     conn.send({"url": gw.url, "port": gw.port, "cert_pem": gw.cert_pem})
     while True:
@@ -118,6 +128,8 @@ def _sim_main(
         elif cmd == "counts":
             tedapi = gw.tedapi_requests
             conn.send({"tedapi": Counter(tedapi), "json": sum(1 for r in gw.requests if r.path.startswith("/api/"))})
+        elif cmd == "v1r":  # (kind, verdict) -> requests: records are the gateway's word, not ours
+            conn.send(Counter((r.kind, r.verdict) for r in gw.v1r_requests))
     gw.stop()
     conn.send(None)
 
@@ -143,11 +155,13 @@ class TedapiSim:
         queries: Path,
         key: Path,
         model_args: dict[str, Any] | None = None,
+        v1r_keys: tuple[bytes, ...] = (),
     ) -> None:
-        """``model_args``: more :class:`SiteModel` parameters (e.g. ``powerwalls``) for the profile."""
+        """``model_args``: more :class:`SiteModel` parameters (e.g. ``powerwalls``) for the profile;
+        ``v1r_keys``: public keys (PKCS#1 DER) the gateway accepts, verified, on ``/tedapi/v1r``."""
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        args = (child, profile, key.read_bytes(), model_args or {})
+        args = (child, profile, key.read_bytes(), model_args or {}, v1r_keys)
         self._proc = ctx.Process(target=_sim_main, args=args, daemon=True)
         self._proc.start()
         info = self._conn.recv()
@@ -166,6 +180,12 @@ class TedapiSim:
         self._conn.send("counts")
         got = self._conn.recv()
         return Counts(got["tedapi"], got["json"])
+
+    def v1r_verdicts(self) -> Counter[tuple[str, str]]:
+        """(kind, verdict) -> v1r requests since the last :meth:`clear`, as the gateway judged them."""
+        self._conn.send("v1r")
+        got: Counter[tuple[str, str]] = self._conn.recv()
+        return got
 
     def stop(self) -> None:
         self._conn.send("stop")
@@ -328,6 +348,7 @@ def _profile(collector: PowerwallCollector, label: str, rounds: int) -> None:
 
 # Where a function's own time goes, by the file it is defined in (first match wins).
 LAYERS = (
+    ("v1r signing and its vetting (cryptography: RSA)", ("cryptography", "/v1r_key.py")),
     ("TLS, sockets (ssl, socket, select)", ("/ssl.py", "/socket.py", "_ssl.", "'select", "selectors")),
     ("http.client, email, urllib3, requests", ("/http/client.py", "/email/", "/urllib3/", "/requests/")),
     ("protobuf", ("/google/protobuf/", "_pb2")),

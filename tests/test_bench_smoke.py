@@ -6,6 +6,7 @@ script still works against the current exporter and simulator.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -58,3 +59,21 @@ def test_bench_tedapi_memory_quick_runs() -> None:
     out = run_quick("bench_tedapi_memory.py")
     for line in ("DeviceControllerQuery answer", "8 scraper(s): peak RSS (VmHWM)", "peak RSS, 8 scrapers / 1 scraper"):
         assert line in out, out
+
+
+def test_bench_v1r_quick_runs() -> None:
+    out = run_quick("bench_v1r.py")
+    for line in (
+        "key generation (wall / CPU)",
+        "wifi: CPU per cold scrape, median / p90",
+        "v1r: CPU per cold scrape, median / p90",
+        "v1r: signing CPU per cold scrape",
+        "v1r / wifi, median (same data)",
+        "ClientKey.sign of a query:DeviceControllerQuery",
+    ):
+        assert line in out, out
+    # Every v1r request of a cold scrape was signed and accepted (the leader's four reads), the
+    # follower still went over WiFi, and the verdict line is there whatever it says on this machine.
+    assert "v1r: requests per cold scrape (v1r signed + other TEDAPI + JSON, at the simulator): 4.0 + 2.0 + 3.0" in out
+    assert "all verdict ok" in out, out
+    assert re.search(r"^v1r/wifi CPU ratio: \d+\.\d\d \(target <= 1\.5\): (OK|MISS)$", out, re.M), out
