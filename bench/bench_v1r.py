@@ -60,10 +60,10 @@ from pathlib import Path
 from bench_scrape import Report
 from bench_tedapi import RENDER, TedapiSim, _profile
 
-from exporter.collector import PowerwallCollector
 from exporter.config import Config, GatewayConfig
 from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.metricset import MetricSet
+from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import write_query_file
 from exporter.sources.tedapi import v1r, v1r_key
 from exporter.sources.tedapi.envelope import describe_bare

