@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from exporter.clock import SYSTEM_CLOCK, Clock
 from exporter.config import Config, GatewayConfig, parse_config
 from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
@@ -72,8 +73,10 @@ def gateway_config(gw: SimulatedGateway, name: str = "home", **overrides: Any) -
     return replace(cfg, **{"timeout_seconds": 5.0, "min_interval_seconds": 0.0, **overrides})
 
 
-def make_collector(*gateways: GatewayConfig, state_file: Path | None = None) -> PowerwallCollector:
-    return PowerwallCollector(Config(gateways=tuple(gateways), state_file=state_file))
+def make_collector(
+    *gateways: GatewayConfig, state_file: Path | None = None, clock: Clock = SYSTEM_CLOCK
+) -> PowerwallCollector:
+    return PowerwallCollector(Config(gateways=tuple(gateways), state_file=state_file), clock=clock)
 
 
 @pytest.fixture

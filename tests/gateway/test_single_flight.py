@@ -12,25 +12,18 @@ import pytest
 from exporter.gateway.cache import NOT_SUPPORTED_TTL_SECONDS, SingleFlight
 from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Request
+from tests.clocks import ManualClock
 
 HOUR = Request("GET", "/tedapi/din", auth="tedapi", min_interval_seconds=3600.0, label="tedapi:din")
 OPTIONAL = Request("GET", "/api/devices/vitals", optional=True, label="/api/devices/vitals")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _answer(clock: Clock) -> Fetched:
+def _answer(clock: ManualClock) -> Fetched:
     return Fetched(HOUR.path, 200, b"1232100-00-E--TG0123456789AB", 0.01, clock())
 
 
 def test_a_failure_is_shared_by_its_flight_and_never_reused_after_it() -> None:
-    clock = Clock()
+    clock = ManualClock()
     flight = SingleFlight(5.0, clock)
     future, lead = flight.lookup(HOUR)
     follower, follows = flight.lookup(HOUR)  # a concurrent scraper: waits for the same attempt
@@ -55,7 +48,7 @@ def test_a_failure_is_shared_by_its_flight_and_never_reused_after_it() -> None:
 
 
 def test_a_failure_drops_the_expired_answer_it_was_to_replace() -> None:
-    clock = Clock()
+    clock = ManualClock()
     flight = SingleFlight(5.0, clock)
     first, _ = flight.lookup(HOUR)
     flight.finish(HOUR, first, _answer(clock), "home")
@@ -68,7 +61,7 @@ def test_a_failure_drops_the_expired_answer_it_was_to_replace() -> None:
 
 
 def test_not_supported_is_remembered_for_the_time_its_log_line_says(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = ManualClock()
     flight = SingleFlight(5.0, clock)
     future, _ = flight.lookup(OPTIONAL)
     with caplog.at_level(logging.INFO):
@@ -86,7 +79,7 @@ def test_not_supported_is_remembered_for_the_time_its_log_line_says(caplog: pyte
 
 
 def test_an_answer_that_does_not_decode_is_discarded_but_a_newer_one_stays() -> None:
-    clock = Clock()
+    clock = ManualClock()
     flight = SingleFlight(5.0, clock)
     future, _ = flight.lookup(HOUR)
     garbage = _answer(clock)

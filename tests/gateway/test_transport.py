@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -16,6 +15,7 @@ from exporter.gateway.transport import GatewayTransport
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST
+from tests.clocks import ManualClock
 from tests.conftest import deadline, gateway_config, make_collector, make_transport
 
 
@@ -73,13 +73,11 @@ def test_429_silences_the_gateway_for_the_cooldown(sim: SimulatedGateway) -> Non
 
 def test_login_429_is_tried_at_most_twice_in_12_seconds(sim: SimulatedGateway) -> None:
     sim.faults.login_status = 429
-    collector = make_collector(gateway_config(sim))
-    end = time.monotonic() + 12
-    scrapes = 0
-    while time.monotonic() < end and scrapes < 60:
+    clock = ManualClock()
+    collector = make_collector(gateway_config(sim), clock=clock.clock)
+    for _ in range(60):  # 12 s of scrapes every 0.2 s, on the collector's clock
         assert collector.scrape(timeout=2).get("powerwall_up") == 0
-        scrapes += 1
-        time.sleep(0.1)
+        clock.advance(0.2)
     logins = [r for r in sim.requests if r.path == LOGIN_PATH]
     assert 1 <= len(logins) <= 2
     assert collector.scrape().get("powerwall_gateway_cooldown_seconds") >= 280  # type: ignore[operator]

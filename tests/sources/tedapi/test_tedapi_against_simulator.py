@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.sources.registry import ALLOW_LIST
 from exporter.sources.tedapi.envelope import describe
+from tests.clocks import ManualClock
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector
 from tests.simtime import SIM_START
 
@@ -138,14 +138,17 @@ def test_a_powerwall_3_site_shows_every_pack_string_and_alert(pw3: Site) -> None
 
 
 def test_scraping_every_half_second_keeps_tedapi_on_its_cadence(pw3: Site, caplog: pytest.LogCaptureFixture) -> None:
-    """20 s of scrapes every 0.5 s, min_interval_seconds 5: no TEDAPI request more than ceil(20/5)+2 times."""
-    collector = make_collector(pw3.cfg)
+    """20 s of scrapes every 0.5 s, min_interval_seconds 5: no TEDAPI request more than ceil(20/5)+2 times.
+
+    On the collector's clock, driven by the test: 41 scrapes at simulated half seconds, no sleeping.
+    """
+    clock = ManualClock()
+    collector = make_collector(pw3.cfg, clock=clock.clock)
     caplog.set_level(logging.DEBUG)
     try:
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
+        for _ in range(41):
             collector.scrape()
-            time.sleep(0.5)
+            clock.advance(0.5)
         text = "\n".join(caplog.messages)
     finally:
         collector.close()
@@ -162,13 +165,13 @@ def test_scraping_every_half_second_keeps_tedapi_on_its_cadence(pw3: Site, caplo
 
 def test_a_wrong_gateway_password_costs_tedapi_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     site = start_site(tmp_path, SiteModel.pw3(start_time=SIM_START), password="wrong-gateway-password")
-    collector = make_collector(site.cfg)
+    clock = ManualClock()
+    collector = make_collector(site.cfg, clock=clock.clock)
     try:
         with caplog.at_level(logging.INFO):
-            end = time.monotonic() + 12
-            while time.monotonic() < end:
+            for _ in range(25):  # 12 s of scrapes every 0.5 s, on the collector's clock
                 ms = collector.scrape()
-                time.sleep(0.5)
+                clock.advance(0.5)
     finally:
         collector.close()
         site.gw.stop()

@@ -19,8 +19,9 @@ import pytest
 from exporter.metrics.metricset import MetricSet
 from exporter.scrape.gateway import GatewayScraper
 from exporter.simulator import SiteModel
+from tests.clocks import START
 from tests.simtime import SIM_START
-from tests.sources.tedapi.clocked import START, Clock, clocked_scraper, scrape
+from tests.sources.tedapi.clocked import Clock, clocked_scraper, scrape
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
 
 BUDGET = 2.0  # seconds per scrape; also how long a hanging request really blocks the test
