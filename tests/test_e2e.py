@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
+from exporter.sources.tedapi import v1r_key
 from tests.conftest import SIM_PASSWORD, free_port, require_fixtures
 from tests.e2e_support import (
     PanelQuery,
@@ -229,8 +230,13 @@ def exporter_config(
 
     pw3 = gateway(PW3_GW, pw3_gw)
     del pw3["battery_commission_date"]  # a Powerwall 3's config.json has one (test_powerwall_3_battery_health)
+    # Both TEDAPI paths, as a Powerwall 3 owner with a registered key and a WiFi client would have
+    # them: the leader over signed v1r on the LAN address, the follower over WiFi (here the same
+    # simulated host, which serves both).
     pw3["tedapi"] = {
+        "v1r_key_file": str(work / "v1r-key" / "tedapi_rsa_private.pem"),
         "gateway_password": PW3_GATEWAY_PASSWORD,
+        "address": pw3_gw.url,
         "queries_file": str(work / "tedapi-queries.json"),
         "query_public_key_file": str(work / "tedapi-query-key.pem"),
         "min_interval_seconds": 2,
@@ -273,6 +279,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             tedapi_keys=[pem],
         ).start()
         cleanup.callback(pw3_gw.stop)
+        client_key = v1r_key.generate(work / "v1r-key", bits=2048)  # 4096 in real life: slower, no different
+        pw3_gw.v1r_keys.add(client_key.public_der, state="verified")
 
         config = work / "exporter.yml"
         config.write_text(yaml.safe_dump(exporter_config(model_gw, replay_gw, pw3_gw, work)))
