@@ -44,6 +44,9 @@ class MetricDef:
     name: str
     kind: Kind
     help: str
+    # Name without the type suffix, as the OpenMetrics family name wants it: computed once, since
+    # every sample added and every family rendered asks for it.
+    family_name: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.name.startswith(PREFIX):
@@ -53,12 +56,7 @@ class MetricDef:
             raise ValueError(f"{self.kind.value} metric {self.name!r} must end in {suffix!r}")
         if self.kind is Kind.GAUGE and self.name.endswith(RESERVED_SUFFIXES):
             raise ValueError(f"gauge {self.name!r} must not end in a reserved suffix {RESERVED_SUFFIXES}")
-
-    @property
-    def family_name(self) -> str:
-        """Name without the type suffix, as the OpenMetrics family name wants it."""
-        suffix = _SUFFIX[self.kind]
-        return self.name[: -len(suffix)] if suffix else self.name
+        object.__setattr__(self, "family_name", self.name[: -len(suffix)] if suffix else self.name)
 
 
 # Every name a curated family occupies in either exposition format (sample names and OpenMetrics
