@@ -50,7 +50,7 @@ DASHBOARDS = load_dashboards()
 
 
 def builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_dashboards", GRAFANA / "build_dashboards.py")
+    spec = importlib.util.spec_from_file_location("build_dashboards", GRAFANA / "builder" / "kit.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules

@@ -31,7 +31,7 @@ log = logging.getLogger("build_dashboards")
 JSON = dict[str, Any]
 
 SCHEMA_VERSION = 41
-OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+OUT_DIR = Path(__file__).resolve().parents[1] / "dashboards"
 DS: JSON = {"type": "prometheus", "uid": "${datasource}"}
 J_TO_KWH = "3.6e6"  # joules per kWh
 NAMEPLATE_KWH = 13.5  # Powerwall 2 / 2+ / 3 usable energy on the data sheet
