@@ -9,18 +9,16 @@ The end-to-end test (test_e2e.py) then checks that the queries return data again
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
+from grafana.builder.render import render
 from tests.conftest import free_port
 from tests.e2e_support import (
     CONTRACT_METRICS,
@@ -49,15 +47,6 @@ FIXED_WINDOWS_OK = {"[30d]"}
 DASHBOARDS = load_dashboards()
 
 
-def builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_dashboards", GRAFANA / "builder" / "kit.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in iter_panels(dashboard) if p["type"] != "row"]
 
@@ -68,7 +57,7 @@ def variables(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_generated_files_are_up_to_date() -> None:
     """grafana/dashboards/*.json and grafana/README.md must be exactly what the builder writes."""
-    rendered: dict[str, str] = builder().render()
+    rendered = render()
     on_disk = {f"dashboards/{p.name}": p.read_text(encoding="utf-8") for p in DASHBOARD_DIR.glob("*.json")}
     on_disk["README.md"] = (GRAFANA / "README.md").read_text(encoding="utf-8")
     assert set(on_disk) == set(rendered), "dashboard files differ from the builder's list"
