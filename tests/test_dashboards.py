@@ -2,7 +2,8 @@
 
 Why: Grafana itself cannot run here, so the things that break dashboards in practice are checked
 directly — provisioning-hostile `__inputs`, panels without a unit, queries that ignore the
-gateway/job variables or use a metric name that is not in the contract, stale generated JSON — and
+gateway/job variables or use a metric name the exporter does not expose (no golden exposition has it)
+and no shipped recording rule writes, stale generated JSON — and
 every query is sent to a real (empty) Prometheus so a syntax error fails here, not in a user's Grafana.
 The end-to-end test (test_e2e.py) then checks that the queries return data against the exporter.
 """
@@ -21,9 +22,9 @@ import yaml
 from grafana.builder.render import render
 from tests.conftest import free_port
 from tests.e2e_support import (
-    CONTRACT_METRICS,
     DASHBOARD_DIR,
     ENERGY_CONTRACT_METRICS,
+    EXPOSED_METRICS,
     GRAFANA,
     RECORDED_METRICS,
     RULES_FILES,
@@ -151,12 +152,13 @@ def all_queries() -> Iterator[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("key", "expr"), [(k, e) for k, e, _ in all_queries()], ids=[k for k, _, _ in all_queries()])
-def test_queries_filter_by_job_and_gateway_and_use_contract_metrics(key: str, expr: str) -> None:
+def test_queries_filter_by_job_and_gateway_and_use_exposed_metrics(key: str, expr: str) -> None:
     selectors = metric_selectors(expr)
     assert selectors, f"{key}: no metric in {expr!r}"
     for metric, block in selectors:
-        assert metric in CONTRACT_METRICS | STANDARD_METRICS | RECORDED_METRICS, (
-            f"{key}: {metric} is neither in the metric contract nor a shipped recording rule"
+        assert metric in EXPOSED_METRICS | STANDARD_METRICS | RECORDED_METRICS, (
+            f"{key}: {metric} is in no golden exposition (tests/golden/*.prom), no shipped recording rule "
+            "and not one of Prometheus's own series"
         )
         assert 'job=~"$job"' in block, f"{key}: {metric} not filtered by $job"
         # powerwall_* series carry `gateway` (except the exporter's own build info), and so do the
@@ -168,6 +170,18 @@ def test_queries_filter_by_job_and_gateway_and_use_contract_metrics(key: str, ex
             f"{key}: hard-coded window {window}"
         )
     assert "irate(" not in expr
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_variables_list_values_of_exposed_metrics(name: str) -> None:
+    """A variable over a metric no scrape produces would offer nothing to pick, silently."""
+    for var in variables(DASHBOARDS[name]).values():
+        if var["type"] != "query":
+            continue
+        m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", var["definition"])
+        assert m, var["definition"]
+        for metric, _ in metric_selectors(m.group(1)):
+            assert metric in EXPOSED_METRICS, f"{name}/{var['name']}: {metric} is in no golden exposition"
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
