@@ -16,13 +16,9 @@ log = logging.getLogger("build_dashboards")
 
 
 def main() -> int:
-    """Render every file and write those that changed (the output directory is created if missing)."""
-    # Run as a script, Python puts grafana/ on the path, not the repository root that grafana.builder is under.
-    if str(GRAFANA.parent) not in sys.path:
-        sys.path.insert(0, str(GRAFANA.parent))
-    from grafana.builder.render import render
+    """Render every file and write those that changed under GRAFANA (dashboards/ is created if missing)."""
+    from grafana.builder.render import render  # after __main__ below has made it importable
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     (GRAFANA / "dashboards").mkdir(parents=True, exist_ok=True)
     for name, text in render().items():
         path = GRAFANA / name
@@ -33,4 +29,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # Run as a script, Python puts grafana/ on the path, not the repository root grafana.builder is under.
+    sys.path.insert(0, str(GRAFANA.parent))
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     sys.exit(main())

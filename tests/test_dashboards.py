@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from grafana import build_dashboards
 from grafana.builder.render import render
 from tests.conftest import free_port
 from tests.e2e_support import (
@@ -64,6 +65,14 @@ def test_generated_files_are_up_to_date() -> None:
     assert set(on_disk) == set(rendered), "dashboard files differ from the builder's list"
     stale = [name for name, text in rendered.items() if on_disk[name] != text]
     assert not stale, f"regenerate with `python grafana/build_dashboards.py`: {stale}"
+
+
+def test_entry_point_writes_what_the_builder_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python grafana/build_dashboards.py`, pointed at a scratch directory: the documented command works."""
+    monkeypatch.setattr(build_dashboards, "GRAFANA", tmp_path)
+    assert build_dashboards.main() == 0
+    written = {str(p.relative_to(tmp_path)): p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == render()
 
 
 def test_six_dashboards_with_unique_uids() -> None:
