@@ -43,6 +43,7 @@ RULES_FILE = RULES_DIR / "powerwall.rules.yml"
 # Every rules file Prometheus loads (prometheus.yml: rule_files: rules/*.yml).
 RULES_FILES = sorted(RULES_DIR.glob("*.yml"))
 RULE_TESTS_DIR = DEPLOY / "prometheus" / "tests"
+GOLDEN_DIR = REPO / "tests" / "golden"
 PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"
 ALERTMANAGER_YML = DEPLOY / "alertmanager" / "alertmanager.yml"
 
@@ -148,6 +149,27 @@ def recorded_metrics() -> frozenset[str]:
 
 
 RECORDED_METRICS: frozenset[str] = recorded_metrics()
+
+_SAMPLE_NAME = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)", re.M)
+
+
+def exposed_metrics() -> frozenset[str]:
+    """Sample names of the golden expositions (tests/golden/*.prom): what the exporter really exposes.
+
+    Why the goldens rather than a list kept by hand: they are the exporter's own output for every
+    capture and simulated site (test_golden.py keeps them byte for byte), so a series renamed there
+    is renamed here, and a name no scrape produces is not here. Sample names, as PromQL sees them
+    (a counter's ``_total`` included). A series that needs configuration a golden site lacks is
+    missing until a golden case configures it (sim-pw3-v1r does so for v1r and the tariff).
+    """
+    paths = sorted(GOLDEN_DIR.glob("*.prom"))
+    if not paths:
+        raise FileNotFoundError(f"no golden expositions in {GOLDEN_DIR}")
+    # Every line that is not a # HELP/# TYPE comment is a sample, and starts with its name.
+    return frozenset(name for path in paths for name in _SAMPLE_NAME.findall(path.read_text(encoding="utf-8")))
+
+
+EXPOSED_METRICS: frozenset[str] = exposed_metrics()
 
 # Series Prometheus itself or prometheus_client's default collectors produce.
 STANDARD_METRICS: frozenset[str] = frozenset(

@@ -2,30 +2,30 @@
 
 Why: Grafana itself cannot run here, so the things that break dashboards in practice are checked
 directly — provisioning-hostile `__inputs`, panels without a unit, queries that ignore the
-gateway/job variables or use a metric name that is not in the contract, stale generated JSON — and
+gateway/job variables or use a metric name the exporter does not expose (no golden exposition has it)
+and no shipped recording rule writes, stale generated JSON — and
 every query is sent to a real (empty) Prometheus so a syntax error fails here, not in a user's Grafana.
 The end-to-end test (test_e2e.py) then checks that the queries return data against the exporter.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
+from grafana import build_dashboards
+from grafana.builder.render import render
 from tests.conftest import free_port
 from tests.e2e_support import (
-    CONTRACT_METRICS,
     DASHBOARD_DIR,
     ENERGY_CONTRACT_METRICS,
+    EXPOSED_METRICS,
     GRAFANA,
     RECORDED_METRICS,
     RULES_FILES,
@@ -49,15 +49,6 @@ FIXED_WINDOWS_OK = {"[30d]"}
 DASHBOARDS = load_dashboards()
 
 
-def builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_dashboards", GRAFANA / "build_dashboards.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in iter_panels(dashboard) if p["type"] != "row"]
 
@@ -68,12 +59,20 @@ def variables(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_generated_files_are_up_to_date() -> None:
     """grafana/dashboards/*.json and grafana/README.md must be exactly what the builder writes."""
-    rendered: dict[str, str] = builder().render()
+    rendered = render()
     on_disk = {f"dashboards/{p.name}": p.read_text(encoding="utf-8") for p in DASHBOARD_DIR.glob("*.json")}
     on_disk["README.md"] = (GRAFANA / "README.md").read_text(encoding="utf-8")
     assert set(on_disk) == set(rendered), "dashboard files differ from the builder's list"
     stale = [name for name, text in rendered.items() if on_disk[name] != text]
     assert not stale, f"regenerate with `python grafana/build_dashboards.py`: {stale}"
+
+
+def test_entry_point_writes_what_the_builder_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python grafana/build_dashboards.py`, pointed at a scratch directory: the documented command works."""
+    monkeypatch.setattr(build_dashboards, "GRAFANA", tmp_path)
+    assert build_dashboards.main() == 0
+    written = {str(p.relative_to(tmp_path)): p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == render()
 
 
 def test_six_dashboards_with_unique_uids() -> None:
@@ -162,12 +161,13 @@ def all_queries() -> Iterator[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("key", "expr"), [(k, e) for k, e, _ in all_queries()], ids=[k for k, _, _ in all_queries()])
-def test_queries_filter_by_job_and_gateway_and_use_contract_metrics(key: str, expr: str) -> None:
+def test_queries_filter_by_job_and_gateway_and_use_exposed_metrics(key: str, expr: str) -> None:
     selectors = metric_selectors(expr)
     assert selectors, f"{key}: no metric in {expr!r}"
     for metric, block in selectors:
-        assert metric in CONTRACT_METRICS | STANDARD_METRICS | RECORDED_METRICS, (
-            f"{key}: {metric} is neither in the metric contract nor a shipped recording rule"
+        assert metric in EXPOSED_METRICS | STANDARD_METRICS | RECORDED_METRICS, (
+            f"{key}: {metric} is in no golden exposition (tests/golden/*.prom), no shipped recording rule "
+            "and not one of Prometheus's own series"
         )
         assert 'job=~"$job"' in block, f"{key}: {metric} not filtered by $job"
         # powerwall_* series carry `gateway` (except the exporter's own build info), and so do the
@@ -179,6 +179,18 @@ def test_queries_filter_by_job_and_gateway_and_use_contract_metrics(key: str, ex
             f"{key}: hard-coded window {window}"
         )
     assert "irate(" not in expr
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_variables_list_values_of_exposed_metrics(name: str) -> None:
+    """A variable over a metric no scrape produces would offer nothing to pick, silently."""
+    for var in variables(DASHBOARDS[name]).values():
+        if var["type"] != "query":
+            continue
+        m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", var["definition"])
+        assert m, var["definition"]
+        for metric, _ in metric_selectors(m.group(1)):
+            assert metric in EXPOSED_METRICS, f"{name}/{var['name']}: {metric} is in no golden exposition"
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))

@@ -133,7 +133,7 @@ ALLOWED_EMPTY_NO_TEDAPI: dict[str, str] = {
 }
 # Empty for the Powerwall 3 site only: panels of series a Powerwall 3 has no source for. Keep this small:
 # a panel that can be fed on both generations should be (see block_or_packs and block_or_inverter in
-# grafana/build_dashboards.py).
+# grafana/builder/queries.py).
 _PW3_NO_BLOCK = "a Powerwall 2 battery-block reading (/api/system_status); a Powerwall 3's blocks carry none"
 _TESYNC = "the Powerwall 2 gateway's synchronizer TESYNC (vitals); a Powerwall 3 site has no TESYNC"
 ALLOWED_EMPTY_PW3: dict[str, str] = {

@@ -12,6 +12,7 @@ Values that differ from run to run (request durations, the config load time) are
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tempfile
 from collections.abc import Callable
@@ -21,10 +22,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config import Secret
+from exporter.config import Secret, TariffConfig
 from exporter.config.tedapi import TedapiConfig
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
+from exporter.sources.tedapi import v1r_key
 from exporter.web.exposition import render_text
 from tests.conftest import SIM_PASSWORD, gateway_config, make_collector, require_fixtures
 
@@ -32,7 +34,9 @@ GOLDEN = Path(__file__).parent / "golden"
 FROZEN = 1_790_000_000.0  # 2026-09-21T13:33:20Z: daylight, so solar and strings have values
 VOLATILE = re.compile(
     r"^(powerwall_scrape_duration_seconds|powerwall_scrape_endpoint_duration_seconds"
-    r"|powerwall_exporter_config_last_reload_success_timestamp_seconds)(\{.*\})? .*$"
+    r"|powerwall_exporter_config_last_reload_success_timestamp_seconds"
+    # The gateway's Date header (whole seconds) against this host's clock: between -0.5 and 0.5 s.
+    r"|powerwall_tedapi_clock_offset_seconds)(\{.*\})? .*$"
 )
 # The TEDAPI query file lives in a fresh temporary directory per run.
 ORIGIN = re.compile(r'origin="[^"]*"')
@@ -44,6 +48,8 @@ class Case:
     name: str
     make: Callable[[], SimulatedGateway]
     tedapi: bool = False
+    v1r: bool = False  # TEDAPI over the home LAN too (signed with a key the gateway verified)
+    tariff: TariffConfig | None = None
 
 
 def _replay(fw: str, vitals: bool = False) -> SimulatedGateway:
@@ -68,6 +74,26 @@ def _tedapi_model(make: Callable[..., SiteModel], **kw: object) -> SimulatedGate
     )
 
 
+@functools.cache
+def _v1r_key_file() -> Path:
+    """A throwaway v1r client key, made once per run when a v1r case needs it (2048 bits: a real key
+    has 4096, slower to make and no different here). Nothing of it reaches the exposition."""
+    directory = _QUERIES.parent / "v1r-key"
+    v1r_key.generate(directory, bits=2048)
+    return directory / v1r_key.PRIVATE_KEY_FILE
+
+
+def _v1r_model(make: Callable[..., SiteModel], **kw: object) -> SimulatedGateway:
+    gw = _tedapi_model(make, **kw)
+    gw.v1r_keys.add(v1r_key.load(_v1r_key_file()).public_der, state="verified")
+    return gw
+
+
+# A flat tariff: the price's period is "default" at any hour, so the exposition does not depend on
+# when the test runs (time-of-use periods would, the collector prices on the host's clock).
+FLAT_TARIFF = TariffConfig(currency="USD", import_price_per_kwh=0.30, export_price_per_kwh=0.08)
+
+
 CASES = [
     Case("capture-fw-21.39.1", lambda: _replay("fw-21.39.1")),
     Case("capture-pypowerwall-sim", lambda: _replay("pypowerwall-sim")),
@@ -77,22 +103,41 @@ CASES = [
     Case("sim-large", lambda: _model(seed=3, powerwalls=12, solar_powerwall=False)),
     Case("sim-pw2-tedapi", lambda: _tedapi_model(SiteModel.pw2_tedapi, seed=4, powerwalls=2), tedapi=True),
     Case("sim-pw3", lambda: _tedapi_model(SiteModel.pw3, seed=5), tedapi=True),
+    # The same site as sim-pw3, set up as the end-to-end test's Powerwall 3 (a registered v1r key
+    # and the WiFi path, a tariff): the v1r health and cost series exist only so. Diff it with
+    # sim-pw3.prom to see what they add.
+    Case("sim-pw3-v1r", lambda: _v1r_model(SiteModel.pw3, seed=5), tedapi=True, v1r=True, tariff=FLAT_TARIFF),
 ]
 
 
-def exposition(gw: SimulatedGateway, no_vitals: bool = False, tedapi: bool = False) -> str:
-    text = render_text(exposition_metrics(gw, no_vitals, tedapi), include_default=False).decode()
+def exposition(
+    gw: SimulatedGateway,
+    no_vitals: bool = False,
+    tedapi: bool = False,
+    v1r: bool = False,
+    tariff: TariffConfig | None = None,
+) -> str:
+    text = render_text(exposition_metrics(gw, no_vitals, tedapi, v1r, tariff), include_default=False).decode()
     return "\n".join(_normalise(line) for line in text.splitlines()) + "\n"
 
 
-def exposition_metrics(gw: SimulatedGateway, no_vitals: bool = False, tedapi: bool = False) -> MetricSet:
+def exposition_metrics(
+    gw: SimulatedGateway,
+    no_vitals: bool = False,
+    tedapi: bool = False,
+    v1r: bool = False,
+    tariff: TariffConfig | None = None,
+) -> MetricSet:
     """One scrape of ``gw`` as a golden case makes it (also for tests that evaluate rules on it)."""
     if no_vitals:
         gw.faults.vitals_absent = True
     cfg = gateway_config(gw, "golden")
     if tedapi:
-        t = TedapiConfig(Secret(GATEWAY_PASSWORD), cfg.host, cfg.port, _QUERIES, _QUERY_KEY)
+        key_file = _v1r_key_file() if v1r else None
+        t = TedapiConfig(Secret(GATEWAY_PASSWORD), cfg.host, cfg.port, _QUERIES, _QUERY_KEY, v1r_key_file=key_file)
         cfg = dataclasses.replace(cfg, tedapi=t)
+    if tariff is not None:
+        cfg = dataclasses.replace(cfg, energy=dataclasses.replace(cfg.energy, tariff=tariff))
     collector = make_collector(cfg)
     try:
         return collector.scrape(timeout=10.0)
@@ -110,7 +155,9 @@ def test_exposition_matches_golden_file(case: Case, request: pytest.FixtureReque
     gw = case.make()
     gw.start()
     try:
-        got = exposition(gw, no_vitals=case.name == "sim-no-vitals", tedapi=case.tedapi)
+        got = exposition(
+            gw, no_vitals=case.name == "sim-no-vitals", tedapi=case.tedapi, v1r=case.v1r, tariff=case.tariff
+        )
     finally:
         gw.stop()
     path = GOLDEN / f"{case.name}.prom"
