@@ -24,7 +24,8 @@ Curated rules (:data:`RULES`)
     not a state, e.g. a CT's ``location``). A value of the wrong type for its rule (a state that
     suddenly arrives as a number) falls through to the generic rule, so it is still exported.
 
-Units are converted to Prometheus base units here and nowhere else: ``PINV_Pout``/``PINV_Qout``
+Per-device units are converted to Prometheus base units here and nowhere else, with the factors of
+:mod:`exporter.units`: ``PINV_Pout``/``PINV_Qout``
 arrive in kW/kvar (* 1000), ``PVAC_Pout`` and the CT powers already in W/var, energies in Wh
 (* 3600 → J), temperatures in °C, frequencies in Hz, voltages in V, currents in A. TEDAPI adds
 Powerwall 3 signals in other units: ``BMS_*`` energies in kWh (* 3.6e6 → J), charges in Ah (* 3600
@@ -97,6 +98,7 @@ from typing import Any
 
 from exporter.metrics.metricset import Kind, MetricDef, counter, gauge, generic, info
 from exporter.metrics.naming import generic_gauge_name, generic_stem, with_unit
+from exporter.units import AH_TO_C, KVAR_TO_VAR, KW_TO_W, KWH_TO_J, MS_TO_S, PERCENT_TO_RATIO, WH_TO_J
 
 GENERIC_PREFIX = "powerwall_vital_"
 
@@ -136,12 +138,6 @@ DEVICE_METRICS: tuple[MetricDef, ...] = (
 )
 DEVICE_LABELS = ("device", "serial", "part_number")
 DEVICE_INFO_LABELS = (*DEVICE_LABELS, "din", "parent_din", "firmware", "manufacturer")
-
-WH_TO_J = 3600.0
-KWH_TO_J = 3_600_000.0
-AH_TO_C = 3600.0
-MS_TO_S = 0.001
-K_TO_UNIT = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +230,9 @@ CT_CURRENT = gauge("powerwall_ct_current_amperes", "Current through one CT (METE
 # fmt: off
 RULES: tuple[Rule, ...] = (
     # --- TEPINV: Powerwall battery inverter --------------------------------------------------
-    _rule(r"PINV_Pout", INVERTER_POWER, K_TO_UNIT),
+    _rule(r"PINV_Pout", INVERTER_POWER, KW_TO_W),
     _rule(r"PINV_Qout", _g("powerwall_inverter_reactive_power_var",
-          "Battery inverter reactive power (PINV_Qout, kvar scaled to var)."), K_TO_UNIT),
+          "Battery inverter reactive power (PINV_Qout, kvar scaled to var)."), KVAR_TO_VAR),
     _rule(r"PINV_Vout", INVERTER_VOLTAGE),
     _rule(r"PINV_VSplit(?P<n>[0-9])", INVERTER_PHASE_VOLTAGE, phase="{n!p}"),
     _rule(r"PINV_Fout", INVERTER_FREQUENCY),
@@ -386,7 +382,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"PCH_AmbientTemp", THERMAL_AMBIENT_TEMPERATURE),
     _rule(r"PCH_FanSpeed_(?P<fan>[A-Z])", FAN_SPEED, fan="{fan}"),
     _rule(r"PCH_FanDuty_(?P<fan>[A-Z])", _g("powerwall_fan_duty_ratio",
-          "Fan duty cycle (PCH_FanDuty_<fan>, % scaled to 0..1)."), 0.01, fan="{fan}"),
+          "Fan duty cycle (PCH_FanDuty_<fan>, % scaled to 0..1)."), PERCENT_TO_RATIO, fan="{fan}"),
     # --- BMS/HVP: Powerwall 3 battery packs, one device per pack (TEDAPI components.bms/hvp) -----
     _rule(r"BMS_nominalEnergyRemaining", POD_ENERGY_REMAINING, KWH_TO_J),
     _rule(r"BMS_nominalFullPackEnergy", POD_FULL_PACK_ENERGY, KWH_TO_J),

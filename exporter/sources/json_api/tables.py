@@ -9,8 +9,6 @@ from __future__ import annotations
 from exporter.coerce import number
 from exporter.metrics.metricset import MetricDef, counter, gauge, info
 from exporter.sources.json_api.convert import (
-    KWH_TO_J,
-    WH_TO_J,
     app_scale_ratio,
     boolean,
     except_value,
@@ -22,6 +20,7 @@ from exporter.sources.json_api.convert import (
     scaled,
 )
 from exporter.sources.json_api.table import Field, Table
+from exporter.units import KW_TO_W, KWH_TO_J, NS_TO_S, WH_TO_J
 
 
 def _meter(name: str, help: str) -> MetricDef:
@@ -63,7 +62,7 @@ METER_TABLE = Table(
             rfc3339_timestamp,
         ),
         Field("num_meters_aggregated", _meter("aggregated_meters", "Number of physical meters in this aggregate.")),
-        Field("timeout", _meter("timeout_seconds", "Meter communication timeout."), scaled(1e-9)),
+        Field("timeout", _meter("timeout_seconds", "Meter communication timeout."), scaled(NS_TO_S)),
     ),
     ignore=frozenset(
         {
@@ -152,15 +151,20 @@ GRID_SERVICES_ACTIVE = gauge("powerwall_grid_services_active", "1 while the site
 _LIMIT = " Absent when the gateway reports no limit (±1e9 kW)."
 _SITE_NUMBERS = (
     ("nominal_system_energy_kWh", "nominal_energy_joules", "Nominal usable energy of the site.", scaled(KWH_TO_J)),
-    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", scaled(1000.0)),
+    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", scaled(KW_TO_W)),
     ("max_system_energy_kWh", "max_energy_joules", "Maximum energy of the site.", scaled(KWH_TO_J)),
-    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", scaled(1000.0)),
-    ("max_site_meter_power_kW", "max_meter_power_watts", "Site meter power limit (import)." + _LIMIT, limit_watts(1e3)),
+    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", scaled(KW_TO_W)),
+    (
+        "max_site_meter_power_kW",
+        "max_meter_power_watts",
+        "Site meter power limit (import)." + _LIMIT,
+        limit_watts(KW_TO_W),
+    ),
     (
         "min_site_meter_power_kW",
         "min_meter_power_watts",
         "Site meter power limit (export, negative)." + _LIMIT,
-        limit_watts(1e3),
+        limit_watts(KW_TO_W),
     ),
     ("measured_frequency", "measured_frequency_hertz", "Grid frequency measured by the gateway.", number),
     ("panel_max_current", "panel_max_current_amperes", "Main panel current rating.", number),
