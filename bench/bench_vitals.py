@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
 from exporter.devices.flatten import flatten_devices
-from exporter.devices.rules import resolve
+from exporter.devices.resolve import resolve
 from exporter.metrics.metricset import MetricSet
 from exporter.proto import vitals_pb2
 from exporter.sources.vitals.decode import decode_vitals

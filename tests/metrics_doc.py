@@ -5,20 +5,35 @@ rewrites the table between the page's markers;
 ``tests/test_readme_metrics.py`` fails when the committed table differs from what this produces.
 Sources: the simulated site (vitals, and again without vitals so /api/solar_powerwall is mapped),
 and both real JSON captures plus the real vitals capture.
+
+The source column is derived, not kept by hand: which request's answer (or which stage after the
+answers) adds each family is recorded during those scrapes (:func:`_trace`), and the JSON key or
+device signal after it is looked up in the tables that define the family (the JSON endpoints'
+:class:`~exporter.sources.json_api.table.Table` rows, the device :data:`~exporter.devices.rules.RULES`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from exporter.accounting.site import SiteAccounting
 from exporter.config import parse_config
-from exporter.metrics.metricset import Kind, MetricSet
+from exporter.devices.rules import RULES
+from exporter.gateway.outcomes import Fetched
+from exporter.gateway.request import Request
+from exporter.metrics.metricset import Kind, MetricDef, MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.sources import base
+from exporter.sources.json_api import tables
+from exporter.sources.json_api.table import Table
 from tests.simtime import SIM_START
 
 METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
@@ -31,6 +46,13 @@ DOC_TARIFF = {
     "export_price_per_kwh": 0.08,
     "periods": [{"name": "peak", "start": "16:00", "end": "21:00", "import_price_per_kwh": 0.45}],
 }
+EXPORTER = "exporter"
+"""Source of the exporter's own series about the scrape (up, durations, request counters, ...)."""
+DERIVED = "exporter (derived)"
+"""Source of the series the exporter derives across scrapes (README "Energy flows, cost, outages")."""
+
+Origins = dict[str, set[str]]
+"""Metric name → the request labels (or stages) that added it in the doc's scrapes."""
 
 
 @dataclass
@@ -38,9 +60,87 @@ class Row:
     kind: str
     help: str
     labels: set[str] = field(default_factory=set)
+    origins: set[str] = field(default_factory=set)
 
 
-def _scrape(gw: SimulatedGateway) -> MetricSet:
+class _ReadLog(dict[str, Any]):
+    """The decoded answers handed to a source's ``finish``, noting which of them it reads.
+
+    A family ``finish`` combines from several answers (``powerwall_info``) is credited to exactly
+    those answers, as the code reads them, rather than to a list someone keeps beside it.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        super().__init__(data)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _note(origins: Origins, names: Iterable[str], where: Iterable[str]) -> None:
+    """Credit each family in ``names`` to ``where`` (added to what other scrapes credited it to)."""
+    for name in names:
+        origins.setdefault(name, set()).update(where)
+
+
+def _traced_source(source: base.Source, origins: Origins) -> None:
+    """Note the families each answer of ``source`` yields, under its request label."""
+    collect, not_supported, finish = source.collect, source.not_supported, source.finish
+
+    def traced_collect(request: Request, answer: Fetched, out: base.Output) -> None:
+        collect(request, answer, out)
+        _note(origins, out.ms.names(), (request.label,))
+
+    def traced_not_supported(request: Request, out: base.Output) -> None:
+        not_supported(request, out)
+        _note(origins, out.ms.names(), (request.label,))
+
+    def traced_finish(decoded: dict[str, Any], out: base.Output) -> None:
+        read = _ReadLog(decoded)
+        finish(read, out)
+        _note(origins, out.ms.names(), read.read or (source.name,))
+
+    source.collect = traced_collect  # type: ignore[method-assign]
+    source.not_supported = traced_not_supported  # type: ignore[method-assign]
+    source.finish = traced_finish  # type: ignore[method-assign]
+
+
+def _trace(collector: PowerwallCollector, origins: Origins) -> None:
+    """Record where each family of the collector's scrapes comes from (the doc's source column).
+
+    A request's answer, or a source's ``finish`` (under the answers it reads), or the accounting
+    stage (:data:`DERIVED`); any other family is the exporter's own (:data:`EXPORTER`).
+    """
+    for scraper in collector.scrapers.values():
+        for source in scraper.sources:
+            _traced_source(source, origins)
+        _traced_accounting(scraper.accounting, origins)
+
+
+def _traced_accounting(accounting: SiteAccounting, origins: Origins) -> None:
+    """Note the families the accounting stage adds, as :data:`DERIVED`."""
+    observe = accounting.observe
+
+    def traced_observe(ms: MetricSet, data: Mapping[str, Any], at: float | None = None) -> None:
+        before = set(ms.names())
+        observe(ms, data, at)
+        _note(origins, set(ms.names()) - before, (DERIVED,))
+
+    accounting.observe = traced_observe  # type: ignore[method-assign]
+
+
+def _scrape(gw: SimulatedGateway, origins: Origins) -> MetricSet:
     config = parse_config(
         {
             "gateways": [
@@ -58,6 +158,7 @@ def _scrape(gw: SimulatedGateway) -> MetricSet:
         }
     )
     collector = PowerwallCollector(config)
+    _trace(collector, origins)
     try:
         collector.scrape()  # first scrape learns that vitals are absent where they are
         return collector.scrape()
@@ -82,10 +183,11 @@ def collect_rows() -> dict[str, Row]:
         ),
     ]
     gateways[1].faults.vitals_absent = True
+    origins: Origins = {}
     for gw in gateways:
         gw.start()
         try:
-            sets.append(_scrape(gw))
+            sets.append(_scrape(gw, origins))
         finally:
             gw.stop()
     rows: dict[str, Row] = {}
@@ -95,19 +197,62 @@ def collect_rows() -> dict[str, Row]:
             row = rows.setdefault(name, Row(Kind(fam.type).value, fam.documentation))
             for s in fam.samples:
                 row.labels.update(k for k in s.labels if k != "gateway")
+            row.origins.update(origins.get(name, ()))
     return rows
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^()]*\)")
+_PLAIN_GROUP = re.compile(r"\(\?:([^()]*)\)")
+
+
+def signal_text(pattern: str) -> str:
+    """A rule's pattern as the docs write a signal name: ``METER_(?P<ch>[A-Z])_I`` → ``METER_<ch>_I``."""
+    return _PLAIN_GROUP.sub(r"(\1)", _NAMED_GROUP.sub(r"<\1>", pattern))
+
+
+def _add(found: dict[str, list[str]], metric: MetricDef, what: str) -> None:
+    names = found.setdefault(metric.name, [])
+    if what not in names:
+        names.append(what)
+
+
+def mapped_from() -> dict[str, list[str]]:
+    """Metric name → the JSON keys or device signals its defining table maps to it, in table order."""
+    found: dict[str, list[str]] = {}
+    for value in vars(tables).values():
+        if isinstance(value, Table):
+            for f in value.fields:
+                _add(found, f.metric, f.key)
+        elif isinstance(value, tuple):  # (key, metric) rows such as BLOCK_STATES
+            for row in value:
+                if isinstance(row, tuple) and len(row) == 2 and isinstance(row[1], MetricDef):
+                    _add(found, row[1], str(row[0]))
+    for rule in RULES:
+        _add(found, rule.metric, signal_text(rule.pattern))
+    return found
+
+
+def source_text(name: str, row: Row, keys: Mapping[str, list[str]]) -> str:
+    """The source cell: requests (or stage), then the key or signals the tables map to ``name``."""
+    origins = sorted(row.origins) or [EXPORTER]
+    text = ", ".join(o if o in (EXPORTER, DERIVED) else f"`{o}`" for o in origins)
+    mapped = keys.get(name)
+    return text + (": " + ", ".join(f"`{k}`" for k in mapped) if mapped and row.origins - {DERIVED} else "")
 
 
 def render(rows: dict[str, Row]) -> str:
     def is_generic(name: str, row: Row) -> bool:
         return name.startswith("powerwall_vital_") or row.help.startswith(("Gateway field", "Vital "))
 
+    keys = mapped_from()
+
     def table(names: list[str]) -> list[str]:
-        out = ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |"]
+        out = ["| metric | type | labels | source | meaning |", "| --- | --- | --- | --- | --- |"]
         for n in names:
             r = rows[n]
             labels = ", ".join(f"`{label}`" for label in sorted(r.labels))
-            out.append(f"| `{n}` | {r.kind} | {labels} | {r.help.replace('|', '/')} |")
+            source = source_text(n, r, keys).replace("|", "/")
+            out.append(f"| `{n}` | {r.kind} | {labels} | {source} | {r.help.replace('|', '/')} |")
         return out
 
     curated = sorted(n for n, r in rows.items() if not is_generic(n, r))

@@ -36,10 +36,9 @@ from typing import Any
 
 from exporter.coerce import number
 from exporter.metrics.metricset import MetricSet, counter
+from exporter.units import WH_TO_J
 
 log = logging.getLogger(__name__)
-
-WH_TO_J = 3600.0
 
 # (source, sink) pairs, in the order of the attribution rule. Exactly these seven series exist.
 FLOW_PAIRS: tuple[tuple[str, str], ...] = (
@@ -169,7 +168,7 @@ class IntervalTracker:
         self.gaps.note(span)
         start = self._base_at
         self._base, self._base_at = reading, at
-        max_delta = MAX_PLAUSIBLE_POWER_W * span / 3600.0  # in Wh, the unit of the gateway counters
+        max_delta = MAX_PLAUSIBLE_POWER_W * span / WH_TO_J  # W x s = J, in Wh: the unit of the gateway counters
         if any(d < 0 or d > max_delta for d in deltas):
             self.skipped["counter_dip"] += 1
             return None

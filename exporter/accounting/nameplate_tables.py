@@ -13,7 +13,7 @@ no nameplate series at all (rather than a guess): add a row when a new product s
 
 from __future__ import annotations
 
-KWH_TO_J = 3_600_000.0
+from exporter.units import KWH_TO_J
 
 # prefix → (product, usable energy in kWh). Longest matching prefix wins.
 NAMEPLATE_KWH: dict[str, tuple[str, float]] = {

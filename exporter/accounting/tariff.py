@@ -29,10 +29,9 @@ from typing import Any
 from exporter.accounting.flows import IntervalTracker, MeterCounters
 from exporter.config import DEFAULT_PERIOD, TariffConfig, TariffPeriod
 from exporter.metrics.metricset import MetricSet, counter, gauge
+from exporter.units import WH_PER_KWH
 
 log = logging.getLogger(__name__)
-
-WH_PER_KWH = 1000.0
 
 IMPORT_PRICE = gauge("powerwall_tariff_import_price_per_kwh", "Configured grid import price in force now, per kWh.")
 EXPORT_PRICE = gauge("powerwall_tariff_export_price_per_kwh", "Configured grid export price in force now, per kWh.")

@@ -4,8 +4,9 @@ Why one flattener for every source: the vitals protobuf, ``/api/solar_powerwall`
 TEDAPI report the same hardware; decoding each into the same record and mapping the records here,
 through the one table in :mod:`exporter.devices.rules`, is what gives the same quantity the same
 metric name and labels whichever source reported it. Which signal becomes which metric is decided
-by that table (its docstring documents the curated rules and the generic ``powerwall_vital_*``
-rule); this module only applies it and adds the per-device series that do not come from a signal:
+by that table (its docstring documents the curated rules) and by :mod:`exporter.devices.resolve`,
+which applies it (its docstring documents the generic ``powerwall_vital_*`` rule); this module
+only calls it and adds the per-device series that do not come from a signal:
 
 * ``powerwall_device_info{device, serial, part_number, din, parent_din, firmware, manufacturer}`` = 1
   for every device that has a DIN, also one without signals (absent strings are ``""``); a record
@@ -51,6 +52,7 @@ from collections.abc import Iterable, Mapping
 from exporter import coerce
 from exporter.devices.bounds import DeviceBudget
 from exporter.devices.model import Device, SignalValue
+from exporter.devices.resolve import resolve
 from exporter.devices.rules import (
     DEVICE_ALERT,
     DEVICE_FIRST_COMMUNICATION,
@@ -58,7 +60,6 @@ from exporter.devices.rules import (
     DEVICE_LAST_COMMUNICATION,
     DEVICE_NAMEPLATE_APPARENT_POWER,
     DEVICE_NAMEPLATE_POWER,
-    resolve,
 )
 from exporter.metrics.metricset import MetricSet
 from exporter.metrics.naming import GenericBudget

@@ -6,65 +6,38 @@ renamed to them in :mod:`exporter.sources.solar_powerwall.tables`; TEDAPI will b
 is the only place that maps those names to metrics, so all sources yield identical names and labels
 for the same quantity. The rest of this docstring says "vital" for such a signal name.
 
-The table is data so that adding a vital is a one-line change a reviewer can check against the
-gateway documentation (``shared/docs/gateway-api.md`` section 4), and so that tests can reason about
-the mapping as a whole (every metric keeps one label schema; no two vitals of a device can land on
-the same series).
+This module is the table and nothing else, so that adding a vital is a one-line change a reviewer can
+check against the gateway documentation (``shared/docs/gateway-api.md`` section 4,
+``shared/docs/tedapi.md``), and so that tests can reason about the mapping as a whole (every metric
+keeps one label schema; no two vitals of a device can land on the same series). The engine that
+applies it (matching, label templates, the generic rule for every vital no rule takes) and checks
+its invariants at import is :mod:`exporter.devices.resolve`.
 
 Curated rules (:data:`RULES`)
     Each :class:`Rule` has a regular expression matched against the *whole* vital name (named
     groups allowed), the target :class:`~exporter.metrics.metricset.MetricDef`, a scale factor and extra
     labels. Label values are ``str.format`` templates over the named groups, with the conversions
-    of :data:`CONVERSIONS`: ``!l`` lower-cases (``{side!l}``: ``Main`` → ``main``), ``!n`` turns a
-    CT letter into its 1-based number (``A`` → ``1``), ``!i`` a 0-based index into a 1-based one
-    (``0`` → ``1``), ``!p`` a line number into its phase (``1`` → ``A``) and ``!q`` a line pair into
-    its phase pair (``L1L2`` → ``AB``, ``L1L3`` → ``CA``). The first matching rule
-    wins. Numeric and bool values (bool → 0/1) go to gauge/counter rules, text values to ``_info``
+    of :data:`exporter.devices.resolve.CONVERSIONS`: ``!l`` lower-cases (``{side!l}``: ``Main`` →
+    ``main``), ``!n`` turns a CT letter into its 1-based number (``A`` → ``1``), ``!i`` a 0-based
+    index into a 1-based one (``0`` → ``1``), ``!p`` a line number into its phase (``1`` → ``A``)
+    and ``!q`` a line pair into its phase pair (``L1L2`` → ``AB``, ``L1L3`` → ``CA``). The first
+    matching rule wins. Numeric and bool values (bool → 0/1) go to gauge/counter rules, text values to ``_info``
     rules whose value becomes the label named by ``value_label`` (``state`` unless the text is
     not a state, e.g. a CT's ``location``). A value of the wrong type for its rule (a state that
-    suddenly arrives as a number) falls through to the generic rule, so it is still exported.
+    suddenly arrives as a number) falls through to the generic rule (:mod:`exporter.devices.resolve`),
+    so it is still exported.
 
-Units are converted to Prometheus base units here and nowhere else: ``PINV_Pout``/``PINV_Qout``
-arrive in kW/kvar (* 1000), ``PVAC_Pout`` and the CT powers already in W/var, energies in Wh
-(* 3600 → J), temperatures in °C, frequencies in Hz, voltages in V, currents in A. TEDAPI adds
-Powerwall 3 signals in other units: ``BMS_*`` energies in kWh (* 3.6e6 → J), charges in Ah (* 3600
-→ C), ``PCH_FanDuty_*`` in % (* 0.01 → ratio), ``SYNC_Uptime`` in ms (* 0.001 → s); ``PCH_*``
-powers are already W (unlike ``PINV_Pout``). Where a Powerwall 3 signal measures the same quantity
-as a Powerwall 2 vital it shares that vital's family (``PCH_AcRealPowerSum`` and ``PINV_Pout`` →
-``powerwall_inverter_power_watts``, ``BMS_nominalEnergyRemaining`` and ``POD_nom_energy_remaining``
-→ ``powerwall_pod_energy_remaining_joules``, ``PCH_AmbientTemp`` and ``THC_AmbientTemp`` → one
-ambient temperature), so one dashboard panel serves both generations; the ``device`` label tells
-them apart.
-
-Generic rule (every vital no curated rule takes)
-    ``powerwall_vital_<snake>``, where ``<snake>`` is the vital name with camel-case humps split by
-    ``_`` (``PINV_HardwareEnableLine`` → ``pinv_hardware_enable_line``, ``PVS_vLL`` →
-    ``pvs_v_ll``), lower-cased, every run of characters other than ``[a-z0-9]`` replaced by one
-    ``_`` and leading/trailing ``_`` stripped (``STSTSM-Location`` → ``ststsm_location``), and every
-    word ``promtool check metrics`` would reject (an abbreviated unit such as ``b``, ``s``, ``ms``, a
-    non-base unit such as ``bits``, a type name such as ``gauge``) glued to the word before it
-    (``PCH_DcdcState_B`` → ``pch_dcdc_stateb``; the rule is
-    :func:`exporter.metrics.naming.promlint_safe`'s). Then:
-
-    * text → ``powerwall_vital_<snake>_info{value="<text>"}`` = 1;
-    * numbers and bools whose name looks like a lifetime energy (:data:`GENERIC_COUNTER_RE`) →
-      counter ``powerwall_vital_<snake>_total`` (``_total`` not doubled), value unscaled;
-    * other bools → gauge ``powerwall_vital_<snake>`` (0/1);
-    * other numbers → gauge ``powerwall_vital_<snake>``, value unscaled, with the unit suffix its
-      name states (``..._Voltage`` → ``..._voltage_volts``, ``..._V`` → ``..._volts``, ``Freq``/
-      ``Frequency``/``_Hz`` → ``_hertz``, ``Temp``/``Temperature`` → ``_celsius``; the table is
-      :func:`exporter.metrics.naming.with_unit`'s).
-      If that name ends in a suffix Prometheus reserves for other types (``_total``, ``_info``,
-      ``_created``, ``_count``, ``_sum``, ``_bucket``), ``_value`` is appended.
-
-    Other generic values keep the gateway's unit because an unknown field's unit is unknown. A vital
-    whose ``<snake>`` is empty is skipped (it has no name to export). Generic names are bounded
-    (length, families per scrape) and typed clashes among them resolved as :mod:`exporter.metrics.naming`
-    describes; :mod:`exporter.devices.flatten` applies those bounds. Generic names can never
-    collide with curated ones: no curated metric starts with ``powerwall_vital_`` (checked at
-    import). Two raw names of one device that sanitize to the same series (``A-B`` and ``A_B``)
-    are resolved in :mod:`exporter.devices.flatten`: vitals are processed in sorted raw-name order
-    and the first one keeps the series.
+Per-device units are converted to Prometheus base units here and nowhere else, with the factors of
+:mod:`exporter.units`: ``PINV_Pout``/``PINV_Qout`` arrive in kW/kvar (* 1000), ``PVAC_Pout`` and the
+CT powers already in W/var, energies in Wh (* 3600 → J), temperatures in °C, frequencies in Hz,
+voltages in V, currents in A. TEDAPI adds Powerwall 3 signals in other units: ``BMS_*`` energies in
+kWh (* 3.6e6 → J), charges in Ah (* 3600 → C), ``PCH_FanDuty_*`` in % (* 0.01 → ratio),
+``SYNC_Uptime`` in ms (* 0.001 → s); ``PCH_*`` powers are already W (unlike ``PINV_Pout``). Where a
+Powerwall 3 signal measures the same quantity as a Powerwall 2 vital it shares that vital's family
+(``PCH_AcRealPowerSum`` and ``PINV_Pout`` → ``powerwall_inverter_power_watts``,
+``BMS_nominalEnergyRemaining`` and ``POD_nom_energy_remaining`` →
+``powerwall_pod_energy_remaining_joules``, ``PCH_AmbientTemp`` and ``THC_AmbientTemp`` → one ambient
+temperature), so one dashboard panel serves both generations; the ``device`` label tells them apart.
 
 Every per-device series carries ``device``, ``serial``, ``part_number`` first, then the rule's
 extra labels, then the value label. One vocabulary (README, "Label vocabulary"):
@@ -88,17 +61,10 @@ extra labels, then the value label. One vocabulary (README, "Label vocabulary"):
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
-from exporter.metrics.metricset import Kind, MetricDef, counter, gauge, generic, info
-from exporter.metrics.naming import generic_gauge_name, generic_stem, with_unit
-
-GENERIC_PREFIX = "powerwall_vital_"
+from exporter.metrics.metricset import MetricDef, counter, gauge, info
+from exporter.units import AH_TO_C, KVAR_TO_VAR, KW_TO_W, KWH_TO_J, MS_TO_S, PERCENT_TO_RATIO, WH_TO_J
 
 # ---------------------------------------------------------------------------------------------
 # Device-level metrics (from the device record, not from a vital)
@@ -136,12 +102,6 @@ DEVICE_METRICS: tuple[MetricDef, ...] = (
 )
 DEVICE_LABELS = ("device", "serial", "part_number")
 DEVICE_INFO_LABELS = (*DEVICE_LABELS, "din", "parent_din", "firmware", "manufacturer")
-
-WH_TO_J = 3600.0
-KWH_TO_J = 3_600_000.0
-AH_TO_C = 3600.0
-MS_TO_S = 0.001
-K_TO_UNIT = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +194,9 @@ CT_CURRENT = gauge("powerwall_ct_current_amperes", "Current through one CT (METE
 # fmt: off
 RULES: tuple[Rule, ...] = (
     # --- TEPINV: Powerwall battery inverter --------------------------------------------------
-    _rule(r"PINV_Pout", INVERTER_POWER, K_TO_UNIT),
+    _rule(r"PINV_Pout", INVERTER_POWER, KW_TO_W),
     _rule(r"PINV_Qout", _g("powerwall_inverter_reactive_power_var",
-          "Battery inverter reactive power (PINV_Qout, kvar scaled to var)."), K_TO_UNIT),
+          "Battery inverter reactive power (PINV_Qout, kvar scaled to var)."), KVAR_TO_VAR),
     _rule(r"PINV_Vout", INVERTER_VOLTAGE),
     _rule(r"PINV_VSplit(?P<n>[0-9])", INVERTER_PHASE_VOLTAGE, phase="{n!p}"),
     _rule(r"PINV_Fout", INVERTER_FREQUENCY),
@@ -386,7 +346,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"PCH_AmbientTemp", THERMAL_AMBIENT_TEMPERATURE),
     _rule(r"PCH_FanSpeed_(?P<fan>[A-Z])", FAN_SPEED, fan="{fan}"),
     _rule(r"PCH_FanDuty_(?P<fan>[A-Z])", _g("powerwall_fan_duty_ratio",
-          "Fan duty cycle (PCH_FanDuty_<fan>, % scaled to 0..1)."), 0.01, fan="{fan}"),
+          "Fan duty cycle (PCH_FanDuty_<fan>, % scaled to 0..1)."), PERCENT_TO_RATIO, fan="{fan}"),
     # --- BMS/HVP: Powerwall 3 battery packs, one device per pack (TEDAPI components.bms/hvp) -----
     _rule(r"BMS_nominalEnergyRemaining", POD_ENERGY_REMAINING, KWH_TO_J),
     _rule(r"BMS_nominalFullPackEnergy", POD_FULL_PACK_ENERGY, KWH_TO_J),
@@ -415,151 +375,3 @@ RULES: tuple[Rule, ...] = (
           "State of the Powerwall 3's battery aggregator (BAGGR_State); always 1.")),
 )
 # fmt: on
-
-GENERIC_COUNTER_RE = re.compile(r"(?i)lifetime_?energy|energy_?(?:charged|discharged)")
-"""Generic (uncurated) vitals whose name matches are exported as counters."""
-
-
-PHASE_PAIRS: Mapping[frozenset[str], str] = {
-    frozenset("AB"): "AB",
-    frozenset("BC"): "BC",
-    frozenset("AC"): "CA",
-}
-"""Two conductors → the ``phase`` value of a line-to-line quantity (one name per pair, either order)."""
-
-
-def _phase(line: str) -> str:
-    """Line number → conductor: ``1`` → ``A``, ``2`` → ``B``, ``3`` → ``C`` (outside 1..26 kept as is)."""
-    n = int(line) if line.isdigit() else 0
-    return chr(ord("A") + n - 1) if 1 <= n <= 26 else line
-
-
-def _phase_pair(lines: str) -> str:
-    """``L1L2`` → ``AB``, ``L2L3`` → ``BC``, ``L1L3``/``L3L1`` → ``CA``; other pairs as their letters."""
-    letters = "".join(_phase(d) for d in re.findall(r"[0-9]", lines))
-    return PHASE_PAIRS.get(frozenset(letters), letters) if len(letters) == 2 else letters
-
-
-def _ct_number(letter: str) -> str:
-    """CT letter → 1-based CT number: ``A`` → ``1``, ``B`` → ``2``, ``C`` → ``3``."""
-    return str(ord(letter) - ord("A") + 1) if len(letter) == 1 and letter.isupper() else letter
-
-
-def _one_based(index: str) -> str:
-    """0-based index → 1-based number (Neurio ``CT0`` → ``1``)."""
-    return str(int(index) + 1) if index.isdigit() else index
-
-
-# Conversions usable in label templates (``{group!x}``): data-driven, so the vocabulary's value sets
-# are defined once, here, not by string surgery in each rule.
-CONVERSIONS: Mapping[str, Callable[[str], str]] = {
-    "l": str.lower,
-    "n": _ct_number,
-    "i": _one_based,
-    "p": _phase,
-    "q": _phase_pair,
-}
-
-
-class _TemplateFormatter(string.Formatter):
-    """``str.format`` plus the conversions of :data:`CONVERSIONS`, so templates stay plain data."""
-
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
-        convert = CONVERSIONS.get(conversion) if conversion else None
-        return convert(str(value)) if convert else super().convert_field(value, conversion)
-
-
-_FORMATTER = _TemplateFormatter()
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where one vital's value goes: metric, scale, resolved extra labels, value label (info only).
-
-    ``generic`` marks the generic rule's targets, which are subject to the generic-name bounds.
-    """
-
-    metric: MetricDef
-    scale: float
-    labels: tuple[tuple[str, str], ...]
-    value_label: str | None
-    generic: bool = False
-
-
-_COMPILED: tuple[tuple[re.Pattern[str], Rule], ...] = tuple((re.compile(r.pattern), r) for r in RULES)
-
-
-def _generic(name: str, is_text: bool, is_bool: bool) -> Target | None:
-    snake = generic_stem(name)
-    if not snake:
-        return None
-    base = GENERIC_PREFIX + snake
-    if is_text:
-        metric = generic(base + "_info", Kind.INFO, f"Text vital {name!r} (generic rule); always 1.")
-        return Target(metric, 1.0, (), "value", generic=True)
-    if GENERIC_COUNTER_RE.search(name):
-        metric_name = base if base.endswith("_total") else base + "_total"
-        metric = generic(metric_name, Kind.COUNTER, f"Vital {name!r} (generic rule, gateway unit).")
-        return Target(metric, 1.0, (), None, generic=True)
-    if is_bool:
-        help = f"Vital {name!r} (generic rule; a bool as 0/1)."
-        return Target(generic(generic_gauge_name(base), Kind.GAUGE, help), 1.0, (), None, generic=True)
-    with_suffix, unit = with_unit(name, snake)
-    if unit:
-        help = f"Vital {name!r} (generic rule; in {unit} as its name says)."
-    else:
-        help = f"Vital {name!r} (generic rule; unit not known to the exporter, value as reported)."
-    metric = generic(generic_gauge_name(GENERIC_PREFIX + with_suffix), Kind.GAUGE, help)
-    return Target(metric, 1.0, (), None, generic=True)
-
-
-@lru_cache(maxsize=4096)
-def resolve(name: str, is_text: bool, is_bool: bool = False) -> Target | None:
-    """Target for vital ``name`` carrying a text (``is_text``), bool (``is_bool``) or numeric value.
-
-    Cached: a site reports the same few hundred names every scrape, and the cache is bounded so a
-    hostile payload full of random names cannot grow it without limit.
-    """
-    for pattern, rule in _COMPILED:
-        match = pattern.fullmatch(name)
-        if match is None:
-            continue
-        if (rule.metric.kind is Kind.INFO) != is_text:
-            break  # type does not fit the curated rule: export generically rather than drop
-        groups = match.groupdict()
-        labels = tuple((k, _FORMATTER.format(v, **groups)) for k, v in rule.labels)
-        return Target(rule.metric, rule.scale, labels, rule.value_label if is_text else None)
-    return _generic(name, is_text, is_bool)
-
-
-def label_schema(rules: tuple[Rule, ...] = RULES) -> Mapping[str, tuple[str, ...]]:
-    """Extra label names (incl. the value label) per curated metric; raises if a metric has two.
-
-    Also enforces that curated names stay out of the generic namespace and that a name shared by
-    several rules is one definition (same kind and help), so the exposition can never contain
-    inconsistent families.
-    """
-    schema: dict[str, tuple[str, ...]] = {}
-    defs: dict[str, MetricDef] = {}
-    for rule in rules:
-        name = rule.metric.name
-        if name.startswith(GENERIC_PREFIX):
-            raise ValueError(f"curated metric {name} uses the generic prefix {GENERIC_PREFIX}")
-        names = tuple(k for k, _ in rule.labels)
-        if rule.metric.kind is Kind.INFO:
-            names += (rule.value_label,)
-        if schema.setdefault(name, names) != names:
-            raise ValueError(f"{name}: label names {names} differ from {schema[name]}")
-        if defs.setdefault(name, rule.metric) != rule.metric:
-            raise ValueError(f"{name}: defined twice with different kind or help; define it once")
-    for metric in DEVICE_METRICS:
-        if metric.name in schema:
-            raise ValueError(f"{metric.name} is both a device metric and a vital rule")
-    return schema
-
-
-CURATED_LABELS: Mapping[str, tuple[str, ...]] = label_schema()
-"""Curated metric name → its extra label names (checked once, at import)."""
-
-CURATED_METRIC_NAMES: tuple[str, ...] = tuple(sorted({*CURATED_LABELS, *(m.name for m in DEVICE_METRICS)}))
-"""Every fixed metric name the vitals mapping can emit (the generic rule adds ``powerwall_vital_*``)."""

@@ -1,4 +1,6 @@
-"""The rule table (:mod:`exporter.devices.rules`): signal-name resolution, snake-casing, invariants.
+"""The rule table as its engine applies it (:mod:`~exporter.devices.rules`, :mod:`~exporter.devices.resolve`).
+
+Signal-name resolution, snake-casing, the table's invariants.
 
 Expected names are written out by hand from ``gateway-api.md`` section 4 and the contract, not
 derived from the table, so a wrong table entry fails a test.
@@ -10,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from exporter.devices import resolve as engine
 from exporter.devices import rules
-from exporter.devices.rules import CURATED_METRIC_NAMES, resolve
+from exporter.devices.resolve import CURATED_METRIC_NAMES, resolve
 from exporter.metrics.metricset import Kind, gauge
 from exporter.metrics.naming import snake_case
 
@@ -93,10 +96,10 @@ def test_generic_help_says_only_what_is_known(vital: str, value: Any, help: str)
 
 
 def test_rule_table_invariants() -> None:
-    schema = rules.label_schema()
+    schema = engine.label_schema()
     for name in schema:
         assert name in CURATED_METRIC_NAMES
-        assert not name.startswith(rules.GENERIC_PREFIX)
+        assert not name.startswith(engine.GENERIC_PREFIX)
     # device-labelled families exist for every device metric
     for metric in rules.DEVICE_METRICS:
         assert metric.name in CURATED_METRIC_NAMES
@@ -149,10 +152,10 @@ def test_inconsistent_table_is_rejected() -> None:
     a = rules.Rule("A", gauge("powerwall_x", "h"), labels=(("l", "1"),))
     b = rules.Rule("B", gauge("powerwall_x", "h"), labels=(("m", "1"),))
     with pytest.raises(ValueError, match="label names"):
-        rules.label_schema((a, b))
+        engine.label_schema((a, b))
     c = rules.Rule("C", gauge("powerwall_vital_x", "h"))
     with pytest.raises(ValueError, match="generic prefix"):
-        rules.label_schema((c,))
+        engine.label_schema((c,))
 
 
 @pytest.mark.parametrize(

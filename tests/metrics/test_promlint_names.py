@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from exporter.devices.flatten import flatten_devices
 from exporter.devices.model import Device, SignalValue
-from exporter.devices.rules import resolve
+from exporter.devices.resolve import resolve
 from exporter.metrics import naming
 from exporter.metrics.metricset import Kind, MetricSet
 from exporter.sources.json_api.mappers import map_status

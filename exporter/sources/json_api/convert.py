@@ -13,11 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from exporter.coerce import number
+from exporter.units import H_TO_S, MIN_TO_S, MS_TO_S, NS_TO_S, PERCENT, US_TO_S
 
 Convert = Callable[[Any], float | None]
-
-WH_TO_J = 3600.0
-KWH_TO_J = 3_600_000.0
 
 
 def scaled(factor: float) -> Convert:
@@ -39,7 +37,7 @@ def boolean(v: Any) -> float | None:
 
 def percent_to_ratio(v: Any) -> float | None:
     n = number(v)
-    return None if n is None else n / 100.0
+    return None if n is None else n / PERCENT
 
 
 def app_scale_ratio(v: Any) -> float | None:
@@ -75,7 +73,16 @@ def gateway_start_time(v: Any) -> float | None:
         return None
 
 
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_UNITS = {
+    "ns": NS_TO_S,
+    "us": US_TO_S,
+    "µs": US_TO_S,
+    "μs": US_TO_S,
+    "ms": MS_TO_S,
+    "s": 1.0,
+    "m": MIN_TO_S,
+    "h": H_TO_S,
+}
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 

@@ -1,16 +1,15 @@
 """The JSON endpoints' tables: which key becomes which metric, with unit and conversion.
 
 Declarative data (see :mod:`exporter.sources.json_api.table` for what a row means); the functions
-that walk each endpoint's answer are in :mod:`exporter.sources.json_api.mappers`.
+that walk each endpoint's answer are in :mod:`exporter.sources.json_api.mappers`. Every metric name
+is written out in full where it is defined, never assembled from a prefix, so searching the code
+for a name found in a dashboard or alert lands on its definition.
 """
 
 from __future__ import annotations
 
-from exporter.coerce import number
-from exporter.metrics.metricset import MetricDef, counter, gauge, info
+from exporter.metrics.metricset import counter, gauge, info
 from exporter.sources.json_api.convert import (
-    KWH_TO_J,
-    WH_TO_J,
     app_scale_ratio,
     boolean,
     except_value,
@@ -22,31 +21,30 @@ from exporter.sources.json_api.convert import (
     scaled,
 )
 from exporter.sources.json_api.table import Field, Table
-
-
-def _meter(name: str, help: str) -> MetricDef:
-    return gauge(f"powerwall_meter_{name}", help)
-
+from exporter.units import KW_TO_W, KWH_TO_J, NS_TO_S, WH_TO_J
 
 # --- /api/meters/aggregates: one object per meter (site, battery, load, solar, generator, busway, ...) ---
-METER_POWER = _meter("power_watts", "Real power; site + = importing, battery + = discharging, solar + = producing.")
+METER_POWER = gauge(
+    "powerwall_meter_power_watts", "Real power; site + = importing, battery + = discharging, solar + = producing."
+)
+METER_PHASE_CURRENT = gauge("powerwall_meter_phase_current_amperes", "Current per phase.")
 METER_TABLE = Table(
     fields=(
         Field("instant_power", METER_POWER),
         Field("instant_reactive_power", gauge("powerwall_meter_reactive_power_var", "Reactive power.")),
         Field("instant_apparent_power", gauge("powerwall_meter_apparent_power_va", "Apparent power.")),
-        Field("frequency", _meter("frequency_hertz", "Frequency; 0 where the meter does not measure it.")),
-        Field("instant_average_voltage", _meter("voltage_volts", "Average voltage.")),
+        Field(
+            "frequency",
+            gauge("powerwall_meter_frequency_hertz", "Frequency; 0 where the meter does not measure it."),
+        ),
+        Field("instant_average_voltage", gauge("powerwall_meter_voltage_volts", "Average voltage.")),
         Field(
             "instant_total_current",
-            _meter("current_amperes", "Current over all phases (instant_total_current)."),
+            gauge("powerwall_meter_current_amperes", "Current over all phases (instant_total_current)."),
         ),
-        *(
-            Field(
-                f"i_{p.lower()}_current", _meter("phase_current_amperes", "Current per phase."), labels=(("phase", p),)
-            )
-            for p in ("A", "B", "C")
-        ),
+        Field("i_a_current", METER_PHASE_CURRENT, labels=(("phase", "A"),)),
+        Field("i_b_current", METER_PHASE_CURRENT, labels=(("phase", "B"),)),
+        Field("i_c_current", METER_PHASE_CURRENT, labels=(("phase", "C"),)),
         Field(
             "energy_imported",
             counter("powerwall_meter_energy_imported_joules_total", "Lifetime energy imported (into the meter)."),
@@ -59,11 +57,16 @@ METER_TABLE = Table(
         ),
         Field(
             "last_communication_time",
-            _meter("last_communication_timestamp_seconds", "When the gateway last heard from the meter."),
+            gauge(
+                "powerwall_meter_last_communication_timestamp_seconds", "When the gateway last heard from the meter."
+            ),
             rfc3339_timestamp,
         ),
-        Field("num_meters_aggregated", _meter("aggregated_meters", "Number of physical meters in this aggregate.")),
-        Field("timeout", _meter("timeout_seconds", "Meter communication timeout."), scaled(1e-9)),
+        Field(
+            "num_meters_aggregated",
+            gauge("powerwall_meter_aggregated_meters", "Number of physical meters in this aggregate."),
+        ),
+        Field("timeout", gauge("powerwall_meter_timeout_seconds", "Meter communication timeout."), scaled(NS_TO_S)),
     ),
     ignore=frozenset(
         {
@@ -150,23 +153,44 @@ GRID_SERVICES_ACTIVE = gauge("powerwall_grid_services_active", "1 while the site
 
 # --- /api/site_info ---
 _LIMIT = " Absent when the gateway reports no limit (±1e9 kW)."
-_SITE_NUMBERS = (
-    ("nominal_system_energy_kWh", "nominal_energy_joules", "Nominal usable energy of the site.", scaled(KWH_TO_J)),
-    ("nominal_system_power_kW", "nominal_power_watts", "Nominal power of the site.", scaled(1000.0)),
-    ("max_system_energy_kWh", "max_energy_joules", "Maximum energy of the site.", scaled(KWH_TO_J)),
-    ("max_system_power_kW", "max_power_watts", "Maximum power of the site.", scaled(1000.0)),
-    ("max_site_meter_power_kW", "max_meter_power_watts", "Site meter power limit (import)." + _LIMIT, limit_watts(1e3)),
-    (
-        "min_site_meter_power_kW",
-        "min_meter_power_watts",
-        "Site meter power limit (export, negative)." + _LIMIT,
-        limit_watts(1e3),
-    ),
-    ("measured_frequency", "measured_frequency_hertz", "Grid frequency measured by the gateway.", number),
-    ("panel_max_current", "panel_max_current_amperes", "Main panel current rating.", number),
-)
 SITE_TABLE = Table(
-    fields=tuple(Field(key, gauge(f"powerwall_site_{name}", help), conv) for key, name, help, conv in _SITE_NUMBERS),
+    fields=(
+        Field(
+            "nominal_system_energy_kWh",
+            gauge("powerwall_site_nominal_energy_joules", "Nominal usable energy of the site."),
+            scaled(KWH_TO_J),
+        ),
+        Field(
+            "nominal_system_power_kW",
+            gauge("powerwall_site_nominal_power_watts", "Nominal power of the site."),
+            scaled(KW_TO_W),
+        ),
+        Field(
+            "max_system_energy_kWh",
+            gauge("powerwall_site_max_energy_joules", "Maximum energy of the site."),
+            scaled(KWH_TO_J),
+        ),
+        Field(
+            "max_system_power_kW",
+            gauge("powerwall_site_max_power_watts", "Maximum power of the site."),
+            scaled(KW_TO_W),
+        ),
+        Field(
+            "max_site_meter_power_kW",
+            gauge("powerwall_site_max_meter_power_watts", "Site meter power limit (import)." + _LIMIT),
+            limit_watts(KW_TO_W),
+        ),
+        Field(
+            "min_site_meter_power_kW",
+            gauge("powerwall_site_min_meter_power_watts", "Site meter power limit (export, negative)." + _LIMIT),
+            limit_watts(KW_TO_W),
+        ),
+        Field(
+            "measured_frequency",
+            gauge("powerwall_site_measured_frequency_hertz", "Grid frequency measured by the gateway."),
+        ),
+        Field("panel_max_current", gauge("powerwall_site_panel_max_current_amperes", "Main panel current rating.")),
+    ),
     ignore=frozenset({"grid_voltage_setting", "grid_freq_setting"}),
     generic_prefix="powerwall_site_",
 )
@@ -216,26 +240,59 @@ STATUS_TEXT = ("version", "git_hash", "din", "device_type", "sync_type")
 """Text fields of /api/status that label ``powerwall_info``."""
 
 # --- /api/system_status ---
-_BATTERY = (
-    ("nominal_full_pack_energy", "full_pack_energy_joules", "Full-pack energy of all batteries.", WH_TO_J),
-    ("nominal_energy_remaining", "remaining_energy_joules", "Energy remaining in all batteries.", WH_TO_J),
-    ("expected_energy_remaining", "expected_energy_remaining_joules", "Expected energy remaining.", WH_TO_J),
-    ("max_charge_power", "max_charge_power_watts", "Sustained charge power limit.", 1.0),
-    ("max_discharge_power", "max_discharge_power_watts", "Sustained discharge power limit.", 1.0),
-    ("instantaneous_max_charge_power", "instantaneous_max_charge_power_watts", "Momentary charge limit.", 1.0),
-    ("instantaneous_max_discharge_power", "instantaneous_max_discharge_power_watts", "Momentary discharge limit.", 1.0),
-    ("max_apparent_power", "max_apparent_power_va", "Apparent power limit.", 1.0),
-    ("battery_target_power", "target_power_watts", "Power the site controller asks of the batteries.", 1.0),
-    ("battery_target_reactive_power", "target_reactive_power_var", "Reactive power asked of the batteries.", 1.0),
-    ("available_blocks", "blocks_available", "Battery blocks available.", 1.0),
-    ("blocks_controlled", "blocks_controlled", "Battery blocks under control.", 1.0),
-    ("inverter_nominal_usable_power", "inverter_nominal_usable_power_watts", "Usable inverter power.", 1.0),
-    ("ffr_power_availability_high", "ffr_power_availability_high_watts", "Fast frequency response headroom.", 1.0),
-    ("ffr_power_availability_low", "ffr_power_availability_low_watts", "Fast frequency response floor.", 1.0),
-)
 SYSTEM_STATUS_TABLE = Table(
     fields=(
-        *(Field(k, gauge(f"powerwall_battery_{n}", h), scaled(f)) for k, n, h, f in _BATTERY),
+        Field(
+            "nominal_full_pack_energy",
+            gauge("powerwall_battery_full_pack_energy_joules", "Full-pack energy of all batteries."),
+            scaled(WH_TO_J),
+        ),
+        Field(
+            "nominal_energy_remaining",
+            gauge("powerwall_battery_remaining_energy_joules", "Energy remaining in all batteries."),
+            scaled(WH_TO_J),
+        ),
+        Field(
+            "expected_energy_remaining",
+            gauge("powerwall_battery_expected_energy_remaining_joules", "Expected energy remaining."),
+            scaled(WH_TO_J),
+        ),
+        Field("max_charge_power", gauge("powerwall_battery_max_charge_power_watts", "Sustained charge power limit.")),
+        Field(
+            "max_discharge_power",
+            gauge("powerwall_battery_max_discharge_power_watts", "Sustained discharge power limit."),
+        ),
+        Field(
+            "instantaneous_max_charge_power",
+            gauge("powerwall_battery_instantaneous_max_charge_power_watts", "Momentary charge limit."),
+        ),
+        Field(
+            "instantaneous_max_discharge_power",
+            gauge("powerwall_battery_instantaneous_max_discharge_power_watts", "Momentary discharge limit."),
+        ),
+        Field("max_apparent_power", gauge("powerwall_battery_max_apparent_power_va", "Apparent power limit.")),
+        Field(
+            "battery_target_power",
+            gauge("powerwall_battery_target_power_watts", "Power the site controller asks of the batteries."),
+        ),
+        Field(
+            "battery_target_reactive_power",
+            gauge("powerwall_battery_target_reactive_power_var", "Reactive power asked of the batteries."),
+        ),
+        Field("available_blocks", gauge("powerwall_battery_blocks_available", "Battery blocks available.")),
+        Field("blocks_controlled", gauge("powerwall_battery_blocks_controlled", "Battery blocks under control.")),
+        Field(
+            "inverter_nominal_usable_power",
+            gauge("powerwall_battery_inverter_nominal_usable_power_watts", "Usable inverter power."),
+        ),
+        Field(
+            "ffr_power_availability_high",
+            gauge("powerwall_battery_ffr_power_availability_high_watts", "Fast frequency response headroom."),
+        ),
+        Field(
+            "ffr_power_availability_low",
+            gauge("powerwall_battery_ffr_power_availability_low_watts", "Fast frequency response floor."),
+        ),
         Field("grid_services_power", gauge("powerwall_grid_services_power_watts", "Power delivered as grid services.")),
         Field(
             "solar_real_power_limit",
@@ -250,19 +307,23 @@ ISLAND_STATE_INFO = info("powerwall_system_island_state_info", "Islanding state 
 GRID_FAULTS = gauge("powerwall_grid_faults", "Grid faults currently listed by the gateway.")
 
 
-def _block(name: str, help: str) -> MetricDef:
-    return gauge(f"powerwall_battery_block_{name}", help)
-
-
 BLOCK_TABLE = Table(
     fields=(
-        Field("nominal_energy_remaining", _block("remaining_energy_joules", "Energy remaining."), scaled(WH_TO_J)),
-        Field("nominal_full_pack_energy", _block("full_pack_energy_joules", "Full-pack energy."), scaled(WH_TO_J)),
-        Field("p_out", _block("power_watts", "Real power; + = discharging.")),
-        Field("q_out", _block("reactive_power_var", "Reactive power.")),
-        Field("v_out", _block("voltage_volts", "Output voltage.")),
-        Field("f_out", _block("frequency_hertz", "Output frequency.")),
-        Field("i_out", _block("current_amperes", "Output current.")),
+        Field(
+            "nominal_energy_remaining",
+            gauge("powerwall_battery_block_remaining_energy_joules", "Energy remaining."),
+            scaled(WH_TO_J),
+        ),
+        Field(
+            "nominal_full_pack_energy",
+            gauge("powerwall_battery_block_full_pack_energy_joules", "Full-pack energy."),
+            scaled(WH_TO_J),
+        ),
+        Field("p_out", gauge("powerwall_battery_block_power_watts", "Real power; + = discharging.")),
+        Field("q_out", gauge("powerwall_battery_block_reactive_power_var", "Reactive power.")),
+        Field("v_out", gauge("powerwall_battery_block_voltage_volts", "Output voltage.")),
+        Field("f_out", gauge("powerwall_battery_block_frequency_hertz", "Output frequency.")),
+        Field("i_out", gauge("powerwall_battery_block_current_amperes", "Output current.")),
         Field(
             "energy_charged",
             counter("powerwall_battery_block_energy_charged_joules_total", "Lifetime energy charged."),
@@ -273,11 +334,27 @@ BLOCK_TABLE = Table(
             counter("powerwall_battery_block_energy_discharged_joules_total", "Lifetime energy discharged."),
             scaled(WH_TO_J),
         ),
-        Field("backup_ready", _block("backup_ready", "1 when the block is ready to back up the home."), boolean),
-        Field("off_grid", _block("off_grid", "1 when the block runs off-grid."), boolean),
-        Field("vf_mode", _block("vf_mode", "1 in voltage/frequency (grid-forming) mode."), boolean),
-        Field("wobble_detected", _block("wobble_detected", "1 when grid wobble was detected."), boolean),
-        Field("charge_power_clamped", _block("charge_power_clamped", "1 when charge power is clamped."), boolean),
+        Field(
+            "backup_ready",
+            gauge("powerwall_battery_block_backup_ready", "1 when the block is ready to back up the home."),
+            boolean,
+        ),
+        Field("off_grid", gauge("powerwall_battery_block_off_grid", "1 when the block runs off-grid."), boolean),
+        Field(
+            "vf_mode",
+            gauge("powerwall_battery_block_vf_mode", "1 in voltage/frequency (grid-forming) mode."),
+            boolean,
+        ),
+        Field(
+            "wobble_detected",
+            gauge("powerwall_battery_block_wobble_detected", "1 when grid wobble was detected."),
+            boolean,
+        ),
+        Field(
+            "charge_power_clamped",
+            gauge("powerwall_battery_block_charge_power_clamped", "1 when charge power is clamped."),
+            boolean,
+        ),
     ),
     ignore=frozenset({"Type", "PackagePartNumber", "PackageSerialNumber", "disabled_reasons"}),
     generic_prefix="powerwall_battery_block_",

@@ -14,7 +14,7 @@ from typing import Any
 
 from exporter.devices.flatten import flatten_devices
 from exporter.devices.model import Device
-from exporter.devices.rules import GENERIC_PREFIX
+from exporter.devices.resolve import GENERIC_PREFIX
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.tedapi.devices import controller_devices
 from exporter.sources.vitals.decode import decode_vitals

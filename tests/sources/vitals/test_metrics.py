@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.devices.flatten import flatten_devices
 from exporter.devices.model import Device
-from exporter.devices.rules import resolve
+from exporter.devices.resolve import resolve
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.vitals.decode import decode_vitals
 from tests.conftest import IN_CI, require_fixtures
