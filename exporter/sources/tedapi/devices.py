@@ -248,9 +248,12 @@ def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]
 
 
 def _all_mia(group: Mapping[str, Any]) -> bool:
-    """Whether every sub-message of a bus group says ``isMIA: true`` (and there is at least one)."""
-    subs = [v for k, v in group.items() if k not in _META_KEYS and isinstance(v, Mapping)]
-    return bool(subs) and all(v.get("isMIA") is True for v in subs)
+    """Whether every flag of a bus group says ``isMIA: true`` (and there is at least one): the flags of
+    its sub-messages, and its own when it carries one (a Powerwall 3's empty ``POD`` slot is only that)."""
+    flags = [v.get("isMIA") for k, v in group.items() if k not in _META_KEYS and isinstance(v, Mapping)]
+    if "isMIA" in group:
+        flags.append(group["isMIA"])
+    return bool(flags) and all(f is True for f in flags)
 
 
 def _identity(group: Mapping[str, Any]) -> tuple[str, str]:

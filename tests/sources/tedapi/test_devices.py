@@ -181,6 +181,23 @@ def test_mia_sub_message_gives_no_signals_but_the_device_stays() -> None:
     assert pinv.signals["PINV_VSplit1"] == 121.0  # the other sub-message still reports
 
 
+def test_an_empty_pod_slot_flagged_only_at_its_top_is_no_device() -> None:
+    """Found by the property test: a POD slot that is nothing but ``isMIA: true`` (no sub-message),
+    under a THC that carries a serial and is MIA too, must not become a TEPOD with no readings."""
+    data = a.pw2_controller()
+    data["esCan"]["bus"]["POD"] = [{"isMIA": True, "isComplete": False, "lastRxTime": "0001-01-01T00:00:00Z"}]
+    data["esCan"]["bus"]["THC"] = [
+        {
+            "packagePartNumber": "",
+            "packageSerialNumber": "x",
+            "THC_InfoMsg": {"isMIA": True, "isComplete": False, "THC_AmbientTemp": 0},
+            "alerts": None,
+        }
+    ]
+    devices = controller_devices(data, a.GATEWAY_DIN, FW)
+    assert not [d for d in devices if d.serial == "x"], [(d.family, d.serial) for d in devices]
+
+
 def test_no_record_without_serial_from_any_part_of_the_answer() -> None:
     data = _pw2_with(SYNC={"METER_X_AcMeasurements": {"METER_X_CTA_InstRealPower": 5.0}})
     data["neurio"]["readings"].append({"serial": "", "dataRead": [{"realPowerW": 1.0}]})
