@@ -27,8 +27,10 @@ from exporter.sources.tedapi.queries import READ_OPERATIONS, SignedQuery, operat
 PB: Any = _pb  # generated module: no type information
 
 PATH = "/tedapi/v1"
-DEVICE_PATH_RE = re.compile(r"^/tedapi/device/(?P<din>[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32})/v1$")
-DIN_RE = re.compile(r"^[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32}$")
+# "\Z", not "$": "$" also matches before a final newline, so "<DIN>\n" passed as a DIN (and the v1r
+# vetter accepted an envelope to it, signed for it).
+DEVICE_PATH_RE = re.compile(r"^/tedapi/device/(?P<din>[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32})/v1\Z")
+DIN_RE = re.compile(r"^[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32}\Z")
 LOCAL_HTTPS = 1
 INSTALLER = 1
 CONFIG_JSON_DOMAIN = 1

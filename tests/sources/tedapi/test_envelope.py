@@ -102,6 +102,17 @@ def test_device_paths_need_a_strict_din(path: str, controller: q.SignedQuery) ->
     assert not ALLOW_LIST.allows("POST", path, body)
 
 
+def test_a_din_or_device_path_with_a_final_newline_is_refused(controller: q.SignedQuery) -> None:
+    # "$" matches before a final newline; the DIN rules must not (the allow-list fullmatches paths,
+    # but vet() and every DIN check must hold on their own).
+    assert e.DIN_RE.match(LEADER) and not e.DIN_RE.match(LEADER + "\n")
+    body = e.query_request(e.Route(FOLLOWER, leader=LEADER), controller)
+    assert e.vet(f"/tedapi/device/{FOLLOWER}/v1", body)
+    assert not e.vet(f"/tedapi/device/{FOLLOWER}/v1\n", body)
+    with pytest.raises(ValueError, match="not a DIN"):
+        e.bare_firmware_request(LEADER + "\n")
+
+
 DANGEROUS = {
     "teg (5)": _envelope(_field(5, _field(1, b""))),
     "wc (6)": _envelope(_field(6, b"")),

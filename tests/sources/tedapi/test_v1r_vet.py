@@ -643,3 +643,18 @@ def test_a_mutated_body_passes_only_with_everything_the_signature_covers_intact(
         # Only the uuid may have changed (the gateway echoes it; it carries no command).
         assert _covered_parts(body) == _covered_parts(original)
         assert e.describe_bare(_covered_parts(body)[1])[0] in ("config", "firmware", "query:DeviceControllerQuery")
+
+
+# --------------------------------------------------------------------------- found while writing this suite
+@pytest.mark.parametrize("recipient", [DIN + "\n", DIN + "\r", "\n" + DIN, DIN + " "])
+def test_a_recipient_with_a_line_break_is_no_din(recipient: str) -> None:
+    # DIN_RE ended in "$", which also matches before a final newline: an envelope to "<DIN>\n",
+    # signed with that personalisation, passed as a read for a DIN. Now refused, whichever
+    # personalisation the signature carries.
+    for kind in ("config", "firmware"):
+        envelope = _read(
+            kind, 2 if kind == "config" else 1, ("authorizedClient" if kind == "config" else "local", 1), recipient
+        )
+        assert e.describe_bare(envelope)[0].startswith("dangerous:")
+        for din in {recipient, DIN, ""}:
+            assert not allowed(signed(envelope, din=din)), (kind, din)
