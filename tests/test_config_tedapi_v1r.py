@@ -85,11 +85,18 @@ def test_both_paths_without_the_wifi_address_name_it(pair: v1r_key.KeyPair) -> N
     assert "WiFi address" in str(problems[0])
 
 
-@pytest.mark.parametrize("block", [{}, {"din": DIN}])
+@pytest.mark.parametrize("block", [{}, {"din": DIN}, {"v1r_key_file": ""}, {"v1r_key_file": None}])
 def test_neither_path_names_the_gateway_password(block: dict[str, Any]) -> None:
+    # An empty or null v1r_key_file (a commented-out value, a template left blank) is no key: without
+    # a password too, the block reads nothing, which must be an error and not a silent no-op.
     problems = _problems(block)
     assert _keys(problems) == ["gateways[0].tedapi.gateway_password"], problems
     assert "v1r_key_file" in str(problems[0])  # the message offers the other path
+
+
+def test_an_empty_key_file_value_beside_a_password_is_a_wifi_only_block() -> None:
+    t = _parse({"v1r_key_file": "", "gateway_password": "GW"})
+    assert t is not None and (t.wifi, t.v1r) == (True, False)
 
 
 # --------------------------------------------------------------------------- key files that cannot sign

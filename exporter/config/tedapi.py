@@ -76,8 +76,11 @@ def tedapi_config(
     key_file = problems.get(lambda: _existing_file(t, "v1r_key_file", key, base_dir), None)
     fingerprint = problems.get(lambda: _v1r_fingerprint(key_file, f"{key}.v1r_key_file"), "")
     has_password = "gateway_password" in t or "gateway_password_file" in t
+    # By value, not by presence: an empty or null v1r_key_file (a blanked template, a value commented
+    # out) is no key, so it neither spares the password nor asks for the WiFi address.
+    has_key = t.get("v1r_key_file") not in (None, "")
     password: Secret | None = None
-    if has_password or "v1r_key_file" not in t:
+    if has_password or not has_key:
         password = problems.get(
             lambda: v.secret(
                 t,
@@ -92,7 +95,7 @@ def tedapi_config(
     host, port = gateway_address
     if "address" in t:
         host, port = problems.get(lambda: address(t["address"], f"{key}.address"), gateway_address)
-    elif has_password and "v1r_key_file" in t:
+    elif has_password and has_key:
         problems.found.append(
             ConfigError(
                 f"{key}.address",
