@@ -7,6 +7,7 @@ import atexit
 import importlib
 import logging
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -104,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         _warn_about_pins(config)
         _warn_about_tedapi(config)
+        _warn_about_v1r_key_files(config)
         log.info("configuration OK: %d gateway(s)", len(config.gateways))
         return 0
 
@@ -111,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config is None:
         simulator, config = _start_demo(args.demo_site)
     _warn_about_pins(config)
+    _warn_about_v1r_key_files(config)
 
     from exporter.reload import Reloader
     from exporter.scrape.collector import PowerwallCollector
@@ -185,17 +188,66 @@ def _warn_about_pins(config: Config) -> None:
 
 
 def _warn_about_tedapi(config: Config) -> None:
-    """What start-up would say about TEDAPI's signed queries (a named queries_file is checked with the config)."""
+    """What --config.check can tell about TEDAPI before any request: where the signed queries come from
+    (a named queries_file is checked with the config), and each v1r key by its fingerprint.
+
+    The fingerprint is what owners compare with the registration tool's output: a key that was never
+    registered, or another key than the registered one, is v1r's most common support thread, and this
+    is the one place to see which key the exporter will sign with. Only the fingerprint (a hash of the
+    public half) is logged, never anything of the key file.
+    """
     from exporter.sources.tedapi import queries
 
     for g in config.gateways:
-        if g.tedapi is None or g.tedapi.queries_file is not None:
+        t = g.tedapi
+        if t is None:
             continue
-        report = queries.inspect(None)
-        if report.queries is None:
-            log.warning("gateway %s: TEDAPI would be off: %s", g.name, report.off_reason)
-        else:
-            log.info("gateway %s: TEDAPI queries from %s", g.name, report.queries.origin)
+        if t.queries_file is None:
+            report = queries.inspect(None)
+            if report.queries is None:
+                log.warning("gateway %s: TEDAPI would be off: %s", g.name, report.off_reason)
+            else:
+                log.info("gateway %s: TEDAPI queries from %s", g.name, report.queries.origin)
+        if not t.v1r:
+            continue
+        log.info(
+            "gateway %s: v1r key %s (register this key; compare with the registration tool's output)",
+            g.name,
+            t.v1r_key_fingerprint,
+        )
+        if not t.wifi:
+            log.info(
+                "gateway %s: TEDAPI over v1r only: follower Powerwall 3 units cannot be read over v1r (the leader "
+                "answers for them); add tedapi.gateway_password and tedapi.address (WiFi) to read them",
+                g.name,
+            )
+
+
+def _warn_about_v1r_key_files(config: Config) -> None:
+    """Warn (at --config.check and at start-up) about a v1r key file the group or others can read.
+
+    The key is the only credential v1r asks for: whoever can read it can sign requests to the gateway
+    as this registered client, and the exporter's allow-list does not bind them. A warning, not an
+    error: the owner may have reasons (a group-readable secrets mount), but should know.
+    """
+    from exporter.sources.tedapi import v1r_key
+
+    for g in config.gateways:
+        path = g.tedapi.v1r_key_file if g.tedapi is not None else None
+        if path is None or not v1r_key.loose_permissions(path):
+            continue
+        try:
+            mode = f" (mode {stat.S_IMODE(path.stat().st_mode):04o})"
+        except OSError:
+            mode = ""
+        log.warning(
+            "gateway %s: the v1r key file %s is readable by group or others%s: anyone who can read it can sign "
+            "requests to the gateway as this registered client; chmod 600 %s",
+            g.name,
+            path,
+            mode,
+            path,
+        )
 
 
 def _refused_combination(args: argparse.Namespace) -> str | None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
 
+from exporter.sources.tedapi import v1r_key
 from tests.conftest import REPO
+from tests.exporter_process import start_exporter
 
 
 def run_check(tmp_path: Path, config: dict[str, Any] | str) -> subprocess.CompletedProcess[str]:
@@ -85,3 +89,69 @@ def gateway_without_password(tmp_path: Path) -> dict[str, Any]:
 def test_a_valid_config_passes(tmp_path: Path) -> None:
     code, errors = check(tmp_path, {"state_file": None, "gateways": [gateway(tls={"insecure_skip_verify": True})]})
     assert code == 0 and not errors
+
+
+# --------------------------------------------------------------------------- v1r keys
+def _v1r_key(tmp_path: Path, mode: int = 0o600) -> tuple[Path, str]:
+    """A key keygen would write (2048 bits, for speed), with ``mode``; its path and fingerprint."""
+    pair = v1r_key.generate(tmp_path / "v1r", bits=2048)
+    pair.private_path.chmod(mode)
+    return pair.private_path, pair.fingerprint
+
+
+def _secret_texts(private_path: Path) -> list[str]:
+    """Every form the private key could leak in: each base64 line of the PEM, the whole body, its DER."""
+    pem = private_path.read_text()
+    lines = [line for line in pem.splitlines() if line and not line.startswith("-----")]
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return [*lines, "".join(lines), base64.b64encode(pkcs8).decode()[64:128], pkcs8.hex()[200:264]]
+
+
+def test_the_check_shows_the_v1r_key_fingerprint_and_never_the_key(tmp_path: Path) -> None:
+    path, fingerprint = _v1r_key(tmp_path)
+    proc = run_check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi={"v1r_key_file": str(path)})]})
+    assert proc.returncode == 0, proc.stderr
+    shown = [line for line in proc.stderr.splitlines() if fingerprint in line]
+    assert len(shown) == 1 and "level=info" in shown[0], proc.stderr
+    assert "gateway home: v1r key " + fingerprint in shown[0] and "register this key" in shown[0]
+    assert "v1r only" in proc.stderr and "follower" in proc.stderr  # what v1r alone cannot read
+    assert "readable by group or others" not in proc.stderr  # 0600: nothing to warn about
+    out = proc.stdout + proc.stderr
+    for secret in _secret_texts(path):
+        assert secret not in out
+
+
+def test_the_check_warns_about_a_key_others_can_read(tmp_path: Path) -> None:
+    path, fingerprint = _v1r_key(tmp_path, 0o644)
+    block = {"v1r_key_file": str(path), "gateway_password": "GW", "address": "https://192.168.91.1"}
+    proc = run_check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi=block)]})
+    assert proc.returncode == 0, proc.stderr  # a warning, not an error
+    warnings = [line for line in proc.stderr.splitlines() if "readable by group or others" in line]
+    assert len(warnings) == 1 and "level=warn" in warnings[0], proc.stderr
+    assert str(path) in warnings[0] and "0644" in warnings[0] and "chmod 600" in warnings[0]
+    assert fingerprint in proc.stderr
+    assert "v1r only" not in proc.stderr  # WiFi reads the followers
+    out = proc.stdout + proc.stderr
+    for secret in _secret_texts(path):
+        assert secret not in out
+
+
+def test_a_group_readable_key_is_warned_about_too(tmp_path: Path) -> None:
+    path, _ = _v1r_key(tmp_path, 0o640)
+    proc = run_check(tmp_path, {"state_file": None, "gateways": [gateway(tedapi={"v1r_key_file": str(path)})]})
+    assert proc.returncode == 0 and "readable by group or others (mode 0640)" in proc.stderr, proc.stderr
+
+
+def test_start_up_warns_about_a_key_others_can_read(tmp_path: Path) -> None:
+    path, _ = _v1r_key(tmp_path, 0o644)
+    # Nothing is scraped, so nothing dials the (documentation-range) address.
+    config = {"state_file": None, "gateways": [gateway(tedapi={"v1r_key_file": str(path)})]}
+    exp = start_exporter(config, tmp_path)
+    log = exp.stop()
+    warnings = [line for line in log.splitlines() if "readable by group or others" in line]
+    assert len(warnings) == 1 and "level=warn" in warnings[0] and str(path) in warnings[0], log
+    for secret in _secret_texts(path):
+        assert secret not in log
