@@ -12,6 +12,7 @@ vetted field by field: a real one carries fields the docs do not list.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ DOMAIN_ENERGY_DEVICE = 7
 SIGNATURE_TYPE_RSA = 7
 EXPIRES_IN_SECONDS = 12  # what clients send; the gateway refuses a far expiry (TIME_TO_LIVE_TOO_LONG)
 NOT_VERIFIED_TEXT = b"v1r: client authorization not verified"
+UUID_RE = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # uuid4 text, as sent
 
 # message_fault (signed_message_status.message_fault) by number: Tesla's names, snake case, no prefix.
 FAULTS = {
@@ -130,6 +132,8 @@ def vet(path: str, body: bytes) -> bool:
     kind, din = describe_bare(envelope)
     if kind.startswith("dangerous:"):
         return False
+    if not UUID_RE.fullmatch(bytes(msg.uuid)):
+        return False  # the one field the signature does not cover: only the text of a uuid rides there
     sig = msg.signature_data
     if {f.name for f, _ in sig.ListFields()} != {"signer_identity", "rsa_data"}:
         return False
@@ -152,6 +156,8 @@ def _verifies(public_der: bytes, signature: bytes, data: bytes) -> bool:
         return False
     if not isinstance(key, rsa.RSAPublicKey):
         return False
+    if key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1) != public_der:
+        return False  # the key as the gateway registers and names it (PKCS#1 DER), in no other form
     try:
         key.verify(signature, data, padding.PKCS1v15(), hashes.SHA512())
     except InvalidSignature:

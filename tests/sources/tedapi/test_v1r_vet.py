@@ -459,12 +459,18 @@ def test_a_key_that_is_not_rsa_is_refused() -> None:
     assert not allowed(signed(config, public_key=der, signature=signature))
 
 
-def test_an_spki_public_key_still_verifies() -> None:
-    # What is true today: the vetter's DER reader takes SubjectPublicKeyInfo as well as PKCS#1, so the
-    # same key in the "classic wrong form" verifies and the body passes. Harmless for the allow-list:
-    # the signature still covers exactly one read for its recipient; the gateway, which knows keys by
-    # their PKCS#1 form, answers unknown_key_id. Pinned so a change of this is a decision, not an accident.
-    assert allowed(signed(e.bare_config_request(DIN), public_key=key().spki_der))
+def test_an_spki_public_key_is_refused() -> None:
+    # The same key in the "classic wrong form" (SubjectPublicKeyInfo) would verify, but the request
+    # names its signer in exactly one form, PKCS#1 DER, the one the gateway registers keys by.
+    assert not allowed(signed(e.bare_config_request(DIN), public_key=key().spki_der))
+
+
+def test_the_uuid_is_the_text_of_a_uuid() -> None:
+    # The one field the signature does not cover: nothing but a uuid's text may ride in it.
+    config = e.bare_config_request(DIN)
+    for uuid in (b"", b"x" * 36, UUID.upper(), UUID + b"0", b"\x00" * 36, UUID[:-1] + b"\n"):
+        assert not allowed(signed(config, uuid=uuid)), uuid
+    assert allowed(signed(config, uuid=UUID))
 
 
 def test_signature_data_with_extra_or_missing_parts_is_refused() -> None:
@@ -595,7 +601,8 @@ def test_every_flipped_byte_outside_the_uuid_is_refused(mask: int) -> None:
     uuid = _unsigned_span(body)
     for i in range(len(body)):
         bad = body[:i] + bytes([body[i] ^ mask]) + body[i + 1 :]
-        assert allowed(bad) == (i in uuid), i
+        still_a_uuid = i in uuid and v1r.UUID_RE.fullmatch(bad[uuid.start : uuid.stop]) is not None
+        assert allowed(bad) == still_a_uuid, i
 
 
 def test_every_flipped_byte_of_the_signature_fails_verification() -> None:
