@@ -315,9 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             base = sim.gateway_config("wifi")
             assert base.tedapi is not None
-            signed = dataclasses.replace(
-                base.tedapi, v1r_key_file=pair.private_path, v1r_key_fingerprint=pair.fingerprint
-            )
+            signed = dataclasses.replace(base.tedapi, v1r_key_file=pair.private_path)
             paths.append(_make_path("wifi", base))
             paths.append(_make_path("v1r", dataclasses.replace(base, name="v1r", tedapi=signed)))
             alone = dataclasses.replace(signed, gateway_password=None)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load_config, parse_config, pin_warnings
+from exporter.sources.registry import check_config, check_gateway
 from exporter.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         web = load_web_config(args.web_config)
-        config = load_config(args.config_file) if args.config_file else None
+        config = load_config(args.config_file, check=check_gateway) if args.config_file else None
     except ConfigError as exc:
         for problem in exc.problems:  # one line per problem, each naming its key
             log.error("invalid configuration: %s", problem)
@@ -196,7 +197,7 @@ def _warn_about_tedapi(config: Config) -> None:
     is the one place to see which key the exporter will sign with. Only the fingerprint (a hash of the
     public half) is logged, never anything of the key file.
     """
-    from exporter.sources.tedapi import queries
+    from exporter.sources.tedapi import queries, v1r_key
 
     for g in config.gateways:
         t = g.tedapi
@@ -210,10 +211,11 @@ def _warn_about_tedapi(config: Config) -> None:
                 log.info("gateway %s: TEDAPI queries from %s", g.name, report.queries.origin)
         if not t.v1r:
             continue
+        assert t.v1r_key_file is not None
         log.info(
             "gateway %s: v1r key %s (register this key; compare with the registration tool's output)",
             g.name,
-            t.v1r_key_fingerprint,
+            v1r_key.load(t.v1r_key_file).fingerprint,  # checked with the config: it loads
         )
         if not t.wifi:
             log.info(
@@ -329,7 +331,7 @@ def _start_demo(site: str = "default") -> tuple[SimulatedGateway, Config]:
             tedapi_block["gateway_password"] = DEMO_GATEWAY_PASSWORD
         gateway["tedapi"] = tedapi_block
     # Through the same validation as a user's config file.
-    config = parse_config({"gateways": [gateway], "state_file": ""})
+    config = check_config(parse_config({"gateways": [gateway], "state_file": ""}))
     return gw, config
 
 

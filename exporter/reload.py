@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from exporter.config import ConfigError, load_config, pin_warnings
 from exporter.scrape.collector import ApplySummary, PowerwallCollector
+from exporter.sources.registry import check_gateway
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Reloader:
             if self.config_file is None:
                 self._refuse(trigger, "no --config.file to re-read (the demo runs on a built-in configuration)")
             try:
-                config = load_config(self.config_file)
+                config = load_config(self.config_file, check=check_gateway)
             except ConfigError as exc:  # names the offending key(s), as at start-up
                 self._refuse(trigger, "invalid configuration: " + "; ".join(str(p) for p in exc.problems))
             try:

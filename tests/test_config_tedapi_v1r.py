@@ -1,6 +1,7 @@
 """The ``tedapi:`` block's v1r keys: ``v1r_key_file`` and ``din``, alone and beside the WiFi password.
 
-Why these checks: the key file is read when the config is loaded, so a key the exporter cannot use
+Why these checks: the key file is read when the config is loaded for use (the TEDAPI source's check,
+run at start-up, by ``--config.check`` and on reload), so a key the exporter cannot use
 fails ``--config.check`` and start-up with the key's name, not the first scrape with a signature
 fault; and a v1r-only block needs no gateway password, the reason owners choose v1r at all. Keys are
 made by the exporter's own keygen code (2048 bits: quick, and no different here).
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from exporter.config import ConfigError, parse_config
 from exporter.config.tedapi import TedapiConfig
+from exporter.sources.registry import check_gateway
 from exporter.sources.tedapi import v1r_key
 from tests.test_config_check import check, gateway
 
@@ -32,7 +34,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> v1r_key.KeyPair:
 
 
 def _parse(tedapi: object, **kw: Any) -> TedapiConfig | None:
-    return parse_config({"state_file": None, "gateways": [gateway(tedapi=tedapi, **kw)]}).gateways[0].tedapi
+    """The block as loaded for use: parsed, then checked by the sources (the key file is read there)."""
+    config = parse_config({"state_file": None, "gateways": [gateway(tedapi=tedapi, **kw)]}, check=check_gateway)
+    return config.gateways[0].tedapi
 
 
 def _problems(tedapi: object) -> list[ConfigError]:
@@ -51,7 +55,7 @@ def test_a_key_file_alone_is_a_v1r_only_block(pair: v1r_key.KeyPair) -> None:
     assert t is not None
     assert (t.v1r, t.wifi, t.gateway_password) == (True, False, None)
     assert t.v1r_key_file == pair.private_path
-    assert t.v1r_key_fingerprint == pair.fingerprint  # read at load time, the same key keygen printed
+    assert v1r_key.load(t.v1r_key_file).fingerprint == pair.fingerprint  # the same key keygen printed
     assert (t.host, t.port, t.din) == ("192.0.2.10", 443, None)  # v1r goes to the gateway's own address
 
 
@@ -75,7 +79,8 @@ def test_a_pkcs8_rsa_key_is_accepted_too(tmp_path: Path) -> None:
     )
     t = _parse({"v1r_key_file": str(path)})
     der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
-    assert t is not None and t.v1r_key_fingerprint == v1r_key.fingerprint(der)
+    assert t is not None and t.v1r_key_file is not None
+    assert v1r_key.load(t.v1r_key_file).fingerprint == v1r_key.fingerprint(der)
 
 
 # --------------------------------------------------------------------------- which path, which keys

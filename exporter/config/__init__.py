@@ -9,7 +9,7 @@ print them by accident.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,12 @@ def default_state_file() -> Path:
     return root / "powerwall-exporter" / "sessions.json"
 
 
-def load_config(path: str | Path) -> Config:
+# A check beyond syntax, run on each gateway that parsed (the sources' own: what a file holds, a key
+# they will sign with). Injected by the caller, so this package reads syntax only and imports no source.
+GatewayCheck = Callable[[GatewayConfig, str], list[ConfigError]]
+
+
+def load_config(path: str | Path, check: GatewayCheck | None = None) -> Config:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -69,11 +74,13 @@ def load_config(path: str | Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError("config.file", f"invalid YAML{where}") from None
-    return parse_config(data if data is not None else {}, base_dir=p.parent)
+    return parse_config(data if data is not None else {}, base_dir=p.parent, check=check)
 
 
-def parse_config(data: Any, base_dir: Path | None = None) -> Config:
-    """Validate a loaded config; raises :class:`ConfigError` (one problem) or :class:`ConfigErrors` (several)."""
+def parse_config(data: Any, base_dir: Path | None = None, check: GatewayCheck | None = None) -> Config:
+    """Validate a loaded config; raises :class:`ConfigError` (one problem) or :class:`ConfigErrors` (several).
+
+    ``check`` runs on every gateway that parsed, so its problems are reported with the others'."""
     problems = Problems()
     empty: Mapping[str, Any] = {}
     root = problems.get(lambda: v.mapping(data, "config"), empty)
@@ -83,6 +90,10 @@ def parse_config(data: Any, base_dir: Path | None = None) -> Config:
         problems.found.append(ConfigError("gateways", "must be a non-empty list of gateways"))
         raw_gateways = []
     parsed = [gateway_config(g, f"gateways[{i}]", base_dir, problems) for i, g in enumerate(raw_gateways)]
+    if check is not None:
+        for i, g in enumerate(parsed):
+            if g is not None:
+                problems.found.extend(check(g, f"gateways[{i}]"))
     seen: set[str] = set()
     for i, g in enumerate(parsed):
         if g is None:

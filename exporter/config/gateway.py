@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from exporter.config import values as v
+from exporter.config.address import DEFAULT_PORT, address
 from exporter.config.energy import ENERGY_KEYS, EnergyConfig, energy_config
 from exporter.config.tedapi import TedapiConfig, tedapi_config
 from exporter.config.values import ConfigError, Problems, Secret
 
-DEFAULT_PORT = 443
 DEFAULT_SERVER_NAME = "powerwall"
 _FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,39 +117,6 @@ def _email(raw: Any, key: str) -> str:
     if not isinstance(raw, str):
         raise ConfigError(key, "must be a string")
     return v.expand(raw or "", key)
-
-
-def address(raw: Any, key: str) -> tuple[str, int]:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ConfigError(key, "required: https URL, host or host:port of the gateway")
-    text = raw.strip()
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port or DEFAULT_PORT
-    except ValueError as exc:
-        raise ConfigError(key, f"not a valid address: {exc}") from None
-    if parts.scheme != "https":
-        raise ConfigError(key, "the gateway only speaks HTTPS; use https://")
-    if not parts.hostname:
-        raise ConfigError(key, "no host in address")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(key, "give only scheme, host and port (no path, query or credentials)")
-    if not _is_host(parts.hostname):
-        raise ConfigError(key, f"{parts.hostname!r} is not a host name or IP address")
-    return parts.hostname, port
-
-
-def _is_host(host: str) -> bool:
-    """An IP address, or a DNS name whose labels are letters, digits and inner hyphens (RFC 1123)."""
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    labels = host.rstrip(".").split(".")
-    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
 
 
 def _password(g: Mapping[str, Any], key: str, base_dir: Path | None) -> Secret:

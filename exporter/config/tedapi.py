@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.config import values as v
+from exporter.config.address import address
 from exporter.config.values import ConfigError, Problems, Secret
 
 KEYS = {
@@ -48,7 +49,6 @@ class TedapiConfig:
     min_interval_seconds: float = DEFAULT_MIN_INTERVAL_SECONDS
     v1r_key_file: Path | None = None  # None: no v1r path
     din: str | None = None  # the leader's DIN, when given
-    v1r_key_fingerprint: str = ""  # of the key read at load time, for --config.check and the logs
 
     @property
     def wifi(self) -> bool:
@@ -67,14 +67,11 @@ class TedapiConfig:
 def tedapi_config(
     raw: Any, key: str, gateway_address: tuple[str, int], base_dir: Path | None, problems: Problems
 ) -> TedapiConfig | None:
-    from exporter.config.gateway import address  # the same address rules as the gateway's
-
     before = len(problems.found)
     empty: Mapping[str, Any] = {}
     t = problems.get(lambda: v.mapping(raw, key), empty)
     problems.unknown(t, key, KEYS)
     key_file = problems.get(lambda: _existing_file(t, "v1r_key_file", key, base_dir), None)
-    fingerprint = problems.get(lambda: _v1r_fingerprint(key_file, f"{key}.v1r_key_file"), "")
     has_password = "gateway_password" in t or "gateway_password_file" in t
     # By value, not by presence: an empty or null v1r_key_file (a blanked template, a value commented
     # out) is no key, so it neither spares the password nor asks for the WiFi address.
@@ -111,34 +108,18 @@ def tedapi_config(
         ),
         DEFAULT_MIN_INTERVAL_SECONDS,
     )
-    if queries is not None:
-        problems.get(lambda: _usable_queries(queries, public_key, f"{key}.queries_file"), None)
     if len(problems.found) > before:
         return None
-    return TedapiConfig(password, host, port, queries, public_key, interval, key_file, din, fingerprint)
+    return TedapiConfig(password, host, port, queries, public_key, interval, key_file, din)
 
 
 def _din(t: Mapping[str, Any], key: str) -> str | None:
     raw = t.get("din")
     if raw in (None, ""):
         return None
-    from exporter.sources.tedapi.envelope import DIN_RE  # the one DIN rule
-
-    if not isinstance(raw, str) or not DIN_RE.match(raw.strip()):
+    if not isinstance(raw, str) or not v.DIN_RE.match(raw.strip()):
         raise ConfigError(f"{key}.din", "not a DIN (like 1707000-30-L--TG1234567890AB)")
     return raw.strip()
-
-
-def _v1r_fingerprint(path: Path | None, key: str) -> str:
-    """The key file must hold a usable RSA private key (read now: a bad one fails at start)."""
-    if path is None:
-        return ""
-    from exporter.sources.tedapi import v1r_key
-
-    try:
-        return v1r_key.load(path).fingerprint
-    except (v1r_key.KeyFileError, v1r_key.CryptographyMissingError) as exc:
-        raise ConfigError(key, str(exc)) from None
 
 
 def _public_key(t: Mapping[str, Any], key: str, base_dir: Path | None) -> bytes | None:
@@ -152,19 +133,6 @@ def _public_key(t: Mapping[str, Any], key: str, base_dir: Path | None) -> bytes 
     if b"-----BEGIN PUBLIC KEY-----" not in pem:
         raise ConfigError(f"{key}.query_public_key_file", f"{path} is not a PEM public key")
     return pem
-
-
-def _usable_queries(path: Path, public_key: bytes | None, key: str) -> None:
-    """A queries_file the user named must hold usable signed queries: a bad one fails at start.
-
-    (Without queries_file, a missing pypowerwall only turns TEDAPI off, with a log line.)
-    """
-    from exporter.sources.tedapi import queries  # the loader's own rules, not a second copy
-
-    keys = (public_key,) if public_key is not None else (queries.TESLA_PUBLIC_KEY,)
-    report = queries.inspect(path, keys)
-    if report.queries is None:
-        raise ConfigError(key, report.off_reason or "no usable signed queries")
 
 
 def _existing_file(t: Mapping[str, Any], name: str, key: str, base_dir: Path | None) -> Path | None:

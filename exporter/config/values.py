@@ -19,6 +19,11 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NUMBER_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
+# The syntax of a DIN (device identification number: part number, "--", serial), the one rule the
+# config, the TEDAPI addressing and its vetter share.
+DIN_RE = re.compile(r"^[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32}\Z")
+
+
 class ConfigError(ValueError):
     """A configuration problem, always naming the offending key path (e.g. ``gateways[0].password``)."""
 

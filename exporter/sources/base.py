@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from exporter.config import GatewayConfig
+from exporter.config import ConfigError, GatewayConfig
 from exporter.devices.bounds import DeviceBudget
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.auth import Auth
@@ -59,6 +59,13 @@ class Source:
     def enabled(cls, cfg: GatewayConfig) -> bool:
         """Whether this gateway's config asks for this source."""
         return True
+
+    @classmethod
+    def check(cls, cfg: GatewayConfig, key: str) -> list[ConfigError]:
+        """What this source finds wrong with a gateway's config beyond its syntax (files it will read,
+        keys it will sign with), each naming its key under ``key`` (``gateways[0]``). Called when a
+        config is loaded for use: at start-up, by ``--config.check`` and on reload. Default: nothing."""
+        return []
 
     def auths(self) -> Sequence[tuple[Auth, int | None]]:
         """Auth domains of this source's own and their connection bounds, registered with the

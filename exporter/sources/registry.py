@@ -7,7 +7,7 @@ by a test so that any new path shows up in review.
 
 from __future__ import annotations
 
-from exporter.config import GatewayConfig
+from exporter.config import Config, ConfigError, ConfigErrors, GatewayConfig
 from exporter.gateway.allowlist import LOGIN, AllowList
 from exporter.gateway.request import Request
 from exporter.sources.base import Source
@@ -33,6 +33,21 @@ def source_of(request: Request) -> type[Source]:
         if any(a.method == request.method and a.path == request.path for a in cls.ALLOWED):
             return cls
     raise KeyError(f"no source declares {request.method} {request.path}")
+
+
+def check_gateway(cfg: GatewayConfig, key: str) -> list[ConfigError]:
+    """Every enabled source's objections to one gateway's settings (see :meth:`Source.check`): the
+    config package checks syntax only; what a file holds is the source's business. Pass it as
+    ``load_config(path, check=check_gateway)`` to have them reported with the syntax problems."""
+    return [problem for cls in SOURCES if cls.enabled(cfg) for problem in cls.check(cfg, key)]
+
+
+def check_config(config: Config) -> Config:
+    """``config`` when every source accepts every gateway's settings, else :class:`ConfigErrors`."""
+    found = [p for i, g in enumerate(config.gateways) for p in check_gateway(g, f"gateways[{i}]")]
+    if found:
+        raise ConfigErrors(found)
+    return config
 
 
 def sources_for(cfg: GatewayConfig) -> list[Source]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from exporter.config import values
 from exporter.proto import tedapi_pb2 as _pb
 from exporter.sources.json_api.convert import firmware_text
 from exporter.sources.tedapi.queries import READ_OPERATIONS, SignedQuery, operation_of
@@ -30,7 +31,7 @@ PATH = "/tedapi/v1"
 # "\Z", not "$": "$" also matches before a final newline, so "<DIN>\n" passed as a DIN (and the v1r
 # vetter accepted an envelope to it, signed for it).
 DEVICE_PATH_RE = re.compile(r"^/tedapi/device/(?P<din>[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32})/v1\Z")
-DIN_RE = re.compile(r"^[0-9]{7}-[0-9]{2}-[A-Z0-9]--[A-Za-z0-9]{4,32}\Z")
+DIN_RE = values.DIN_RE
 LOCAL_HTTPS = 1
 INSTALLER = 1
 CONFIG_JSON_DOMAIN = 1

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from exporter.config import GatewayConfig
+from exporter.config import ConfigError, GatewayConfig
 from exporter.devices.bounds import DeviceBudget
 from exporter.devices.flatten import flatten_devices
 from exporter.gateway.allowlist import Allowed
@@ -151,6 +151,27 @@ class TedapiSource(Source):
     @classmethod
     def enabled(cls, cfg: GatewayConfig) -> bool:
         return cfg.tedapi is not None
+
+    @classmethod
+    def check(cls, cfg: GatewayConfig, key: str) -> list[ConfigError]:
+        """A named queries_file must hold usable signed queries, and a v1r key file a usable RSA key:
+        a bad one fails at start. (Without queries_file, a missing pypowerwall only turns TEDAPI off,
+        with a log line.)"""
+        t = cfg.tedapi
+        if t is None:
+            return []
+        found = []
+        if t.queries_file is not None:
+            keys = (t.query_public_key,) if t.query_public_key is not None else (queries.TESLA_PUBLIC_KEY,)
+            report = queries.inspect(t.queries_file, keys)
+            if report.queries is None:
+                found.append(ConfigError(f"{key}.tedapi.queries_file", report.off_reason or "no usable signed queries"))
+        if t.v1r_key_file is not None:
+            try:
+                v1r_key.load(t.v1r_key_file)
+            except (v1r_key.KeyFileError, v1r_key.CryptographyMissingError) as exc:
+                found.append(ConfigError(f"{key}.tedapi.v1r_key_file", str(exc)))
+        return found
 
     def auths(self) -> Sequence[tuple[Auth, int | None]]:
         """The auth domains of this source's paths, each with its connection bound (the collector registers them)."""

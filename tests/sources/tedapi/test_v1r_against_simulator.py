@@ -82,7 +82,6 @@ def start_site(
         interval,
         v1r_key_file=key_file,
         din=din,
-        v1r_key_fingerprint=key.fingerprint,
     )
     return Site(gw, dataclasses.replace(base, tedapi=tedapi, min_interval_seconds=1.0), key, key_file.read_bytes())
 
