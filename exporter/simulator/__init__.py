@@ -24,7 +24,7 @@ expansion packs on the leader, fw 26.18: only aggregates/soe/grid_status left, T
         gw.faults.tedapi_status = 429                      # TEDAPI-only faults: faults.TEDAPI_FAULT_NAMES
         gw.tedapi_requests, gw.tedapi_count("query")       # (path, kind) as envelope.describe says
 
-v1r, signed TEDAPI on the home LAN (shared/docs/tedapi.md §6; ``exporter.simulator.tedapi_v1r`` for the
+v1r, signed TEDAPI on the home LAN (shared/docs/tedapi.md §6; ``exporter.simulator.tedapi.v1r`` for the
 rules, ``v1r_serve`` for the HTTP side) is on where the site has it (every Powerwall 3, a Powerwall 2 on
 firmware 26.x: ``SiteModel.tedapi_v1r``), gateway password or not. The gateway judges each
 ``POST /tedapi/v1r`` with its own wire walker, its key ring and its own clock; ``GET /tedapi/din`` also
@@ -54,9 +54,9 @@ from exporter.simulator.model import SiteModel
 from exporter.simulator.replay import parse_http
 from exporter.simulator.server import SimulatedGateway, gunzip_size
 from exporter.simulator.snapshot import Snapshot
-from exporter.simulator.tedapi_queries import write_query_file
-from exporter.simulator.v1r_keys import KeyRing, KeyState
-from exporter.simulator.v1r_serve import V1rRecord
+from exporter.simulator.tedapi.queries import write_query_file
+from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState
+from exporter.simulator.tedapi.v1r_serve import V1rRecord
 
 __all__ = [
     "DANGEROUS_PATHS",

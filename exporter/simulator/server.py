@@ -22,7 +22,7 @@ Request handling order (documented because fault tests depend on it):
    body is sent.
 
 TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to :meth:`SimulatedGateway._tedapi`;
-``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) to :mod:`exporter.simulator.v1r_serve`.
+``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) to :mod:`exporter.simulator.tedapi.v1r_serve`.
 
 The gateway has its own clock: ``clock`` (default ``time.time``) plus ``clock_offset_seconds``, shown in
 the ``Date`` header of every answer and used to judge a v1r request's ``expires_at``.
@@ -53,7 +53,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from exporter.simulator import payloads, tedapi, v1r_serve
+from exporter.simulator import payloads
 from exporter.simulator.certs import CertBundle, generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
@@ -78,8 +78,9 @@ from exporter.simulator.handler import (
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
 from exporter.simulator.replay import CannedResponse, ReplayStore
-from exporter.simulator.tedapi_v1r import DEFAULT_MAX_TTL_SECONDS
-from exporter.simulator.v1r_keys import KeyRing
+from exporter.simulator.tedapi import answers, v1r_serve
+from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
+from exporter.simulator.tedapi.v1r_keys import KeyRing
 from exporter.simulator.vitals import build_vitals
 from exporter.sources.tedapi import envelope
 
@@ -559,7 +560,7 @@ class SimulatedGateway:
             return _error_reply(404)
         if path == TEDAPI_DIN_PATH:
             return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        req = tedapi.decode(rec.body, kind)
+        req = answers.decode(rec.body, kind)
         unit = 0
         if routed is not None:
             din = routed.group("din")
@@ -577,12 +578,12 @@ class SimulatedGateway:
         patch = extra if isinstance(extra, dict) else None
         if kind == "config":
             blob = f.take("tedapi_config_blob", path, kind)
-            body = tedapi.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
+            body = answers.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
         elif kind == "firmware":
-            body = tedapi.firmware_reply(m, sender, req.tail)
+            body = answers.firmware_reply(m, sender, req.tail)
         else:
             empty = bool(f.take("tedapi_empty_data", path, kind))
-            body = tedapi.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch)
+            body = answers.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch)
         return self._tedapi_body(path, kind, body, "application/octet-stream")
 
     def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> _Reply:
@@ -590,7 +591,7 @@ class SimulatedGateway:
         if f.take("tedapi_garbage", path, kind):
             return _Reply(200, b"\x0f" + self._random_bytes(63), content_type)
         if f.take("tedapi_wrong_wire_type", path, kind) and body[:1] == b"\x0a":
-            body = tedapi.wrong_wire_type(body)
+            body = answers.wrong_wire_type(body)
         if f.take("tedapi_bad_gzip", path, kind):
             # A gzip header, then a deflate block of the reserved type 3: no inflater accepts it.
             return _Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)

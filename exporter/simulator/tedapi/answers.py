@@ -1,8 +1,8 @@
 """TEDAPI answers of the simulated gateway, built from the same model snapshot as the JSON API.
 
 This module decodes requests and wraps answers in envelopes (config.json, getSystemInfo, queries by
-operation); the query data is built in :mod:`exporter.simulator.tedapi_controller` and
-:mod:`exporter.simulator.tedapi_components` from the shapes of :mod:`exporter.simulator.tedapi_signals`.
+operation); the query data is built in :mod:`exporter.simulator.tedapi.controller` and
+:mod:`exporter.simulator.tedapi.components` from the shapes of :mod:`exporter.simulator.tedapi.signals`.
 
 Why from the snapshot: a client that reads the same site through ``/api/...`` and TEDAPI must see
 the same numbers (``control.systemStatus`` = ``/api/system_status``, ``control.meterAggregates`` =
@@ -40,9 +40,9 @@ from exporter.proto import tedapi_pb2 as _pb
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
 from exporter.simulator.snapshot import Snapshot
-from exporter.simulator.tedapi_components import components
-from exporter.simulator.tedapi_controller import device_controller
-from exporter.simulator.tedapi_signals import JSON
+from exporter.simulator.tedapi.components import components
+from exporter.simulator.tedapi.controller import device_controller
+from exporter.simulator.tedapi.signals import JSON
 from exporter.sources.tedapi.queries import COMPONENT_TYPES, operation_of, verify
 
 PB: Any = _pb  # generated module: no type information

@@ -1,6 +1,6 @@
 """``POST /tedapi/v1r`` on the simulated gateway: faults, the verdict, the answer, the record.
 
-Why apart from :mod:`exporter.simulator.tedapi_v1r`: that module is the pure reading of the wire
+Why apart from :mod:`exporter.simulator.tedapi.v1r`: that module is the pure reading of the wire
 format and the rules; this one is the gateway's behaviour around them (its clock, key ring, faults,
 model snapshot, gzip and request log), in the order a test can rely on:
 
@@ -8,8 +8,8 @@ model snapshot, gzip and request log), in the order a test can rely on:
    (``SimulatedGateway.v1r_enabled``; on by default where the site has it: ``SiteModel.tedapi_v1r``) → 404.
 2. The body is walked (a body that does not walk is kind ``undecodable``), then the faults
    ``v1r_delay`` and ``v1r_status`` (forced HTTP code) with that kind.
-3. The verdict (:func:`~exporter.simulator.tedapi_v1r.judge_signature`, then
-   :func:`~exporter.simulator.tedapi_v1r.judge_envelope`), with the faults ``v1r_fault`` (answer this
+3. The verdict (:func:`~exporter.simulator.tedapi.v1r.judge_signature`, then
+   :func:`~exporter.simulator.tedapi.v1r.judge_envelope`), with the faults ``v1r_fault`` (answer this
    message_fault instead, right after the domain check), ``v1r_key_state`` (judge a registered signer
    key as if in this state) and ``v1r_follower_timeout`` (a request whose recipient is a follower
    faults TIMEOUT; without it the leader answers with its own data, as the docs say it does).
@@ -32,9 +32,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from exporter.simulator import tedapi
 from exporter.simulator.handler import RecordedRequest, _error_reply, _Reply
-from exporter.simulator.tedapi_v1r import (
+from exporter.simulator.tedapi import answers
+from exporter.simulator.tedapi.v1r import (
     FAULT_NAMES,
     MESSAGE_FAULTS,
     NOT_VERIFIED_TEXT,
@@ -49,8 +49,8 @@ from exporter.simulator.tedapi_v1r import (
     parse_routable,
     transport_message,
 )
-from exporter.simulator.v1r_keys import key_state
-from exporter.simulator.wire import WireError
+from exporter.simulator.tedapi.v1r_keys import key_state
+from exporter.simulator.tedapi.wire import WireError
 
 if TYPE_CHECKING:
     from exporter.simulator.server import SimulatedGateway
@@ -221,13 +221,13 @@ def _read(gw: SimulatedGateway, path: str, env: Envelope, env_bytes: bytes) -> b
     patch = extra if isinstance(extra, dict) else None
     if kind == "config":
         blob = f.take("tedapi_config_blob", path, kind)
-        message = tedapi.config_reply(snap, m, leader, 1, None if blob is None else bytes(blob), patch)
+        message = answers.config_reply(snap, m, leader, 1, None if blob is None else bytes(blob), patch)
     elif kind == "firmware":
-        message = tedapi.firmware_reply(m, leader, 1)
+        message = answers.firmware_reply(m, leader, 1)
     else:
-        req = tedapi.decode(transport_message(env_bytes), kind)
+        req = answers.decode(transport_message(env_bytes), kind)
         empty = bool(f.take("tedapi_empty_data", path, kind))
-        message = tedapi.query_reply(snap, m, req, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
+        message = answers.query_reply(snap, m, req, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
     return bare_envelope(message)
 
 

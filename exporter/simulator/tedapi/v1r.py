@@ -1,6 +1,6 @@
 """v1r as the simulated gateway reads it: the RoutableMessage, the signed byte string, the verdict.
 
-Why a module of its own, with its own wire walker (:mod:`exporter.simulator.wire`) and nothing from
+Why a module of its own, with its own wire walker (:mod:`exporter.simulator.tedapi.wire`) and nothing from
 ``exporter.sources``/``exporter.gateway``/the exporter's protobuf builders: the simulator is our
 reading of shared/docs/tedapi.md §6 and must judge the exporter's v1r requests with its own eyes, so a
 mistake in the exporter's encoder shows up as a fault instead of being mirrored.
@@ -36,7 +36,7 @@ leader's DIN). The judge (:func:`judge`) goes, first failure wins:
 
 Choices where the docs say nothing (kept here so the exporter side can find them): the largest accepted
 lifetime (``DEFAULT_MAX_TTL_SECONDS``, 60 s; clients sign for 12 s), the fault for each malformed shape
-above, and which answer a wrong recipe gets. See :mod:`exporter.simulator.v1r_serve` for the HTTP side.
+above, and which answer a wrong recipe gets. See :mod:`exporter.simulator.tedapi.v1r_serve` for the HTTP side.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.simulator.v1r_keys import KeyRing, KeyState, fingerprint
-from exporter.simulator.wire import (
+from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, fingerprint
+from exporter.simulator.tedapi.wire import (
     I32,
     LEN,
     VARINT,
