@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 LOGIN_PATH = "/api/login/Basic"
 SNI_NAMES = frozenset({"teg", "powerwall", "powerpack"})
-# Paths the simulator serves in model mode. Kept independent of exporter.gateway.endpoints on purpose: the
+# Paths the simulator serves in model mode. Kept independent of the exporter's endpoint list on purpose: the
 # simulator is the oracle tests check the exporter's allow-list against.
 MODEL_PATHS = frozenset(
     {

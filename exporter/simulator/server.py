@@ -79,10 +79,10 @@ from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
 from exporter.simulator.replay import CannedResponse, ReplayStore
 from exporter.simulator.tedapi import answers, v1r_serve
+from exporter.simulator.tedapi.classify import classify
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
 from exporter.simulator.tedapi.v1r_keys import KeyRing
 from exporter.simulator.vitals import build_vitals
-from exporter.sources.tedapi import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class SimulatedGateway:
         self.clock_offset_seconds = 0.0
         self.v1r_keys = KeyRing()
         self.v1r_enabled = self.model.tedapi_v1r
-        self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi_v1r
+        self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi.v1r
         self._v1r_log = v1r_serve.V1rLog()
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -516,7 +516,8 @@ class SimulatedGateway:
         elif path == TEDAPI_DIN_PATH:
             kind = "din" if method in ("GET", "HEAD") else "dangerous:non-GET on /tedapi/din"
         elif path == TEDAPI_PATH or routed is not None:
-            kind = envelope.describe(rec.body) if method == "POST" else "other"
+            read = classify(rec.body) if method == "POST" else None
+            kind = read.kind if read is not None else "other"
         else:
             kind = "other" if method in ("GET", "HEAD") else "dangerous:non-GET on an unknown TEDAPI path"
         with self._lock:
@@ -560,7 +561,8 @@ class SimulatedGateway:
             return _error_reply(404)
         if path == TEDAPI_DIN_PATH:
             return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        req = answers.decode(rec.body, kind)
+        req = read
+        assert req is not None  # a POST to a query path, not dangerous: classify read all of it
         unit = 0
         if routed is not None:
             din = routed.group("din")
@@ -583,7 +585,9 @@ class SimulatedGateway:
             body = answers.firmware_reply(m, sender, req.tail)
         else:
             empty = bool(f.take("tedapi_empty_data", path, kind))
-            body = answers.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch)
+            body = answers.query_reply(
+                snap, m, req.query, req.tail, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch
+            )
         return self._tedapi_body(path, kind, body, "application/octet-stream")
 
     def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> _Reply:

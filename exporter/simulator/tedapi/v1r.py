@@ -1,7 +1,7 @@
 """v1r as the simulated gateway reads it: the RoutableMessage, the signed byte string, the verdict.
 
-Why a module of its own, with its own wire walker (:mod:`exporter.simulator.tedapi.wire`) and nothing from
-``exporter.sources``/``exporter.gateway``/the exporter's protobuf builders: the simulator is our
+Why a module of its own, with its own wire walker (:mod:`exporter.simulator.tedapi.wire`) and nothing of
+the exporter's sources, its gateway client or its protobuf builders: the simulator is our
 reading of shared/docs/tedapi.md §6 and must judge the exporter's v1r requests with its own eyes, so a
 mistake in the exporter's encoder shows up as a fault instead of being mirrored.
 
@@ -46,6 +46,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.simulator.tedapi.schema import (
+    COMMON,
+    CONFIG_JSON_DOMAIN,
+    CONTROL_FIELDS,
+    ENVELOPE,
+    FILESTORE,
+    GRAPHQL,
+    PARTICIPANT,
+    PARTICIPANT_IDS,
+    QUERY_REQUEST,
+    READ_FILE_REQUEST,
+    SIGNED_QUERY,
+)
 from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, fingerprint
 from exporter.simulator.tedapi.wire import (
     I32,
@@ -118,40 +131,6 @@ DESTINATION: Schema = {1: Spec(VARINT)}
 SIGNATURE_DATA: Schema = {1: Spec(LEN), 7: Spec(LEN)}
 KEY_IDENTITY: Schema = {1: Spec(LEN)}
 RSA_SIGNATURE_DATA: Schema = {1: Spec(I32), 2: Spec(LEN)}
-
-# The envelope's control messages (never for reads): their presence makes a request dangerous.
-CONTROL_FIELDS: dict[int, str] = {
-    5: "teg",
-    6: "wc",
-    9: "neuriometer",
-    10: "energysitenet",
-    12: "authorization",
-    17: "supercharger",
-}
-ENVELOPE: Schema = {
-    1: Spec(VARINT),  # deliveryChannel
-    2: Spec(LEN),  # sender
-    3: Spec(LEN),  # recipient
-    4: Spec(LEN),  # common
-    15: Spec(LEN),  # filestore
-    16: Spec(LEN),  # graphql
-    **{n: Spec(None) for n in CONTROL_FIELDS},
-}
-PARTICIPANT_IDS: dict[int, tuple[str, int]] = {
-    1: ("din", LEN),
-    2: ("teslaService", VARINT),
-    3: ("local", VARINT),
-    4: ("authorizedClient", VARINT),
-    5: ("proxiedDevice", VARINT),
-}
-PARTICIPANT: Schema = {n: Spec(wt) for n, (_, wt) in PARTICIPANT_IDS.items()}
-COMMON: Schema = {2: Spec(LEN)}  # getSystemInfoRequest
-FILESTORE: Schema = {1: Spec(LEN)}  # readFileRequest
-READ_FILE_REQUEST: Schema = {1: Spec(VARINT), 2: Spec(LEN)}
-GRAPHQL: Schema = {1: Spec(LEN)}  # queryRequest
-QUERY_REQUEST: Schema = {1: Spec(VARINT), 2: Spec(LEN), 3: Spec(LEN), 4: Spec(LEN)}
-SIGNED_QUERY: Schema = {1: Spec(VARINT), 2: Spec(LEN)}
-CONFIG_JSON_DOMAIN = 1
 
 # The v1r recipe of each read (docs §6): (deliveryChannel, sender participant).
 RECIPES: dict[str, tuple[int, tuple[str, int | str]]] = {
@@ -391,11 +370,6 @@ def encode_answer(payload: bytes | None, fault: int, request_uuid: bytes) -> byt
     if request_uuid:
         out += bytes_field(50, request_uuid)
     return out
-
-
-def transport_message(envelope: bytes) -> bytes:
-    """``Message{envelope, tail 1}`` around a bare envelope, for the WiFi path's answer builders."""
-    return bytes_field(1, envelope) + bytes_field(2, int_field(1, 1))
 
 
 def bare_envelope(message: bytes) -> bytes:

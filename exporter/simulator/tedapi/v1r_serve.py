@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from exporter.simulator.handler import RecordedRequest, _error_reply, _Reply
 from exporter.simulator.tedapi import answers
+from exporter.simulator.tedapi.classify import read_query
 from exporter.simulator.tedapi.v1r import (
     FAULT_NAMES,
     MESSAGE_FAULTS,
@@ -47,7 +48,6 @@ from exporter.simulator.tedapi.v1r import (
     judge_signature,
     parse_envelope,
     parse_routable,
-    transport_message,
 )
 from exporter.simulator.tedapi.v1r_keys import key_state
 from exporter.simulator.tedapi.wire import WireError
@@ -225,9 +225,9 @@ def _read(gw: SimulatedGateway, path: str, env: Envelope, env_bytes: bytes) -> b
     elif kind == "firmware":
         message = answers.firmware_reply(m, leader, 1)
     else:
-        req = answers.decode(transport_message(env_bytes), kind)
         empty = bool(f.take("tedapi_empty_data", path, kind))
-        message = answers.query_reply(snap, m, req, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
+        query = read_query(env_bytes)
+        message = answers.query_reply(snap, m, query, 1, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
     return bare_envelope(message)
 
 
