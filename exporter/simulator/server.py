@@ -519,19 +519,7 @@ class SimulatedGateway:
         snap = m.snapshot()
         if path == "/api/devices/vitals":
             return Reply(200, build_vitals(snap, m), "application/octet-stream")
-        builders: dict[str, Any] = {
-            "/api/meters/aggregates": lambda: payloads.aggregates(snap, m),
-            "/api/system_status/soe": lambda: payloads.soe(snap),
-            "/api/system_status/grid_status": lambda: payloads.grid_status(snap),
-            "/api/operation": lambda: payloads.operation(m),
-            "/api/site_info": lambda: payloads.site_info(m),
-            "/api/status": lambda: payloads.status(snap, m),
-            "/api/system_status": lambda: payloads.system_status(snap, m),
-            "/api/powerwalls": lambda: payloads.powerwalls(snap, m),
-            "/api/sitemaster": lambda: payloads.sitemaster(not stopped),
-            "/api/solar_powerwall": lambda: payloads.solar_powerwall(snap),
-        }
-        return json_reply(200, builders[path]())
+        return json_reply(200, payloads.JSON_PAGES[path](payloads.Page(snap, m, sitemaster_running=not stopped)))
 
     # ---------------------------------------------------------------- TEDAPI
     def _tedapi(self, rec: RecordedRequest) -> Reply:
