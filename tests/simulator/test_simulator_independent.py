@@ -31,7 +31,7 @@ from exporter.proto import tedapi_pb2 as _pb
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.simulator.tedapi import graphql, signature
 from exporter.simulator.tedapi import v1r as sim_v1r
-from exporter.simulator.tedapi.classify import READ_OPERATIONS, classify, read_query
+from exporter.simulator.tedapi.classify import READ_OPERATIONS, classify
 from exporter.simulator.tedapi.queries import SigningKey, write_query_file
 from exporter.simulator.tedapi.signals import COMPONENT_TYPES
 from exporter.simulator.tedapi.v1r_keys import KeyRing
@@ -39,9 +39,10 @@ from exporter.sources.tedapi import envelope, queries, v1r
 from exporter.sources.tedapi.envelope import Route
 from exporter.sources.tedapi.queries import QuerySet, SignedQuery
 from tests.simtime import SIM_START
-from tests.simulator.test_simulator_tedapi import GW_PASSWORD, Tedapi
+from tests.simulator.test_simulator_tedapi import GW_PASSWORD, FrozenClock, Tedapi
+from tests.simulator.test_simulator_v1r import Lan
 from tests.sources.tedapi.signing import COMPONENTS_TEXT, COMPONENTS_VARIABLES, CONTROLLER_TEXT, Signer
-from tests.v1r_signer import ClientKey, lfield, vfield
+from tests.v1r_signer import ClientKey, Signed, lfield, query_envelope, vfield
 
 PB: Any = _pb
 GATEWAY = "1232100-00-E--TG121048001E4G"
@@ -198,8 +199,8 @@ def test_every_v1r_read_reads_the_same_to_the_simulator(all_queries: list[Signed
         verdict = sim_v1r.judge_signature(routable, now=SIM_START, keys=ring, leader_din=LEADER, max_ttl=60)
         assert verdict.verdict == "ok", verdict
         if read.kind.startswith("query:"):
-            q = read_query(routable.envelope)
-            assert q is not None and read.kind == f"query:{q.operation}"
+            assert read.query is not None and read.kind == f"query:{read.query.operation}"
+            assert read.query.signed in env  # read as sent
 
 
 def test_seeded_corruptions_never_read_as_a_read_the_vetter_refuses(all_queries: list[SignedQuery]) -> None:
@@ -400,6 +401,33 @@ def test_a_mutation_signed_by_a_trusted_key_is_caught_on_the_wire(signing_key: S
         assert len(gw.dangerous_calls) == 1
         with pytest.raises(AssertionError):
             gw.assert_safe()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("mutation SetBackupReserve { setReserve(percent: 5) }", "dangerous:operation not a read query"),
+        ("query GridCodesQuery { system { gridCodes } }", "dangerous:operation GridCodesQuery"),
+    ],
+)
+def test_over_v1r_a_signed_query_that_is_no_read_is_refused_and_flagged(
+    signing_key: SigningKey, text: str, kind: str
+) -> None:
+    """The v1r judge asks the same question of a query as the WiFi reading: a mutation (or an
+    operation off the read list) signed by a trusted query key, in a correctly signed v1r request, is
+    INVALID_COMMAND and a dangerous call, not an answer."""
+    key = ClientKey()
+    clock = FrozenClock(SIM_START)
+    model = SiteModel.pw3(seed=2, clock=clock, start_time=SIM_START)
+    with SimulatedGateway(model=model, tedapi_keys=[signing_key.public_pem], clock=clock) as gw:
+        gw.v1r_keys.add(key.pub_der, state="verified")
+        leader = gw.model.gateway_din
+        signed = signature.signed_bytes(1, text.encode())
+        env = query_envelope(leader, signed, signing_key.sign(signed), "{}")
+        answer = Lan(gw).post(Signed(key=key, envelope=env, din=leader, expires_at=int(gw.now()) + 12).body())
+        assert answer.fault == 9  # INVALID_COMMAND
+        assert (gw.v1r_requests[-1].kind, gw.v1r_requests[-1].verdict) == (kind, "INVALID_COMMAND")
+        assert len(gw.dangerous_calls) == 1
 
 
 # ------------------------------------------------------------------ the simulator's own pieces

@@ -183,21 +183,28 @@ def _participant(fields: Fields, number: int) -> tuple[str, int | str] | None:
     return None
 
 
-def _query(graphql_fields: Fields, request: Fields, variables: Fields) -> tuple[str, Query | None]:
-    if 1 not in graphql_fields:
-        return "dangerous:graphql message other than queryRequest", None
-    signed, signature = first_bytes(request, 2), first_bytes(request, 3)
-    if first_int(request, 1) != SIGNED_SHA256_ECDSA_ASN1 or not signature:
+def judge_query(fmt: int, signed: bytes, signature: bytes, variables_json: str) -> tuple[str, Query | None]:
+    """The kind of a ``GraphQLAPIQueryRequest`` with these fields (``query:<Operation>`` or
+    ``dangerous:<why>``, see the module docstring) and the query as read (None when unsigned or
+    when the signed part does not read). The WiFi path and the v1r judge both ask this."""
+    if fmt != SIGNED_SHA256_ECDSA_ASN1 or not signature:
         return "dangerous:unsigned query", None
     try:  # checked field by field, not for canonical form: the signature covers these bytes as sent
         text = first_bytes(parse(signed, SIGNED_QUERY_SHAPE.fields, SIGNED_QUERY_SHAPE.name), 2)
     except WireError:
         return "dangerous:query is not a SignedGraphQLQuery", None
     operation = graphql.operation(text)
-    query = Query(signed, signature, first_bytes(variables, 1).decode("utf-8"), text, operation)
+    query = Query(signed, signature, variables_json, text, operation)
     if operation is None or operation not in READ_OPERATIONS:
         return f"dangerous:operation {operation or 'not a read query'}", query
     return f"query:{operation}", query
+
+
+def _query(graphql_fields: Fields, request: Fields, variables: Fields) -> tuple[str, Query | None]:
+    if 1 not in graphql_fields:
+        return "dangerous:graphql message other than queryRequest", None
+    variables_json = first_bytes(variables, 1).decode("utf-8")  # UTF-8: checked by _decodable
+    return judge_query(first_int(request, 1), first_bytes(request, 2), first_bytes(request, 3), variables_json)
 
 
 def _envelope_kind(env: Fields) -> tuple[str, Query | None]:
@@ -264,14 +271,3 @@ def classify(body: bytes) -> Request:
         tail=tail,
         query=query,
     )
-
-
-def read_query(envelope: bytes) -> Query | None:
-    """The signed query of a bare envelope (a v1r request's), read as :func:`classify` reads it; None
-    when the envelope is no query this reader accepts."""
-    try:
-        _decodable(envelope, ENVELOPE_SHAPE)
-        kind, query = _envelope_kind(_read(envelope, ENVELOPE_SHAPE))
-    except _Refused:
-        return None
-    return query if kind.startswith("query:") else None

@@ -28,8 +28,10 @@ leader's DIN). The judge (:func:`judge`) goes, first failure wins:
    TIME_TO_LIVE_TOO_LONG;
 6. a PENDING_VERIFICATION key → HTTP 200, no fault, ``v1r: client authorization not verified`` in
    field 10 (checked after the signature: only the key's owner learns its state);
-7. the envelope: undecodable → DECODING; a control message → INVALID_COMMAND (and flagged
-   dangerous by the server); anything but the three reads → INVALID_COMMAND; a read not sent as the
+7. the envelope: undecodable → DECODING; a control message, or a query that is not a signed read
+   of an operation on the read list (unsigned, a mutation, another operation: judged as on WiFi by
+   :func:`~exporter.simulator.tedapi.classify.judge_query`) → INVALID_COMMAND (and flagged dangerous
+   by the server); anything else but the three reads → INVALID_COMMAND; a read not sent as the
    v1r recipe says (``RECIPES``: config on deliveryChannel 2 from authorizedClient 1, getSystemInfo and
    queries on channel 1 from local 1) → an answer with no envelope and no fault, the docs' other form of
    rejection.
@@ -41,11 +43,11 @@ above, and which answer a wrong recipe gets. See :mod:`exporter.simulator.tedapi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.simulator.tedapi.classify import Query, judge_query
 from exporter.simulator.tedapi.schema import (
     COMMON,
     CONFIG_JSON_DOMAIN,
@@ -58,6 +60,7 @@ from exporter.simulator.tedapi.schema import (
     QUERY_REQUEST,
     READ_FILE_REQUEST,
     SIGNED_QUERY,
+    STRING_VALUE,
 )
 from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, fingerprint
 from exporter.simulator.tedapi.wire import (
@@ -139,8 +142,6 @@ RECIPES: dict[str, tuple[int, tuple[str, int | str]]] = {
     "query": (1, ("local", 1)),
 }
 
-_OPERATION_RE = re.compile(rb"^\s*query\s*([A-Za-z_][A-Za-z0-9_]*)")
-
 
 # --------------------------------------------------------------------------- RoutableMessage
 @dataclass(frozen=True, slots=True)
@@ -219,10 +220,11 @@ def signature_ok(public_key: Any, signature: bytes, data: bytes) -> bool:
 class Envelope:
     """The bare MessageEnvelope of a request, as far as the gateway cares."""
 
-    kind: str  # config | firmware | query:<Operation> | query | dangerous:<message> | other
+    kind: str  # config | firmware | query:<Operation> | dangerous:<message> | other
     channel: int
     sender: tuple[str, int | str] | None
     recipient: tuple[str, int | str] | None
+    query: Query | None = None  # the signed query (queries only), for the answer
 
     @property
     def recipient_din(self) -> str | None:
@@ -268,6 +270,7 @@ def parse_envelope(data: bytes) -> Envelope:
     control = [name for n, name in CONTROL_FIELDS.items() if n in env]
     reads = [n for n in (4, 15, 16) if n in env]
     kind = "other"
+    query: Query | None = None
     if control:
         kind = "dangerous:" + ",".join(control)
     elif len(reads) == 1 and reads[0] == 4:
@@ -283,14 +286,21 @@ def parse_envelope(data: bytes) -> Envelope:
         gql = parse(first_bytes(env, 16), GRAPHQL, "GraphQLMessages")
         if 1 in gql:
             q = parse(first_bytes(gql, 1), QUERY_REQUEST, "GraphQLAPIQueryRequest")
-            signed = parse(first_bytes(q, 2), SIGNED_QUERY, "SignedGraphQLQuery")
-            match = _OPERATION_RE.match(first_bytes(signed, 2))
-            kind = f"query:{match.group(1).decode('ascii')}" if match else "query"
+            parse(first_bytes(q, 2), SIGNED_QUERY, "SignedGraphQLQuery")
+            variables = parse(first_bytes(q, 4), STRING_VALUE, "StringValue")
+            try:
+                variables_json = first_bytes(variables, 1).decode("utf-8")
+            except UnicodeDecodeError:
+                raise WireError("variablesJson is no UTF-8") from None
+            # The same judgement as on WiFi: a query that is no signed read of a listed operation
+            # (unsigned, a mutation, another operation) is dangerous.
+            kind, query = judge_query(first_int(q, 1), first_bytes(q, 2), first_bytes(q, 3), variables_json)
     return Envelope(
         kind=kind,
         channel=first_int(env, 1),
         sender=_participant(env, 2, "sender"),
         recipient=_participant(env, 3, "recipient"),
+        query=query,
     )
 
 

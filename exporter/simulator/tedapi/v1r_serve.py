@@ -37,7 +37,6 @@ from exporter.simulator.handler import RecordedRequest
 from exporter.simulator.model import SiteModel
 from exporter.simulator.replies import Reply, error_reply
 from exporter.simulator.tedapi import answers
-from exporter.simulator.tedapi.classify import read_query
 from exporter.simulator.tedapi.v1r import (
     FAULT_NAMES,
     MESSAGE_FAULTS,
@@ -180,7 +179,7 @@ def serve(gw: V1rGateway, rec: RecordedRequest) -> Reply:
     payload: bytes | None = None
     if verdict.verdict == "ok":
         assert req.env is not None and req.msg is not None
-        payload = _read(gw, path, req.env, req.msg.envelope)
+        payload = _read(gw, path, req.env)
     elif verdict.verdict == "unverified":
         payload = NOT_VERIFIED_TEXT
     answer = encode_answer(payload, verdict.fault, req.msg.uuid if req.msg else b"")
@@ -233,7 +232,7 @@ def _verdict(gw: V1rGateway, now: float, rec: RecordedRequest, req: _Request) ->
     return verdict
 
 
-def _read(gw: V1rGateway, path: str, env: Envelope, env_bytes: bytes) -> bytes:
+def _read(gw: V1rGateway, path: str, env: Envelope) -> bytes:
     """The leader's answer to one of the three reads, as a bare envelope."""
     f, m = gw.faults, gw.model
     kind, leader = env.kind, m.gateway_din
@@ -248,8 +247,7 @@ def _read(gw: V1rGateway, path: str, env: Envelope, env_bytes: bytes) -> bytes:
         message = answers.firmware_reply(m, leader, 1)
     else:
         empty = bool(f.take("tedapi_empty_data", path, kind))
-        query = read_query(env_bytes)
-        message = answers.query_reply(snap, m, query, 1, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
+        message = answers.query_reply(snap, m, env.query, 1, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
     return bare_envelope(message)
 
 
