@@ -21,8 +21,12 @@ Request handling order (documented because fault tests depend on it):
    ``vitals_absent`` and ``extra_json`` are applied here. ``truncate_at`` / ``slow_drip`` shape how the
    body is sent.
 
-TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to :meth:`SimulatedGateway._tedapi`;
-``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) to :mod:`exporter.simulator.tedapi.v1r_serve`.
+Steps 1, 2 up to the delay, and the shaping of the body are the HTTP side's
+(:mod:`exporter.simulator.handler`); from the ``reset`` fault on, :meth:`SimulatedGateway.answer`
+decides. TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to
+:meth:`SimulatedGateway._tedapi`, which reads each body with the simulator's own
+:func:`~exporter.simulator.tedapi.classify.classify`; ``POST /tedapi/v1r`` (signed TEDAPI on the home
+LAN) goes to :mod:`exporter.simulator.tedapi.v1r_serve`.
 
 The gateway has its own clock: ``clock`` (default ``time.time``) plus ``clock_offset_seconds``, shown in
 the ``Date`` header of every answer and used to judge a v1r request's ``expires_at``.
