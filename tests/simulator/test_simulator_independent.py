@@ -116,6 +116,44 @@ def test_the_import_walk_sees_what_it_must_refuse(tmp_path: Path) -> None:
     assert "exporter.simulator.tedapi.graphql" in [m for _, m in _imports(classify_py)]
 
 
+# The modules that judge a request: what kind it is, whether it is dangerous, whether its signature
+# verifies. They may not even use the generated protobuf classes (the answer builders may).
+READING_MODULES = ("classify", "graphql", "schema", "signature", "wire", "v1r", "v1r_keys")
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of module ``name`` (or of the module a ``from m import x`` name ``m.x`` lives in)."""
+    top = Path(exporter.__file__).parent.parent
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        base = top.joinpath(*parts[:i])
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def test_the_request_judges_use_no_protobuf_code_even_indirectly() -> None:
+    root = Path(exporter.simulator.__file__).parent / "tedapi"
+    todo = [root / f"{name}.py" for name in READING_MODULES]
+    seen: set[Path] = set()
+    bad: list[str] = []
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for line, module in _imports(path):
+            if module.startswith(("exporter.proto", "google.protobuf")) or _foreign(module):
+                bad.append(f"{path.name}:{line}: {module}")
+            elif module.startswith("exporter.simulator"):
+                found = _module_file(module)
+                if found is not None and found.name != "__init__.py":
+                    todo.append(found)
+    assert {p.stem for p in seen} >= set(READING_MODULES)
+    assert not bad, "\n".join(bad)
+
+
 # ------------------------------------------------------------------ the reads the exporter builds
 @pytest.fixture(scope="module")
 def key_pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
