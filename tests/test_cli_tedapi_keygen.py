@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from exporter.simulator.v1r_keys import parse_pkcs1
+from exporter.simulator.tedapi.v1r_keys import parse_pkcs1
 from exporter.sources.tedapi.command import main
 from tests.conftest import REPO
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from exporter.simulator import SimulatedGateway, SiteModel
-from exporter.simulator.v1r_keys import pkcs1_der_from_file
+from exporter.simulator.tedapi.v1r_keys import pkcs1_der_from_file
 
 logger = logging.getLogger("exporter.simulator")
 PROFILES = ("default", "pw2-tedapi", "pw3")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         model = factory(powerwalls=args.powerwalls, solar_powerwall=not args.no_solar_powerwall, **common)
     keys: list[bytes] = []
     if args.tedapi_queries_out:
-        from exporter.simulator.tedapi_queries import write_query_file
+        from exporter.simulator.tedapi.queries import write_query_file
 
         keys.append(write_query_file(args.tedapi_queries_out))
         logger.info("signed TEDAPI query file written to %s", args.tedapi_queries_out)

@@ -112,7 +112,7 @@ and ``reset``; see ``exporter.simulator.tedapi``). Their ``kinds`` name request 
     shape the reads of ``/tedapi/v1r`` too; aim them with ``paths={"/tedapi/v1r"}``.
 
 v1r faults (``POST /tedapi/v1r`` only, the signed path on the home LAN; see
-``exporter.simulator.v1r_serve`` for where each one acts). ``kinds`` as for TEDAPI (``config``,
+``exporter.simulator.tedapi.v1r_serve`` for where each one acts). ``kinds`` as for TEDAPI (``config``,
 ``firmware``, ``query:<Operation>``; ``undecodable`` for a body that does not walk)::
 
     gw.faults.set("v1r_fault", "BUSY", times=1)          # the next v1r read: message_fault 1

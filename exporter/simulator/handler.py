@@ -1,13 +1,16 @@
-"""The simulated gateway's request handling: faults, replies, TLS per connection.
+"""The simulated gateway's HTTP side: TLS per connection, reading requests, sending replies.
 
-Everything one request sees happens here, in the order the fault docs describe; the gateway's state
-(sessions, model, replay store, recorded requests) lives in :class:`~exporter.simulator.server.SimulatedGateway`.
+Why apart from the gateway: this is transport (and the transport faults ``tls_fail``,
+``delay_seconds``, ``truncate_at``, ``slow_drip``, and the ``giant``/``gzip_bomb`` bodies it streams);
+what to answer, and all of the gateway's state (sessions, model, replay store, recorded requests), is
+:class:`~exporter.simulator.server.SimulatedGateway`'s. The two meet at :class:`Backend`, and at
+:class:`~exporter.simulator.replies.Reply`. The paths and the request record here are public API of
+the package.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.cookies
 import http.server
 import json
 import logging
@@ -22,16 +25,17 @@ import urllib.parse
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from email.message import Message
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from exporter.simulator.server import SimulatedGateway
+from exporter.simulator.faults import Faults
+from exporter.simulator.replies import Reply
 
 logger = logging.getLogger(__name__)
 
 LOGIN_PATH = "/api/login/Basic"
 SNI_NAMES = frozenset({"teg", "powerwall", "powerpack"})
-# Paths the simulator serves in model mode. Kept independent of exporter.gateway.endpoints on purpose: the
+# Paths the simulator serves in model mode. Kept independent of the exporter's endpoint list on purpose: the
 # simulator is the oracle tests check the exporter's allow-list against.
 MODEL_PATHS = frozenset(
     {
@@ -73,15 +77,6 @@ STOPPED_502_PATHS = frozenset({"/api/meters/aggregates", "/api/system_status"})
 MAX_BODY = 1 << 20
 GZIP_SEGMENT = 1 << 20
 
-_BODY_401_SESSION = {"code": 401, "error": "Unable to authenticate", "message": "Login Required"}
-_BODY_401_BAD = {"code": 401, "error": "bad credentials", "message": "Login Error"}
-_BODY_403 = {"code": 403, "error": "Unable to GET to resource", "message": "User does not have adequate access rights"}
-_BODY_429 = {"code": 429, "error": "Api Limit reached for this endpoint", "message": "API Limit Reached"}
-_HTML_PAGE = (
-    b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
-    b"<body><div id='root'>Please log in</div><script src='/static/js/main.js'></script></body></html>\n"
-)
-
 
 def is_tedapi_path(path: str) -> bool:
     """``/tedapi/...``: handled by the TEDAPI side (``/`` too, while TEDAPI is on)."""
@@ -113,38 +108,6 @@ class RecordedRequest:
 
     def json(self) -> Any:
         return json.loads(self.body)
-
-
-@dataclass(slots=True)
-class _Reply:
-    status: int
-    body: bytes = b""
-    content_type: str | None = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    mode: str = "normal"  # normal | reset | giant | gzip_bomb
-    size: int = 0  # giant / gzip_bomb
-
-
-def _json_reply(status: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> _Reply:
-    return _Reply(status, json.dumps(obj).encode(), "application/json", headers or [])
-
-
-def _error_reply(code: int, retry_after: object = None) -> _Reply:
-    """The gateway's answer for a given error code (see Faults.status)."""
-    if code in (401,):
-        return _json_reply(401, _BODY_401_SESSION)
-    if code == 403:
-        return _json_reply(403, _BODY_403)
-    if code == 404:
-        return _Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
-    if code == 429:
-        hdrs = [("Retry-After", str(retry_after))] if retry_after is not None else []
-        return _json_reply(429, _BODY_429, hdrs)
-    if code == 502:
-        return _Reply(502, b"", None)
-    if code == 503:
-        return _Reply(503, b"Service Unavailable\n", "text/plain; charset=utf-8")
-    return _json_reply(code, {"code": code, "error": "simulated failure", "message": "Simulated Error"})
 
 
 class _GzipBombCache:
@@ -180,9 +143,50 @@ class _GzipBombCache:
 _GZIP_BOMBS = _GzipBombCache()
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class Backend(Protocol):
+    """What the HTTP side needs of the gateway, and all it may touch.
+
+    Why an interface: the handler is transport (TLS per connection, reading a body, sending a reply
+    in chunks, the transport faults ``tls_fail``, ``delay_seconds``, ``truncate_at`` and
+    ``slow_drip``); every decision about *what* to answer is the gateway's
+    (:meth:`~exporter.simulator.server.SimulatedGateway.answer`). Keeping the boundary this narrow
+    lets either side change without reaching into the other's state.
+    """
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context for the next connection (the certificate can rotate)."""
+        ...
+
+    def now(self) -> float:
+        """The gateway's clock, for the ``Date`` header."""
+        ...
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``; True (early) when the gateway is stopping."""
+        ...
+
+    def record(self, rec: RecordedRequest) -> None:
+        """Keep ``rec`` (and count it when it is a login attempt), before anything answers it."""
+        ...
+
+    def answer(self, rec: RecordedRequest, headers: Message) -> Reply:
+        """What the gateway answers ``rec`` (``headers``: the request's, case-insensitive)."""
+        ...
+
+    def handshake_failed(self, why: str) -> None:
+        """A TLS handshake failed or was refused (the ``handshake_failures`` record)."""
+        ...
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """One HTTP/1.1 connection: reads each request, hands it to the gateway, sends the reply."""
+
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: HttpsServer
     timeout = 30  # idle keep-alive connections go away on their own
 
     # ---------------------------------------------------------------- plumbing
@@ -219,59 +223,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError:
             self.close_connection = True
-            self._send(_Reply(413, b"", None), None)
+            self._send(Reply(413, b"", None), None)
             return
         rec = RecordedRequest(self.command, path, query, dict(self.headers.items()), body)
-        gw._record(rec)
-        if rec.method == "POST" and path == LOGIN_PATH:
-            gw._count_login()  # every attempt, whatever answers it (faults included)
+        gw.record(rec)
         delay = gw.faults.take("delay_seconds", path)
-        if delay and gw._stopping.wait(float(delay)):
+        if delay and gw.wait(float(delay)):
             self.close_connection = True
             return
-        reply = self._decide(rec)
+        reply = gw.answer(rec, self.headers)
         rec.status = None if reply.mode == "reset" else reply.status
         self._send(reply, rec)
 
-    def _decide(self, rec: RecordedRequest) -> _Reply:
-        gw = self.server.gw
-        f = gw.faults
-        method, path = rec.method, rec.path
-        if f.take("reset", path):
-            return _Reply(0, mode="reset")
-        if is_tedapi_path(path) or (path == "/" and gw.gateway_password is not None):
-            return gw._tedapi(rec)
-        if is_dangerous(method, path):
-            gw._flag_dangerous(rec)
-            return _json_reply(200, {})
-        forced = f.take("status", path)
-        if forced:
-            return _error_reply(int(forced), f.peek("retry_after", path))
-        if f.take("html", path):
-            return _Reply(200, _HTML_PAGE, "text/html; charset=utf-8")
-        garbage = f.take("garbage", path)
-        if garbage:
-            n = 512 if garbage is True else int(garbage)
-            return _Reply(200, gw._random_bytes(n), "application/json")
-        body = f.take("body", path)
-        if body:
-            return _Reply(200, bytes(body), "application/json")
-        giant = f.take("giant", path)
-        if giant:
-            return _Reply(200, content_type="application/json", mode="giant", size=int(giant))
-        bomb = f.take("gzip_bomb", path)
-        if bomb:
-            return _Reply(200, content_type="application/json", mode="gzip_bomb", size=int(bomb))
-        if path == LOGIN_PATH and method == "POST":
-            return gw._login(rec)
-        if method != "GET" or not path.startswith("/api/"):
-            return _error_reply(404)
-        if not gw._authenticated(self.headers):
-            return _json_reply(401, _BODY_401_SESSION)
-        return gw._content(path)
-
     # ---------------------------------------------------------------- response
-    def _send(self, reply: _Reply, rec: RecordedRequest | None) -> None:
+    def _send(self, reply: Reply, rec: RecordedRequest | None) -> None:
         gw = self.server.gw
         path = rec.path if rec else None
         if reply.mode == "reset":
@@ -309,7 +274,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 for i in range(len(chunk)):
                     self.wfile.write(chunk[i : i + 1])
                     self.wfile.flush()
-                    if gw._stopping.wait(float(drip)):
+                    if gw.wait(float(drip)):
                         self.close_connection = True
                         return
             else:
@@ -347,9 +312,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             socket.socket.close(self.connection)
 
 
-class _Server(socketserver.TCPServer):
+class HttpsServer(socketserver.TCPServer):
     """TCP server doing TLS per connection in its own daemon thread (so a slow or failed handshake
-    never blocks the accept loop) and tracking connections so ``stop()`` can close them."""
+    never blocks the accept loop) and tracking connections so :meth:`close_connections` can end them."""
 
     allow_reuse_address = True
     daemon_threads = True
@@ -358,9 +323,30 @@ class _Server(socketserver.TCPServer):
     # after the 1 s SYN retransmit timeout, which looks like a slow gateway in timing-sensitive tests.
     request_queue_size = 64
 
-    def __init__(self, gw: SimulatedGateway, address: tuple[str, int]) -> None:
+    def __init__(self, gw: Backend, address: tuple[str, int]) -> None:
         self.gw = gw
-        super().__init__(address, _Handler)
+        self._lock = threading.Lock()
+        self._conns: dict[threading.Thread, socket.socket] = {}
+        super().__init__(address, Handler)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection and join its thread (after ``shutdown()``: no new ones)."""
+        with self._lock:
+            conns = dict(self._conns)
+        for sock in conns.values():
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        for t in conns:
+            if t is not threading.current_thread():
+                t.join(5)
+
+    def _track(self, t: threading.Thread, sock: socket.socket) -> None:
+        with self._lock:
+            self._conns[t] = sock
+
+    def _untrack(self, t: threading.Thread) -> None:
+        with self._lock:
+            self._conns.pop(t, None)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         t = threading.Thread(
@@ -369,7 +355,7 @@ class _Server(socketserver.TCPServer):
             name=f"pwsim-conn-{client_address[1]}",
             daemon=True,
         )
-        self.gw._track(t, request)
+        self._track(t, request)
         t.start()
 
     def _serve_connection(self, raw: socket.socket, client_address: Any) -> None:
@@ -377,7 +363,7 @@ class _Server(socketserver.TCPServer):
         conn: socket.socket = raw
         try:
             if gw.faults.take("tls_fail"):
-                gw._count_handshake_failure("tls_fail fault")
+                gw.handshake_failed("tls_fail fault")
                 with contextlib.suppress(OSError):
                     raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
@@ -386,11 +372,11 @@ class _Server(socketserver.TCPServer):
             with contextlib.suppress(OSError):
                 raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                conn = gw._ssl_context.wrap_socket(raw, server_side=True)
+                conn = gw.ssl_context.wrap_socket(raw, server_side=True)
             except (ssl.SSLError, OSError) as exc:
-                gw._count_handshake_failure(f"{type(exc).__name__}: {exc}")
+                gw.handshake_failed(f"{type(exc).__name__}: {exc}")
                 return
-            gw._track(threading.current_thread(), conn)
+            self._track(threading.current_thread(), conn)
             self.finish_request(conn, client_address)
         except (OSError, ssl.SSLError, ValueError) as exc:
             # Clients going away mid-answer are normal (timeouts, truncation tests): no traceback.
@@ -402,7 +388,7 @@ class _Server(socketserver.TCPServer):
                 conn.close()
             with contextlib.suppress(OSError):
                 raw.close()
-            gw._untrack(threading.current_thread())
+            self._untrack(threading.current_thread())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Only reached for errors outside _serve_connection's own handling; keep it quiet but visible.

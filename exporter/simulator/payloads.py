@@ -6,6 +6,8 @@ parser that works here works on a real gateway; values come from our own site mo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -327,3 +329,31 @@ def solar_powerwall(s: Snapshot) -> JSON:
         "pvac_alerts": {"PVAC_a001_inv_L1_HW_overcurrent": False, "PVAC_a019_ambient_overtemperature": False},
         "pvs_alerts": {f"PVS_a0{17 + i}_MciString{st.name}": not st.connected for i, st in enumerate(s.strings)},
     }
+
+
+# --------------------------------------------------------------------------- routing
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What one JSON answer is built from: the model's state at one instant, the model itself, and
+    whether the site master runs (the ``sitemaster_stopped`` fault)."""
+
+    snapshot: Snapshot
+    model: SiteModel
+    sitemaster_running: bool
+
+
+# Path -> the builder of its JSON body, for the paths the model serves. Why a table and not code in the
+# gateway: which endpoint answers what is a fact of the API (gateway-api.md section 3), and a table reads
+# like one. /api/devices/vitals is protobuf (exporter.simulator.vitals), not here.
+JSON_PAGES: Mapping[str, Callable[[Page], JSON]] = {
+    "/api/meters/aggregates": lambda p: aggregates(p.snapshot, p.model),
+    "/api/system_status/soe": lambda p: soe(p.snapshot),
+    "/api/system_status/grid_status": lambda p: grid_status(p.snapshot),
+    "/api/operation": lambda p: operation(p.model),
+    "/api/site_info": lambda p: site_info(p.model),
+    "/api/status": lambda p: status(p.snapshot, p.model),
+    "/api/system_status": lambda p: system_status(p.snapshot, p.model),
+    "/api/powerwalls": lambda p: powerwalls(p.snapshot, p.model),
+    "/api/sitemaster": lambda p: sitemaster(p.sitemaster_running),
+    "/api/solar_powerwall": lambda p: solar_powerwall(p.snapshot),
+}

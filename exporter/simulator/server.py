@@ -21,8 +21,12 @@ Request handling order (documented because fault tests depend on it):
    ``vitals_absent`` and ``extra_json`` are applied here. ``truncate_at`` / ``slow_drip`` shape how the
    body is sent.
 
-TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to :meth:`SimulatedGateway._tedapi`;
-``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) to :mod:`exporter.simulator.v1r_serve`.
+Steps 1, 2 up to the delay, and the shaping of the body are the HTTP side's
+(:mod:`exporter.simulator.handler`); from the ``reset`` fault on, :meth:`SimulatedGateway.answer`
+decides. TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to
+:meth:`SimulatedGateway._tedapi`, which reads each body with the simulator's own
+:func:`~exporter.simulator.tedapi.classify.classify`; ``POST /tedapi/v1r`` (signed TEDAPI on the home
+LAN) goes to :mod:`exporter.simulator.tedapi.v1r_serve`.
 
 The gateway has its own clock: ``clock`` (default ``time.time``) plus ``clock_offset_seconds``, shown in
 the ``Date`` header of every answer and used to judge a v1r request's ``expires_at``.
@@ -42,23 +46,21 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import ssl
 import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from email.message import Message
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from exporter.simulator import payloads, tedapi, v1r_serve
+from exporter.simulator import payloads
 from exporter.simulator.certs import CertBundle, generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
-    _BODY_401_BAD,
-    _BODY_401_SESSION,
     LOGIN_PATH,
     MODEL_PATHS,
     PW3_JSON_PATHS,
@@ -69,19 +71,20 @@ from exporter.simulator.handler import (
     TEDAPI_PATH,
     TEDAPI_USER,
     TEDAPI_V1R_PATH,
+    HttpsServer,
     RecordedRequest,
-    _error_reply,
-    _json_reply,
-    _Reply,
-    _Server,
+    is_dangerous,
+    is_tedapi_path,
 )
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
 from exporter.simulator.replay import CannedResponse, ReplayStore
-from exporter.simulator.tedapi_v1r import DEFAULT_MAX_TTL_SECONDS
-from exporter.simulator.v1r_keys import KeyRing
+from exporter.simulator.replies import BODY_401_BAD, BODY_401_SESSION, HTML_PAGE, Reply, error_reply, json_reply
+from exporter.simulator.tedapi import answers, v1r_serve
+from exporter.simulator.tedapi.classify import classify
+from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
+from exporter.simulator.tedapi.v1r_keys import KeyRing
 from exporter.simulator.vitals import build_vitals
-from exporter.sources.tedapi import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -151,14 +154,13 @@ class SimulatedGateway:
         self.clock_offset_seconds = 0.0
         self.v1r_keys = KeyRing()
         self.v1r_enabled = self.model.tedapi_v1r
-        self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi_v1r
-        self._v1r_log = v1r_serve.V1rLog()
+        self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi.v1r
+        self.v1r_log = v1r_serve.V1rLog()  # behind v1r_requests; v1r_serve writes it
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._dangerous: list[RecordedRequest] = []
         self._tedapi_requests: list[tuple[str, str]] = []
         self._sessions: set[str] = set()
-        self._conns: dict[threading.Thread, socket.socket] = {}
         self._login_count = 0
         self._handshake_failures: list[str] = []
         self.force_sm_off_seen = False
@@ -168,7 +170,7 @@ class SimulatedGateway:
         self._tmpdir = private_tmpdir("pwsim-")
         self._cert_gen = 0
         self._install_certificate(bundle)
-        self._server: _Server | None = None
+        self._server: HttpsServer | None = None
         self._thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -176,7 +178,7 @@ class SimulatedGateway:
         if self._server is not None:
             raise RuntimeError("already started")
         self._stopping.clear()
-        self._server = _Server(self, (self.host, self._requested_port))
+        self._server = HttpsServer(self, (self.host, self._requested_port))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="pwsim-accept", daemon=True
         )
@@ -193,14 +195,8 @@ class SimulatedGateway:
             server.server_close()
         if thread is not None:
             thread.join(5)
-        with self._lock:
-            conns = dict(self._conns)
-        for sock in conns.values():
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        for t in conns:
-            if t is not threading.current_thread():
-                t.join(5)
+        if server is not None:
+            server.close_connections()
         self._server = self._thread = None
         shutil.rmtree(self._tmpdir, ignore_errors=True)
 
@@ -232,6 +228,10 @@ class SimulatedGateway:
         """The gateway's clock: what its ``Date`` header says and what v1r expiry is judged by."""
         return self.clock() + self.clock_offset_seconds
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` (a delay fault); True, and at once, when the gateway stops meanwhile."""
+        return self._stopping.wait(seconds)
+
     # ---------------------------------------------------------------- TLS
     def _install_certificate(self, bundle: CertBundle) -> None:
         self._cert_gen += 1
@@ -247,6 +247,11 @@ class SimulatedGateway:
         self._bundle = bundle
         self._cert_path = cert_path
         self._ssl_context = ctx
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The server-side TLS context new connections are wrapped in (a rotation replaces it)."""
+        return self._ssl_context
 
     def _sni_check(self, sslobj: ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext) -> int | None:
         if server_name is not None and server_name.lower() not in SNI_NAMES:
@@ -281,25 +286,23 @@ class SimulatedGateway:
         with self._lock:
             return list(self._handshake_failures)
 
-    def _count_handshake_failure(self, why: str) -> None:
+    def handshake_failed(self, why: str) -> None:
+        """Record a failed or refused TLS handshake (``handshake_failures``)."""
         logger.debug("TLS handshake failed: %s", why)
         with self._lock:
             self._handshake_failures.append(why)
 
     # ---------------------------------------------------------------- records
-    def _track(self, t: threading.Thread, sock: socket.socket) -> None:
-        with self._lock:
-            self._conns[t] = sock
-
-    def _untrack(self, t: threading.Thread) -> None:
-        with self._lock:
-            self._conns.pop(t, None)
-
-    def _record(self, rec: RecordedRequest) -> None:
+    def record(self, rec: RecordedRequest) -> None:
+        """Keep ``rec`` in ``requests`` as it arrives; a POST to the login path counts as a login
+        attempt whatever answers it (faults included)."""
         with self._lock:
             self._requests.append(rec)
+            if rec.method == "POST" and rec.path == LOGIN_PATH:
+                self._login_count += 1
 
-    def _flag_dangerous(self, rec: RecordedRequest) -> None:
+    def flag_dangerous(self, rec: RecordedRequest) -> None:
+        """Record ``rec`` as a call that would change a real system (``dangerous_calls``)."""
         logger.error("DANGEROUS call reached the simulated gateway: %s %s", rec.method, rec.path)
         with self._lock:
             self._dangerous.append(rec)
@@ -314,7 +317,7 @@ class SimulatedGateway:
         with self._lock:
             self._requests.clear()
             self._tedapi_requests.clear()
-        self._v1r_log.clear()
+        self.v1r_log.clear()
 
     @property
     def tedapi_requests(self) -> list[tuple[str, str]]:
@@ -330,7 +333,7 @@ class SimulatedGateway:
     @property
     def v1r_requests(self) -> list[v1r_serve.V1rRecord]:
         """Every request to ``/tedapi/v1r`` with the gateway's verdict (see ``v1r_serve.V1rRecord``)."""
-        return self._v1r_log.records()
+        return self.v1r_log.records()
 
     def v1r_count(self, verdict: str | None = None) -> int:
         """How many v1r requests arrived (with ``verdict`` only: ``ok``, ``TIME_EXPIRED``, ...)."""
@@ -362,6 +365,46 @@ class SimulatedGateway:
         if problems:
             raise AssertionError("dangerous requests reached the simulated gateway: " + ", ".join(problems))
 
+    # ---------------------------------------------------------------- answering
+    def answer(self, rec: RecordedRequest, headers: Message) -> Reply:
+        """What the gateway answers ``rec``: steps 2 (the reset fault) to 7 of the module docstring,
+        in that order (the handler has recorded it and applied ``delay_seconds``). ``headers`` are
+        the request's own, looked up case-insensitively."""
+        f = self.faults
+        method, path = rec.method, rec.path
+        if f.take("reset", path):
+            return Reply(0, mode="reset")
+        if is_tedapi_path(path) or (path == "/" and self.gateway_password is not None):
+            return self._tedapi(rec)
+        if is_dangerous(method, path):
+            self.flag_dangerous(rec)
+            return json_reply(200, {})
+        forced = f.take("status", path)
+        if forced:
+            return error_reply(int(forced), f.peek("retry_after", path))
+        if f.take("html", path):
+            return Reply(200, HTML_PAGE, "text/html; charset=utf-8")
+        garbage = f.take("garbage", path)
+        if garbage:
+            n = 512 if garbage is True else int(garbage)
+            return Reply(200, self.random_bytes(n), "application/json")
+        body = f.take("body", path)
+        if body:
+            return Reply(200, bytes(body), "application/json")
+        giant = f.take("giant", path)
+        if giant:
+            return Reply(200, content_type="application/json", mode="giant", size=int(giant))
+        bomb = f.take("gzip_bomb", path)
+        if bomb:
+            return Reply(200, content_type="application/json", mode="gzip_bomb", size=int(bomb))
+        if path == LOGIN_PATH and method == "POST":
+            return self._login(rec)
+        if method != "GET" or not path.startswith("/api/"):
+            return error_reply(404)
+        if not self._authenticated(headers):
+            return json_reply(401, BODY_401_SESSION)
+        return self._content(path)
+
     # ---------------------------------------------------------------- sessions
     def invalidate_sessions(self) -> None:
         """Forget every session: the next authenticated request gets 401 (as after a gateway reboot)."""
@@ -383,28 +426,24 @@ class SimulatedGateway:
         with self._lock:
             return any(t in self._sessions for t in tokens)
 
-    def _count_login(self) -> None:
-        with self._lock:
-            self._login_count += 1
-
-    def _login(self, rec: RecordedRequest) -> _Reply:
+    def _login(self, rec: RecordedRequest) -> Reply:
         if b"force_sm_off" in rec.body:
             self.force_sm_off_seen = True
-            self._flag_dangerous(rec)
+            self.flag_dangerous(rec)
             logger.error("LOGIN WITH force_sm_off reached the simulated gateway (this stops real systems)")
-            return _json_reply(400, {"code": 400, "error": "force_sm_off refused by simulator", "message": "Bad"})
+            return json_reply(400, {"code": 400, "error": "force_sm_off refused by simulator", "message": "Bad"})
         forced = self.faults.take("login_status", LOGIN_PATH)
         if forced:
             code = int(forced)
             if code == 401:
-                return _json_reply(401, _BODY_401_BAD)
-            return _error_reply(code, self.faults.peek("retry_after", LOGIN_PATH))
+                return json_reply(401, BODY_401_BAD)
+            return error_reply(code, self.faults.peek("retry_after", LOGIN_PATH))
         try:
             data = json.loads(rec.body or b"null")
         except (ValueError, UnicodeDecodeError):
             data = None
         if not isinstance(data, dict):
-            return _json_reply(400, {"code": 400, "error": "invalid request body", "message": "Bad Request"})
+            return json_reply(400, {"code": 400, "error": "invalid request body", "message": "Bad Request"})
         password = data.get("password")
         ok = (
             data.get("username") == "customer"
@@ -412,7 +451,7 @@ class SimulatedGateway:
             and hmac.compare_digest(password.encode(), self.password.encode())
         )
         if not ok:
-            return _json_reply(401, _BODY_401_BAD)
+            return json_reply(401, BODY_401_BAD)
         token = secrets.token_urlsafe(64)
         with self._lock:
             self._sessions.add(token)
@@ -421,25 +460,26 @@ class SimulatedGateway:
         login_time = payloads.rfc3339_ns(time.time(), self.model.utc_offset_hours)
         body = {**user, "token": token, "provider": "Basic", "loginTime": login_time}
         record = base64.b64encode(json.dumps({**user, "loginSource": "Password"}).encode()).decode()
-        return _json_reply(
+        return json_reply(
             200,
             body,
             [("Set-Cookie", f"AuthCookie={token}; Path=/"), ("Set-Cookie", f"UserRecord={record}; Path=/")],
         )
 
-    def _random_bytes(self, n: int) -> bytes:
+    def random_bytes(self, n: int) -> bytes:
+        """``n`` bytes from the gateway's seeded generator (garbage faults): reproducible per seed."""
         with self._lock:
             return self._rng.randbytes(n)
 
     # ---------------------------------------------------------------- content
-    def _content(self, path: str) -> _Reply:
+    def _content(self, path: str) -> Reply:
         f = self.faults
         if path == "/api/devices/vitals" and f.take("vitals_absent", path):
-            return _error_reply(404)
+            return error_reply(404)
         stopped = bool(f.peek("sitemaster_stopped", path))
         if stopped and path in STOPPED_502_PATHS:
             f.take("sitemaster_stopped", path)
-            return _Reply(502, b"", None)
+            return Reply(502, b"", None)
         replayed = self.replay is not None
         reply = self._replay_content(path, stopped) if replayed else self._model_content(path, stopped)
         extra = f.peek("extra_json", path)
@@ -452,11 +492,11 @@ class SimulatedGateway:
             reply.body = json.dumps(deep_merge(json.loads(reply.body), extra)).encode()
         return reply
 
-    def _replay_content(self, path: str, stopped: bool) -> _Reply:
+    def _replay_content(self, path: str, stopped: bool) -> Reply:
         assert self.replay is not None
         canned: CannedResponse | None = self.replay.lookup(path)
         if canned is None:
-            return _error_reply(404)
+            return error_reply(404)
         body = canned.body
         if path == "/api/sitemaster" and stopped:
             body = json.dumps(payloads.sitemaster(False)).encode()
@@ -469,36 +509,24 @@ class SimulatedGateway:
                 ctype = value
             else:
                 headers.append((name, value))
-        return _Reply(canned.status, body, ctype, headers)
+        return Reply(canned.status, body, ctype, headers)
 
-    def _model_content(self, path: str, stopped: bool) -> _Reply:
+    def _model_content(self, path: str, stopped: bool) -> Reply:
         m = self.model
         if path not in MODEL_PATHS or (path == "/api/solar_powerwall" and not m.solar_powerwall):
-            return _error_reply(404)
+            return error_reply(404)
         if (m.generation == "pw3" and path not in PW3_JSON_PATHS) or (
             path == "/api/devices/vitals" and m.vitals_removed
         ):
-            return _error_reply(404)
+            return error_reply(404)
         m.set_forced_outage(bool(self.faults.peek("grid_outage")))
         snap = m.snapshot()
         if path == "/api/devices/vitals":
-            return _Reply(200, build_vitals(snap, m), "application/octet-stream")
-        builders: dict[str, Any] = {
-            "/api/meters/aggregates": lambda: payloads.aggregates(snap, m),
-            "/api/system_status/soe": lambda: payloads.soe(snap),
-            "/api/system_status/grid_status": lambda: payloads.grid_status(snap),
-            "/api/operation": lambda: payloads.operation(m),
-            "/api/site_info": lambda: payloads.site_info(m),
-            "/api/status": lambda: payloads.status(snap, m),
-            "/api/system_status": lambda: payloads.system_status(snap, m),
-            "/api/powerwalls": lambda: payloads.powerwalls(snap, m),
-            "/api/sitemaster": lambda: payloads.sitemaster(not stopped),
-            "/api/solar_powerwall": lambda: payloads.solar_powerwall(snap),
-        }
-        return _json_reply(200, builders[path]())
+            return Reply(200, build_vitals(snap, m), "application/octet-stream")
+        return json_reply(200, payloads.JSON_PAGES[path](payloads.Page(snap, m, sitemaster_running=not stopped)))
 
     # ---------------------------------------------------------------- TEDAPI
-    def _tedapi(self, rec: RecordedRequest) -> _Reply:
+    def _tedapi(self, rec: RecordedRequest) -> Reply:
         """A TEDAPI request (see ``exporter.simulator.tedapi`` and the TEDAPI faults): classify and
         record the body first (a dangerous one is flagged whatever else happens), then faults, the
         gateway password, and the answer (gzipped, without a header, on firmware >= 25.42.2).
@@ -515,14 +543,15 @@ class SimulatedGateway:
         elif path == TEDAPI_DIN_PATH:
             kind = "din" if method in ("GET", "HEAD") else "dangerous:non-GET on /tedapi/din"
         elif path == TEDAPI_PATH or routed is not None:
-            kind = envelope.describe(rec.body) if method == "POST" else "other"
+            read = classify(rec.body) if method == "POST" else None
+            kind = read.kind if read is not None else "other"
         else:
             kind = "other" if method in ("GET", "HEAD") else "dangerous:non-GET on an unknown TEDAPI path"
         with self._lock:
             self._tedapi_requests.append((path, kind))
         dangerous = kind.startswith("dangerous:")
         if dangerous:
-            self._flag_dangerous(rec)
+            self.flag_dangerous(rec)
         headers = {k.title(): v for k, v in rec.headers.items()}
         lan_din = (
             path == TEDAPI_DIN_PATH
@@ -530,46 +559,47 @@ class SimulatedGateway:
             and not headers.get("Authorization", "").lower().startswith("basic ")
         )
         if self.gateway_password is None and not lan_din:
-            return _error_reply(404)
+            return error_reply(404)
         f = self.faults
         if f.take("tedapi_ap_gone", path, kind):
-            return _Reply(0, mode="reset")
+            return Reply(0, mode="reset")
         delay = f.take("tedapi_delay", path, kind)
-        if delay and self._stopping.wait(float(delay)):
-            return _Reply(0, mode="reset")
+        if delay and self.wait(float(delay)):
+            return Reply(0, mode="reset")
         forced = f.take("tedapi_status", path, kind)
         if forced:
-            return _error_reply(int(forced), f.peek("retry_after", path))
+            return error_reply(int(forced), f.peek("retry_after", path))
         if f.take("tedapi_lan_403", path, kind):
-            return _error_reply(403)
+            return error_reply(403)
         m = self.model
         if path == "/":
             if m.generation == "pw3":
-                return _error_reply(404)
-            return _Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
+                return error_reply(404)
+            return Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
         if lan_din and not dangerous:
             if not self._authenticated(headers):
-                return _json_reply(401, _BODY_401_SESSION)
+                return json_reply(401, BODY_401_SESSION)
             return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
         if not self._tedapi_authenticated(headers.get("Authorization", "")):
-            return _Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
+            return Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
         if dangerous:
-            return _Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
+            return Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
         if kind == "other":
-            return _error_reply(404)
+            return error_reply(404)
         if path == TEDAPI_DIN_PATH:
             return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        req = tedapi.decode(rec.body, kind)
+        req = read
+        assert req is not None  # a POST to a query path, not dangerous: classify read all of it
         unit = 0
         if routed is not None:
             din = routed.group("din")
             if m.generation != "pw3" or din not in m.battery_dins:
-                return _error_reply(404)
+                return error_reply(404)
             if req.recipient_din != din or req.sender_din != m.gateway_din or req.tail != 2:
-                return _Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
+                return Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
             unit = m.battery_dins.index(din)
         elif req.recipient_din != m.gateway_din or req.tail != 1:
-            return _Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
+            return Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
         sender = m.battery_dins[unit] if routed is not None else m.gateway_din
         m.set_forced_outage(bool(f.peek("grid_outage")))
         snap = m.snapshot()
@@ -577,28 +607,30 @@ class SimulatedGateway:
         patch = extra if isinstance(extra, dict) else None
         if kind == "config":
             blob = f.take("tedapi_config_blob", path, kind)
-            body = tedapi.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
+            body = answers.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
         elif kind == "firmware":
-            body = tedapi.firmware_reply(m, sender, req.tail)
+            body = answers.firmware_reply(m, sender, req.tail)
         else:
             empty = bool(f.take("tedapi_empty_data", path, kind))
-            body = tedapi.query_reply(snap, m, req, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch)
+            body = answers.query_reply(
+                snap, m, req.query, req.tail, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch
+            )
         return self._tedapi_body(path, kind, body, "application/octet-stream")
 
-    def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> _Reply:
+    def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> Reply:
         f = self.faults
         if f.take("tedapi_garbage", path, kind):
-            return _Reply(200, b"\x0f" + self._random_bytes(63), content_type)
+            return Reply(200, b"\x0f" + self.random_bytes(63), content_type)
         if f.take("tedapi_wrong_wire_type", path, kind) and body[:1] == b"\x0a":
-            body = tedapi.wrong_wire_type(body)
+            body = answers.wrong_wire_type(body)
         if f.take("tedapi_bad_gzip", path, kind):
             # A gzip header, then a deflate block of the reserved type 3: no inflater accepts it.
-            return _Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)
+            return Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)
         if f.take("tedapi_truncated", path, kind):
             body = body[: len(body) // 2]
         if self.model.tedapi_gzip:
             body = gzip.compress(body, mtime=0)
-        return _Reply(200, body, content_type)
+        return Reply(200, body, content_type)
 
     def _tedapi_authenticated(self, header: str) -> bool:
         if self.gateway_password is None or not header.lower().startswith("basic "):

@@ -35,7 +35,7 @@ from exporter.simulator import (
     parse_http,
 )
 from exporter.simulator.model import STEP_SECONDS
-from exporter.simulator.payloads import go_duration, rfc3339_ns
+from exporter.simulator.payloads import JSON_PAGES, go_duration, rfc3339_ns
 from exporter.simulator.testclient import SimClient
 from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
@@ -164,6 +164,10 @@ def test_every_model_path_answers(client: SimClient) -> None:
         if path != "/api/devices/vitals":
             assert isinstance(r.json(), dict)
             assert r.headers["Content-Type"] == "application/json"
+
+
+def test_the_json_routing_table_covers_every_model_path_but_vitals() -> None:
+    assert set(JSON_PAGES) | {"/api/devices/vitals"} == MODEL_PATHS
 
 
 def test_solar_powerwall_absent_without_pvac() -> None:

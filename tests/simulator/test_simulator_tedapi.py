@@ -1,5 +1,5 @@
 """TEDAPI on the simulated gateway: auth, profiles, the three reads, signatures, variables, faults,
-and consistency with the JSON API at the same model time (exporter/simulator/tedapi.py)."""
+and consistency with the JSON API at the same model time (exporter/simulator/tedapi/)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from requests.adapters import HTTPAdapter
 from exporter.proto import tedapi_pb2 as _pb
 from exporter.simulator import Faults, SimulatedGateway, SiteModel
 from exporter.simulator.faults import TEDAPI_FAULT_NAMES
-from exporter.simulator.tedapi import SECRETS
-from exporter.simulator.tedapi_queries import SigningKey, write_query_file
+from exporter.simulator.tedapi.answers import SECRETS
+from exporter.simulator.tedapi.queries import SigningKey, write_query_file
 from exporter.simulator.vitals import vitals_devices
 from exporter.sources.tedapi import envelope, queries
 from exporter.sources.tedapi.envelope import Route

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from exporter.simulator import Faults, SimulatedGateway, SiteModel
 from exporter.simulator.faults import V1R_FAULT_NAMES
-from exporter.simulator.tedapi_queries import write_query_file
-from exporter.simulator.tedapi_v1r import DEFAULT_MAX_TTL_SECONDS, parse_routable
-from exporter.simulator.v1r_keys import KeyRing, KeyState, parse_pkcs1, pkcs1_der_from_file
-from exporter.simulator.wire import WireError
+from exporter.simulator.tedapi.queries import write_query_file
+from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS, parse_routable
+from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, parse_pkcs1, pkcs1_der_from_file
+from exporter.simulator.tedapi.wire import WireError
 from exporter.sources.tedapi import queries
 from exporter.sources.tedapi.queries import QuerySet
 from tests.conftest import require_fixtures
@@ -510,14 +510,14 @@ def test_cli_offers_the_v1r_options() -> None:
 
 
 # ------------------------------------------------------------------ independence
-V1R_MODULES = ("wire.py", "v1r_keys.py", "tedapi_v1r.py", "v1r_serve.py")
+V1R_MODULES = ("tedapi/wire.py", "tedapi/v1r_keys.py", "tedapi/v1r.py", "tedapi/v1r_serve.py")
 FORBIDDEN = ("exporter.sources", "exporter.gateway", "exporter.proto", "google.protobuf")
 
 
 @pytest.mark.parametrize("name", V1R_MODULES)
 def test_the_v1r_judge_reads_with_its_own_eyes(name: str) -> None:
     """The v1r modules import nothing of the exporter side nor protobuf (the WiFi path's answer
-    builders in exporter.simulator.tedapi are reused for the answers, deliberately)."""
+    builders in exporter.simulator.tedapi.answers are reused for the answers, deliberately)."""
     import ast
 
     import exporter.simulator

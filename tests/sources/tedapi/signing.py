@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from exporter.simulator.tedapi_queries import SigningKey
+from exporter.simulator.tedapi.queries import SigningKey
 from exporter.sources.tedapi.queries import signed_bytes
 
 

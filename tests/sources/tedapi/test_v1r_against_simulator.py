@@ -1,7 +1,7 @@
 """The TEDAPI source over v1r end to end against the simulated gateway (real HTTPS on 127.0.0.1).
 
 The simulated gateway checks every v1r request with its own wire walker and key ring
-(:mod:`exporter.simulator.tedapi_v1r`), never with the exporter's encoder or vetter, and records its
+(:mod:`exporter.simulator.tedapi.v1r`), never with the exporter's encoder or vetter, and records its
 verdict: so "accepted" below is the gateway's word, not ours. Scrapes run on an injected monotonic
 clock (:mod:`tests.sources.tedapi.clocked`), so pauses, cadence and failover are judged in simulated
 seconds. Wall time is only ever compared with itself: the gateway's ``Date`` and the exporter's
@@ -24,7 +24,7 @@ from exporter.gateway.outcomes import FetchError
 from exporter.metrics.metricset import MetricSet
 from exporter.scrape.gateway import GatewayScraper
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
-from exporter.simulator.v1r_serve import V1rRecord
+from exporter.simulator.tedapi.v1r_serve import V1rRecord
 from exporter.sources.registry import ALLOW_LIST
 from exporter.sources.tedapi import v1r_key
 from exporter.sources.tedapi.v1r_signer import FAILOVER_AFTER, PROBE_FIRST_SECONDS

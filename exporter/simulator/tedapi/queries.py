@@ -10,7 +10,7 @@ key generated per call (never stored), and the simulator is given the matching p
     queries.load(tmp_path / "queries.json", keys=[pem])   # what the exporter does
 
 The file has the shape of the older pypowerwall sets (role keys, ``version`` 0, sent and signed as
-version 1: see ``exporter.sources.tedapi.queries.signed_bytes``).
+version 1: see :func:`exporter.simulator.tedapi.signature.signed_bytes`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from exporter.sources.tedapi.queries import signed_bytes
+from exporter.simulator.tedapi.signature import signed_bytes
 
 WIRE_VERSION = 1  # a version-0 file entry is signed and sent as version 1
 

@@ -11,11 +11,11 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.simulator import tedapi_signals as shape
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import rfc3339_ns
 from exporter.simulator.snapshot import BlockState, Snapshot
-from exporter.simulator.tedapi_signals import JSON, Value
+from exporter.simulator.tedapi import signals as shape
+from exporter.simulator.tedapi.signals import JSON, Value
 
 _KNOWN_ABSENT_PW3 = {"pch": frozenset({"PCH_AcVoltageCN"}), "bms": frozenset(), "hvp": frozenset()}
 

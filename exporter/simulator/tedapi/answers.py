@@ -1,8 +1,10 @@
 """TEDAPI answers of the simulated gateway, built from the same model snapshot as the JSON API.
 
-This module decodes requests and wraps answers in envelopes (config.json, getSystemInfo, queries by
-operation); the query data is built in :mod:`exporter.simulator.tedapi_controller` and
-:mod:`exporter.simulator.tedapi_components` from the shapes of :mod:`exporter.simulator.tedapi_signals`.
+This module wraps answers in envelopes (config.json, getSystemInfo, queries by operation) for
+requests :mod:`exporter.simulator.tedapi.classify` has read; the query data is built in
+:mod:`exporter.simulator.tedapi.controller` and :mod:`exporter.simulator.tedapi.components` from the
+shapes of :mod:`exporter.simulator.tedapi.signals`. The generated protobuf classes are used here to
+*write* answers only; no request is judged with them.
 
 Why from the snapshot: a client that reads the same site through ``/api/...`` and TEDAPI must see
 the same numbers (``control.systemStatus`` = ``/api/system_status``, ``control.meterAggregates`` =
@@ -31,19 +33,17 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-
-from google.protobuf.message import DecodeError
 
 from exporter.proto import tedapi_pb2 as _pb
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
 from exporter.simulator.snapshot import Snapshot
-from exporter.simulator.tedapi_components import components
-from exporter.simulator.tedapi_controller import device_controller
-from exporter.simulator.tedapi_signals import JSON
-from exporter.sources.tedapi.queries import COMPONENT_TYPES, operation_of, verify
+from exporter.simulator.tedapi.classify import Query
+from exporter.simulator.tedapi.components import components
+from exporter.simulator.tedapi.controller import device_controller
+from exporter.simulator.tedapi.signals import COMPONENT_TYPES, JSON
+from exporter.simulator.tedapi.signature import verify
 
 PB: Any = _pb  # generated module: no type information
 
@@ -71,24 +71,6 @@ SECRETS = (
 
 
 # --------------------------------------------------------------------------- envelopes
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A decoded TEDAPI request body (the simulator already knows it is one of the three reads)."""
-
-    kind: str  # config | firmware | query:<Operation>
-    sender_din: str | None
-    recipient_din: str
-    tail: int
-    message: Any
-
-
-def decode(body: bytes, kind: str) -> Request:
-    msg = PB.Message.FromString(body)
-    env = msg.envelope
-    sender = env.sender.din if env.sender.WhichOneof("id") == "din" else None
-    return Request(kind, sender, env.recipient.din, msg.tail.value, msg)
-
-
 def _reply_message(sender_din: str, tail: int) -> Any:
     msg = PB.Message()
     msg.envelope.deliveryChannel = LOCAL_HTTPS
@@ -150,7 +132,8 @@ def firmware_reply(m: SiteModel, sender: str, tail: int) -> bytes:
 def query_reply(
     s: Snapshot,
     m: SiteModel,
-    req: Request,
+    query: Query | None,
+    tail: int,
     unit: int,
     keys: Sequence[bytes],
     sender: str,
@@ -158,17 +141,14 @@ def query_reply(
     empty_data: bool = False,
     extra: JSON | None = None,
 ) -> bytes:
-    """The queryResponse for ``req``: status 3 + UNAUTHORIZED on a bad signature, else the data of
-    the operation (``unit``: the Powerwall 3 the request was addressed to), with ``extra``
-    deep-merged into it (the ``tedapi_extra_json`` fault)."""
-    msg = _reply_message(sender, req.tail)
+    """The queryResponse for ``query`` (as :mod:`~exporter.simulator.tedapi.classify` read it; None:
+    no query it accepts): status 3 + UNAUTHORIZED on a signature none of ``keys`` verifies (checked
+    with :func:`~exporter.simulator.tedapi.signature.verify`), else the data of the operation
+    (``unit``: the Powerwall 3 the request was addressed to), with ``extra`` deep-merged into it
+    (the ``tedapi_extra_json`` fault)."""
+    msg = _reply_message(sender, tail)
     resp = msg.envelope.graphql.queryResponse
-    q = req.message.envelope.graphql.queryRequest
-    try:
-        signed = PB.SignedGraphQLQuery.FromString(q.query)
-    except DecodeError:  # describe() already refused these; kept for direct callers
-        signed = PB.SignedGraphQLQuery()
-    if not keys or verify(bytes(q.query), bytes(q.signature), keys) is not True:
+    if query is None or not keys or not verify(query.signed, query.signature, keys):
         resp.status = STATUS_ERROR_FULL
         err = resp.errors.add()
         err.code = UNAUTHORIZED
@@ -179,10 +159,10 @@ def query_reply(
         resp.data = ""
         return _bytes(msg)
     try:
-        variables = json.loads(q.variablesJson.value) if q.variablesJson.value.strip() else {}
+        variables = json.loads(query.variables_json) if query.variables_json.strip() else {}
     except ValueError:
         variables = None
-    operation = operation_of(bytes(signed.query))
+    operation = query.operation
     data: JSON
     if not isinstance(variables, dict) or _has_unknown_type(variables):
         data = {}

@@ -1,6 +1,6 @@
 """``POST /tedapi/v1r`` on the simulated gateway: faults, the verdict, the answer, the record.
 
-Why apart from :mod:`exporter.simulator.tedapi_v1r`: that module is the pure reading of the wire
+Why apart from :mod:`exporter.simulator.tedapi.v1r`: that module is the pure reading of the wire
 format and the rules; this one is the gateway's behaviour around them (its clock, key ring, faults,
 model snapshot, gzip and request log), in the order a test can rely on:
 
@@ -8,8 +8,8 @@ model snapshot, gzip and request log), in the order a test can rely on:
    (``SimulatedGateway.v1r_enabled``; on by default where the site has it: ``SiteModel.tedapi_v1r``) → 404.
 2. The body is walked (a body that does not walk is kind ``undecodable``), then the faults
    ``v1r_delay`` and ``v1r_status`` (forced HTTP code) with that kind.
-3. The verdict (:func:`~exporter.simulator.tedapi_v1r.judge_signature`, then
-   :func:`~exporter.simulator.tedapi_v1r.judge_envelope`), with the faults ``v1r_fault`` (answer this
+3. The verdict (:func:`~exporter.simulator.tedapi.v1r.judge_signature`, then
+   :func:`~exporter.simulator.tedapi.v1r.judge_envelope`), with the faults ``v1r_fault`` (answer this
    message_fault instead, right after the domain check), ``v1r_key_state`` (judge a registered signer
    key as if in this state) and ``v1r_follower_timeout`` (a request whose recipient is a follower
    faults TIMEOUT; without it the leader answers with its own data, as the docs say it does).
@@ -30,11 +30,14 @@ from __future__ import annotations
 import gzip
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from exporter.simulator import tedapi
-from exporter.simulator.handler import RecordedRequest, _error_reply, _Reply
-from exporter.simulator.tedapi_v1r import (
+from exporter.simulator.faults import Faults
+from exporter.simulator.handler import RecordedRequest
+from exporter.simulator.model import SiteModel
+from exporter.simulator.replies import Reply, error_reply
+from exporter.simulator.tedapi import answers
+from exporter.simulator.tedapi.v1r import (
     FAULT_NAMES,
     MESSAGE_FAULTS,
     NOT_VERIFIED_TEXT,
@@ -47,13 +50,9 @@ from exporter.simulator.tedapi_v1r import (
     judge_signature,
     parse_envelope,
     parse_routable,
-    transport_message,
 )
-from exporter.simulator.v1r_keys import key_state
-from exporter.simulator.wire import WireError
-
-if TYPE_CHECKING:
-    from exporter.simulator.server import SimulatedGateway
+from exporter.simulator.tedapi.v1r_keys import KeyRing, key_state
+from exporter.simulator.tedapi.wire import WireError
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -76,6 +75,28 @@ class V1rRecord:
     uuid: bytes
     uuid_reused: bool
     time: float
+
+
+class V1rGateway(Protocol):
+    """What serving v1r needs of the gateway (:class:`~exporter.simulator.server.SimulatedGateway`):
+    its site, clock, key rings, faults and records. Spelled out so that this module touches nothing
+    else of it."""
+
+    model: SiteModel
+    faults: Faults
+    v1r_enabled: bool
+    v1r_keys: KeyRing
+    v1r_max_ttl_seconds: float
+    tedapi_keys: tuple[bytes, ...]
+    v1r_log: V1rLog
+
+    def now(self) -> float: ...
+
+    def wait(self, seconds: float) -> bool: ...
+
+    def random_bytes(self, n: int) -> bytes: ...
+
+    def flag_dangerous(self, rec: RecordedRequest) -> None: ...
 
 
 class V1rLog:
@@ -133,48 +154,48 @@ def _walk(body: bytes) -> _Request:
         return _Request(msg, None, f"envelope: {exc}")
 
 
-def serve(gw: SimulatedGateway, rec: RecordedRequest) -> _Reply:
+def serve(gw: V1rGateway, rec: RecordedRequest) -> Reply:
     """Answer one request to ``/tedapi/v1r`` (see the module docstring)."""
     method, path, now = rec.method, rec.path, gw.now()
     if method != "POST":
         if method not in ("GET", "HEAD"):
-            gw._flag_dangerous(rec)
+            gw.flag_dangerous(rec)
         _log(gw, now, "not-post", Verdict("http:404", f"{method} on {path}"), None)
-        return _error_reply(404)
+        return error_reply(404)
     if not gw.v1r_enabled:
         _log(gw, now, "other", Verdict("http:404", "v1r is off on this gateway"), None)
-        return _error_reply(404)
+        return error_reply(404)
     req = _walk(rec.body)
     kind, f = req.kind, gw.faults
     delay = f.take("v1r_delay", path, kind)
-    if delay and gw._stopping.wait(float(delay)):
-        return _Reply(0, mode="reset")
+    if delay and gw.wait(float(delay)):
+        return Reply(0, mode="reset")
     now = gw.now()  # after the delay, as the gateway would look at its clock
     forced = f.take("v1r_status", path, kind)
     if forced:
         _log(gw, now, kind, Verdict(f"http:{int(forced)}", "v1r_status fault"), req)
-        return _error_reply(int(forced), f.peek("retry_after", path))
+        return error_reply(int(forced), f.peek("retry_after", path))
     verdict = _verdict(gw, now, rec, req)
     payload: bytes | None = None
     if verdict.verdict == "ok":
         assert req.env is not None and req.msg is not None
-        payload = _read(gw, path, req.env, req.msg.envelope)
+        payload = _read(gw, path, req.env)
     elif verdict.verdict == "unverified":
         payload = NOT_VERIFIED_TEXT
     answer = encode_answer(payload, verdict.fault, req.msg.uuid if req.msg else b"")
     if f.take("v1r_garbage", path, kind):
         verdict = Verdict("garbage", f"v1r_garbage fault (instead of {verdict.verdict})")
-        answer = b"\x0f" + gw._random_bytes(63)  # wire type 7 in the first tag: no protobuf
+        answer = b"\x0f" + gw.random_bytes(63)  # wire type 7 in the first tag: no protobuf
     elif f.take("v1r_empty", path, kind):
         verdict = Verdict("empty", f"v1r_empty fault (instead of {verdict.verdict})")
         answer = encode_answer(None, 0, req.msg.uuid if req.msg else b"")
     _log(gw, now, kind, verdict, req)
     if gw.model.tedapi_gzip:
         answer = gzip.compress(answer, mtime=0)
-    return _Reply(200, answer, OCTET_STREAM)
+    return Reply(200, answer, OCTET_STREAM)
 
 
-def _verdict(gw: SimulatedGateway, now: float, rec: RecordedRequest, req: _Request) -> Verdict:
+def _verdict(gw: V1rGateway, now: float, rec: RecordedRequest, req: _Request) -> Verdict:
     if req.msg is None:
         return Verdict("DECODING", req.why)
     msg, f, m, path = req.msg, gw.faults, gw.model, rec.path
@@ -199,7 +220,7 @@ def _verdict(gw: SimulatedGateway, now: float, rec: RecordedRequest, req: _Reque
         return Verdict("DECODING", req.why)
     verdict = judge_envelope(req.env)
     if verdict.verdict == "INVALID_COMMAND" and req.env.kind.startswith("dangerous:"):
-        gw._flag_dangerous(rec)
+        gw.flag_dangerous(rec)
     if verdict.verdict != "ok":
         return verdict
     din = req.env.recipient_din
@@ -211,7 +232,7 @@ def _verdict(gw: SimulatedGateway, now: float, rec: RecordedRequest, req: _Reque
     return verdict
 
 
-def _read(gw: SimulatedGateway, path: str, env: Envelope, env_bytes: bytes) -> bytes:
+def _read(gw: V1rGateway, path: str, env: Envelope) -> bytes:
     """The leader's answer to one of the three reads, as a bare envelope."""
     f, m = gw.faults, gw.model
     kind, leader = env.kind, m.gateway_din
@@ -221,21 +242,20 @@ def _read(gw: SimulatedGateway, path: str, env: Envelope, env_bytes: bytes) -> b
     patch = extra if isinstance(extra, dict) else None
     if kind == "config":
         blob = f.take("tedapi_config_blob", path, kind)
-        message = tedapi.config_reply(snap, m, leader, 1, None if blob is None else bytes(blob), patch)
+        message = answers.config_reply(snap, m, leader, 1, None if blob is None else bytes(blob), patch)
     elif kind == "firmware":
-        message = tedapi.firmware_reply(m, leader, 1)
+        message = answers.firmware_reply(m, leader, 1)
     else:
-        req = tedapi.decode(transport_message(env_bytes), kind)
         empty = bool(f.take("tedapi_empty_data", path, kind))
-        message = tedapi.query_reply(snap, m, req, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
+        message = answers.query_reply(snap, m, env.query, 1, 0, gw.tedapi_keys, leader, empty_data=empty, extra=patch)
     return bare_envelope(message)
 
 
-def _log(gw: SimulatedGateway, now: float, kind: str, verdict: Verdict, req: _Request | None) -> None:
+def _log(gw: V1rGateway, now: float, kind: str, verdict: Verdict, req: _Request | None) -> None:
     msg = req.msg if req is not None else None
     env_recipient = req.env.recipient_din if req is not None and req.env is not None else None
     uuid = msg.uuid if msg is not None else b""
-    gw._v1r_log.add(
+    gw.v1r_log.add(
         V1rRecord(
             kind=kind,
             verdict=verdict.verdict,
@@ -244,7 +264,7 @@ def _log(gw: SimulatedGateway, now: float, kind: str, verdict: Verdict, req: _Re
             key_fingerprint=msg.key_fingerprint if msg is not None else None,
             expires_at=msg.expires_at if msg is not None else None,
             uuid=uuid,
-            uuid_reused=gw._v1r_log.seen(uuid),
+            uuid_reused=gw.v1r_log.seen(uuid),
             time=now,
         )
     )

@@ -12,13 +12,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from exporter.simulator import tedapi_signals as shape
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import rfc3339_ns
 from exporter.simulator.snapshot import Snapshot
-from exporter.simulator.tedapi_signals import JSON, f32
+from exporter.simulator.tedapi import signals as shape
+from exporter.simulator.tedapi.signals import COMPONENT_TYPES, JSON, f32
 from exporter.simulator.vitals import NEURIO_FIRMWARE, VitalsDevice, VitalValue, vitals_devices
-from exporter.sources.tedapi.queries import COMPONENT_TYPES
 
 # Slots a Powerwall 3 gateway reports on its (empty) esCan bus.
 PW3_EMPTY_SLOTS = 4

@@ -1,7 +1,7 @@
 """v1r as the simulated gateway reads it: the RoutableMessage, the signed byte string, the verdict.
 
-Why a module of its own, with its own wire walker (:mod:`exporter.simulator.wire`) and nothing from
-``exporter.sources``/``exporter.gateway``/the exporter's protobuf builders: the simulator is our
+Why a module of its own, with its own wire walker (:mod:`exporter.simulator.tedapi.wire`) and nothing of
+the exporter's sources, its gateway client or its protobuf builders: the simulator is our
 reading of shared/docs/tedapi.md §6 and must judge the exporter's v1r requests with its own eyes, so a
 mistake in the exporter's encoder shows up as a fault instead of being mirrored.
 
@@ -28,26 +28,42 @@ leader's DIN). The judge (:func:`judge`) goes, first failure wins:
    TIME_TO_LIVE_TOO_LONG;
 6. a PENDING_VERIFICATION key → HTTP 200, no fault, ``v1r: client authorization not verified`` in
    field 10 (checked after the signature: only the key's owner learns its state);
-7. the envelope: undecodable → DECODING; a control message → INVALID_COMMAND (and flagged
-   dangerous by the server); anything but the three reads → INVALID_COMMAND; a read not sent as the
+7. the envelope: undecodable → DECODING; a control message, or a query that is not a signed read
+   of an operation on the read list (unsigned, a mutation, another operation: judged as on WiFi by
+   :func:`~exporter.simulator.tedapi.classify.judge_query`) → INVALID_COMMAND (and flagged dangerous
+   by the server); anything else but the three reads → INVALID_COMMAND; a read not sent as the
    v1r recipe says (``RECIPES``: config on deliveryChannel 2 from authorizedClient 1, getSystemInfo and
    queries on channel 1 from local 1) → an answer with no envelope and no fault, the docs' other form of
    rejection.
 
 Choices where the docs say nothing (kept here so the exporter side can find them): the largest accepted
 lifetime (``DEFAULT_MAX_TTL_SECONDS``, 60 s; clients sign for 12 s), the fault for each malformed shape
-above, and which answer a wrong recipe gets. See :mod:`exporter.simulator.v1r_serve` for the HTTP side.
+above, and which answer a wrong recipe gets. See :mod:`exporter.simulator.tedapi.v1r_serve` for the HTTP side.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.simulator.v1r_keys import KeyRing, KeyState, fingerprint
-from exporter.simulator.wire import (
+from exporter.simulator.tedapi.classify import Query, judge_query
+from exporter.simulator.tedapi.schema import (
+    COMMON,
+    CONFIG_JSON_DOMAIN,
+    CONTROL_FIELDS,
+    ENVELOPE,
+    FILESTORE,
+    GRAPHQL,
+    PARTICIPANT,
+    PARTICIPANT_IDS,
+    QUERY_REQUEST,
+    READ_FILE_REQUEST,
+    SIGNED_QUERY,
+    STRING_VALUE,
+)
+from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, fingerprint
+from exporter.simulator.tedapi.wire import (
     I32,
     LEN,
     VARINT,
@@ -119,48 +135,12 @@ SIGNATURE_DATA: Schema = {1: Spec(LEN), 7: Spec(LEN)}
 KEY_IDENTITY: Schema = {1: Spec(LEN)}
 RSA_SIGNATURE_DATA: Schema = {1: Spec(I32), 2: Spec(LEN)}
 
-# The envelope's control messages (never for reads): their presence makes a request dangerous.
-CONTROL_FIELDS: dict[int, str] = {
-    5: "teg",
-    6: "wc",
-    9: "neuriometer",
-    10: "energysitenet",
-    12: "authorization",
-    17: "supercharger",
-}
-ENVELOPE: Schema = {
-    1: Spec(VARINT),  # deliveryChannel
-    2: Spec(LEN),  # sender
-    3: Spec(LEN),  # recipient
-    4: Spec(LEN),  # common
-    15: Spec(LEN),  # filestore
-    16: Spec(LEN),  # graphql
-    **{n: Spec(None) for n in CONTROL_FIELDS},
-}
-PARTICIPANT_IDS: dict[int, tuple[str, int]] = {
-    1: ("din", LEN),
-    2: ("teslaService", VARINT),
-    3: ("local", VARINT),
-    4: ("authorizedClient", VARINT),
-    5: ("proxiedDevice", VARINT),
-}
-PARTICIPANT: Schema = {n: Spec(wt) for n, (_, wt) in PARTICIPANT_IDS.items()}
-COMMON: Schema = {2: Spec(LEN)}  # getSystemInfoRequest
-FILESTORE: Schema = {1: Spec(LEN)}  # readFileRequest
-READ_FILE_REQUEST: Schema = {1: Spec(VARINT), 2: Spec(LEN)}
-GRAPHQL: Schema = {1: Spec(LEN)}  # queryRequest
-QUERY_REQUEST: Schema = {1: Spec(VARINT), 2: Spec(LEN), 3: Spec(LEN), 4: Spec(LEN)}
-SIGNED_QUERY: Schema = {1: Spec(VARINT), 2: Spec(LEN)}
-CONFIG_JSON_DOMAIN = 1
-
 # The v1r recipe of each read (docs §6): (deliveryChannel, sender participant).
 RECIPES: dict[str, tuple[int, tuple[str, int | str]]] = {
     "config": (2, ("authorizedClient", 1)),
     "firmware": (1, ("local", 1)),
     "query": (1, ("local", 1)),
 }
-
-_OPERATION_RE = re.compile(rb"^\s*query\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
 # --------------------------------------------------------------------------- RoutableMessage
@@ -240,10 +220,11 @@ def signature_ok(public_key: Any, signature: bytes, data: bytes) -> bool:
 class Envelope:
     """The bare MessageEnvelope of a request, as far as the gateway cares."""
 
-    kind: str  # config | firmware | query:<Operation> | query | dangerous:<message> | other
+    kind: str  # config | firmware | query:<Operation> | dangerous:<message> | other
     channel: int
     sender: tuple[str, int | str] | None
     recipient: tuple[str, int | str] | None
+    query: Query | None = None  # the signed query (queries only), for the answer
 
     @property
     def recipient_din(self) -> str | None:
@@ -289,6 +270,7 @@ def parse_envelope(data: bytes) -> Envelope:
     control = [name for n, name in CONTROL_FIELDS.items() if n in env]
     reads = [n for n in (4, 15, 16) if n in env]
     kind = "other"
+    query: Query | None = None
     if control:
         kind = "dangerous:" + ",".join(control)
     elif len(reads) == 1 and reads[0] == 4:
@@ -304,14 +286,21 @@ def parse_envelope(data: bytes) -> Envelope:
         gql = parse(first_bytes(env, 16), GRAPHQL, "GraphQLMessages")
         if 1 in gql:
             q = parse(first_bytes(gql, 1), QUERY_REQUEST, "GraphQLAPIQueryRequest")
-            signed = parse(first_bytes(q, 2), SIGNED_QUERY, "SignedGraphQLQuery")
-            match = _OPERATION_RE.match(first_bytes(signed, 2))
-            kind = f"query:{match.group(1).decode('ascii')}" if match else "query"
+            parse(first_bytes(q, 2), SIGNED_QUERY, "SignedGraphQLQuery")
+            variables = parse(first_bytes(q, 4), STRING_VALUE, "StringValue")
+            try:
+                variables_json = first_bytes(variables, 1).decode("utf-8")
+            except UnicodeDecodeError:
+                raise WireError("variablesJson is no UTF-8") from None
+            # The same judgement as on WiFi: a query that is no signed read of a listed operation
+            # (unsigned, a mutation, another operation) is dangerous.
+            kind, query = judge_query(first_int(q, 1), first_bytes(q, 2), first_bytes(q, 3), variables_json)
     return Envelope(
         kind=kind,
         channel=first_int(env, 1),
         sender=_participant(env, 2, "sender"),
         recipient=_participant(env, 3, "recipient"),
+        query=query,
     )
 
 
@@ -391,11 +380,6 @@ def encode_answer(payload: bytes | None, fault: int, request_uuid: bytes) -> byt
     if request_uuid:
         out += bytes_field(50, request_uuid)
     return out
-
-
-def transport_message(envelope: bytes) -> bytes:
-    """``Message{envelope, tail 1}`` around a bare envelope, for the WiFi path's answer builders."""
-    return bytes_field(1, envelope) + bytes_field(2, int_field(1, 1))
 
 
 def bare_envelope(message: bytes) -> bytes:

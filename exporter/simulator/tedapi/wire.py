@@ -1,12 +1,13 @@
-"""A minimal protobuf wire walker and writer: the simulated gateway's own reading of v1r bodies.
+"""A minimal protobuf wire walker and writer: the simulated gateway's own reading of TEDAPI bodies.
 
-Why not the generated classes: the exporter builds its v1r requests with its own encoder, and a
-simulator that decoded them with the same schema (or the same library defaults) would share its
-mistakes. This walker knows nothing but the wire format (varints, fixed32/64, length-delimited
+Why not the generated classes: the exporter builds its requests from the generated schema (WiFi) or
+its own encoder (v1r), and a simulator that decoded them with the same schema (or the same library
+defaults) would share its mistakes. This walker knows nothing but the wire format (varints, fixed32/64, length-delimited
 fields by number) and checks a message against a *schema table* given as data: every field number
 allowed, its wire type, whether it may repeat. Anything else (an unknown field, a wrong wire type, a
 second copy of a singular field, a truncated body) raises :class:`WireError`, which the v1r judge
-answers with the DECODING fault. Generated protobuf code would instead skip unknown fields and let
+answers with the DECODING fault and the WiFi reader (:mod:`~exporter.simulator.tedapi.classify`)
+records as dangerous. Generated protobuf code would instead skip unknown fields and let
 the last of two envelopes win silently, which is exactly what must not hide here.
 
 Proto3 semantics otherwise: a field that is absent reads as its default (0, empty bytes).
@@ -27,6 +28,13 @@ _MAX_FIELD_NUMBER = (1 << 29) - 1
 
 class WireError(ValueError):
     """The bytes are no protobuf, or not the message the schema describes."""
+
+
+class SchemaError(WireError):
+    """The bytes are protobuf, but not the message the schema describes (an unknown field number, a
+    wrong wire type, a singular field twice). Apart from :class:`WireError` because a reader may
+    judge the two differently: bytes that do not walk are garbage, a field the schema lacks may be
+    a message the reader was never meant to see."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +104,17 @@ def walk(data: bytes) -> list[Field]:
 
 def parse(data: bytes, schema: Schema, what: str) -> dict[int, list[Field]]:
     """The fields of ``data`` by number, checked against ``schema`` (``what`` names the message in
-    errors): unknown numbers, wrong wire types and repeated singular fields raise :class:`WireError`."""
+    errors): bytes that do not walk raise :class:`WireError`; unknown numbers, wrong wire types and
+    repeated singular fields raise :class:`SchemaError`."""
     found: dict[int, list[Field]] = {}
     for f in walk(data):
         spec = schema.get(f.number)
         if spec is None:
-            raise WireError(f"{what}: unknown field {f.number}")
+            raise SchemaError(f"{what}: unknown field {f.number}")
         if spec.wire_type is not None and f.wire_type != spec.wire_type:
-            raise WireError(f"{what}: field {f.number} has wire type {f.wire_type}, expected {spec.wire_type}")
+            raise SchemaError(f"{what}: field {f.number} has wire type {f.wire_type}, expected {spec.wire_type}")
         if f.number in found and not spec.repeated:
-            raise WireError(f"{what}: field {f.number} appears twice")
+            raise SchemaError(f"{what}: field {f.number} appears twice")
         found.setdefault(f.number, []).append(f)
     return found
 
@@ -144,3 +153,28 @@ def int_field(number: int, value: int) -> bytes:
 
 def bytes_field(number: int, value: bytes) -> bytes:
     return varint(number << 3 | LEN) + varint(len(value)) + value
+
+
+def fixed_field(number: int, wire_type: int, value: int) -> bytes:
+    """A fixed32 (``I32``) or fixed64 (``I64``) field, little-endian as on the wire."""
+    size = 4 if wire_type == I32 else 8
+    return varint(number << 3 | wire_type) + (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+def encode(fields: list[Field]) -> bytes:
+    """``fields`` as a protobuf encoder writes them: in field-number order (the order among equal
+    numbers kept), every varint in its shortest form.
+
+    Why: a body equal to the encoding of its own fields is *canonical*. Anything else (fields out of
+    order, a varint padded with 0x80 bytes) is something no encoder of a real client writes; a
+    reader that must not be fooled refuses it instead of guessing which reading the gateway takes.
+    """
+    out = bytearray()
+    for f in sorted(fields, key=lambda f: f.number):
+        if isinstance(f.value, bytes):
+            out += bytes_field(f.number, f.value)
+        elif f.wire_type == VARINT:
+            out += int_field(f.number, f.value)
+        else:
+            out += fixed_field(f.number, f.wire_type, f.value)
+    return bytes(out)

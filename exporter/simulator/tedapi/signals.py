@@ -12,6 +12,26 @@ JSON = dict[str, Any]
 Value = VitalValue | None
 NEVER = "0001-01-01T00:00:00Z"  # lastRxTime of a group never heard from
 
+# The component types the gateway knows (shared/docs/tedapi.md §3): a device of another type is never
+# listed, and a type outside this set anywhere in a query's variables empties the whole answer.
+COMPONENT_TYPES: frozenset[str] = frozenset(
+    {
+        "PVS",
+        "PVAC",
+        "TESYNC",
+        "TEPINV",
+        "TETHC",
+        "STSTSM",
+        "TEMSA",
+        "TEPOD",
+        "PW3SAF",
+        "PCH",
+        "PW3BMS",
+        "PW3HVP",
+        "BAGGR",
+    }
+)
+
 
 def f32(x: float) -> float:
     """``x`` as the gateway sends it: a float32 widened to a double (239.87000274658203)."""
