@@ -9,7 +9,7 @@ and both real JSON captures plus the real vitals capture.
 The source column is derived, not kept by hand: which request's answer (or which stage after the
 answers) adds each family is recorded during those scrapes (:func:`_trace`), and the JSON key or
 device signal after it is looked up in the tables that define the family (the JSON endpoints'
-:class:`~exporter.sources.json_api.table.Table` rows, the device :data:`~exporter.devices.rules.RULES`).
+:class:`~exporter.site.table.Table` rows, the device :data:`~exporter.devices.rules.RULES`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from exporter.gateway.request import Request
 from exporter.metrics.metricset import Kind, MetricDef, MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
+from exporter.site import tables
+from exporter.site.merge import Offers, SiteMerge
+from exporter.site.shapes import Shape
+from exporter.site.table import Table
 from exporter.sources import base
-from exporter.sources.json_api import tables
-from exporter.sources.json_api.table import Table
 from tests.simtime import SIM_START
 
 METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
@@ -101,6 +103,8 @@ def _traced_source(source: base.Source, origins: Origins) -> None:
     def traced_collect(request: Request, answer: Fetched, out: base.Output) -> None:
         collect(request, answer, out)
         _note(origins, out.ms.names(), (request.label,))
+        for report in out.reports:  # its devices, before the device merge
+            _note(origins, report.ms.names(), (request.label,))
 
     def traced_not_supported(request: Request, out: base.Output) -> None:
         not_supported(request, out)
@@ -126,13 +130,33 @@ def _trace(collector: PowerwallCollector, origins: Origins) -> None:
         for source in scraper.sources:
             _traced_source(source, origins)
         _traced_accounting(scraper.accounting, origins)
+        _traced_site_merge(scraper.site, origins)
+
+
+def _traced_site_merge(site: SiteMerge, origins: Origins) -> None:
+    """Note the families the site merge adds: the shapes it mapped for a source that had not, and
+    ``powerwall_info``, which it names from the chosen status and site info."""
+    merge = site.merge
+
+    def traced_merge(offers: Offers, ms: MetricSet) -> dict[Shape, Any]:
+        offers = list(offers)
+        before = set(ms.names())
+        chosen = merge(offers, ms)
+        added = set(ms.names()) - before
+        info = {n for n in added if n == "powerwall_info"}
+        _note(origins, info, (Shape.SITE_INFO.value, Shape.STATUS.value))
+        mapped_here = {str(shape.value) for _, shapes, mapped in offers if not mapped for shape in shapes}
+        _note(origins, added - info, sorted(mapped_here) or ("exporter",))
+        return chosen
+
+    site.merge = traced_merge  # type: ignore[method-assign]
 
 
 def _traced_accounting(accounting: SiteAccounting, origins: Origins) -> None:
     """Note the families the accounting stage adds, as :data:`DERIVED`."""
     observe = accounting.observe
 
-    def traced_observe(ms: MetricSet, data: Mapping[str, Any], at: float | None = None) -> None:
+    def traced_observe(ms: MetricSet, data: Mapping[Shape, Any], at: float | None = None) -> None:
         before = set(ms.names())
         observe(ms, data, at)
         _note(origins, set(ms.names()) - before, (DERIVED,))

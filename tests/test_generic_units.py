@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.metrics.metricset import MetricSet
-from exporter.sources.json_api.table import Table
+from exporter.site.table import Table
 
 
 @pytest.mark.parametrize(

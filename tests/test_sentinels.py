@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.metrics.metricset import MetricSet
-from exporter.sources.json_api.mappers import map_site_info, map_system_status
+from exporter.site.mappers import map_site_info, map_system_status
 
 
 def _names(ms: MetricSet) -> set[str]:

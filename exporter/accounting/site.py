@@ -6,8 +6,9 @@ mapped, and need memory across scrapes. Keeping them out of the collector (which
 :class:`SiteAccounting` per gateway and calls :meth:`SiteAccounting.observe` after the counter
 guard) keeps the collector small and lets each feature be tested without HTTP.
 
-It reads the *raw* decoded JSON (not the guarded counters): the flow and cost trackers need to see
-a counter dip to skip that interval, which the guard would hide by holding the last value.
+It reads the chosen site answers as decoded (exporter.site.merge), not the guarded counters: the flow
+and cost trackers need to see a counter dip to skip that interval, which the guard would hide by
+holding the last value.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from exporter.accounting.outages import OutageTracker
 from exporter.accounting.tariff import GridCost
 from exporter.config import GatewayConfig
 from exporter.metrics.metricset import MetricSet
-from exporter.sources.json_api import endpoints as ep
+from exporter.site.shapes import Shape
 
 log = logging.getLogger(__name__)
 
 
-def _obj(data: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
-    v = data.get(path)
+def _obj(data: Mapping[Shape, Any], shape: Shape) -> Mapping[str, Any] | None:
+    v = data.get(shape)
     return v if isinstance(v, Mapping) else None
 
 
@@ -48,8 +49,8 @@ class SiteAccounting:
         self.battery = BatteryHealth(cfg.energy)
         self._lock = threading.Lock()
 
-    def observe(self, ms: MetricSet, data: Mapping[str, Any], at: float | None = None) -> None:
-        """Feed one scrape's mapped JSON (endpoint path → decoded object) and add the series to ``ms``."""
+    def observe(self, ms: MetricSet, data: Mapping[Shape, Any], at: float | None = None) -> None:
+        """Feed one scrape's chosen site answers (:class:`Shape` → decoded object) and add the series to ``ms``."""
         part = MetricSet(base_labels=ms.base_labels)
         try:
             self._observe(ms, part, data, self.clock() if at is None else at)
@@ -58,13 +59,13 @@ class SiteAccounting:
             return
         ms.merge(part)
 
-    def _observe(self, scraped: MetricSet, ms: MetricSet, data: Mapping[str, Any], now: float) -> None:
+    def _observe(self, scraped: MetricSet, ms: MetricSet, data: Mapping[Shape, Any], now: float) -> None:
         """Update the state and write this feature's series to ``ms`` (``scraped`` is only read)."""
-        aggregates = _obj(data, ep.METERS_AGGREGATES.label)
-        site_info = _obj(data, ep.SITE_INFO.label)
+        aggregates = _obj(data, Shape.AGGREGATES)
+        site_info = _obj(data, Shape.SITE_INFO)
         with self._lock:
             self.flows.observe(aggregates, now)
-            self.outages.observe(_obj(data, ep.GRID_STATUS.label), now)
+            self.outages.observe(_obj(data, Shape.GRID_STATUS), now)
             self.battery.observe(site_info)
             if self.cost is not None:
                 if site_info is not None:

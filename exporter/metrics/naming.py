@@ -217,7 +217,7 @@ class DropLedger:
     """Process-wide, thread-safe drop counts per (gateway, endpoint): a counter must be cumulative.
 
     One ledger per counter: :data:`DROPS` for the generic names; the JSON mappers keep another for
-    text fields of the wrong type (:mod:`exporter.sources.json_api.labels`). ``dropped`` is keyed by
+    text fields of the wrong type (:mod:`exporter.site.labels`). ``dropped`` is keyed by
     whatever the counter's label is (a reason, a field name).
 
     Mapping has no state of its own between scrapes (a mapper gets a payload and an empty set), so

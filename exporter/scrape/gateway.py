@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -21,6 +21,7 @@ from exporter.accounting.site import SiteAccounting
 from exporter.clock import SYSTEM_CLOCK, Clock
 from exporter.config import GatewayConfig
 from exporter.devices.bounds import DeviceBudget, DeviceDrops, bound_gateway
+from exporter.devices.reports import DeviceReport, merge_reports
 from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
 from exporter.gateway.transport import GatewayTransport
@@ -29,9 +30,11 @@ from exporter.metrics.metricset import MetricSet
 from exporter.scrape.jobs import ScrapeJobs
 from exporter.scrape.selfmetrics import ENDPOINT_DURATION, ENDPOINT_SUCCESS, SCRAPE_DURATION, UP, transport_metrics
 from exporter.scrape.workers import WorkerPool
+from exporter.site.merge import SiteMerge
+from exporter.site.shapes import Shape
 from exporter.sources.base import Output, Source
 from exporter.sources.peranswer import PerAnswer
-from exporter.sources.registry import ALL_REQUESTS, sources_for
+from exporter.sources.registry import ALL_REQUESTS, ASKED_ONLY_WITHOUT, DEVICE_PRECEDENCE, SITE_PRECEDENCE, sources_for
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,9 @@ class GatewayScraper:
         self.pool = WorkerPool(max_workers, f"gw-{self.name}"[:15])
         self.guard = CounterGuard(self.name)
         self.device_drops = DeviceDrops(self.name)
-        self.accounting = SiteAccounting(self.cfg, self.clock.wall)  # flows, tariff cost, outages, battery dates
+        # Flows, tariff cost, outages, battery dates; and which source's site answers are shown and read.
+        self.accounting = SiteAccounting(self.cfg, self.clock.wall)
+        self.site = SiteMerge(SITE_PRECEDENCE)
         self.status = GatewayStatus()
         self.tls_digest = tls_digest(self.cfg)
         self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
@@ -118,19 +123,30 @@ class GatewayScraper:
         jobs = ScrapeJobs(self.transport, self.pool.submit, self.name, deadline, self.clock.monotonic)
         # Every source chooses from the state at the scrape's start, before any request runs: a
         # fast answer (vitals' 404) must not change what a later source asks in the same scrape.
-        planned = [(source, request) for source in self.sources for request in source.requests(self.transport)]
+        asked = [source for source in self.sources if not self._yields(source)]
+        planned = [(source, request) for source in asked for request in source.requests(self.transport)]
         for source, request in planned:
             jobs.add(source, request)
         jobs.started()
         return jobs
 
+    def _yields(self, source: Source) -> bool:
+        """Whether ``source`` is not asked this scrape: the source it yields to (``ASKED_ONLY_WITHOUT``)
+        serves this gateway, as far as the transport knows."""
+        wanted = ASKED_ONLY_WITHOUT.get(source.name)
+        if wanted is None:
+            return False
+        other = next((s for s in self.sources if s.name == wanted), None)
+        if other is None:
+            return True  # nothing says the other is not served: stay quiet, as before it is known
+        return not all(self.transport.not_supported(r) for r in other.requests(self.transport))
+
     def build(self, results: Sequence[tuple[Source, Request, Result]], duration: float) -> MetricSet:
         ms = MetricSet(base_labels={"gateway": self.name})
         answered = False
-        decoded: dict[str, Any] = {}
+        got = _Handover()
         errors: list[FetchError] = []
         outcomes: list[tuple[str, FetchError | None]] = []
-        budgets: list[DeviceBudget] = []  # each merged output's devices, in order (exporter.devices.bounds)
         for source, request, result in results:
             label = request.label
             # Only contact in this scrape counts (a cached "not supported" carries no status).
@@ -138,9 +154,9 @@ class GatewayScraper:
                 answered = True
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": label})
-                error = self._collect(source, request, result, ms, decoded, budgets)
+                error = self._collect(source, request, result, ms, got)
             elif request.optional and result.reason == "not_supported":
-                self._guarded(source.not_supported, request, ms, budgets)
+                self._guarded(source, partial(source.not_supported, request), ms, got)
                 continue  # not a failure: this firmware has no such endpoint
             else:
                 error = result
@@ -149,12 +165,19 @@ class GatewayScraper:
             outcomes.append((label, error))
             ms.add(ENDPOINT_SUCCESS, 0 if error else 1, {"endpoint": label})
         for source in self.sources:
-            self._guarded(partial(source.finish, decoded), None, ms, budgets)
+            self._guarded(source, partial(source.finish, got.own.get(source.name, {})), ms, got)
+        # One precedence for all sources, after every answer: the site's shapes, then the devices.
+        try:
+            site = self.site.merge(got.offers, ms)
+        except Exception:  # a mapping bug costs the site series, not the scrape
+            log.exception("gateway %s: the site merge failed (a bug: please report it)", self.name)
+            site = {}
+        budgets = [*got.budgets, *merge_reports(got.reports, DEVICE_PRECEDENCE, ms)]
         devices = bound_gateway(budgets, ms)  # before anything reads the device series
         ms.add(UP, 1 if answered else 0)
         ms.add(SCRAPE_DURATION, duration)
         self.guard.apply(ms)
-        self.accounting.observe(ms, decoded)  # reads the raw decoded JSON, adds its own series
+        self.accounting.observe(ms, site)  # reads the chosen site answers as decoded, adds its own series
         self.guard.metrics(ms)
         self.device_drops.record(devices, ms)  # the exporter's own counter: after the gateway counters' guard
         for source in self.sources:
@@ -176,13 +199,7 @@ class GatewayScraper:
         return ms
 
     def _collect(
-        self,
-        source: Source,
-        request: Request,
-        answer: Fetched,
-        ms: MetricSet,
-        decoded: dict[str, Any],
-        budgets: list[DeviceBudget],
+        self, source: Source, request: Request, answer: Fetched, ms: MetricSet, got: _Handover
     ) -> FetchError | None:
         """Decode and map one answer, all or nothing; any failure of any kind costs this request only.
 
@@ -198,9 +215,7 @@ class GatewayScraper:
                 self.transport.discard(request, answer)
             return made.error
         assert made.value is not None
-        ms.merge(made.value.ms)
-        budgets.append(made.value.devices)
-        decoded.update(made.value.decoded)  # the objects are shared: every reader treats them as read-only
+        got.take(source.name, made.value, ms)  # the objects are shared: every reader treats them as read-only
         return None
 
     def _decode(self, source: Source, request: Request, answer: Fetched) -> Output:
@@ -216,16 +231,15 @@ class GatewayScraper:
             ) from None
         return out
 
-    def _guarded(self, step: Any, request: Request | None, ms: MetricSet, budgets: list[DeviceBudget]) -> None:
+    def _guarded(self, source: Source, step: Callable[[Output], None], ms: MetricSet, got: _Handover) -> None:
         """Run a source's extra step; a bug there costs its series only."""
         out = Output(MetricSet(base_labels=ms.base_labels))
         try:
-            step(out) if request is None else step(request, out)
+            step(out)
         except Exception:
             log.exception("gateway %s: a source step failed (a bug: please report it)", self.name)
             return
-        ms.merge(out.ms)
-        budgets.append(out.devices)
+        got.take(source.name, out, ms)
 
     def _log_undecodable(self, outcomes: list[tuple[str, FetchError | None]]) -> None:
         """One line when a request's answers stop decoding and one when it answers usable data again.
@@ -286,3 +300,24 @@ def tls_digest(cfg: GatewayConfig) -> str | None:
         return hashlib.sha256(cfg.tls.ca_file.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+@dataclass(slots=True)
+class _Handover:
+    """What one scrape's answers hand over, by source: series go straight into the scrape's set;
+    site shapes and device reports wait for the merges; ``own`` is each source's private ``decoded``."""
+
+    own: dict[str, dict[str, Any]] = field(default_factory=dict)
+    offers: list[tuple[str, Mapping[Shape, Any], bool]] = field(default_factory=list)
+    reports: dict[str, list[DeviceReport]] = field(default_factory=dict)
+    budgets: list[DeviceBudget] = field(default_factory=list)  # of series merged directly, in order
+
+    def take(self, source: str, out: Output, ms: MetricSet) -> None:
+        ms.merge(out.ms)
+        self.budgets.append(out.devices)
+        if out.decoded:
+            self.own.setdefault(source, {}).update(out.decoded)
+        if out.site:
+            self.offers.append((source, out.site, out.site_mapped))
+        if out.reports:
+            self.reports.setdefault(source, []).extend(out.reports)

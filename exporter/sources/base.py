@@ -16,27 +16,42 @@ from typing import Any, ClassVar, Protocol
 
 from exporter.config import ConfigError, GatewayConfig
 from exporter.devices.bounds import DeviceBudget
+from exporter.devices.reports import DeviceReport
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.auth import Auth
 from exporter.gateway.outcomes import Fetched
 from exporter.gateway.request import Request
 from exporter.metrics.metricset import MetricSet
+from exporter.site.shapes import Shape
 
 
 @dataclass(slots=True)
 class Output:
-    """Where a source writes what one answer yields: samples, and decoded objects other stages read.
+    """Where a source writes what one answer yields. Each answer gets a fresh ``Output``, merged only
+    when the whole answer decoded and mapped (all or nothing per request).
 
-    ``decoded`` maps a request label to its decoded JSON object; the accounting stage and the
-    gateway identity read it. Each answer gets a fresh ``Output``, merged only when the whole answer
-    decoded and mapped (all or nothing per request).
+    * ``ms``: series of this answer that no other source could also give;
+    * ``site``: the site-level shapes this answer offers (:class:`~exporter.site.shapes.Shape`); the
+      site merge picks, per shape, the offer of the source ranked first, and the accounting reads
+      the chosen ones. ``site_mapped``: the source mapped them into ``ms`` itself;
+    * ``reports``: its devices, flattened, each report saying what part of the site it covers; the
+      device merge keeps those no higher-ranked source covered (:mod:`exporter.devices.reports`);
+    * ``decoded``: what the source keeps for its own :meth:`Source.finish` (no other source sees it).
     """
 
     ms: MetricSet
     decoded: dict[str, Any] = field(default_factory=dict)
     devices: DeviceBudget = field(default_factory=DeviceBudget)
-    """This answer's device budget (:mod:`exporter.devices.bounds`): pass it to ``flatten_devices``,
-    and the collector bounds the gateway's devices of the scrape from every answer's."""
+    site: dict[Shape, Any] = field(default_factory=dict)
+    site_mapped: bool = False
+    reports: list[DeviceReport] = field(default_factory=list)
+
+    def report(self, *covers: str) -> DeviceReport:
+        """A new device report of this answer covering ``covers``: flatten its devices into its
+        ``ms`` with its ``budget`` as the bound."""
+        made = DeviceReport(frozenset(covers), MetricSet(base_labels=self.ms.base_labels))
+        self.reports.append(made)
+        return made
 
 
 class RequestView(Protocol):
@@ -106,4 +121,6 @@ class Source:
         """An optional request this firmware lacks (not a failure): add what that says, if anything."""
 
     def finish(self, decoded: dict[str, Any], out: Output) -> None:
-        """After every request of the scrape: series that combine answers (``decoded``: all of them)."""
+        """After every request of the scrape: what combines this source's answers (``decoded``: what
+        its own answers kept in ``Output.decoded``); site shapes and device reports go into ``out``
+        like an answer's."""

@@ -17,8 +17,16 @@ from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL, SolarPowerw
 from exporter.sources.tedapi.source import TedapiSource
 from exporter.sources.vitals.source import VITALS, VitalsSource
 
-# TEDAPI last: its finish() fills in what the JSON API's answers lacked.
 SOURCES: tuple[type[Source], ...] = (JsonApiSource, VitalsSource, SolarPowerwallSource, TedapiSource)
+
+# The one precedence, applied after every answer of a scrape (whatever order sources run in).
+# Site-level shapes: the JSON API's own answers, else TEDAPI's stand-ins (a Powerwall 3 answers 404).
+SITE_PRECEDENCE: tuple[str, ...] = (JsonApiSource.name, TedapiSource.name)
+# Devices: vitals (firmware < 23.44) speaks for the device bus and the PV inverter, then TEDAPI's
+# device controller and components, then /api/solar_powerwall (exporter.devices.reports).
+DEVICE_PRECEDENCE: tuple[str, ...] = (VitalsSource.name, TedapiSource.name, SolarPowerwallSource.name)
+# A source asked only while the one it repeats is known not to be served (it would only repeat it).
+ASKED_ONLY_WITHOUT: dict[str, str] = {SolarPowerwallSource.name: VitalsSource.name}
 
 ALLOW_LIST = AllowList([LOGIN, *(a for s in SOURCES for a in s.ALLOWED)])
 

@@ -290,12 +290,13 @@ def test_commission_date_from_site_info() -> None:
 
 def test_an_accounting_bug_costs_only_its_own_series(caplog: pytest.LogCaptureFixture) -> None:
     from exporter.accounting.site import SiteAccounting
+    from exporter.site.shapes import Shape
 
     cfg = parse_config({"gateways": [gateway(tariff=tariff())], "state_file": ""}).gateways[0]
     acc = SiteAccounting(cfg, clock=lambda: 1000.0)
     ms = MetricSet(base_labels={"gateway": "home"})
     aggregates = {"site": {"energy_imported": 1.0, "energy_exported": 2.0}, "load": {"energy_imported": 3.0}}
-    acc.observe(ms, {"/api/meters/aggregates": aggregates})
+    acc.observe(ms, {Shape.AGGREGATES: aggregates})
     assert ms.get("powerwall_grid_import_cost_total") == 0 and ms.get("powerwall_energy_flow_joules_total") == 0
 
     def broken(*_: object) -> None:
@@ -303,6 +304,6 @@ def test_an_accounting_bug_costs_only_its_own_series(caplog: pytest.LogCaptureFi
 
     acc.outages.observe = broken  # type: ignore[method-assign,assignment]
     ms = MetricSet(base_labels={"gateway": "home"})
-    acc.observe(ms, {"/api/meters/aggregates": aggregates})
+    acc.observe(ms, {Shape.AGGREGATES: aggregates})
     assert len(ms) == 0
     assert "energy accounting failed" in caplog.text

@@ -17,8 +17,8 @@ from exporter.coerce import number
 from exporter.devices.flatten import flatten_devices
 from exporter.devices.model import Device
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
-from exporter.sources.json_api.convert import scaled
-from exporter.sources.json_api.mappers import JSON_MAPPERS, map_aggregates
+from exporter.site.convert import scaled
+from exporter.site.mappers import JSON_MAPPERS, map_aggregates
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
 

@@ -20,7 +20,7 @@ from exporter.devices.flatten import flatten_devices
 from exporter.devices.model import Device
 from exporter.metrics import metricset, naming
 from exporter.metrics.metricset import Kind, MetricSet, counter, gauge, info
-from exporter.sources.json_api.mappers import map_aggregates, map_powerwalls, map_status
+from exporter.site.mappers import map_aggregates, map_powerwalls, map_status
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
 

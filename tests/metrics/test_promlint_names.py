@@ -25,7 +25,7 @@ from exporter.devices.model import Device, SignalValue
 from exporter.devices.resolve import resolve
 from exporter.metrics import naming
 from exporter.metrics.metricset import Kind, MetricSet
-from exporter.sources.json_api.mappers import map_status
+from exporter.site.mappers import map_status
 from exporter.web.exposition import render_text
 from tests.e2e_support import require_binary
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.request import Request, get
+from exporter.site.shapes import Shape
 
 
 def _not_on_powerwall3(path: str) -> Request:
@@ -15,15 +16,15 @@ def _not_on_powerwall3(path: str) -> Request:
 
 
 # The three every generation serves, Powerwall 3 included.
-METERS_AGGREGATES = get("/api/meters/aggregates")
-SOE = get("/api/system_status/soe")
-GRID_STATUS = get("/api/system_status/grid_status")
-OPERATION = _not_on_powerwall3("/api/operation")
-SITE_INFO = _not_on_powerwall3("/api/site_info")
-STATUS = _not_on_powerwall3("/api/status")
-SYSTEM_STATUS = _not_on_powerwall3("/api/system_status")
-POWERWALLS = _not_on_powerwall3("/api/powerwalls")
-SITEMASTER = _not_on_powerwall3("/api/sitemaster")
+METERS_AGGREGATES = get(Shape.AGGREGATES.value)
+SOE = get(Shape.SOE.value)
+GRID_STATUS = get(Shape.GRID_STATUS.value)
+OPERATION = _not_on_powerwall3(Shape.OPERATION.value)
+SITE_INFO = _not_on_powerwall3(Shape.SITE_INFO.value)
+STATUS = _not_on_powerwall3(Shape.STATUS.value)
+SYSTEM_STATUS = _not_on_powerwall3(Shape.SYSTEM_STATUS.value)
+POWERWALLS = _not_on_powerwall3(Shape.POWERWALLS.value)
+SITEMASTER = _not_on_powerwall3(Shape.SITEMASTER.value)
 
 # Fetched concurrently on every scrape, in this order of importance.
 REQUESTS = (METERS_AGGREGATES, SOE, GRID_STATUS, OPERATION, SITE_INFO, STATUS, SYSTEM_STATUS, POWERWALLS, SITEMASTER)

@@ -84,7 +84,7 @@ from typing import Any
 
 from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue, split_din
-from exporter.sources.json_api.convert import rfc3339_timestamp
+from exporter.site.convert import rfc3339_timestamp
 
 log = logging.getLogger(__name__)
 

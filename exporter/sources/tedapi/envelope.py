@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 
 from exporter.config import values
 from exporter.proto import tedapi_pb2 as _pb
-from exporter.sources.json_api.convert import firmware_text
+from exporter.site.convert import firmware_text
 from exporter.sources.tedapi.queries import READ_OPERATIONS, SignedQuery, operation_of
 
 PB: Any = _pb  # generated module: no type information
@@ -261,7 +261,7 @@ def config_answer(body: bytes, bare: bool = False) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class SystemInfo:
     """The firmware answer: ``"24.12.6-PW3-AFCI 008bf6ff"`` gives version ``24.12.6``, build
-    ``24.12.6-PW3-AFCI`` and git hash ``008bf6ff`` (:func:`~exporter.sources.json_api.convert.firmware_text`)."""
+    ``24.12.6-PW3-AFCI`` and git hash ``008bf6ff`` (:func:`~exporter.site.convert.firmware_text`)."""
 
     version: str
     git_hash: str

@@ -1,9 +1,9 @@
-"""Site-level TEDAPI data: JSON-API-shaped dicts for the json_api mappers, plus the islanding gauges.
+"""Site-level TEDAPI data: the site's shapes (exporter.site) rebuilt from TEDAPI, plus the islanding gauges.
 
 A Powerwall 3 answers 404 on ``/api/status``, ``/api/site_info``, ``/api/operation`` and
 ``/api/system_status``; TEDAPI carries the same facts in other shapes. :func:`site_answers` reshapes
 them into the JSON API's own answers, keyed by the request label each one stands in for, so the
-existing mappers (:data:`exporter.sources.json_api.mappers.JSON_MAPPERS`) turn them into the very
+existing mappers (:data:`exporter.site.mappers.JSON_MAPPERS`) turn them into the very
 same families and a dashboard needs no second panel:
 
 * ``/api/operation`` ← config ``default_real_mode`` and ``site_info.backup_reserve_percent`` (the
@@ -37,8 +37,8 @@ from typing import Any
 
 from exporter.coerce import number
 from exporter.metrics.metricset import MetricSet, gauge, info
-from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.tables import GRID_CODE_TABLE, SITE_INFO_LABELS
+from exporter.site.shapes import Shape
+from exporter.site.tables import GRID_CODE_TABLE, SITE_INFO_LABELS
 from exporter.sources.tedapi.envelope import SystemInfo
 
 SITE_INFO_KEYS: tuple[tuple[str, str], ...] = (
@@ -174,17 +174,17 @@ def site_answers(
     controller: Mapping[str, Any] | None,
     firmware: SystemInfo | None,
     gateway_din: str | None,
-) -> dict[str, dict[str, Any]]:
-    """JSON-API-shaped answers keyed by the request label they stand in for (module docstring)."""
-    out: dict[str, dict[str, Any] | None] = {}
+) -> dict[Shape, dict[str, Any]]:
+    """The site-level shapes these answers stand in for (module docstring)."""
+    out: dict[Shape, dict[str, Any] | None] = {}
     if isinstance(config, Mapping):
-        out[ep.OPERATION.label] = _operation(config)
-        out[ep.SITE_INFO.label] = _site_info(config)
+        out[Shape.OPERATION] = _operation(config)
+        out[Shape.SITE_INFO] = _site_info(config)
     if isinstance(controller, Mapping):
-        out[ep.SYSTEM_STATUS.label] = _system_status(controller)
-        out[ep.SITEMASTER.label] = _sitemaster(controller)
+        out[Shape.SYSTEM_STATUS] = _system_status(controller)
+        out[Shape.SITEMASTER] = _sitemaster(controller)
     if firmware is not None:
-        out[ep.STATUS.label] = _status(firmware, gateway_din)
+        out[Shape.STATUS] = _status(firmware, gateway_din)
     return {k: v for k, v in out.items() if v}
 
 

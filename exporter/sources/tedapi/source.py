@@ -28,17 +28,14 @@ from functools import partial
 from typing import Any
 
 from exporter.config import ConfigError, GatewayConfig
-from exporter.devices.bounds import DeviceBudget
 from exporter.devices.flatten import flatten_devices
+from exporter.devices.reports import BUS, unit
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.auth import Auth, HttpBasic
 from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Body, Request
 from exporter.metrics.metricset import MetricSet, counter, gauge, info
 from exporter.sources.base import Output, RequestView, Source
-from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.mappers import JSON_MAPPERS, gateway_info_labels
-from exporter.sources.json_api.tables import GATEWAY_INFO
 from exporter.sources.peranswer import PerAnswer
 from exporter.sources.tedapi import envelope, queries, v1r, v1r_key
 from exporter.sources.tedapi.devices import Block, blocks, components_devices, controller_devices
@@ -46,7 +43,6 @@ from exporter.sources.tedapi.envelope import DEVICE_PATH_RE, DIN_RE, EnvelopeErr
 from exporter.sources.tedapi.site import controller_site_metrics, site_answers
 from exporter.sources.tedapi.v1r_signer import AUTH_DOMAIN as V1R_DOMAIN
 from exporter.sources.tedapi.v1r_signer import Failover, V1rSigner
-from exporter.sources.vitals.source import VITALS
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +59,6 @@ REFUSED_HINT = (
     "WiFi client of the gateway's own access point (192.168.91.1)"
 )
 OK_STATUSES = (1, 2)  # SUCCESS, ERROR_PARTIAL (data with some fields missing)
-CONTROLLER_DEVICES = "tedapi:controller_devices"  # decoded: the controller's devices, flattened, and their budget
 # What the site stand-ins (exporter.sources.tedapi.site.site_answers) read of a DeviceControllerQuery
 # answer: kept in place of the whole answer, whose bulk (the device bus) is kept flattened only.
 CONTROLLER_SITE_KEYS = ("control", "system")
@@ -450,17 +445,17 @@ class TedapiSource(Source):
             if step.kind == "controller":
                 with self._lock:
                     din = self._din or ""
-                # Merged in finish(), once it is known whether vitals answered in this scrape.
-                devices = MetricSet(base_labels=out.ms.base_labels)
-                bound = DeviceBudget()  # handed to finish's output with the series, if they are merged
-                flatten_devices(controller_devices(data, din, firmware), devices, request.label, bound=bound)
-                out.decoded[CONTROLLER_DEVICES] = (devices, bound)
+                # The site's device bus: shown unless vitals (firmware < 23.44) reported it too
+                # (the device merge, exporter.devices.reports, by the registry's precedence).
+                report = out.report(BUS)
+                flatten_devices(controller_devices(data, din, firmware), report.ms, request.label, bound=report.budget)
                 controller_site_metrics(data, out.ms)
                 out.decoded["tedapi:controller"] = {k: data[k] for k in CONTROLLER_SITE_KEYS if k in data}
             else:
                 assert step.block is not None
+                report = out.report(unit(step.block.din))
                 flatten_devices(
-                    components_devices(data, step.block, firmware), out.ms, request.label, bound=out.devices
+                    components_devices(data, step.block, firmware), report.ms, request.label, bound=report.budget
                 )
         else:
             raise FetchError("decode", f"{request.label}: answer to a request this source no longer knows")
@@ -480,13 +475,6 @@ class TedapiSource(Source):
         out.ms.add(TEDAPI_ENABLED, 1 if self.queries is not None else 0)
         if self.queries is None:
             return
-        devices = decoded.get(CONTROLLER_DEVICES)
-        # Firmware before 23.44 still serves vitals, which reports the same devices (the inverters
-        # under their own serials): then vitals alone speaks for them, never both.
-        if devices is not None and VITALS.label not in decoded:
-            series, bound = devices
-            out.ms.merge(series)
-            out.devices.absorb(bound)  # so the gateway's device bound counts them where they are merged
         for role, query in sorted(self.queries.queries.items()):
             verified = {True: "yes", False: "no", None: "unchecked"}[query.verified]
             out.ms.add(
@@ -503,23 +491,13 @@ class TedapiSource(Source):
         with self._lock:
             din = self._din
         # Only this scrape's answers (a reused one within its cadence included): when config.json
-        # or the firmware read fails, their series are absent, never the last known values.
-        stand_ins = site_answers(
-            decoded.get("tedapi:config"), decoded.get("tedapi:controller"), decoded.get("tedapi:firmware"), din
+        # or the firmware read fails, their shapes are absent, never the last known values. Offered
+        # to the site merge, which shows them where the JSON API has no answer of its own.
+        out.site.update(
+            site_answers(
+                decoded.get("tedapi:config"), decoded.get("tedapi:controller"), decoded.get("tedapi:firmware"), din
+            )
         )
-        added: set[str] = set()
-        for label, obj in stand_ins.items():
-            if label in decoded or label not in _JSON_PATHS:
-                continue  # the JSON API answered it itself
-            part = MetricSet(base_labels=out.ms.base_labels)
-            JSON_MAPPERS[_JSON_PATHS[label]](obj, part)
-            out.ms.merge(part)
-            decoded[label] = obj  # the accounting stage reads it like the JSON API's own
-            added.add(label)
-        if ep.STATUS.label in added:  # the JSON API's finish had no /api/status to make it from
-            info_labels = gateway_info_labels(decoded.get(ep.STATUS.label), decoded.get(ep.SITE_INFO.label))
-            if info_labels is not None:
-                out.ms.add(GATEWAY_INFO, 1, info_labels)
 
     def health(self, ms: MetricSet) -> None:
         """Which path served each unit, and the v1r domain's verdicts and clock."""
@@ -527,8 +505,8 @@ class TedapiSource(Source):
             return
         with self._lock:
             paths = sorted(self._paths.items())
-        for unit, path in paths:
-            ms.add(PATH_INFO, 1, {"unit": unit, "path": path})
+        for din, path in paths:
+            ms.add(PATH_INFO, 1, {"unit": din, "path": path})
         if self.signer is None:
             return
         stats = self.signer.stats()
@@ -538,9 +516,6 @@ class TedapiSource(Source):
             ms.add(V1R_KEY_ACCEPTED, 1 if stats.key_accepted else 0)
         if stats.clock_offset is not None:
             ms.add(CLOCK_OFFSET, round(stats.clock_offset, 1))
-
-
-_JSON_PATHS = {r.label: r.path for r in ep.REQUESTS}
 
 
 def _decoded(request: Request, answer: Fetched, parse: Callable[[bytes], Any]) -> Any:

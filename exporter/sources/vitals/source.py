@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from exporter.devices.flatten import flatten_devices
+from exporter.devices.reports import BUS, PV
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Body, Request, get
@@ -36,8 +37,9 @@ class VitalsSource(Source):
                 "decode", f"{request.label}: protobuf answer did not decode: {exc}", answer.status
             ) from None
         out.ms.add(VITALS_SUPPORTED, 1)
-        flatten_devices(devices, out.ms, request.label, bound=out.devices)
-        out.decoded[request.label] = devices  # other sources see that vitals spoke for these devices
+        # The whole device bus, the Powerwall+ PV inverter included: ranked first (registry).
+        report = out.report(BUS, PV)
+        flatten_devices(devices, report.ms, request.label, bound=report.budget)
 
     def not_supported(self, request: Request, out: Output) -> None:
         out.ms.add(VITALS_SUPPORTED, 0)

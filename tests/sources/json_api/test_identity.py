@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from exporter.metrics.metricset import MetricSet
+from exporter.site.mappers import JSON_MAPPERS
 from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.mappers import JSON_MAPPERS
 
 REAL = {"PackageSerialNumber": "TG123", "PackagePartNumber": "2012170-25-E"}
 NAMELESS: list[dict[str, Any]] = [

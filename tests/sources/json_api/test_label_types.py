@@ -1,4 +1,4 @@
-"""A label value is only ever text the gateway sent as text (exporter.sources.json_api.labels).
+"""A label value is only ever text the gateway sent as text (exporter.site.labels).
 
 Against the simulated gateway, through the collector: each answer gets one field of the wrong type
 (the ``extra_json`` fault). That label is left out, the answer's other labels and series stay, the

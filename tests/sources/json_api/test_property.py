@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
-from exporter.sources.json_api.mappers import JSON_MAPPERS
+from exporter.site.mappers import JSON_MAPPERS
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
 from tests.conftest import require_fixtures

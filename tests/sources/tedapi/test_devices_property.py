@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 
 from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
+from exporter.site.mappers import JSON_MAPPERS
 from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.mappers import JSON_MAPPERS
 from exporter.sources.tedapi.devices import blocks, components_devices, controller_devices
 from exporter.sources.tedapi.site import site_answers
 from exporter.web.exposition import render_text

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
 from exporter.accounting.site import SiteAccounting
 from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
-from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.mappers import JSON_MAPPERS, gateway_info_labels
+from exporter.site.mappers import JSON_MAPPERS, gateway_info_labels
+from exporter.site.shapes import Shape
 from exporter.sources.tedapi.envelope import SystemInfo
 from exporter.sources.tedapi.site import controller_site_metrics, site_answers
 from tests.render import render
@@ -23,7 +24,7 @@ FIRMWARE = SystemInfo(
 
 
 @pytest.fixture(scope="module")
-def answers() -> dict[str, dict[str, object]]:
+def answers() -> dict[Shape, dict[str, Any]]:
     return site_answers(a.pw3_config(), a.pw2_controller(), FIRMWARE, a.PW3_DIN)
 
 
@@ -38,15 +39,15 @@ def ms(answers: dict[str, dict[str, object]]) -> MetricSet:
 
 def test_keys_are_request_labels(answers: dict[str, dict[str, object]]) -> None:
     assert set(answers) == {
-        ep.OPERATION.label,
-        ep.SITE_INFO.label,
-        ep.SYSTEM_STATUS.label,
-        ep.STATUS.label,
-        ep.SITEMASTER.label,
+        Shape.OPERATION,
+        Shape.SITE_INFO,
+        Shape.SYSTEM_STATUS,
+        Shape.STATUS,
+        Shape.SITEMASTER,
     }
-    assert answers[ep.SITEMASTER.label] == {"running": True}
-    assert answers[ep.STATUS.label] == {"din": a.PW3_DIN, "version": "26.18.3 1a2b3c4d", "git_hash": "1a2b3c4d5e6f"}
-    assert answers[ep.OPERATION.label] == {"real_mode": "self_consumption", "backup_reserve_percent": 24.0}
+    assert answers[Shape.SITEMASTER] == {"running": True}
+    assert answers[Shape.STATUS] == {"din": a.PW3_DIN, "version": "26.18.3 1a2b3c4d", "git_hash": "1a2b3c4d5e6f"}
+    assert answers[Shape.OPERATION] == {"real_mode": "self_consumption", "backup_reserve_percent": 24.0}
 
 
 @pytest.mark.parametrize(
@@ -82,12 +83,12 @@ def test_absent_data_omits_the_dict() -> None:
     assert site_answers(None, None, None, None) == {}
     assert site_answers({"installer": {"x": 1}}, {"control": {}}, None, "x") == {}
     only_mode = site_answers({"default_real_mode": "backup"}, None, None, None)
-    assert only_mode == {ep.OPERATION.label: {"real_mode": "backup"}}
+    assert only_mode == {Shape.OPERATION: {"real_mode": "backup"}}
 
 
 def test_grid_code_as_plain_string() -> None:
     got = site_answers({"site_info": {"grid_code": "50Hz_230V_1", "site_name": "Cabin"}}, None, None, None)
-    assert got[ep.SITE_INFO.label] == {"site_name": "Cabin", "grid_code": {"grid_code": "50Hz_230V_1"}}
+    assert got[Shape.SITE_INFO] == {"site_name": "Cabin", "grid_code": {"grid_code": "50Hz_230V_1"}}
 
 
 def test_pw3_controller_site_metrics() -> None:
@@ -118,11 +119,11 @@ def test_odd_controller(controller: object) -> None:
     ],
 )
 def test_commission_date_from_config_json(
-    answers: dict[str, dict[str, object]], configured: str | None, commissioned: datetime, warranty_end: datetime
+    answers: dict[Shape, dict[str, Any]], configured: str | None, commissioned: datetime, warranty_end: datetime
 ) -> None:
     # The stand-in /api/site_info goes through the same accounting as the JSON API's own; a
     # configured date still wins.
-    assert answers[ep.SITE_INFO.label]["battery_commission_date"] == "2026-04-22T12:07:43+10:00"
+    assert answers[Shape.SITE_INFO]["battery_commission_date"] == "2026-04-22T12:07:43+10:00"
     gateway: dict[str, object] = {"name": "home", "address": "192.168.91.1", "password": "pw"}
     if configured is not None:
         gateway["battery_commission_date"] = configured
@@ -145,8 +146,8 @@ def test_a_firmware_build_with_a_suffix() -> None:
         serial="TG9999999999XP",
     )
     got = site_answers(a.pw3_config(), None, real, None)
-    status = got[ep.STATUS.label]
+    status = got[Shape.STATUS]
     assert status == {"din": real.din, "version": "24.12.6-PW3-AFCI 008bf6ff", "git_hash": "008bf6ff"}
-    labels = gateway_info_labels(status, got[ep.SITE_INFO.label])
+    labels = gateway_info_labels(status, got[Shape.SITE_INFO])
     assert labels is not None
     assert (labels["version"], labels["build"], labels["git_hash"]) == ("24.12.6", "24.12.6-PW3-AFCI", "008bf6ff")

@@ -13,11 +13,11 @@ from typing import Any
 from exporter.coerce import text
 from exporter.metrics.metricset import MetricDef, MetricSet
 from exporter.metrics.naming import GenericBudget, snake_case
-from exporter.sources.json_api import endpoints as ep
-from exporter.sources.json_api.convert import boolean, firmware_text
-from exporter.sources.json_api.labels import LabelFields
-from exporter.sources.json_api.table import Mapper, endpoint_mapper
-from exporter.sources.json_api.tables import (
+from exporter.site.convert import boolean, firmware_text
+from exporter.site.labels import LabelFields
+from exporter.site.shapes import Shape
+from exporter.site.table import Mapper, endpoint_mapper
+from exporter.site.tables import (
     BATTERIES,
     BATTERY_GRID_STATE,
     BATTERY_GRID_STATES,
@@ -72,7 +72,7 @@ def state_set(
         ms.add(metric, 1.0 if value == current else 0.0, {**(labels or {}), label: value})
 
 
-@endpoint_mapper(ep.METERS_AGGREGATES.path)
+@endpoint_mapper(Shape.AGGREGATES.value)
 def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     for meter, obj in _dict(data).items():
         if isinstance(obj, Mapping):
@@ -83,7 +83,7 @@ def map_soe(data: Any, ms: MetricSet) -> None:
     SOE_TABLE.apply(_dict(data), ms)
 
 
-@endpoint_mapper(ep.GRID_STATUS.path)
+@endpoint_mapper(Shape.GRID_STATUS.value)
 def map_grid_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     status = labels.get(d, "grid_status")
@@ -97,7 +97,7 @@ def map_grid_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: Lab
         ms.add(GRID_SERVICES_ACTIVE, boolean(services) or 0.0)
 
 
-@endpoint_mapper(ep.OPERATION.path)
+@endpoint_mapper(Shape.OPERATION.value)
 def map_operation(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     OPERATION_TABLE.apply(d, ms, budget=budget)
@@ -107,7 +107,7 @@ def map_operation(data: Any, ms: MetricSet, budget: GenericBudget, labels: Label
         state_set(ms, OPERATION_MODE, OPERATION_MODES, mode, label="mode")
 
 
-@endpoint_mapper(ep.SITE_INFO.path)
+@endpoint_mapper(Shape.SITE_INFO.value)
 def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     SITE_TABLE.apply({k: v for k, v in d.items() if not isinstance(v, Mapping)}, ms, budget=budget)
@@ -160,7 +160,7 @@ def _identified(entry: Any, labels: LabelFields) -> dict[str, str] | None:
     return {"serial": serial, "part_number": labels.text(entry, "PackagePartNumber")}
 
 
-@endpoint_mapper(ep.STATUS.path)
+@endpoint_mapper(Shape.STATUS.value)
 def map_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     STATUS_TABLE.apply(d, ms, budget=budget)
@@ -168,7 +168,7 @@ def map_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFie
         labels.get(d, key)
 
 
-@endpoint_mapper(ep.SYSTEM_STATUS.path)
+@endpoint_mapper(Shape.SYSTEM_STATUS.value)
 def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     SYSTEM_STATUS_TABLE.apply(d, ms, budget=budget)
@@ -192,7 +192,7 @@ def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: L
             ms.add(BLOCK_DISABLED, len(reasons), ident)
 
 
-@endpoint_mapper(ep.POWERWALLS.path)
+@endpoint_mapper(Shape.POWERWALLS.value)
 def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     POWERWALLS_FLAGS.apply(d, ms, budget=budget)
@@ -211,7 +211,7 @@ def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget, labels: Labe
         POWERWALL_TABLE.apply(pw, ms, ident, budget)
 
 
-@endpoint_mapper(ep.SITEMASTER.path)
+@endpoint_mapper(Shape.SITEMASTER.value)
 def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
     d = _dict(data)
     SITEMASTER_TABLE.apply(d, ms, budget=budget)
@@ -220,16 +220,15 @@ def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget, labels: Labe
         ms.add(SITEMASTER_INFO, 1, {"status": status})
 
 
-# Endpoint → mapper. The collector dispatches through this table; vitals and solar_powerwall are
-# mapped by exporter.vitals.
+# Shape → mapper: the site merge (exporter.site.merge) maps each shape's chosen answer through it.
 JSON_MAPPERS: dict[str, Mapper] = {
-    ep.METERS_AGGREGATES.path: map_aggregates,
-    ep.SOE.path: map_soe,
-    ep.GRID_STATUS.path: map_grid_status,
-    ep.OPERATION.path: map_operation,
-    ep.SITE_INFO.path: map_site_info,
-    ep.STATUS.path: map_status,
-    ep.SYSTEM_STATUS.path: map_system_status,
-    ep.POWERWALLS.path: map_powerwalls,
-    ep.SITEMASTER.path: map_sitemaster,
+    Shape.AGGREGATES.value: map_aggregates,
+    Shape.SOE.value: map_soe,
+    Shape.GRID_STATUS.value: map_grid_status,
+    Shape.OPERATION.value: map_operation,
+    Shape.SITE_INFO.value: map_site_info,
+    Shape.STATUS.value: map_status,
+    Shape.SYSTEM_STATUS.value: map_system_status,
+    Shape.POWERWALLS.value: map_powerwalls,
+    Shape.SITEMASTER.value: map_sitemaster,
 }

@@ -1,7 +1,7 @@
 """The JSON endpoints' tables: which key becomes which metric, with unit and conversion.
 
-Declarative data (see :mod:`exporter.sources.json_api.table` for what a row means); the functions
-that walk each endpoint's answer are in :mod:`exporter.sources.json_api.mappers`. Every metric name
+Declarative data (see :mod:`exporter.site.table` for what a row means); the functions
+that walk each endpoint's answer are in :mod:`exporter.site.mappers`. Every metric name
 is written out in full where it is defined, never assembled from a prefix, so searching the code
 for a name found in a dashboard or alert lands on its definition.
 """
@@ -9,7 +9,7 @@ for a name found in a dashboard or alert lands on its definition.
 from __future__ import annotations
 
 from exporter.metrics.metricset import counter, gauge, info
-from exporter.sources.json_api.convert import (
+from exporter.site.convert import (
     app_scale_ratio,
     boolean,
     except_value,
@@ -20,7 +20,7 @@ from exporter.sources.json_api.convert import (
     rfc3339_timestamp,
     scaled,
 )
-from exporter.sources.json_api.table import Field, Table
+from exporter.site.table import Field, Table
 from exporter.units import KW_TO_W, KWH_TO_J, NS_TO_S, WH_TO_J
 
 # --- /api/meters/aggregates: one object per meter (site, battery, load, solar, generator, busway, ...) ---

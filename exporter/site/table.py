@@ -17,8 +17,8 @@ from typing import Any
 from exporter.coerce import number
 from exporter.metrics.metricset import Kind, MetricDef, MetricSet, generic
 from exporter.metrics.naming import GenericBudget, generic_gauge_name, generic_stem, with_unit
-from exporter.sources.json_api.convert import Convert, boolean
-from exporter.sources.json_api.labels import LabelFields
+from exporter.site.convert import Convert, boolean
+from exporter.site.labels import LabelFields
 
 
 def generic_name(prefix: str, key: str, is_bool: bool = False) -> str:
