@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import random
+import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ def test_every_v1r_read_reads_the_same_to_the_simulator(all_queries: list[Signed
     for i, env in enumerate(bare):
         expires = int(SIM_START) + 12
         signed = key.sign(v1r.signed_bytes(LEADER, expires, env))
-        body = v1r.request(env, key.pub_der, expires, signed, f"uuid-{i}".encode())
+        body = v1r.request(env, key.pub_der, expires, signed, str(uuidlib.UUID(int=i + 1)).encode())
         assert v1r.vet(v1r.PATH, body)
         exporter_kind, din = envelope.describe_bare(env)
         routable = sim_v1r.parse_routable(body)
