@@ -81,12 +81,8 @@ from exporter.sources.base import Output
 from exporter.sources.registry import ALLOW_LIST
 from exporter.sources.tedapi import envelope
 from exporter.sources.tedapi.devices import Block, blocks, components_devices, controller_devices
-from exporter.sources.tedapi.source import (
-    CONFIG_INTERVAL_SECONDS,
-    DIN_INTERVAL_SECONDS,
-    FIRMWARE_INTERVAL_SECONDS,
-    TedapiSource,
-)
+from exporter.sources.tedapi.plan import CONFIG_INTERVAL_SECONDS, DIN_INTERVAL_SECONDS, FIRMWARE_INTERVAL_SECONDS
+from exporter.sources.tedapi.source import TedapiSource
 from exporter.web.exposition import choose
 
 GATEWAY_PASSWORD = "BENCHGWPWD"  # the simulator's TEDAPI password, not a secret

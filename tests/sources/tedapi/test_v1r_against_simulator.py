@@ -400,14 +400,14 @@ def test_a_follower_asked_over_v1r_anyway_exports_nothing(pw3: Site) -> None:
         assert source.queries is not None
         query = source.queries.queries["components"]
         leader, follower = model.gateway_din, model.battery_dins[1]
-        asked = source._v1r_request(
+        asked = source.plan.v1r_request(
             bare_query_request(leader, query), "components", Block(leader, "Powerwall3", ()), 5.0, "x", leader
         )
         answer = scraper.transport.fetch(asked, clock() + 5)  # what a follower's request would get back
     finally:
         scraper.transport.close()
     assert not isinstance(answer, FetchError), answer
-    request = source._v1r_request(
+    request = source.plan.v1r_request(
         bare_query_request(follower, query), "components", Block(follower, "Powerwall3", ()), 5.0, "y", follower
     )
     out = Output(MetricSet(base_labels={"gateway": "home"}))
