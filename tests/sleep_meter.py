@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, SupportsIndex
 
 _real_sleep = time.sleep
 _lock = threading.Lock()
 _total = [0.0, 0]
 
 
-def _counted_sleep(seconds: float) -> None:
+def _counted_sleep(seconds: float | SupportsIndex) -> None:
     with _lock:
         _total[0] += max(0.0, float(seconds))
         _total[1] += 1
