@@ -1,0 +1,569 @@
+"""TEDAPI answers (already-decoded JSON) → :class:`~exporter.devices.model.Device` records.
+
+Pure mapping, no networking: the TEDAPI source fetches and decodes the envelopes and calls these
+functions. The records carry the *vital names* the vitals protobuf uses wherever TEDAPI reports the
+same quantity (``PINV_Pout`` in kW, ``POD_nom_energy_remaining`` in Wh, ``METER_X_CTA_InstRealPower``
+...), so the one rule table (:mod:`exporter.devices.rules`) gives a Powerwall 2/+ the same metric
+families whether its data came from vitals (firmware < 23.44) or from TEDAPI; Powerwall 3 signals
+(``PCH_*``, ``BMS_*``, ``HVP_*``, ``BAGGR_*``, ``PWS_*``) have rules of their own, sharing families
+where the quantity is the same.
+
+Identity follows the DIN convention of :mod:`exporter.devices.model`: every record's ``din`` is
+``<FAMILY>--<part>--<serial>`` (the gateway and Powerwall 3 unit records keep their own DIN), so
+``device``/``part_number``/``serial`` come out as for vitals.
+
+DeviceControllerQuery (:func:`controller_devices`)
+    * ``esCan.bus.THC[i]`` carries the Powerwall's identity (``packagePartNumber``/
+      ``packageSerialNumber``); ``PINV[i]`` and ``POD[i]`` have none and take THC[i]'s, by index
+      (their parent is the TETHC record). ``PVS[i]`` takes ``PVAC[i]``'s identity, as vitals gives
+      the PVS the PVAC's serial (its parent is the PVAC record).
+    * A group's signals are the scalar members of its sub-messages (``PINV_Status.PINV_Pout`` →
+      ``PINV_Pout``); ``isMIA``/``isComplete``/``lastRxTime`` and other bookkeeping are not signals.
+      ``alerts.active`` becomes the record's alerts, ``lastRxTime`` its last communication (the
+      Go zero time, "never", is absent).
+    * ``SYNC`` (site CTs) and ``ISLANDER`` (``ISLAND_*``) make one TESYNC record, as in vitals;
+      ``MSA`` (``METER_Z_*``) a TEMSA record; ``neurio.readings[]`` NEURIO records
+      (``dataRead[n]`` → ``NEURIO_CT<n>_InstRealPower``/``_InstReactivePower``/``_InstVoltage``/``_I``).
+    * A sub-message that says ``isMIA: true`` gives no signals: a Powerwall 3 fills its fixed-size
+      esCan arrays with such slots, zeros and default states (``PINV_Off``, ``Grid_Uncompliant``)
+      beside the flag, and those are no readings.
+    * A slot whose every sub-message says ``isMIA: true`` and that gives no signal is no device either,
+      whatever serial it carries: the gateway does not hear it, and an info series would show it as
+      present (a pod that vanished must vanish, for the pod-missing alert).
+    * No identity, no device: a record whose serial is empty (its own, or the THC's/PVAC's it takes)
+      is skipped, whatever it carries, so an empty slot never becomes ``serial=""`` series (false
+      zeros, and fuel for pod alerts). A Powerwall 3's esCan arrays are all such slots.
+    * ``components.msa[]`` (the full variant) is attached by the family of each signal's prefix
+      (:data:`MSA_PREFIXES`): to the record of that family with the entry's serial; failing that, to
+      the only record of the family, or by position among the family's records when several; a
+      family without any record gets a new one from the entry's identity, if it has a serial.
+      Families the ComponentsQuery reports (:data:`COMPONENT_FAMILIES`: a Powerwall 3's packs
+      ``BMS_*``/``HVP_*``, ``PCH_*``, ``BAGGR_*``, ``PWS_*``) go to their own record by serial or
+      nowhere: a Powerwall 3's msa lists each pack under its serial, and those records come from
+      the ComponentsQuery, so here they would count each pack a second time. A signal of no known
+      prefix goes to the record with the entry's serial, or (an entry without serial) stays
+      (generically exported) on the gateway's record. Signals the bus already gave keep the bus's
+      value. An all-zero part number (``00000000000000000000``, a Powerwall 3's pack entries) is no
+      part number.
+    * One record for the gateway itself: family ``STSTSM`` with DIN ``STSTSM--<gateway DIN>``, as
+      vitals names the site controller (``PW3`` and the plain DIN when the DIN is a Powerwall 3's,
+      ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
+      solar inverter's parent is the first Powerwall's TETHC, as in vitals.
+    * A component's ``<FAMILY>_appGitHash`` (``*_InfoMsg``) is its firmware, as vitals reports it per
+      device; records without one get the gateway's version. Manufacturer: ``NEURIO`` for the
+      Neurio meter, ``TESLA`` for everything else (the hardware's maker, not reported by TEDAPI).
+
+ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a :class:`Block`)
+    A ``PW3`` unit record with the block's DIN; ``pch[0]`` → ``PCH``, ``baggr[0]`` → ``BAGGR``,
+    ``pws[0]`` → ``PWS``, each with the unit's identity (``PCH_package*Number_*`` hex pieces are
+    never used); ``bms[i]`` + ``hvp[i]`` → one ``HVP`` record per pack with the pack's own identity
+    (``hvp[i]`` serial/part, else ``bms[i]``'s). The phantom slot (no serial and null energies) is
+    skipped, as is any pack without a serial (no identity to label it with) and a pack listed twice
+    under one serial. A signal's value is the first non-null of ``value``, ``boolValue``, ``textValue``; null
+    everywhere → absent; a name returned twice keeps its first value. ``PCH_heatsinkTemp`` (a
+    constant on current firmware) and ``PCH_package*`` are dropped.
+
+    PV strings: ``PCH_PvPower<X>`` = ``PCH_PvVoltage<X>`` * ``PCH_PvCurrent<X>`` is derived for
+    strings A..F (the inverter reports no per-string power). Night-time current noise: a current with
+    ``|I| <`` :data:`CURRENT_NOISE_A` (0.05 A, below what a string carrying real power draws) is
+    exported as 0 and the derived power uses 0, so a dark array reads 0 W instead of flickering
+    milliwatts of "negative production"; larger values, negative ones included, are kept as sent.
+
+Nothing sensitive is read: only the paths above are visited (never ``system.supportMode``,
+``installer``, ``customer``, ``credentials``), and all input is treated as hostile (wrong types and
+missing keys are skipped, nothing raises).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.coerce import signal
+from exporter.devices.model import Device, SignalValue, split_din
+from exporter.site.convert import rfc3339_timestamp
+
+log = logging.getLogger(__name__)
+
+PW3_DIN_PREFIX = "1707000-"
+"""A Powerwall 3 (leader) DIN starts with this part-number prefix."""
+
+CURRENT_NOISE_A = 0.05
+"""PCH string currents below this magnitude are sensor noise and read 0 (module docstring)."""
+
+PV_STRINGS = "ABCDEF"
+
+MSA_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("THC_", "TETHC"),
+    ("PINV_", "TEPINV"),
+    ("POD_", "TEPOD"),
+    ("PVAC_", "PVAC"),
+    ("PVI-", "PVAC"),  # vitals' PVI-PowerStatusSetpoint belongs to the solar inverter
+    ("PVS_", "PVS"),
+    ("SYNC_", "TESYNC"),
+    ("ISLAND_", "TESYNC"),
+    ("METER_Z_", "TEMSA"),
+    ("METER_", "TESYNC"),
+    ("MSA_", "TEMSA"),
+    ("BMS_", "HVP"),  # a Powerwall 3's battery pack: one record per pack (the bms/hvp pair)
+    ("HVP_", "HVP"),
+    ("PCH_", "PCH"),
+    ("BAGGR_", "BAGGR"),
+    ("PWS_", "PWS"),
+)
+"""Signal-name prefix → family of a ``components.msa`` signal (first match wins; ``METER_Z_`` is the MSA's)."""
+
+COMPONENT_FAMILIES = frozenset({"HVP", "PCH", "BAGGR", "PWS"})
+"""Families only the ComponentsQuery makes records of: their ``components.msa`` signals attach by serial or nowhere."""
+
+_META_KEYS = frozenset({"isMIA", "isComplete", "lastRxTime", "alerts"})
+_SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
+_DROPPED_RE = re.compile(r"^PCH_heatsinkTemp$|^PCH_package")
+
+
+def _dict(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def _list(v: Any) -> Sequence[Any]:
+    return v if isinstance(v, list) else ()
+
+
+def _str(v: Any) -> str:
+    return v.strip() if isinstance(v, str) else ""
+
+
+def _part(v: Any) -> str:
+    """A part number; an all-zero one (a Powerwall 3's msa pack entries) is none."""
+    part = _str(v)
+    return "" if part.strip("0") == "" else part
+
+
+def _alert_names(v: Any) -> list[str]:
+    """Alert names from ``alerts.active`` (strings) or ``activeAlerts`` (``{name}`` objects)."""
+    out: list[str] = []
+    for a in _list(v):
+        name = _str(a) if isinstance(a, str) else _str(_dict(a).get("name"))
+        if name:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One battery block from ``config.json`` ``battery_blocks[]``."""
+
+    din: str  # "part--serial"
+    type: str  # "Powerwall2" | "Powerwall3" | "Powerwall3Follower" | ...
+    expansions: tuple[str, ...]  # battery_expansions[].din
+
+    @property
+    def is_pw3(self) -> bool:
+        return self.type.startswith("Powerwall3") or self.din.startswith(PW3_DIN_PREFIX)
+
+
+def blocks(config: Mapping[str, Any]) -> list[Block]:
+    """The battery blocks of ``config.json``; entries without a ``vin``, of the wrong type or repeated are skipped."""
+    out: list[Block] = []
+    seen: set[str] = set()
+    for entry in _list(_dict(config).get("battery_blocks")):
+        e = _dict(entry)
+        din = _str(e.get("vin"))
+        if not din or din in seen:
+            log.debug("battery block without vin, or listed twice, skipped")
+            continue
+        seen.add(din)
+        expansions = tuple(d for d in (_str(_dict(x).get("din")) for x in _list(e.get("battery_expansions"))) if d)
+        out.append(Block(din=din, type=_str(e.get("type")), expansions=expansions))
+    return out
+
+
+@dataclass(slots=True)
+class _Builder:
+    """A record under construction (Device is frozen)."""
+
+    family: str
+    part: str
+    serial: str
+    parent_din: str | None = None
+    din: str | None = None  # None: derived from family/part/serial
+    last_communication: float | None = None
+    signals: dict[str, SignalValue] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+    firmware: str | None = None  # the component's own (``<FAMILY>_appGitHash``), else the gateway's
+
+    def add(self, name: str, value: SignalValue) -> None:
+        if name.endswith("_appGitHash"):
+            # The component's firmware build, as vitals reports it per device: identity, not a signal.
+            if isinstance(value, str) and value and self.firmware is None:
+                self.firmware = value
+            return
+        self.signals.setdefault(name, value)
+
+    @property
+    def full_din(self) -> str:
+        if self.din is not None:
+            return self.din
+        if not self.serial:
+            return ""
+        return f"{self.family}--{self.part}--{self.serial}" if self.part else f"{self.family}--{self.serial}"
+
+    def build(self, firmware: str | None) -> Device:
+        return Device(
+            din=self.full_din,
+            family=self.family,
+            part_number=self.part,
+            serial=self.serial,
+            parent_din=self.parent_din or None,
+            firmware=self.firmware or firmware,
+            manufacturer="NEURIO" if self.family == "NEURIO" else "TESLA",
+            last_communication=self.last_communication,
+            signals=dict(self.signals),
+            alerts=tuple(self.alerts),
+            raw_part_number=self.part or None,
+            raw_serial_number=self.serial or None,
+        )
+
+
+def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]]:
+    """Scalar members of a bus group's sub-messages (and signal-named scalars at its top level)."""
+    for key, value in group.items():
+        if not isinstance(key, str) or key in _META_KEYS:
+            continue
+        if isinstance(value, Mapping):
+            if value.get("isMIA") is True:
+                continue  # zeros and defaults beside the flag, not readings (module docstring)
+            for name, v in value.items():
+                if isinstance(name, str) and name not in _META_KEYS and _SIGNAL_NAME_RE.match(name):
+                    s = signal(v)
+                    if s is not None:
+                        yield name, s
+        elif _SIGNAL_NAME_RE.match(key) and not key.startswith("package"):
+            s = signal(value)
+            if s is not None:
+                yield key, s
+
+
+def _all_mia(group: Mapping[str, Any]) -> bool:
+    """Whether every flag of a bus group says ``isMIA: true`` (and there is at least one): the flags of
+    its sub-messages, and its own when it carries one (a Powerwall 3's empty ``POD`` slot is only that)."""
+    flags = [v.get("isMIA") for k, v in group.items() if k not in _META_KEYS and isinstance(v, Mapping)]
+    if "isMIA" in group:
+        flags.append(group["isMIA"])
+    return bool(flags) and all(f is True for f in flags)
+
+
+def _identity(group: Mapping[str, Any]) -> tuple[str, str]:
+    return _part(group.get("packagePartNumber")), _str(group.get("packageSerialNumber"))
+
+
+def _bus_device(
+    group: Any, family: str, identity: tuple[str, str] | None = None, parent_din: str | None = None
+) -> _Builder | None:
+    """One esCan group as a record, or None for an empty slot (module docstring)."""
+    g = _dict(group)
+    if not g:
+        return None
+    part, serial = identity if identity is not None else _identity(g)
+    signals = dict(_group_signals(g))
+    if not serial:
+        if signals:
+            log.debug("%s slot without identity skipped (%d signals)", family, len(signals))
+        return None
+    if not signals and _all_mia(g):
+        return None  # the gateway hears nothing from it: no readings, and no device to show as present
+    # When the gateway last heard from the device: the latest lastRxTime of its groups ("never" dropped).
+    heard = [rfc3339_timestamp(x.get("lastRxTime")) for x in (g, *(v for v in g.values() if isinstance(v, Mapping)))]
+    last = max((t for t in heard if t is not None), default=None)
+    b = _Builder(family, part, serial, parent_din, last_communication=last)
+    for k, v in signals.items():
+        b.add(k, v)
+    b.alerts.extend(_alert_names(_dict(g.get("alerts")).get("active")))
+    return b
+
+
+def _derive_pvac_power(b: _Builder) -> None:
+    """``PVAC_PVMeasuredPower_<X>`` (a vital TEDAPI's PVAC_Logging lacks) = voltage * current, when absent."""
+    for letter in PV_STRINGS:
+        v = b.signals.get(f"PVAC_PVMeasuredVoltage_{letter}")
+        i = b.signals.get(f"PVAC_PVCurrent_{letter}")
+        if _is_number(v) and _is_number(i):
+            b.add(f"PVAC_PVMeasuredPower_{letter}", float(v) * float(i))  # type: ignore[arg-type]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
+    out: list[_Builder] = []
+    for r in _list(readings):
+        reading = _dict(r)
+        serial = _str(reading.get("serial"))
+        b = _Builder("NEURIO", "", serial, gateway_din or None)
+        b.firmware = _str(reading.get("firmwareVersion")) or None
+        b.last_communication = rfc3339_timestamp(reading.get("timestamp"))
+        for n, d in enumerate(_list(reading.get("dataRead"))):
+            data = _dict(d)
+            for key, suffix in (
+                ("realPowerW", "InstRealPower"),
+                ("reactivePowerVAR", "InstReactivePower"),
+                ("voltageV", "InstVoltage"),
+                ("currentA", "I"),
+            ):
+                v = signal(data.get(key))
+                if _is_number(v):
+                    b.add(f"NEURIO_CT{n}_{suffix}", v)  # type: ignore[arg-type]
+        if serial:
+            out.append(b)
+        elif b.signals:
+            log.debug("Neurio reading without serial skipped")
+    return out
+
+
+def _msa_family(name: str) -> str | None:
+    for prefix, family in MSA_PREFIXES:
+        if name.startswith(prefix):
+            return family
+    return None
+
+
+def _component_signals(signals: Any) -> dict[str, SignalValue]:
+    """``signals[{name, value, boolValue, textValue}]`` → name → first non-null value; first of a repeated name."""
+    out: dict[str, SignalValue] = {}
+    for s in _list(signals):
+        sig = _dict(s)
+        name = _str(sig.get("name"))
+        if not name or name in out or _DROPPED_RE.match(name):
+            continue
+        number, flag, text = signal(sig.get("value")), sig.get("boolValue"), sig.get("textValue")
+        if _is_number(number):
+            out[name] = number  # type: ignore[assignment]
+        elif isinstance(flag, bool):
+            out[name] = flag
+        elif isinstance(text, str):
+            out[name] = text
+    return out
+
+
+def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None:
+    """Attach ``components.msa[]`` signals and alerts to the records (module docstring)."""
+    positions: dict[str, int] = {}
+    gateway = records[0]
+    for e in _list(entries):
+        entry = _dict(e)
+        part, serial = _part(entry.get("partNumber")), _str(entry.get("serialNumber"))
+        # A signal of no known prefix: on the record with the entry's serial, else on the gateway's.
+        owner = next((r for r in records if r.serial == serial), None) if serial else gateway
+        by_target: dict[int, tuple[_Builder, dict[str, SignalValue]]] = {}
+        unplaced: dict[str, dict[str, SignalValue]] = {}
+        alerts = _alert_names(entry.get("activeAlerts"))
+        names = _component_signals(entry.get("signals"))
+        if not names and alerts:
+            family = _msa_family(alerts[0])
+            if family is None and owner is not None:
+                by_target[id(owner)] = (owner, {})
+            elif family is not None:
+                unplaced[family] = {}
+        for name, value in names.items():
+            family = _msa_family(name)
+            if family is None:
+                if owner is not None:
+                    by_target.setdefault(id(owner), (owner, {}))[1][name] = value
+                continue
+            unplaced.setdefault(family, {})[name] = value
+        for family, signals in unplaced.items():
+            target = _msa_target(records, family, serial, positions)
+            if target is None and serial and family not in COMPONENT_FAMILIES:
+                target = _Builder(family, part, serial, gateway_din or None)
+                records.append(target)
+            if target is None:
+                log.debug("msa %s signals without a %s record of their own dropped", family, family)
+                continue
+            by_target.setdefault(id(target), (target, {}))[1].update(signals)
+        for n, (target, signals) in enumerate(by_target.values()):
+            for k, v in signals.items():
+                target.add(k, v)
+            if n == 0:
+                target.alerts.extend(alerts)
+
+
+def _msa_target(records: list[_Builder], family: str, serial: str, positions: dict[str, int]) -> _Builder | None:
+    same = [r for r in records if r.family == family]
+    if serial:
+        for r in same:
+            if r.serial == serial:
+                return r
+    if not same or family in COMPONENT_FAMILIES:
+        return None
+    if len(same) == 1:
+        return same[0]
+    k = positions.get(family, 0)
+    positions[family] = k + 1
+    return same[k] if k < len(same) else None
+
+
+def gateway_family(gateway_din: str) -> str:
+    """``PW3`` for a Powerwall 3 leader's DIN, else ``STSTSM``: the site controller of a Gateway 2 /
+    Backup Gateway, the family vitals reports it under (so both paths label it alike)."""
+    return "PW3" if gateway_din.startswith(PW3_DIN_PREFIX) else "STSTSM"
+
+
+def gateway_record_din(gateway_din: str) -> str:
+    """The gateway record's DIN: a Powerwall 3 leader's own; ``STSTSM--<DIN>`` as vitals names the
+    site controller otherwise."""
+    family = gateway_family(gateway_din)
+    return gateway_din if family == "PW3" or not gateway_din else f"{family}--{gateway_din}"
+
+
+def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str | None) -> list[Device]:
+    """The devices of one DeviceControllerQuery ``data`` (module docstring), the gateway first."""
+    d = _dict(data)
+    control = _dict(d.get("control"))
+    part, serial = split_din(f"X--{gateway_din}")[1:] if gateway_din else ("", "")
+    gateway = _Builder(gateway_family(gateway_din), part, serial, din=gateway_record_din(gateway_din))
+    gateway.alerts.extend(_alert_names(_dict(control.get("alerts")).get("active")))
+    records: list[_Builder] = [gateway]
+    parent = gateway.din or None
+
+    bus = _dict(_dict(d.get("esCan")).get("bus"))
+    thc = _list(bus.get("THC"))
+    pinv = _list(bus.get("PINV"))
+    pod = _list(bus.get("POD"))
+    for i in range(max(len(thc), len(pinv), len(pod))):
+        thc_g = thc[i] if i < len(thc) else None
+        thc_b = _bus_device(thc_g, "TETHC", parent_din=parent)
+        # The Powerwall's identity, even while its THC is missing in action and a sibling still reports.
+        ident = _identity(_dict(thc_g))
+        thc_din = thc_b.full_din if thc_b else None
+        pinv_b = _bus_device(pinv[i] if i < len(pinv) else None, "TEPINV", ident, thc_din)
+        pod_b = _bus_device(pod[i] if i < len(pod) else None, "TEPOD", ident, thc_din)
+        records.extend(b for b in (pinv_b, pod_b, thc_b) if b is not None)
+    # Vitals hangs the Powerwall+ solar inverter under the first Powerwall: so does this.
+    first_thc = next((r.full_din for r in records if r.family == "TETHC" and r.full_din), None)
+
+    pvac = _list(bus.get("PVAC"))
+    pvs = _list(bus.get("PVS"))
+    for i in range(max(len(pvac), len(pvs))):
+        pvac_b = _bus_device(pvac[i] if i < len(pvac) else None, "PVAC", parent_din=first_thc or parent)
+        ident = (pvac_b.part, pvac_b.serial) if pvac_b else ("", "")
+        pvs_b = _bus_device(pvs[i] if i < len(pvs) else None, "PVS", ident, pvac_b.full_din if pvac_b else None)
+        records.extend(b for b in (pvac_b, pvs_b) if b is not None)
+
+    sync = _bus_device(bus.get("SYNC"), "TESYNC", parent_din=parent)
+    # The islander has no identity of its own: vitals reports its signals on the synchrometer.
+    sync_ident = (sync.part, sync.serial) if sync is not None else None
+    islander = _bus_device(bus.get("ISLANDER"), "TESYNC", sync_ident, parent_din=parent)
+    if sync is not None and islander is not None:
+        for k, v in islander.signals.items():
+            sync.add(k, v)
+        sync.alerts.extend(islander.alerts)
+        sync.last_communication = sync.last_communication or islander.last_communication
+    elif islander is not None:
+        sync = islander
+    if sync is not None:
+        records.append(sync)
+    msa = _bus_device(bus.get("MSA"), "TEMSA", parent_din=parent)
+    if msa is not None:
+        records.append(msa)
+
+    records.extend(_neurio(_dict(d.get("neurio")).get("readings"), gateway.full_din))
+    _attach_msa(_dict(d.get("components")).get("msa"), records, gateway.full_din)
+    for r in records:
+        if r.family == "PVAC":
+            _derive_pvac_power(r)  # only where neither the bus nor msa gave the measured power
+    return _built(records, firmware)
+
+
+def _built(records: Sequence[_Builder], firmware: str | None) -> list[Device]:
+    """The records that have an identity (a serial), each DIN once: the first wins."""
+    out: list[Device] = []
+    seen: set[str] = set()
+    for r in records:
+        key = r.full_din
+        if not r.serial or key in seen:
+            why = "listed twice" if r.serial else "no serial"
+            log.debug("%s record %s skipped: %s", r.family, r.serial or "-", why)
+            continue
+        seen.add(key)
+        out.append(r.build(firmware))
+    return out
+
+
+def _first(v: Any) -> Mapping[str, Any]:
+    items = _list(v)
+    return _dict(items[0]) if items else {}
+
+
+def _pch_strings(b: _Builder) -> None:
+    """Clamp string-current noise and derive ``PCH_PvPower<X>`` (module docstring)."""
+    for letter in PV_STRINGS:
+        i_name = f"PCH_PvCurrent{letter}"
+        current = b.signals.get(i_name)
+        if _is_number(current) and abs(float(current)) < CURRENT_NOISE_A:  # type: ignore[arg-type]
+            b.signals[i_name] = current = 0.0
+        voltage = b.signals.get(f"PCH_PvVoltage{letter}")
+        if _is_number(voltage) and _is_number(current):
+            b.add(f"PCH_PvPower{letter}", float(voltage) * float(current))  # type: ignore[arg-type]
+
+
+def _is_phantom(serial: str, signals: Mapping[str, SignalValue]) -> bool:
+    energies = ("BMS_nominalEnergyRemaining", "BMS_nominalFullPackEnergy")
+    return not serial and all(signals.get(k) is None for k in energies)
+
+
+def components_devices(data: Mapping[str, Any], block: Block, firmware: str | None) -> list[Device]:
+    """The devices of one Powerwall 3's ComponentsQuery/PW3Query ``data`` (module docstring)."""
+    comps = _dict(_dict(data).get("components"))
+    _, part, serial = split_din(f"PW3--{block.din}")
+    unit = _Builder("PW3", part, serial, din=block.din)
+    records: list[_Builder] = [unit]
+
+    def unit_component(family: str, entry: Mapping[str, Any]) -> _Builder | None:
+        if not entry:
+            return None
+        b = _Builder(family, part, serial, block.din)
+        b.signals.update(_component_signals(entry.get("signals")))
+        b.alerts.extend(_alert_names(entry.get("activeAlerts")))
+        return b
+
+    pch = unit_component("PCH", _first(comps.get("pch")))
+    if pch is not None:
+        _pch_strings(pch)
+        records.append(pch)
+
+    expansion_parts = {s: p for p, _, s in (x.rpartition("--") for x in block.expansions) if s}
+    bms = _list(comps.get("bms"))
+    hvp = _list(comps.get("hvp"))
+    for i in range(max(len(bms), len(hvp))):
+        b_entry = _dict(bms[i]) if i < len(bms) else {}
+        h_entry = _dict(hvp[i]) if i < len(hvp) else {}
+        if not b_entry and not h_entry:
+            continue
+        pack_serial = _str(h_entry.get("serialNumber")) or _str(b_entry.get("serialNumber"))
+        pack_part = (
+            _part(h_entry.get("partNumber")) or _part(b_entry.get("partNumber")) or expansion_parts.get(pack_serial, "")
+        )
+        signals = _component_signals(b_entry.get("signals"))
+        for k, v in _component_signals(h_entry.get("signals")).items():
+            signals.setdefault(k, v)
+        if _is_phantom(pack_serial, signals):
+            log.debug("phantom battery pack slot %d of %s skipped", i, block.din)
+            continue
+        if not pack_serial:
+            log.debug("battery pack slot %d of %s without serial skipped", i, block.din)
+            continue
+        pack = _Builder("HVP", pack_part, pack_serial, block.din)
+        pack.signals.update(signals)
+        pack.alerts.extend(_alert_names(b_entry.get("activeAlerts")))
+        pack.alerts.extend(_alert_names(h_entry.get("activeAlerts")))
+        records.append(pack)
+
+    for family, key in (("BAGGR", "baggr"), ("PWS", "pws")):
+        b = unit_component(family, _first(comps.get(key)))
+        if b is not None:
+            records.append(b)
+    return _built(records, firmware)
