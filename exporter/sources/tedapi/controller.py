@@ -6,11 +6,8 @@ same quantity (``PINV_Pout`` in kW, ``POD_nom_energy_remaining`` in Wh, ``METER_
 ...), so the one rule table (:mod:`exporter.devices.rules`) gives a Powerwall 2/+ the same metric
 families whether its data came from vitals (firmware < 23.44) or from TEDAPI; Powerwall 3 signals
 (``PCH_*``, ``BMS_*``, ``HVP_*``, ``BAGGR_*``, ``PWS_*``) have rules of their own, sharing families
-where the quantity is the same.
-
-Identity follows the DIN convention of :mod:`exporter.devices.model`: every record's ``din`` is
-``<FAMILY>--<part>--<serial>`` (the gateway and Powerwall 3 unit records keep their own DIN), so
-``device``/``part_number``/``serial`` come out as for vitals.
+where the quantity is the same. Identity, firmware and the reading of component signals follow the
+rules of :mod:`exporter.sources.tedapi.records`.
 
 DeviceControllerQuery (:func:`controller_devices`)
     * ``esCan.bus.THC[i]`` carries the Powerwall's identity (``packagePartNumber``/
@@ -43,15 +40,11 @@ DeviceControllerQuery (:func:`controller_devices`)
       the ComponentsQuery, so here they would count each pack a second time. A signal of no known
       prefix goes to the record with the entry's serial, or (an entry without serial) stays
       (generically exported) on the gateway's record. Signals the bus already gave keep the bus's
-      value. An all-zero part number (``00000000000000000000``, a Powerwall 3's pack entries) is no
-      part number.
+      value.
     * One record for the gateway itself: family ``STSTSM`` with DIN ``STSTSM--<gateway DIN>``, as
       vitals names the site controller (``PW3`` and the plain DIN when the DIN is a Powerwall 3's,
       ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
       solar inverter's parent is the first Powerwall's TETHC, as in vitals.
-    * A component's ``<FAMILY>_appGitHash`` (``*_InfoMsg``) is its firmware, as vitals reports it per
-      device; records without one get the gateway's version. Manufacturer: ``NEURIO`` for the
-      Neurio meter, ``TESLA`` for everything else (the hardware's maker, not reported by TEDAPI).
 
 ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a :class:`Block`)
     A ``PW3`` unit record with the block's DIN; ``pch[0]`` → ``PCH``, ``baggr[0]`` → ``BAGGR``,
@@ -59,9 +52,7 @@ ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a 
     never used); ``bms[i]`` + ``hvp[i]`` → one ``HVP`` record per pack with the pack's own identity
     (``hvp[i]`` serial/part, else ``bms[i]``'s). The phantom slot (no serial and null energies) is
     skipped, as is any pack without a serial (no identity to label it with) and a pack listed twice
-    under one serial. A signal's value is the first non-null of ``value``, ``boolValue``, ``textValue``; null
-    everywhere → absent; a name returned twice keeps its first value. ``PCH_heatsinkTemp`` (a
-    constant on current firmware) and ``PCH_package*`` are dropped.
+    under one serial.
 
     PV strings: ``PCH_PvPower<X>`` = ``PCH_PvVoltage<X>`` * ``PCH_PvCurrent<X>`` is derived for
     strings A..F (the inverter reports no per-string power). Night-time current noise: a current with
@@ -78,23 +69,31 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue, split_din
 from exporter.site.convert import rfc3339_timestamp
+from exporter.sources.tedapi.records import (
+    PV_STRINGS,
+    PW3_DIN_PREFIX,
+    Builder,
+    alert_names,
+    as_list,
+    as_mapping,
+    as_text,
+    built,
+    component_signals,
+    is_number,
+    part_number,
+)
 
 log = logging.getLogger(__name__)
 
-PW3_DIN_PREFIX = "1707000-"
-"""A Powerwall 3 (leader) DIN starts with this part-number prefix."""
-
 CURRENT_NOISE_A = 0.05
 """PCH string currents below this magnitude are sensor noise and read 0 (module docstring)."""
-
-PV_STRINGS = "ABCDEF"
 
 MSA_PREFIXES: tuple[tuple[str, str], ...] = (
     ("THC_", "TETHC"),
@@ -121,35 +120,6 @@ COMPONENT_FAMILIES = frozenset({"HVP", "PCH", "BAGGR", "PWS"})
 
 _META_KEYS = frozenset({"isMIA", "isComplete", "lastRxTime", "alerts"})
 _SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
-_DROPPED_RE = re.compile(r"^PCH_heatsinkTemp$|^PCH_package")
-
-
-def _dict(v: Any) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
-
-
-def _list(v: Any) -> Sequence[Any]:
-    return v if isinstance(v, list) else ()
-
-
-def _str(v: Any) -> str:
-    return v.strip() if isinstance(v, str) else ""
-
-
-def _part(v: Any) -> str:
-    """A part number; an all-zero one (a Powerwall 3's msa pack entries) is none."""
-    part = _str(v)
-    return "" if part.strip("0") == "" else part
-
-
-def _alert_names(v: Any) -> list[str]:
-    """Alert names from ``alerts.active`` (strings) or ``activeAlerts`` (``{name}`` objects)."""
-    out: list[str] = []
-    for a in _list(v):
-        name = _str(a) if isinstance(a, str) else _str(_dict(a).get("name"))
-        if name:
-            out.append(name)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,63 +139,18 @@ def blocks(config: Mapping[str, Any]) -> list[Block]:
     """The battery blocks of ``config.json``; entries without a ``vin``, of the wrong type or repeated are skipped."""
     out: list[Block] = []
     seen: set[str] = set()
-    for entry in _list(_dict(config).get("battery_blocks")):
-        e = _dict(entry)
-        din = _str(e.get("vin"))
+    for entry in as_list(as_mapping(config).get("battery_blocks")):
+        e = as_mapping(entry)
+        din = as_text(e.get("vin"))
         if not din or din in seen:
             log.debug("battery block without vin, or listed twice, skipped")
             continue
         seen.add(din)
-        expansions = tuple(d for d in (_str(_dict(x).get("din")) for x in _list(e.get("battery_expansions"))) if d)
-        out.append(Block(din=din, type=_str(e.get("type")), expansions=expansions))
-    return out
-
-
-@dataclass(slots=True)
-class _Builder:
-    """A record under construction (Device is frozen)."""
-
-    family: str
-    part: str
-    serial: str
-    parent_din: str | None = None
-    din: str | None = None  # None: derived from family/part/serial
-    last_communication: float | None = None
-    signals: dict[str, SignalValue] = field(default_factory=dict)
-    alerts: list[str] = field(default_factory=list)
-    firmware: str | None = None  # the component's own (``<FAMILY>_appGitHash``), else the gateway's
-
-    def add(self, name: str, value: SignalValue) -> None:
-        if name.endswith("_appGitHash"):
-            # The component's firmware build, as vitals reports it per device: identity, not a signal.
-            if isinstance(value, str) and value and self.firmware is None:
-                self.firmware = value
-            return
-        self.signals.setdefault(name, value)
-
-    @property
-    def full_din(self) -> str:
-        if self.din is not None:
-            return self.din
-        if not self.serial:
-            return ""
-        return f"{self.family}--{self.part}--{self.serial}" if self.part else f"{self.family}--{self.serial}"
-
-    def build(self, firmware: str | None) -> Device:
-        return Device(
-            din=self.full_din,
-            family=self.family,
-            part_number=self.part,
-            serial=self.serial,
-            parent_din=self.parent_din or None,
-            firmware=self.firmware or firmware,
-            manufacturer="NEURIO" if self.family == "NEURIO" else "TESLA",
-            last_communication=self.last_communication,
-            signals=dict(self.signals),
-            alerts=tuple(self.alerts),
-            raw_part_number=self.part or None,
-            raw_serial_number=self.serial or None,
+        expansions = tuple(
+            d for d in (as_text(as_mapping(x).get("din")) for x in as_list(e.get("battery_expansions"))) if d
         )
+        out.append(Block(din=din, type=as_text(e.get("type")), expansions=expansions))
+    return out
 
 
 def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]]:
@@ -257,14 +182,14 @@ def _all_mia(group: Mapping[str, Any]) -> bool:
 
 
 def _identity(group: Mapping[str, Any]) -> tuple[str, str]:
-    return _part(group.get("packagePartNumber")), _str(group.get("packageSerialNumber"))
+    return part_number(group.get("packagePartNumber")), as_text(group.get("packageSerialNumber"))
 
 
 def _bus_device(
     group: Any, family: str, identity: tuple[str, str] | None = None, parent_din: str | None = None
-) -> _Builder | None:
+) -> Builder | None:
     """One esCan group as a record, or None for an empty slot (module docstring)."""
-    g = _dict(group)
+    g = as_mapping(group)
     if not g:
         return None
     part, serial = identity if identity is not None else _identity(g)
@@ -278,36 +203,32 @@ def _bus_device(
     # When the gateway last heard from the device: the latest lastRxTime of its groups ("never" dropped).
     heard = [rfc3339_timestamp(x.get("lastRxTime")) for x in (g, *(v for v in g.values() if isinstance(v, Mapping)))]
     last = max((t for t in heard if t is not None), default=None)
-    b = _Builder(family, part, serial, parent_din, last_communication=last)
+    b = Builder(family, part, serial, parent_din, last_communication=last)
     for k, v in signals.items():
         b.add(k, v)
-    b.alerts.extend(_alert_names(_dict(g.get("alerts")).get("active")))
+    b.alerts.extend(alert_names(as_mapping(g.get("alerts")).get("active")))
     return b
 
 
-def _derive_pvac_power(b: _Builder) -> None:
+def _derive_pvac_power(b: Builder) -> None:
     """``PVAC_PVMeasuredPower_<X>`` (a vital TEDAPI's PVAC_Logging lacks) = voltage * current, when absent."""
     for letter in PV_STRINGS:
         v = b.signals.get(f"PVAC_PVMeasuredVoltage_{letter}")
         i = b.signals.get(f"PVAC_PVCurrent_{letter}")
-        if _is_number(v) and _is_number(i):
+        if is_number(v) and is_number(i):
             b.add(f"PVAC_PVMeasuredPower_{letter}", float(v) * float(i))  # type: ignore[arg-type]
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
-    out: list[_Builder] = []
-    for r in _list(readings):
-        reading = _dict(r)
-        serial = _str(reading.get("serial"))
-        b = _Builder("NEURIO", "", serial, gateway_din or None)
-        b.firmware = _str(reading.get("firmwareVersion")) or None
+def _neurio(readings: Any, gateway_din: str) -> list[Builder]:
+    out: list[Builder] = []
+    for r in as_list(readings):
+        reading = as_mapping(r)
+        serial = as_text(reading.get("serial"))
+        b = Builder("NEURIO", "", serial, gateway_din or None)
+        b.firmware = as_text(reading.get("firmwareVersion")) or None
         b.last_communication = rfc3339_timestamp(reading.get("timestamp"))
-        for n, d in enumerate(_list(reading.get("dataRead"))):
-            data = _dict(d)
+        for n, d in enumerate(as_list(reading.get("dataRead"))):
+            data = as_mapping(d)
             for key, suffix in (
                 ("realPowerW", "InstRealPower"),
                 ("reactivePowerVAR", "InstReactivePower"),
@@ -315,7 +236,7 @@ def _neurio(readings: Any, gateway_din: str) -> list[_Builder]:
                 ("currentA", "I"),
             ):
                 v = signal(data.get(key))
-                if _is_number(v):
+                if is_number(v):
                     b.add(f"NEURIO_CT{n}_{suffix}", v)  # type: ignore[arg-type]
         if serial:
             out.append(b)
@@ -331,37 +252,19 @@ def _msa_family(name: str) -> str | None:
     return None
 
 
-def _component_signals(signals: Any) -> dict[str, SignalValue]:
-    """``signals[{name, value, boolValue, textValue}]`` → name → first non-null value; first of a repeated name."""
-    out: dict[str, SignalValue] = {}
-    for s in _list(signals):
-        sig = _dict(s)
-        name = _str(sig.get("name"))
-        if not name or name in out or _DROPPED_RE.match(name):
-            continue
-        number, flag, text = signal(sig.get("value")), sig.get("boolValue"), sig.get("textValue")
-        if _is_number(number):
-            out[name] = number  # type: ignore[assignment]
-        elif isinstance(flag, bool):
-            out[name] = flag
-        elif isinstance(text, str):
-            out[name] = text
-    return out
-
-
-def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None:
+def _attach_msa(entries: Any, records: list[Builder], gateway_din: str) -> None:
     """Attach ``components.msa[]`` signals and alerts to the records (module docstring)."""
     positions: dict[str, int] = {}
     gateway = records[0]
-    for e in _list(entries):
-        entry = _dict(e)
-        part, serial = _part(entry.get("partNumber")), _str(entry.get("serialNumber"))
+    for e in as_list(entries):
+        entry = as_mapping(e)
+        part, serial = part_number(entry.get("partNumber")), as_text(entry.get("serialNumber"))
         # A signal of no known prefix: on the record with the entry's serial, else on the gateway's.
         owner = next((r for r in records if r.serial == serial), None) if serial else gateway
-        by_target: dict[int, tuple[_Builder, dict[str, SignalValue]]] = {}
+        by_target: dict[int, tuple[Builder, dict[str, SignalValue]]] = {}
         unplaced: dict[str, dict[str, SignalValue]] = {}
-        alerts = _alert_names(entry.get("activeAlerts"))
-        names = _component_signals(entry.get("signals"))
+        alerts = alert_names(entry.get("activeAlerts"))
+        names = component_signals(entry.get("signals"))
         if not names and alerts:
             family = _msa_family(alerts[0])
             if family is None and owner is not None:
@@ -378,7 +281,7 @@ def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None
         for family, signals in unplaced.items():
             target = _msa_target(records, family, serial, positions)
             if target is None and serial and family not in COMPONENT_FAMILIES:
-                target = _Builder(family, part, serial, gateway_din or None)
+                target = Builder(family, part, serial, gateway_din or None)
                 records.append(target)
             if target is None:
                 log.debug("msa %s signals without a %s record of their own dropped", family, family)
@@ -391,7 +294,7 @@ def _attach_msa(entries: Any, records: list[_Builder], gateway_din: str) -> None
                 target.alerts.extend(alerts)
 
 
-def _msa_target(records: list[_Builder], family: str, serial: str, positions: dict[str, int]) -> _Builder | None:
+def _msa_target(records: list[Builder], family: str, serial: str, positions: dict[str, int]) -> Builder | None:
     same = [r for r in records if r.family == family]
     if serial:
         for r in same:
@@ -421,23 +324,23 @@ def gateway_record_din(gateway_din: str) -> str:
 
 def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str | None) -> list[Device]:
     """The devices of one DeviceControllerQuery ``data`` (module docstring), the gateway first."""
-    d = _dict(data)
-    control = _dict(d.get("control"))
+    d = as_mapping(data)
+    control = as_mapping(d.get("control"))
     part, serial = split_din(f"X--{gateway_din}")[1:] if gateway_din else ("", "")
-    gateway = _Builder(gateway_family(gateway_din), part, serial, din=gateway_record_din(gateway_din))
-    gateway.alerts.extend(_alert_names(_dict(control.get("alerts")).get("active")))
-    records: list[_Builder] = [gateway]
+    gateway = Builder(gateway_family(gateway_din), part, serial, din=gateway_record_din(gateway_din))
+    gateway.alerts.extend(alert_names(as_mapping(control.get("alerts")).get("active")))
+    records: list[Builder] = [gateway]
     parent = gateway.din or None
 
-    bus = _dict(_dict(d.get("esCan")).get("bus"))
-    thc = _list(bus.get("THC"))
-    pinv = _list(bus.get("PINV"))
-    pod = _list(bus.get("POD"))
+    bus = as_mapping(as_mapping(d.get("esCan")).get("bus"))
+    thc = as_list(bus.get("THC"))
+    pinv = as_list(bus.get("PINV"))
+    pod = as_list(bus.get("POD"))
     for i in range(max(len(thc), len(pinv), len(pod))):
         thc_g = thc[i] if i < len(thc) else None
         thc_b = _bus_device(thc_g, "TETHC", parent_din=parent)
         # The Powerwall's identity, even while its THC is missing in action and a sibling still reports.
-        ident = _identity(_dict(thc_g))
+        ident = _identity(as_mapping(thc_g))
         thc_din = thc_b.full_din if thc_b else None
         pinv_b = _bus_device(pinv[i] if i < len(pinv) else None, "TEPINV", ident, thc_din)
         pod_b = _bus_device(pod[i] if i < len(pod) else None, "TEPOD", ident, thc_din)
@@ -445,8 +348,8 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     # Vitals hangs the Powerwall+ solar inverter under the first Powerwall: so does this.
     first_thc = next((r.full_din for r in records if r.family == "TETHC" and r.full_din), None)
 
-    pvac = _list(bus.get("PVAC"))
-    pvs = _list(bus.get("PVS"))
+    pvac = as_list(bus.get("PVAC"))
+    pvs = as_list(bus.get("PVS"))
     for i in range(max(len(pvac), len(pvs))):
         pvac_b = _bus_device(pvac[i] if i < len(pvac) else None, "PVAC", parent_din=first_thc or parent)
         ident = (pvac_b.part, pvac_b.serial) if pvac_b else ("", "")
@@ -470,43 +373,28 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     if msa is not None:
         records.append(msa)
 
-    records.extend(_neurio(_dict(d.get("neurio")).get("readings"), gateway.full_din))
-    _attach_msa(_dict(d.get("components")).get("msa"), records, gateway.full_din)
+    records.extend(_neurio(as_mapping(d.get("neurio")).get("readings"), gateway.full_din))
+    _attach_msa(as_mapping(d.get("components")).get("msa"), records, gateway.full_din)
     for r in records:
         if r.family == "PVAC":
             _derive_pvac_power(r)  # only where neither the bus nor msa gave the measured power
-    return _built(records, firmware)
-
-
-def _built(records: Sequence[_Builder], firmware: str | None) -> list[Device]:
-    """The records that have an identity (a serial), each DIN once: the first wins."""
-    out: list[Device] = []
-    seen: set[str] = set()
-    for r in records:
-        key = r.full_din
-        if not r.serial or key in seen:
-            why = "listed twice" if r.serial else "no serial"
-            log.debug("%s record %s skipped: %s", r.family, r.serial or "-", why)
-            continue
-        seen.add(key)
-        out.append(r.build(firmware))
-    return out
+    return built(records, firmware)
 
 
 def _first(v: Any) -> Mapping[str, Any]:
-    items = _list(v)
-    return _dict(items[0]) if items else {}
+    items = as_list(v)
+    return as_mapping(items[0]) if items else {}
 
 
-def _pch_strings(b: _Builder) -> None:
+def _pch_strings(b: Builder) -> None:
     """Clamp string-current noise and derive ``PCH_PvPower<X>`` (module docstring)."""
     for letter in PV_STRINGS:
         i_name = f"PCH_PvCurrent{letter}"
         current = b.signals.get(i_name)
-        if _is_number(current) and abs(float(current)) < CURRENT_NOISE_A:  # type: ignore[arg-type]
+        if is_number(current) and abs(float(current)) < CURRENT_NOISE_A:  # type: ignore[arg-type]
             b.signals[i_name] = current = 0.0
         voltage = b.signals.get(f"PCH_PvVoltage{letter}")
-        if _is_number(voltage) and _is_number(current):
+        if is_number(voltage) and is_number(current):
             b.add(f"PCH_PvPower{letter}", float(voltage) * float(current))  # type: ignore[arg-type]
 
 
@@ -517,17 +405,17 @@ def _is_phantom(serial: str, signals: Mapping[str, SignalValue]) -> bool:
 
 def components_devices(data: Mapping[str, Any], block: Block, firmware: str | None) -> list[Device]:
     """The devices of one Powerwall 3's ComponentsQuery/PW3Query ``data`` (module docstring)."""
-    comps = _dict(_dict(data).get("components"))
+    comps = as_mapping(as_mapping(data).get("components"))
     _, part, serial = split_din(f"PW3--{block.din}")
-    unit = _Builder("PW3", part, serial, din=block.din)
-    records: list[_Builder] = [unit]
+    unit = Builder("PW3", part, serial, din=block.din)
+    records: list[Builder] = [unit]
 
-    def unit_component(family: str, entry: Mapping[str, Any]) -> _Builder | None:
+    def unit_component(family: str, entry: Mapping[str, Any]) -> Builder | None:
         if not entry:
             return None
-        b = _Builder(family, part, serial, block.din)
-        b.signals.update(_component_signals(entry.get("signals")))
-        b.alerts.extend(_alert_names(entry.get("activeAlerts")))
+        b = Builder(family, part, serial, block.din)
+        b.signals.update(component_signals(entry.get("signals")))
+        b.alerts.extend(alert_names(entry.get("activeAlerts")))
         return b
 
     pch = unit_component("PCH", _first(comps.get("pch")))
@@ -536,19 +424,21 @@ def components_devices(data: Mapping[str, Any], block: Block, firmware: str | No
         records.append(pch)
 
     expansion_parts = {s: p for p, _, s in (x.rpartition("--") for x in block.expansions) if s}
-    bms = _list(comps.get("bms"))
-    hvp = _list(comps.get("hvp"))
+    bms = as_list(comps.get("bms"))
+    hvp = as_list(comps.get("hvp"))
     for i in range(max(len(bms), len(hvp))):
-        b_entry = _dict(bms[i]) if i < len(bms) else {}
-        h_entry = _dict(hvp[i]) if i < len(hvp) else {}
+        b_entry = as_mapping(bms[i]) if i < len(bms) else {}
+        h_entry = as_mapping(hvp[i]) if i < len(hvp) else {}
         if not b_entry and not h_entry:
             continue
-        pack_serial = _str(h_entry.get("serialNumber")) or _str(b_entry.get("serialNumber"))
+        pack_serial = as_text(h_entry.get("serialNumber")) or as_text(b_entry.get("serialNumber"))
         pack_part = (
-            _part(h_entry.get("partNumber")) or _part(b_entry.get("partNumber")) or expansion_parts.get(pack_serial, "")
+            part_number(h_entry.get("partNumber"))
+            or part_number(b_entry.get("partNumber"))
+            or expansion_parts.get(pack_serial, "")
         )
-        signals = _component_signals(b_entry.get("signals"))
-        for k, v in _component_signals(h_entry.get("signals")).items():
+        signals = component_signals(b_entry.get("signals"))
+        for k, v in component_signals(h_entry.get("signals")).items():
             signals.setdefault(k, v)
         if _is_phantom(pack_serial, signals):
             log.debug("phantom battery pack slot %d of %s skipped", i, block.din)
@@ -556,14 +446,14 @@ def components_devices(data: Mapping[str, Any], block: Block, firmware: str | No
         if not pack_serial:
             log.debug("battery pack slot %d of %s without serial skipped", i, block.din)
             continue
-        pack = _Builder("HVP", pack_part, pack_serial, block.din)
+        pack = Builder("HVP", pack_part, pack_serial, block.din)
         pack.signals.update(signals)
-        pack.alerts.extend(_alert_names(b_entry.get("activeAlerts")))
-        pack.alerts.extend(_alert_names(h_entry.get("activeAlerts")))
+        pack.alerts.extend(alert_names(b_entry.get("activeAlerts")))
+        pack.alerts.extend(alert_names(h_entry.get("activeAlerts")))
         records.append(pack)
 
     for family, key in (("BAGGR", "baggr"), ("PWS", "pws")):
         b = unit_component(family, _first(comps.get(key)))
         if b is not None:
             records.append(b)
-    return _built(records, firmware)
+    return built(records, firmware)
