@@ -46,20 +46,6 @@ DeviceControllerQuery (:func:`controller_devices`)
       ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
       solar inverter's parent is the first Powerwall's TETHC, as in vitals.
 
-ComponentsQuery / PW3Query (:func:`components_devices`), for one Powerwall 3 (a :class:`Block`)
-    A ``PW3`` unit record with the block's DIN; ``pch[0]`` → ``PCH``, ``baggr[0]`` → ``BAGGR``,
-    ``pws[0]`` → ``PWS``, each with the unit's identity (``PCH_package*Number_*`` hex pieces are
-    never used); ``bms[i]`` + ``hvp[i]`` → one ``HVP`` record per pack with the pack's own identity
-    (``hvp[i]`` serial/part, else ``bms[i]``'s). The phantom slot (no serial and null energies) is
-    skipped, as is any pack without a serial (no identity to label it with) and a pack listed twice
-    under one serial.
-
-    PV strings: ``PCH_PvPower<X>`` = ``PCH_PvVoltage<X>`` * ``PCH_PvCurrent<X>`` is derived for
-    strings A..F (the inverter reports no per-string power). Night-time current noise: a current with
-    ``|I| <`` :data:`CURRENT_NOISE_A` (0.05 A, below what a string carrying real power draws) is
-    exported as 0 and the derived power uses 0, so a dark array reads 0 W instead of flickering
-    milliwatts of "negative production"; larger values, negative ones included, are kept as sent.
-
 Nothing sensitive is read: only the paths above are visited (never ``system.supportMode``,
 ``installer``, ``customer``, ``credentials``), and all input is treated as hostile (wrong types and
 missing keys are skipped, nothing raises).
@@ -70,7 +56,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from exporter.coerce import signal
@@ -91,9 +76,6 @@ from exporter.sources.tedapi.records import (
 )
 
 log = logging.getLogger(__name__)
-
-CURRENT_NOISE_A = 0.05
-"""PCH string currents below this magnitude are sensor noise and read 0 (module docstring)."""
 
 MSA_PREFIXES: tuple[tuple[str, str], ...] = (
     ("THC_", "TETHC"),
@@ -120,37 +102,6 @@ COMPONENT_FAMILIES = frozenset({"HVP", "PCH", "BAGGR", "PWS"})
 
 _META_KEYS = frozenset({"isMIA", "isComplete", "lastRxTime", "alerts"})
 _SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """One battery block from ``config.json`` ``battery_blocks[]``."""
-
-    din: str  # "part--serial"
-    type: str  # "Powerwall2" | "Powerwall3" | "Powerwall3Follower" | ...
-    expansions: tuple[str, ...]  # battery_expansions[].din
-
-    @property
-    def is_pw3(self) -> bool:
-        return self.type.startswith("Powerwall3") or self.din.startswith(PW3_DIN_PREFIX)
-
-
-def blocks(config: Mapping[str, Any]) -> list[Block]:
-    """The battery blocks of ``config.json``; entries without a ``vin``, of the wrong type or repeated are skipped."""
-    out: list[Block] = []
-    seen: set[str] = set()
-    for entry in as_list(as_mapping(config).get("battery_blocks")):
-        e = as_mapping(entry)
-        din = as_text(e.get("vin"))
-        if not din or din in seen:
-            log.debug("battery block without vin, or listed twice, skipped")
-            continue
-        seen.add(din)
-        expansions = tuple(
-            d for d in (as_text(as_mapping(x).get("din")) for x in as_list(e.get("battery_expansions"))) if d
-        )
-        out.append(Block(din=din, type=as_text(e.get("type")), expansions=expansions))
-    return out
 
 
 def _group_signals(group: Mapping[str, Any]) -> Iterator[tuple[str, SignalValue]]:
@@ -378,82 +329,4 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
     for r in records:
         if r.family == "PVAC":
             _derive_pvac_power(r)  # only where neither the bus nor msa gave the measured power
-    return built(records, firmware)
-
-
-def _first(v: Any) -> Mapping[str, Any]:
-    items = as_list(v)
-    return as_mapping(items[0]) if items else {}
-
-
-def _pch_strings(b: Builder) -> None:
-    """Clamp string-current noise and derive ``PCH_PvPower<X>`` (module docstring)."""
-    for letter in PV_STRINGS:
-        i_name = f"PCH_PvCurrent{letter}"
-        current = b.signals.get(i_name)
-        if is_number(current) and abs(float(current)) < CURRENT_NOISE_A:  # type: ignore[arg-type]
-            b.signals[i_name] = current = 0.0
-        voltage = b.signals.get(f"PCH_PvVoltage{letter}")
-        if is_number(voltage) and is_number(current):
-            b.add(f"PCH_PvPower{letter}", float(voltage) * float(current))  # type: ignore[arg-type]
-
-
-def _is_phantom(serial: str, signals: Mapping[str, SignalValue]) -> bool:
-    energies = ("BMS_nominalEnergyRemaining", "BMS_nominalFullPackEnergy")
-    return not serial and all(signals.get(k) is None for k in energies)
-
-
-def components_devices(data: Mapping[str, Any], block: Block, firmware: str | None) -> list[Device]:
-    """The devices of one Powerwall 3's ComponentsQuery/PW3Query ``data`` (module docstring)."""
-    comps = as_mapping(as_mapping(data).get("components"))
-    _, part, serial = split_din(f"PW3--{block.din}")
-    unit = Builder("PW3", part, serial, din=block.din)
-    records: list[Builder] = [unit]
-
-    def unit_component(family: str, entry: Mapping[str, Any]) -> Builder | None:
-        if not entry:
-            return None
-        b = Builder(family, part, serial, block.din)
-        b.signals.update(component_signals(entry.get("signals")))
-        b.alerts.extend(alert_names(entry.get("activeAlerts")))
-        return b
-
-    pch = unit_component("PCH", _first(comps.get("pch")))
-    if pch is not None:
-        _pch_strings(pch)
-        records.append(pch)
-
-    expansion_parts = {s: p for p, _, s in (x.rpartition("--") for x in block.expansions) if s}
-    bms = as_list(comps.get("bms"))
-    hvp = as_list(comps.get("hvp"))
-    for i in range(max(len(bms), len(hvp))):
-        b_entry = as_mapping(bms[i]) if i < len(bms) else {}
-        h_entry = as_mapping(hvp[i]) if i < len(hvp) else {}
-        if not b_entry and not h_entry:
-            continue
-        pack_serial = as_text(h_entry.get("serialNumber")) or as_text(b_entry.get("serialNumber"))
-        pack_part = (
-            part_number(h_entry.get("partNumber"))
-            or part_number(b_entry.get("partNumber"))
-            or expansion_parts.get(pack_serial, "")
-        )
-        signals = component_signals(b_entry.get("signals"))
-        for k, v in component_signals(h_entry.get("signals")).items():
-            signals.setdefault(k, v)
-        if _is_phantom(pack_serial, signals):
-            log.debug("phantom battery pack slot %d of %s skipped", i, block.din)
-            continue
-        if not pack_serial:
-            log.debug("battery pack slot %d of %s without serial skipped", i, block.din)
-            continue
-        pack = Builder("HVP", pack_part, pack_serial, block.din)
-        pack.signals.update(signals)
-        pack.alerts.extend(alert_names(b_entry.get("activeAlerts")))
-        pack.alerts.extend(alert_names(h_entry.get("activeAlerts")))
-        records.append(pack)
-
-    for family, key in (("BAGGR", "baggr"), ("PWS", "pws")):
-        b = unit_component(family, _first(comps.get(key)))
-        if b is not None:
-            records.append(b)
     return built(records, firmware)
