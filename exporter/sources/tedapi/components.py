@@ -2,7 +2,9 @@
 
 Why a module of its own: a Powerwall 3 reports its inverter, packs and power stages in an answer of
 its own, shaped unlike the esCan bus (:mod:`.controller`), and asked once per Powerwall 3 (a
-:class:`~exporter.sources.tedapi.blocks.Block`).
+:class:`~exporter.sources.tedapi.blocks.Block`). Its signals (``PCH_*``, ``BMS_*``, ``HVP_*``,
+``BAGGR_*``, ``PWS_*``) keep their names and have rules of their own in
+:mod:`exporter.devices.rules`, sharing families with the vitals names where the quantity is the same.
 
 * A ``PW3`` unit record with the block's DIN; ``pch[0]`` → ``PCH``, ``baggr[0]`` → ``BAGGR``,
   ``pws[0]`` → ``PWS``, each with the unit's identity (``PCH_package*Number_*`` hex pieces are

@@ -1,50 +1,43 @@
-"""TEDAPI answers (already-decoded JSON) → :class:`~exporter.devices.model.Device` records.
+"""One DeviceControllerQuery answer → the site's :class:`~exporter.devices.model.Device` records.
 
-Pure mapping, no networking: the TEDAPI source fetches and decodes the envelopes and calls these
-functions. The records carry the *vital names* the vitals protobuf uses wherever TEDAPI reports the
-same quantity (``PINV_Pout`` in kW, ``POD_nom_energy_remaining`` in Wh, ``METER_X_CTA_InstRealPower``
-...), so the one rule table (:mod:`exporter.devices.rules`) gives a Powerwall 2/+ the same metric
-families whether its data came from vitals (firmware < 23.44) or from TEDAPI; Powerwall 3 signals
-(``PCH_*``, ``BMS_*``, ``HVP_*``, ``BAGGR_*``, ``PWS_*``) have rules of their own, sharing families
-where the quantity is the same. Identity, firmware and the reading of component signals follow the
-rules of :mod:`exporter.sources.tedapi.records`.
+Why a module of its own: this answer describes the whole site (the gateway, every device on its
+esCan bus, the Neurio meters, the msa components) and is asked for on every scrape; how its bus
+slots become devices is the bulk of what TEDAPI knows about a Powerwall 2/+.
 
-DeviceControllerQuery (:func:`controller_devices`)
-    * ``esCan.bus.THC[i]`` carries the Powerwall's identity (``packagePartNumber``/
-      ``packageSerialNumber``); ``PINV[i]`` and ``POD[i]`` have none and take THC[i]'s, by index
-      (their parent is the TETHC record). ``PVS[i]`` takes ``PVAC[i]``'s identity, as vitals gives
-      the PVS the PVAC's serial (its parent is the PVAC record).
-    * A group's signals are the scalar members of its sub-messages (``PINV_Status.PINV_Pout`` →
-      ``PINV_Pout``); ``isMIA``/``isComplete``/``lastRxTime`` and other bookkeeping are not signals.
-      ``alerts.active`` becomes the record's alerts, ``lastRxTime`` its last communication (the
-      Go zero time, "never", is absent).
-    * ``SYNC`` (site CTs) and ``ISLANDER`` (``ISLAND_*``) make one TESYNC record, as in vitals;
-      ``MSA`` (``METER_Z_*``) a TEMSA record; ``neurio.readings[]`` NEURIO records
-      (``dataRead[n]`` → ``NEURIO_CT<n>_InstRealPower``/``_InstReactivePower``/``_InstVoltage``/``_I``).
-    * A sub-message that says ``isMIA: true`` gives no signals: a Powerwall 3 fills its fixed-size
-      esCan arrays with such slots, zeros and default states (``PINV_Off``, ``Grid_Uncompliant``)
-      beside the flag, and those are no readings.
-    * A slot whose every sub-message says ``isMIA: true`` and that gives no signal is no device either,
-      whatever serial it carries: the gateway does not hear it, and an info series would show it as
-      present (a pod that vanished must vanish, for the pod-missing alert).
-    * No identity, no device: a record whose serial is empty (its own, or the THC's/PVAC's it takes)
-      is skipped, whatever it carries, so an empty slot never becomes ``serial=""`` series (false
-      zeros, and fuel for pod alerts). A Powerwall 3's esCan arrays are all such slots.
-    * ``components.msa[]`` (the full variant) is attached by the family of each signal's prefix
-      (:data:`MSA_PREFIXES`): to the record of that family with the entry's serial; failing that, to
-      the only record of the family, or by position among the family's records when several; a
-      family without any record gets a new one from the entry's identity, if it has a serial.
-      Families the ComponentsQuery reports (:data:`COMPONENT_FAMILIES`: a Powerwall 3's packs
-      ``BMS_*``/``HVP_*``, ``PCH_*``, ``BAGGR_*``, ``PWS_*``) go to their own record by serial or
-      nowhere: a Powerwall 3's msa lists each pack under its serial, and those records come from
-      the ComponentsQuery, so here they would count each pack a second time. A signal of no known
-      prefix goes to the record with the entry's serial, or (an entry without serial) stays
-      (generically exported) on the gateway's record. Signals the bus already gave keep the bus's
-      value.
-    * One record for the gateway itself: family ``STSTSM`` with DIN ``STSTSM--<gateway DIN>``, as
-      vitals names the site controller (``PW3`` and the plain DIN when the DIN is a Powerwall 3's,
-      ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
-      solar inverter's parent is the first Powerwall's TETHC, as in vitals.
+Pure mapping, no networking: the TEDAPI source fetches and decodes the envelope and calls
+:func:`controller_devices`. The records carry the *vital names* the vitals protobuf uses wherever
+TEDAPI reports the same quantity (``PINV_Pout`` in kW, ``POD_nom_energy_remaining`` in Wh,
+``METER_X_CTA_InstRealPower`` ...), so the one rule table (:mod:`exporter.devices.rules`) gives a
+Powerwall 2/+ the same metric families whether its data came from vitals (firmware < 23.44) or
+from TEDAPI. Identity, firmware and the reading of component signals follow the rules of
+:mod:`.records`.
+
+* ``esCan.bus.THC[i]`` carries the Powerwall's identity (``packagePartNumber``/
+  ``packageSerialNumber``); ``PINV[i]`` and ``POD[i]`` have none and take THC[i]'s, by index
+  (their parent is the TETHC record). ``PVS[i]`` takes ``PVAC[i]``'s identity, as vitals gives
+  the PVS the PVAC's serial (its parent is the PVAC record).
+* A group's signals are the scalar members of its sub-messages (``PINV_Status.PINV_Pout`` →
+  ``PINV_Pout``); ``isMIA``/``isComplete``/``lastRxTime`` and other bookkeeping are not signals.
+  ``alerts.active`` becomes the record's alerts, ``lastRxTime`` its last communication (the
+  Go zero time, "never", is absent).
+* ``SYNC`` (site CTs) and ``ISLANDER`` (``ISLAND_*``) make one TESYNC record, as in vitals;
+  ``MSA`` (``METER_Z_*``) a TEMSA record; ``neurio.readings[]`` NEURIO records
+  (``dataRead[n]`` → ``NEURIO_CT<n>_InstRealPower``/``_InstReactivePower``/``_InstVoltage``/``_I``).
+* A sub-message that says ``isMIA: true`` gives no signals: a Powerwall 3 fills its fixed-size
+  esCan arrays with such slots, zeros and default states (``PINV_Off``, ``Grid_Uncompliant``)
+  beside the flag, and those are no readings.
+* A slot whose every sub-message says ``isMIA: true`` and that gives no signal is no device either,
+  whatever serial it carries: the gateway does not hear it, and an info series would show it as
+  present (a pod that vanished must vanish, for the pod-missing alert).
+* No identity, no device: a record whose serial is empty (its own, or the THC's/PVAC's it takes)
+  is skipped, whatever it carries, so an empty slot never becomes ``serial=""`` series (false
+  zeros, and fuel for pod alerts). A Powerwall 3's esCan arrays are all such slots.
+* ``components.msa[]`` (the full variant) adds its signals and alerts to these records
+  (:mod:`.msa`).
+* One record for the gateway itself: family ``STSTSM`` with DIN ``STSTSM--<gateway DIN>``, as
+  vitals names the site controller (``PW3`` and the plain DIN when the DIN is a Powerwall 3's,
+  ``1707000-``), alerts = ``control.alerts.active``; the other records' parent. A Powerwall+
+  solar inverter's parent is the first Powerwall's TETHC, as in vitals.
 
 Nothing sensitive is read: only the paths above are visited (never ``system.supportMode``,
 ``installer``, ``customer``, ``credentials``), and all input is treated as hostile (wrong types and
@@ -61,6 +54,7 @@ from typing import Any
 from exporter.coerce import signal
 from exporter.devices.model import Device, SignalValue, split_din
 from exporter.site.convert import rfc3339_timestamp
+from exporter.sources.tedapi.msa import attach_msa
 from exporter.sources.tedapi.records import (
     PV_STRINGS,
     PW3_DIN_PREFIX,
@@ -70,35 +64,11 @@ from exporter.sources.tedapi.records import (
     as_mapping,
     as_text,
     built,
-    component_signals,
     is_number,
     part_number,
 )
 
 log = logging.getLogger(__name__)
-
-MSA_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("THC_", "TETHC"),
-    ("PINV_", "TEPINV"),
-    ("POD_", "TEPOD"),
-    ("PVAC_", "PVAC"),
-    ("PVI-", "PVAC"),  # vitals' PVI-PowerStatusSetpoint belongs to the solar inverter
-    ("PVS_", "PVS"),
-    ("SYNC_", "TESYNC"),
-    ("ISLAND_", "TESYNC"),
-    ("METER_Z_", "TEMSA"),
-    ("METER_", "TESYNC"),
-    ("MSA_", "TEMSA"),
-    ("BMS_", "HVP"),  # a Powerwall 3's battery pack: one record per pack (the bms/hvp pair)
-    ("HVP_", "HVP"),
-    ("PCH_", "PCH"),
-    ("BAGGR_", "BAGGR"),
-    ("PWS_", "PWS"),
-)
-"""Signal-name prefix → family of a ``components.msa`` signal (first match wins; ``METER_Z_`` is the MSA's)."""
-
-COMPONENT_FAMILIES = frozenset({"HVP", "PCH", "BAGGR", "PWS"})
-"""Families only the ComponentsQuery makes records of: their ``components.msa`` signals attach by serial or nowhere."""
 
 _META_KEYS = frozenset({"isMIA", "isComplete", "lastRxTime", "alerts"})
 _SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+$")
@@ -196,70 +166,6 @@ def _neurio(readings: Any, gateway_din: str) -> list[Builder]:
     return out
 
 
-def _msa_family(name: str) -> str | None:
-    for prefix, family in MSA_PREFIXES:
-        if name.startswith(prefix):
-            return family
-    return None
-
-
-def _attach_msa(entries: Any, records: list[Builder], gateway_din: str) -> None:
-    """Attach ``components.msa[]`` signals and alerts to the records (module docstring)."""
-    positions: dict[str, int] = {}
-    gateway = records[0]
-    for e in as_list(entries):
-        entry = as_mapping(e)
-        part, serial = part_number(entry.get("partNumber")), as_text(entry.get("serialNumber"))
-        # A signal of no known prefix: on the record with the entry's serial, else on the gateway's.
-        owner = next((r for r in records if r.serial == serial), None) if serial else gateway
-        by_target: dict[int, tuple[Builder, dict[str, SignalValue]]] = {}
-        unplaced: dict[str, dict[str, SignalValue]] = {}
-        alerts = alert_names(entry.get("activeAlerts"))
-        names = component_signals(entry.get("signals"))
-        if not names and alerts:
-            family = _msa_family(alerts[0])
-            if family is None and owner is not None:
-                by_target[id(owner)] = (owner, {})
-            elif family is not None:
-                unplaced[family] = {}
-        for name, value in names.items():
-            family = _msa_family(name)
-            if family is None:
-                if owner is not None:
-                    by_target.setdefault(id(owner), (owner, {}))[1][name] = value
-                continue
-            unplaced.setdefault(family, {})[name] = value
-        for family, signals in unplaced.items():
-            target = _msa_target(records, family, serial, positions)
-            if target is None and serial and family not in COMPONENT_FAMILIES:
-                target = Builder(family, part, serial, gateway_din or None)
-                records.append(target)
-            if target is None:
-                log.debug("msa %s signals without a %s record of their own dropped", family, family)
-                continue
-            by_target.setdefault(id(target), (target, {}))[1].update(signals)
-        for n, (target, signals) in enumerate(by_target.values()):
-            for k, v in signals.items():
-                target.add(k, v)
-            if n == 0:
-                target.alerts.extend(alerts)
-
-
-def _msa_target(records: list[Builder], family: str, serial: str, positions: dict[str, int]) -> Builder | None:
-    same = [r for r in records if r.family == family]
-    if serial:
-        for r in same:
-            if r.serial == serial:
-                return r
-    if not same or family in COMPONENT_FAMILIES:
-        return None
-    if len(same) == 1:
-        return same[0]
-    k = positions.get(family, 0)
-    positions[family] = k + 1
-    return same[k] if k < len(same) else None
-
-
 def gateway_family(gateway_din: str) -> str:
     """``PW3`` for a Powerwall 3 leader's DIN, else ``STSTSM``: the site controller of a Gateway 2 /
     Backup Gateway, the family vitals reports it under (so both paths label it alike)."""
@@ -325,7 +231,7 @@ def controller_devices(data: Mapping[str, Any], gateway_din: str, firmware: str 
         records.append(msa)
 
     records.extend(_neurio(as_mapping(d.get("neurio")).get("readings"), gateway.full_din))
-    _attach_msa(as_mapping(d.get("components")).get("msa"), records, gateway.full_din)
+    attach_msa(as_mapping(d.get("components")).get("msa"), records, gateway.full_din)
     for r in records:
         if r.family == "PVAC":
             _derive_pvac_power(r)  # only where neither the bus nor msa gave the measured power
