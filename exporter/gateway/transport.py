@@ -34,10 +34,11 @@ from requests.models import PreparedRequest
 
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
-from exporter.gateway.auth import Auth, CustomerLogin, NoAuth, SignsBodies
+from exporter.gateway.auth import Auth, NoAuth, SignsBodies
 from exporter.gateway.backoff import Cooldown, Pause, retry_after_seconds, whole_seconds
 from exporter.gateway.cache import SingleFlight
 from exporter.gateway.http import Answer, HttpChannel
+from exporter.gateway.login import CustomerLogin
 from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
 from exporter.gateway.sessions import SessionStore
