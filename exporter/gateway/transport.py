@@ -6,7 +6,9 @@ fragile embedded device:
 
 * Only requests on the allow-list leave this package (method + exact path, and a vetted body where
   bodies differ); anything else raises before a socket opens.
-* Credentials come from the request's auth domain (:mod:`exporter.gateway.auth`).
+* Credentials come from the request's auth domain (:mod:`exporter.gateway.auth`); a domain with a
+  host of its own (TEDAPI's access point) gets few connections and is left alone while its host is
+  silent (:mod:`exporter.gateway.bounded_domain`).
 * A 429 silences the request's cooldown scope (the whole gateway, or one auth domain such as
   TEDAPI, where a 503 does too) for ≥ 5 min, exponential with jitter, ``Retry-After`` honoured.
 * Single flight and reuse of answers keyed by request identity (:mod:`exporter.gateway.cache`).
@@ -35,7 +37,8 @@ from requests.models import PreparedRequest
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
 from exporter.gateway.auth import Auth, NoAuth, SignsBodies
-from exporter.gateway.backoff import Cooldown, Pause, retry_after_seconds, whole_seconds
+from exporter.gateway.backoff import Cooldown, retry_after_seconds, whole_seconds
+from exporter.gateway.bounded_domain import BoundedDomain
 from exporter.gateway.cache import SingleFlight
 from exporter.gateway.http import Answer, HttpChannel
 from exporter.gateway.login import CustomerLogin
@@ -47,11 +50,6 @@ log = logging.getLogger(__name__)
 
 RATE_LIMIT_COOLDOWN_SECONDS = 300.0
 GATEWAY_SCOPE = "gateway"
-# An auth domain with a host of its own (TEDAPI's access point) that stops answering is asked
-# again after this, doubling per failure in a row: a vanished access point is not hammered.
-UNREACHABLE_BACKOFF_SECONDS = 10.0
-UNREACHABLE_BACKOFF_MAX_SECONDS = 600.0
-_UNREACHABLE_REASONS = frozenset({"connection", "timeout"})
 # What a status that starts a cooldown is called in the log and in the failure's message.
 _COOLDOWN_STATUS_TEXT = {429: "rate limited", 503: "service unavailable"}
 
@@ -66,16 +64,6 @@ class TransportStats:
     logins: Mapping[str, int]  # result -> login attempts
     errors: Mapping[tuple[str, str], int]  # (label, reason) -> failed requests
     cooldown_seconds: float
-
-
-class _BoundedDomain:
-    """An auth domain with a host of its own: at most ``connections`` requests at once (and as many
-    kept-alive connections), and a back-off while its host does not answer at all."""
-
-    def __init__(self, connections: int, unreachable: Pause) -> None:
-        self.connections = connections
-        self.slots = threading.BoundedSemaphore(connections)
-        self.unreachable = unreachable
 
 
 class GatewayTransport:
@@ -108,7 +96,7 @@ class GatewayTransport:
         self._customer = CustomerLogin(cfg, self._send_raw, self._rate_limited_login, clock, store)
         self._auths: dict[str, Auth] = {"none": NoAuth(), "customer": self._customer}
         # Auth domains with a connection bound and an unreachable back-off (add_auth).
-        self._bounded: dict[str, _BoundedDomain] = {}
+        self._bounded: dict[str, BoundedDomain] = {}
 
     # ---- public API -----------------------------------------------------------------------------
     def add_auth(self, auth: Auth, max_connections: int | None = None) -> None:
@@ -122,7 +110,7 @@ class GatewayTransport:
         self._auths[auth.domain] = auth
         self._cooldowns.setdefault(auth.domain, Cooldown(self._clock, self._rng))
         if max_connections is not None:
-            self._bounded[auth.domain] = _BoundedDomain(max_connections, Pause(self._clock))
+            self._bounded[auth.domain] = BoundedDomain(self.cfg.name, auth.domain, max_connections, self._clock)
 
     def begin(self, request: Request, deadline: float, run: Run) -> Future[Result]:
         """Start ``request``; concurrent callers share one future (see :mod:`exporter.gateway.cache`)."""
@@ -196,7 +184,7 @@ class GatewayTransport:
         if domain in self._cooldowns:
             waits.append((self._cooldowns[domain].remaining(), f"the {domain} requests were rate-limited"))
         if domain in self._bounded:
-            waits.append((self._bounded[domain].unreachable.remaining(), f"the {domain} host did not answer"))
+            waits.append((self._bounded[domain].unreachable_for(), f"the {domain} host did not answer"))
         return max(waits)
 
     def stats(self) -> TransportStats:
@@ -251,6 +239,7 @@ class GatewayTransport:
         start = self._clock()
         auth = self._auths[request.auth]
         scope = request.auth if request.auth in self._cooldowns else GATEWAY_SCOPE
+        bounded = self._bounded.get(request.auth)
         wait, why = self._wait_before(request)
         if wait > 0:
             return FetchError("cooldown", f"{label}: {why}; waiting {whole_seconds(wait)} s")
@@ -261,10 +250,11 @@ class GatewayTransport:
             try:
                 answer = self._exchange(request, cred.generation, cred.headers, deadline)
             except FetchError as exc:
-                self._note_unreachable(request.auth, exc)
+                if bounded is not None:
+                    bounded.failed(exc)
                 return exc
-            if request.auth in self._bounded:
-                self._bounded[request.auth].unreachable.reset()
+            if bounded is not None:
+                bounded.answered()
             status = answer.status
             if status not in (401, 403):
                 auth.accepted(cred)
@@ -295,17 +285,6 @@ class GatewayTransport:
             return Fetched(request.path, status, body, now - start, now)
         raise AssertionError("unreachable")
 
-    def _note_unreachable(self, domain: str, exc: FetchError) -> None:
-        bounded = self._bounded.get(domain)
-        if bounded is None or exc.reason not in _UNREACHABLE_REASONS:
-            return
-        pause = bounded.unreachable
-        delay = pause.block(UNREACHABLE_BACKOFF_SECONDS, once=True, cap=UNREACHABLE_BACKOFF_MAX_SECONDS)
-        if delay is not None:
-            log.warning(
-                "gateway %s: %s; leaving the %s host alone for %d s", self.cfg.name, exc, domain, whole_seconds(delay)
-            )
-
     def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
         base = request.base_url or self.cfg.base_url
         key = (request.key, base, request.auth, gen)
@@ -330,12 +309,8 @@ class GatewayTransport:
         bounded = self._bounded.get(request.auth)
         if bounded is None:
             return self._send(prepared, request.method, request.path, request.label, body, deadline, base)
-        if not bounded.slots.acquire(timeout=max(0.0, deadline - self._clock())):
-            raise FetchError("timeout", f"{request.label}: no free {request.auth} connection before the deadline")
-        try:
+        with bounded.connection(request.label, deadline):
             return self._send(prepared, request.method, request.path, request.label, body, deadline, base, request.auth)
-        finally:
-            bounded.slots.release()
 
     def _send_raw(self, method: str, path: str, headers: Mapping[str, str], body: bytes, deadline: float) -> Answer:
         """For auth strategies (the login POST): same allow-list, counting and deadline."""
