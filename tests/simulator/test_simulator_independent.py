@@ -36,7 +36,7 @@ from exporter.simulator.tedapi.classify import READ_OPERATIONS, classify
 from exporter.simulator.tedapi.queries import SigningKey, write_query_file
 from exporter.simulator.tedapi.signals import COMPONENT_TYPES
 from exporter.simulator.tedapi.v1r_keys import KeyRing
-from exporter.sources.tedapi import envelope, queries, v1r
+from exporter.sources.tedapi import envelope, queries, query_variables, v1r
 from exporter.sources.tedapi.envelope import Route
 from exporter.sources.tedapi.queries import QuerySet, SignedQuery
 from tests.simtime import SIM_START
@@ -500,7 +500,7 @@ def test_the_read_operations_cover_what_the_exporter_may_send() -> None:
 
 
 def test_the_component_types_are_the_same_fact_in_both_copies() -> None:
-    assert COMPONENT_TYPES == queries.COMPONENT_TYPES
+    assert COMPONENT_TYPES == query_variables.COMPONENT_TYPES
 
 
 @pytest.mark.parametrize("version", [0, 1, 2, 300])

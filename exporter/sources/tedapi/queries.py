@@ -13,9 +13,8 @@ Keys are either roles (``device_controller_full``, ``components`` ...) or Tesla 
 is a ``query`` (never a ``mutation``/``subscription``) whose operation is on :data:`READ_OPERATIONS`,
 ``signed_bytes`` (when given) is exactly what is sent, and the signature verifies against Tesla's
 public key (a failed verification is a warning: the gateway is the judge, and a key we do not know
-may be newer). The variables are not signed; the signal names and component types this exporter
-appends are facts (shared/docs/tedapi.md §3), and a component type outside the gateway's enum is
-never sent because it would empty the whole answer.
+may be newer). The variables are not signed: what this exporter writes into them, and why that is
+safe, is :mod:`exporter.sources.tedapi.query_variables`.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.proto import tedapi_pb2 as _pb
+from exporter.sources.tedapi.query_variables import VariablesError, variables_for
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +38,6 @@ PB: Any = _pb  # generated module: no type information
 
 # Operations this exporter may ever send: each only reads. The envelope vetter checks this list too.
 READ_OPERATIONS: frozenset[str] = frozenset({"DeviceControllerQuery", "ComponentsQuery", "PW3Query"})
-
-# Component types the gateway knows; any other type in the variables empties the whole answer.
-COMPONENT_TYPES: frozenset[str] = frozenset(
-    {
-        "PVS",
-        "PVAC",
-        "TESYNC",
-        "TEPINV",
-        "TETHC",
-        "STSTSM",
-        "TEMSA",
-        "TEPOD",
-        "PW3SAF",
-        "PCH",
-        "PW3BMS",
-        "PW3HVP",
-        "BAGGR",
-    }
-)
 
 # Tesla's query-signing public key (P-521), from shared/docs/tedapi.md §3.
 TESLA_PUBLIC_KEY = b"""-----BEGIN PUBLIC KEY-----
@@ -75,88 +56,6 @@ MAX_FILE_BYTES = 1024 * 1024
 ROLES: Mapping[str, tuple[str, ...]] = {
     "device_controller": ("device_controller_full", "DeviceControllerQuery", "device_controller_basic"),
     "components": ("components", "ComponentsQuery", "PW3Query"),
-}
-
-VITALS_NAMES: tuple[str, ...] = (
-    "POD_nom_energy_to_be_charged",
-    "POD_PermanentlyFaulted",
-    "POD_PersistentlyFaulted",
-    "POD_ActiveHeating",
-    "POD_CCVhold",
-    "POD_ChargeComplete",
-    "POD_ChargeRequest",
-    "POD_DischargeComplete",
-    "POD_enable_line",
-    "PVAC_Iout",
-    "PVAC_Qout",
-    "PVAC_LifetimeEnergyPV_Total",
-    "PVAC_GridState",
-    "PVAC_InvState",
-    "PVAC_PvState_A",
-    "PVAC_PvState_B",
-    "PVAC_PvState_C",
-    "PVAC_PvState_D",
-    "PVAC_PVMeasuredPower_A",
-    "PVAC_PVMeasuredPower_B",
-    "PVAC_PVMeasuredPower_C",
-    "PVAC_PVMeasuredPower_D",
-    "PVI-PowerStatusSetpoint",
-    "PVS_EnableOutput",
-    "ISLAND_ReadyForSynchronization",
-)
-
-# Appended to a role's variables (facts: what pypowerwall adds; shared/docs/tedapi.md §3).
-# key in the variables -> names appended to its list (a missing list is created).
-EXTRA_VARIABLES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "device_controller": {
-        "msaSignals": (
-            "SYNC_Uptime",
-            "PINV_EnergyCharged",
-            "PINV_EnergyDischarged",
-            "PINV_LifetimeEnergyCharged",
-            "PINV_LifetimeEnergyDischarged",
-            "PINV_HeatsinkTemp",
-            "PINV_PllFrequency",
-            "PINV_PllLocked",
-            "PINV_Qout",
-            "PINV_ReadyForGridForming",
-            "PINV_HardwareEnableLine",
-            "PINV_PowerLimiter",
-            "THC_State",
-            "SYNC_ExternallyPowered",
-            "SYNC_SiteSwitchEnabled",
-            "POD_available_charge_power",
-            "POD_available_dischg_power",
-            # Vitals the older protobuf carried and the device-controller text lacks: asked for on
-            # the msa components so that firmware >= 23.44 keeps the series firmware < 23.44 had
-            # (shared/docs/gateway-api.md §4 names them; a gateway without one drops it silently).
-            *VITALS_NAMES,
-        ),
-    },
-    "components": {
-        "pchSignalNames": (
-            "PCH_AmbientTemp",
-            "PCH_FanSpeed_A",
-            "PCH_FanSpeed_B",
-            "PCH_FanDuty_A",
-            "PCH_FanDuty_B",
-            "PCH_AcRealPowerSum",
-            "PCH_AcVoltageCN",
-            "PCH_AcVoltageLL",
-        ),
-        "bmsSignalNames": (
-            "BMS_kwhDischargeTotal",
-            "BMS_LOG_cacAvg",
-            "BMS_LOG_numFullBattCycles",
-            "BMS_LOG_ahDischargeTotal",
-        ),
-        "hvpSignalNames": ("HVP_PackTempMax", "HVP_PackTempMin", "HVP_ShuntTemperature"),
-    },
-}
-# The component types a role's filters should name (the capture of one set lists TEPINV twice
-# and lacks TEPOD): filter key -> types, replacing the captured list only when every type is known.
-COMPONENT_FILTERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "device_controller": {"msaComp": ("PVS", "PVAC", "TESYNC", "TEPINV", "TETHC", "STSTSM", "TEMSA", "TEPOD")},
 }
 
 _OPERATION_RE = re.compile(rb"^\s*query\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -320,42 +219,20 @@ def parse_entry(key: str, role: str, entry: Mapping[str, Any], keys: Sequence[by
         raise QueryError("signature or signed_bytes is not hex") from None
     if given and given != signed:
         raise QueryError("signed_bytes does not match version and text")
+    try:
+        variables_json = variables_for(role, entry.get("b_value"))
+    except VariablesError as exc:
+        raise QueryError(str(exc)) from None
     return SignedQuery(
         key=key,
         role=role,
         operation=operation,
         signed=signed,
         signature=signature,
-        variables_json=variables_for(role, entry.get("b_value")),
+        variables_json=variables_json,
         sha256=hashlib.sha256(signed).hexdigest(),
         verified=verify(signed, signature, keys),
     )
-
-
-def variables_for(role: str, captured: Any) -> str:
-    """The captured variables with this role's extras appended (never inserted, never duplicated)."""
-    try:
-        variables = json.loads(captured) if isinstance(captured, str) and captured.strip() else {}
-    except ValueError:
-        raise QueryError("b_value is not JSON") from None
-    if not isinstance(variables, dict):
-        raise QueryError("b_value is not a JSON object")
-    if not variables:
-        return "{}"  # a set with every signal in its text: nothing can be added
-    for name, types in COMPONENT_FILTERS.get(role, {}).items():
-        if name in variables:
-            variables[name] = {"types": list(types)}
-    for name, extras in EXTRA_VARIABLES.get(role, {}).items():
-        present = variables.get(name)
-        if not isinstance(present, list):
-            continue  # only lists the text declares as variables can grow
-        variables[name] = present + [n for n in extras if n not in present]
-    for value in variables.values():
-        if isinstance(value, dict) and "types" in value:
-            bad = [t for t in value["types"] if t not in COMPONENT_TYPES]
-            if bad:
-                raise QueryError(f"component types {bad} are not in the gateway's enum (the answer would be empty)")
-    return json.dumps(variables, separators=(",", ":"))
 
 
 def verify(signed: bytes, signature: bytes, keys: Sequence[bytes]) -> bool | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from exporter.sources.tedapi import queries as q
+from exporter.sources.tedapi import query_variables
 from tests.sources.tedapi.signing import (
     COMPONENTS_TEXT,
     COMPONENTS_VARIABLES,
@@ -39,8 +40,8 @@ def test_a_role_keyed_file_loads_verifies_and_appends_the_extra_signals(tmp_path
     assert dc.signed == q.signed_bytes(1, CONTROLLER_TEXT.encode())  # version 0 files are sent as 1
     variables = json.loads(dc.variables_json)
     assert variables["msaSignals"][0] == "THC_AmbientTemp"  # captured names first: appended, never inserted
-    assert variables["msaSignals"][1:] == list(q.EXTRA_VARIABLES["device_controller"]["msaSignals"])
-    assert set(variables["msaComp"]["types"]) <= q.COMPONENT_TYPES
+    assert variables["msaSignals"][1:] == list(query_variables.EXTRA_VARIABLES["device_controller"]["msaSignals"])
+    assert set(variables["msaComp"]["types"]) <= query_variables.COMPONENT_TYPES
     comp = json.loads(qs.queries["components"].variables_json)
     assert comp["pchSignalNames"][:2] == ["PCH_State", "PCH_PvVoltageA"]
     assert "PCH_AmbientTemp" in comp["pchSignalNames"] and "BMS_LOG_numFullBattCycles" in comp["bmsSignalNames"]
