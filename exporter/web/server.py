@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from exporter.reload import Reloader, ReloadError
 from exporter.scrape.collector import PowerwallCollector
-from exporter.web import exposition, landing
+from exporter.web import exposition, gateway_card, landing
 from exporter.web.coalesce import Coalescer
 from exporter.web.http11 import HTTPServer
 from exporter.web.http_parse import Limits, Request
@@ -169,7 +169,7 @@ class ExporterApp:
     def _landing(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """The page from each gateway's last scrape: rendering it never sends a gateway request."""
         views = [
-            landing.GatewayView(
+            gateway_card.GatewayView(
                 name=name,
                 address=s.cfg.base_url,
                 tls_mode=s.cfg.tls.mode,

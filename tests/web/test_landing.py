@@ -23,7 +23,7 @@ from exporter.metrics.metricset import MetricSet, gauge, info
 from exporter.scrape.collector import PowerwallCollector
 from exporter.scrape.gateway import GatewayStatus
 from exporter.simulator import SimulatedGateway
-from exporter.web import landing
+from exporter.web import gateway_card, landing
 from exporter.web.server import ExporterApp, ExporterServer
 from tests.conftest import IN_CI, REPO, SIM_PASSWORD, free_port, gateway_config, make_collector
 
@@ -181,10 +181,10 @@ def test_scrape_snippet_uses_the_host_header(server: ExporterServer) -> None:
 
 
 # ------------------------------------------------------------------------------ rendering
-def view(ms: MetricSet | None, name: str = "home") -> landing.GatewayView:
+def view(ms: MetricSet | None, name: str = "home") -> gateway_card.GatewayView:
     """A gateway whose last scrape built ``ms`` at t=1000 (None: never scraped)."""
     status = GatewayStatus(up=None if ms is None else True, at=None if ms is None else 1000.0, metrics=ms)
-    return landing.GatewayView(name=name, address="https://192.0.2.1:443", tls_mode="ca_file", status=status)
+    return gateway_card.GatewayView(name=name, address="https://192.0.2.1:443", tls_mode="ca_file", status=status)
 
 
 def test_figures_and_words() -> None:
@@ -209,7 +209,7 @@ def test_figures_and_words() -> None:
 
 
 def test_never_scraped_and_stale() -> None:
-    ctx = landing.PageContext(host="h:1", now=1000.0 + landing.STALE_SECONDS + 1)
+    ctx = landing.PageContext(host="h:1", now=1000.0 + gateway_card.STALE_SECONDS + 1)
     page = landing.render([view(None), view(MetricSet(), name="old")], ctx).decode()
     assert "Not scraped yet" in page and "never contacts the gateway" in page
     assert "stale" in page
@@ -219,7 +219,7 @@ def test_hostile_names_and_errors_are_escaped() -> None:
     ms = MetricSet(base_labels={"gateway": "home"})
     ms.add(info("powerwall_operation_info", ""), 1, {"mode": "<img src=x>"})
     v = view(ms)
-    bad = landing.GatewayView(v.name, v.address, v.tls_mode, GatewayStatus(up=False, at=1.0, error="<b>x</b>"))
+    bad = gateway_card.GatewayView(v.name, v.address, v.tls_mode, GatewayStatus(up=False, at=1.0, error="<b>x</b>"))
     page = landing.render([v, bad], landing.PageContext(host="h:1", now=2.0)).decode()
     assert "<img" not in page and "<b>x</b>" not in page
     assert "&lt;img src=x&gt;" in page and "&lt;b&gt;x&lt;/b&gt;" in page
