@@ -23,20 +23,27 @@ load >= 0), energies Wh, state of energy on the raw gateway scale (which include
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
+from exporter.simulator.hardware import (
+    PACK_WH,
+    POD_PART_NUMBERS,
+    POWERWALL_PART_NUMBERS,
+    PW3_PART_NUMBER,
+    Block,
+    Pack,
+    block_shares,
+    pw3_packs,
+    serial,
+)
+from exporter.simulator.profile import SiteProfile
 from exporter.simulator.snapshot import BlockState, MeterReading, Snapshot, StringState
 
 STEP_SECONDS = 10.0
-SKIES = ("variable", "sunny", "cloudy")
 CLOUDY_FACTOR = 0.35  # the cloudiness floor of the variable sky, held all day
 FLOW_PAIRS = (
     ("solar", "home"),
@@ -47,56 +54,9 @@ FLOW_PAIRS = (
     ("solar", "grid"),
     ("battery", "grid"),
 )
-POWERWALL_PART_NUMBERS = ("3012170-05-B", "2012170-25-E", "1092170-03-E")
-POD_PART_NUMBERS = ("1081100-10-U", "1081100-13-V")
-GENERATIONS = ("pw2", "pw3")
-PW3_PART_NUMBER = "1707000-11-J"  # a Powerwall 3 (leader and followers); the leader is also the gateway
-PW3_PACK_PART_NUMBER = "1800420-11-F"  # the pack built into a Powerwall 3, as a real one reports it
-EXPANSION_PART_NUMBER = "1807000-20-B"  # a DC expansion pack
-PACK_WH = 13500.0
-TEDAPI_FIRMWARE = "23.44"  # first firmware without /api/devices/vitals
-GZIP_FIRMWARE = "25.42.2"  # first firmware gzipping every TEDAPI answer
-V1R_PW2_FIRMWARE = "26"  # a Powerwall 2 / Gateway answers /tedapi/v1r from firmware 26.x (a Powerwall 3: always)
 COMMISSIONED_DAYS_BEFORE_START = 400.25  # the batteries went in a while before the simulation starts
 
-
-def firmware_at_least(version: str, minimum: str) -> bool:
-    """``"25.10.1 1a2b3c4d" >= "23.44"``, comparing the dotted numbers before the git hash (and
-    before a build suffix: ``"24.12.6-PW3-AFCI 008bf6ff"`` is 24.12.6)."""
-
-    def nums(v: str) -> tuple[int, ...]:
-        head = v.strip().split(" ")[0].split("-")[0]
-        return tuple(int(x) if x.isdigit() else 0 for x in head.split("."))
-
-    return nums(version) >= nums(minimum)
-
-
-@dataclass(frozen=True, slots=True)
-class Pack:
-    """One battery pack of a Powerwall 3: the built-in one or a DC expansion (``expansion``)."""
-
-    part_number: str
-    serial: str
-    expansion: bool
-    share: float  # of its Powerwall 3's energy
-
-    @property
-    def din(self) -> str:
-        return f"{self.part_number}--{self.serial}"
-
-
-@dataclass
-class _BlockMutable:
-    part_number: str
-    serial: str
-    pod_part_number: str
-    pod_serial: str
-    pinv_serial: str
-    full_pack_wh: float
-    remaining_wh: float
-    energy_charged_wh: float
-    energy_discharged_wh: float
-    ambient_c: float
+__all__ = ["STEP_SECONDS", "SiteModel"]
 
 
 @dataclass
@@ -129,91 +89,22 @@ class _Powers:
     string_split: tuple[float, ...] = ()
 
 
-def _serial(seed: int, what: str, prefix: str, digits: int) -> str:
-    """Stable fake serial numbers: a function of the seed, so labels do not churn between runs."""
-    h = hashlib.sha256(f"{seed}/{what}".encode()).hexdigest()
-    return prefix + str(int(h, 16))[:digits]
-
-
 @dataclass
-class SiteModel:
-    """Parameters and state of the simulated site. Thread-safe; see the module docstring."""
-
-    seed: int = 1
-    powerwalls: int = 2
-    solar_powerwall: bool = True
-    time_scale: float = 1.0
-    clock: Callable[[], float] = time.time
-    start_time: float | None = None  # simulated Unix time at creation; default: clock()
-    random_outages: bool = False
-    solar_peak_w: float = 7680.0  # 0 = no solar at all
-    backup_reserve_percent: float = 24.0  # raw scale (app 20 %)
-    initial_soe_percent: float = 55.0  # raw scale
-    utc_offset_hours: float = -8.0
-    timezone: str = "America/Los_Angeles"
-    site_name: str = "Simulated Home"
-    real_mode: str = "self_consumption"
-    firmware_version: str = "22.26.2 8cd8cac4"
-    nominal_voltage: float = 240.0
-    nominal_frequency: float = 60.0
-    sky: str = "variable"  # "sunny": no clouds; "cloudy": heavy cloud all day; "variable": a random walk
-    # Grid outages at fixed simulated times: (start, end) Unix seconds, islanded for start <= t < end.
-    outage_windows: tuple[tuple[float, float], ...] = ()
-    # "pw2": Powerwall 2/+ behind a Gateway 2 (the JSON API; vitals until firmware 23.44).
-    # "pw3": Powerwall 3 units (the first is the leader and the gateway), most of the JSON API gone.
-    generation: str = "pw2"
-    # pw3 only: DC expansion packs per Powerwall 3, leader first (missing entries = 0).
-    expansions: tuple[int, ...] = ()
+class SiteModel(SiteProfile):
+    """A site profile set in motion: parameters (see :class:`SiteProfile`) and state. Thread-safe;
+    see the module docstring."""
 
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.powerwalls < 0:
-            raise ValueError("powerwalls must be >= 0")
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be > 0")
-        if self.sky not in SKIES:
-            raise ValueError(f"sky must be one of {', '.join(SKIES)}")
-        if self.generation not in GENERATIONS:
-            raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}")
-        if self.generation != "pw3" and any(self.expansions):
-            raise ValueError("expansions are Powerwall 3 only")
-        if any(n < 0 for n in self.expansions) or len(self.expansions) > max(self.powerwalls, 0):
-            raise ValueError("expansions: one count >= 0 per Powerwall 3 at most")
+        super().__post_init__()
         self._rng = random.Random(self.seed)
         self._clock0 = self.clock()
         self._sim0 = self.start_time if self.start_time is not None else self._clock0
         # Gateway booted a while before the simulation starts (uptime should not start at 0).
         self._boot_time = self._sim0 - 3600.0 * (20 + self._rng.random() * 100)
-        self.gateway_serial = _serial(self.seed, "gateway", "TG1", 11)
-        self.tesync_serial = _serial(self.seed, "tesync", "TG1", 11)
-        self.pvac_serial = _serial(self.seed, "pvac", "TG1", 11)
-        self.neurio_serial = _serial(self.seed, "neurio", "OBB", 10)
-        self.git_hash = hashlib.sha1(f"fw/{self.firmware_version}".encode(), usedforsecurity=False).hexdigest()
-        self._blocks: list[_BlockMutable] = []
-        pw3 = self.generation == "pw3"
         self.packs: tuple[tuple[Pack, ...], ...] = ()  # pw3: the packs of each Powerwall 3
-        for i in range(self.powerwalls):
-            n_packs = 1 + (self.expansions[i] if pw3 and i < len(self.expansions) else 0)
-            full = PACK_WH * n_packs * (0.92 + 0.1 * self._rng.random())  # a little degradation per unit
-            serial = _serial(self.seed, f"pw{i}", "TG1", 11)
-            if pw3:
-                serial = self.gateway_serial if i == 0 else serial  # the leader is the gateway
-                self.packs += (self._pw3_packs(i, n_packs),)
-            self._blocks.append(
-                _BlockMutable(
-                    part_number=PW3_PART_NUMBER if pw3 else POWERWALL_PART_NUMBERS[i % len(POWERWALL_PART_NUMBERS)],
-                    serial=serial,
-                    pod_part_number=POD_PART_NUMBERS[i % len(POD_PART_NUMBERS)],
-                    pod_serial=_serial(self.seed, f"pod{i}", "TG1", 11),
-                    pinv_serial=_serial(self.seed, f"pinv{i}", "TG1", 11),
-                    full_pack_wh=full,
-                    remaining_wh=full * self.initial_soe_percent / 100.0,
-                    energy_charged_wh=2_000_000.0 + 1_000_000.0 * self._rng.random(),
-                    energy_discharged_wh=1_800_000.0 + 900_000.0 * self._rng.random(),
-                    ambient_c=18.0 + 6.0 * self._rng.random(),
-                )
-            )
+        self._blocks = self._install_powerwalls()
         self._counters = _Counters(
             site_imported=3_000_000.0 + 1_000_000.0 * self._rng.random(),
             site_exported=2_000_000.0 + 1_000_000.0 * self._rng.random(),
@@ -235,60 +126,38 @@ class SiteModel:
         self._step = math.floor(self._sim0 / STEP_SECONDS)
         self._powers = self._compute_powers(self._step * STEP_SECONDS)
 
-    def _pw3_packs(self, unit: int, n_packs: int) -> tuple[Pack, ...]:
-        # Packs age differently: fixed per-seed shares of the unit's energy (they sum to 1).
-        weights = [1.0 + 0.04 * (int(_serial(self.seed, f"share{unit}/{k}", "", 3)) / 999.0) for k in range(n_packs)]
-        total = sum(weights)
-        packs = [Pack(PW3_PACK_PART_NUMBER, _serial(self.seed, f"pack{unit}", "TG1", 11), False, weights[0] / total)]
-        for k in range(1, n_packs):
-            serial = _serial(self.seed, f"expansion{unit}/{k}", "TG1", 11)
-            packs.append(Pack(EXPANSION_PART_NUMBER, serial, True, weights[k] / total))
-        return tuple(packs)
+    def _install_powerwalls(self) -> list[Block]:
+        """The Powerwalls (and on a Powerwall 3 site, ``packs``), drawing from the random sequence in
+        a fixed order: each unit's capacity (a little degradation) and lifetime energies."""
+        blocks: list[Block] = []
+        pw3 = self.generation == "pw3"
+        for i in range(self.powerwalls):
+            n_packs = 1 + (self.expansions[i] if pw3 and i < len(self.expansions) else 0)
+            full = PACK_WH * n_packs * (0.92 + 0.1 * self._rng.random())  # a little degradation per unit
+            unit_serial = serial(self.seed, f"pw{i}", "TG1", 11)
+            if pw3:
+                unit_serial = self.gateway_serial if i == 0 else unit_serial  # the leader is the gateway
+                self.packs += (pw3_packs(self.seed, i, n_packs),)
+            blocks.append(
+                Block(
+                    part_number=PW3_PART_NUMBER if pw3 else POWERWALL_PART_NUMBERS[i % len(POWERWALL_PART_NUMBERS)],
+                    serial=unit_serial,
+                    pod_part_number=POD_PART_NUMBERS[i % len(POD_PART_NUMBERS)],
+                    pod_serial=serial(self.seed, f"pod{i}", "TG1", 11),
+                    pinv_serial=serial(self.seed, f"pinv{i}", "TG1", 11),
+                    full_pack_wh=full,
+                    remaining_wh=full * self.initial_soe_percent / 100.0,
+                    energy_charged_wh=2_000_000.0 + 1_000_000.0 * self._rng.random(),
+                    energy_discharged_wh=1_800_000.0 + 900_000.0 * self._rng.random(),
+                    ambient_c=18.0 + 6.0 * self._rng.random(),
+                )
+            )
+        return blocks
 
-    # ---------------------------------------------------------------- public
-    @classmethod
-    def pw2_tedapi(cls, **kwargs: Any) -> SiteModel:
-        """A Powerwall 2 site on firmware 25.10: every JSON endpoint but vitals, plus TEDAPI."""
-        kwargs.setdefault("firmware_version", "25.10.1 9c1a7e20")
-        return cls(**kwargs)
-
-    @classmethod
-    def pw3(cls, **kwargs: Any) -> SiteModel:
-        """A Powerwall 3 site on firmware 26.18: leader + follower, two expansion packs on the leader,
-        solar on the Powerwall 3 inverters, JSON API reduced to three endpoints, gzipped TEDAPI."""
-        kwargs.setdefault("firmware_version", "26.18.3-PW3-AFCI 1a2b3c4d")  # a real PW3's build suffix
-        kwargs.setdefault("powerwalls", 2)
-        kwargs.setdefault("expansions", (2, 0))
-        kwargs.setdefault("solar_powerwall", False)
-        kwargs.setdefault("solar_peak_w", 9600.0)
-        return cls(generation="pw3", **kwargs)
-
-    @property
-    def gateway_part_number(self) -> str:
-        return PW3_PART_NUMBER if self.generation == "pw3" else "1232100-00-E"
-
-    @property
-    def gateway_din(self) -> str:
-        """The DIN ``/tedapi/din`` gives (and ``/api/status`` says on a Gateway 2)."""
-        return f"{self.gateway_part_number}--{self.gateway_serial}"
-
+    # ---------------------------------------------------------------- the units
     @property
     def battery_dins(self) -> tuple[str, ...]:
         return tuple(f"{b.part_number}--{b.serial}" for b in self._blocks)
-
-    @property
-    def tedapi_gzip(self) -> bool:
-        return firmware_at_least(self.firmware_version, GZIP_FIRMWARE)
-
-    @property
-    def tedapi_v1r(self) -> bool:
-        """Whether the gateway answers signed TEDAPI on its home-LAN address (``/tedapi/v1r``,
-        shared/docs/tedapi.md §6): every Powerwall 3, a Powerwall 2 / Gateway on firmware 26.x."""
-        return self.generation == "pw3" or firmware_at_least(self.firmware_version, V1R_PW2_FIRMWARE)
-
-    @property
-    def vitals_removed(self) -> bool:
-        return self.generation == "pw3" or firmware_at_least(self.firmware_version, TEDAPI_FIRMWARE)
 
     @property
     def nominal_full_pack_wh(self) -> float:
@@ -353,7 +222,7 @@ class SiteModel:
             self._flows[pair] += watts * dt
         if p.solar == 0.0:
             c.solar_imported += 2.0 * h  # inverter standby draw at night, as real sites show
-        for b, share in zip(self._blocks, self._block_shares(), strict=True):
+        for b, share in zip(self._blocks, block_shares(self._blocks), strict=True):
             bp = p.battery * share
             if bp >= 0:
                 b.energy_discharged_wh += bp * h
@@ -362,17 +231,10 @@ class SiteModel:
                 b.energy_charged_wh += -bp * h
                 b.remaining_wh = min(b.full_pack_wh, b.remaining_wh + 0.95 * -bp * h)
 
-    def _block_shares(self) -> list[float]:
-        total = self.nominal_full_pack_wh
-        return [b.full_pack_wh / total for b in self._blocks] if total > 0 else []
-
-    def _local_hour(self, t: float) -> float:
-        return ((t + self.utc_offset_hours * 3600.0) % 86400.0) / 3600.0
-
     def _compute_powers(self, t: float) -> _Powers:
         """Powers for the step starting at ``t``. Draws from the RNG exactly the same way every step."""
         rng = self._rng
-        hour = self._local_hour(t)
+        hour = self.local_hour(t)
         # Weather: a slow random walk of cloudiness, plus per-step flicker.
         self._cloud = min(1.0, max(CLOUDY_FACTOR, self._cloud + rng.gauss(0.0, 0.02)))
         flicker = 1.0 + rng.gauss(0.0, 0.01)
@@ -458,12 +320,12 @@ class SiteModel:
         # Energies at t (inside the current step) without committing: integrate a copy.
         frac = t - self._step * STEP_SECONDS
         saved_counters = _Counters(**vars(self._counters))
-        saved_blocks = [_BlockMutable(**vars(b)) for b in self._blocks]
+        saved_blocks = [Block(**vars(b)) for b in self._blocks]
         saved_lifetime = self._solar_lifetime
         saved_flows = dict(self._flows)
         self._integrate(p, frac)
         c = _Counters(**vars(self._counters))
-        blocks_now = [_BlockMutable(**vars(b)) for b in self._blocks]
+        blocks_now = [Block(**vars(b)) for b in self._blocks]
         lifetime = self._solar_lifetime
         flows_now = self._flows
         self._counters, self._blocks, self._solar_lifetime = saved_counters, saved_blocks, saved_lifetime
@@ -483,7 +345,7 @@ class SiteModel:
                 imported_wh=imp,
             )
 
-        shares = self._block_shares()
+        shares = block_shares(self._blocks)
         blocks = tuple(
             BlockState(
                 part_number=b.part_number,
