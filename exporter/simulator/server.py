@@ -42,12 +42,10 @@ import http.cookies
 import http.server
 import json
 import logging
-import os
 import random
 import secrets
 import shutil
 import ssl
-import tempfile
 import threading
 import time
 import zlib
@@ -84,39 +82,12 @@ from exporter.simulator.tedapi import answers, v1r_serve
 from exporter.simulator.tedapi.classify import classify
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
 from exporter.simulator.tedapi.v1r_keys import KeyRing
+from exporter.simulator.tmpdir import NoWritableTempDirError, private_tmpdir
 from exporter.simulator.vitals import build_vitals
 
 logger = logging.getLogger(__name__)
 
-
-class NoWritableTempDirError(OSError):
-    """No temporary directory can be written (a read-only container without a tmpfs on /tmp)."""
-
-
-def _temp_dir_candidates() -> list[str]:
-    env = [os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")]
-    defaults = ["/tmp", "/var/tmp", "/usr/tmp"] if os.name == "posix" else []  # noqa: S108 - the usual temp dirs
-    return list(dict.fromkeys(d for d in (*env, *defaults) if d))
-
-
-def private_tmpdir(prefix: str, candidates: Sequence[str] | None = None) -> Path:
-    """A new 0700 directory for the certificate and key files ``ssl`` insists on reading from disk.
-
-    ``tempfile.mkdtemp()`` alone falls back to the *current directory* when no temporary directory is
-    writable, which would drop a private key wherever the process happens to run (or fail with a
-    confusing message in a read-only container). Only real temporary directories are tried here, in
-    ``tempfile``'s order; the caller removes the directory when done.
-    """
-    tried: list[str] = []
-    for d in _temp_dir_candidates() if candidates is None else candidates:
-        try:
-            return Path(tempfile.mkdtemp(prefix=prefix, dir=d))
-        except OSError as exc:
-            tried.append(f"{d}: {exc.strerror or exc}")
-    raise NoWritableTempDirError(
-        "no writable temporary directory for the simulated gateway's certificate "
-        f"({'; '.join(tried) or 'none configured'}); mount a tmpfs on /tmp or set TMPDIR"
-    )
+__all__ = ["NoWritableTempDirError", "SimulatedGateway", "gunzip_size", "private_tmpdir"]
 
 
 class SimulatedGateway:
