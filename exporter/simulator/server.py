@@ -48,7 +48,6 @@ import shutil
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from email.message import Message
 from pathlib import Path
@@ -87,7 +86,7 @@ from exporter.simulator.vitals import build_vitals
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NoWritableTempDirError", "SimulatedGateway", "gunzip_size", "private_tmpdir"]
+__all__ = ["NoWritableTempDirError", "SimulatedGateway", "private_tmpdir"]
 
 
 class SimulatedGateway:
@@ -618,14 +617,3 @@ _PORTAL_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
     b"<body><div id='root'>Gateway portal</div><script src='/static/js/main.js'></script></body></html>\n"
 )
-
-
-def gunzip_size(body: bytes) -> int:
-    """Inflated size of a gzip body (test helper; streams, so it never holds the inflated data)."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    total = 0
-    buf = body
-    while buf:
-        total += len(d.decompress(buf, 1 << 20))
-        buf = d.unconsumed_tail
-    return total + len(d.flush())
