@@ -75,6 +75,7 @@ from exporter.simulator.handler import (
 )
 from exporter.simulator.model import SiteModel
 from exporter.simulator.payloads import deep_merge
+from exporter.simulator.records import RequestLog
 from exporter.simulator.replay import CannedResponse, ReplayStore
 from exporter.simulator.replies import BODY_401_BAD, BODY_401_SESSION, HTML_PAGE, Reply, error_reply, json_reply
 from exporter.simulator.tedapi import answers, v1r_serve
@@ -126,14 +127,9 @@ class SimulatedGateway:
         self.v1r_enabled = self.model.tedapi_v1r
         self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi.v1r
         self.v1r_log = v1r_serve.V1rLog()  # behind v1r_requests; v1r_serve writes it
+        self.request_log = RequestLog()  # behind requests, dangerous_calls, tedapi_requests, ...
         self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._dangerous: list[RecordedRequest] = []
-        self._tedapi_requests: list[tuple[str, str]] = []
         self._sessions: set[str] = set()
-        self._login_count = 0
-        self._handshake_failures: list[str] = []
-        self.force_sm_off_seen = False
         self._stopping = threading.Event()
         self._rng = random.Random(self.model.seed)
         bundle = generate_certificate()  # first: a missing cryptography then leaves no directory behind
@@ -251,54 +247,38 @@ class SimulatedGateway:
         ctx = ssl.create_default_context(cafile=str(self._cert_path))
         return ctx
 
-    @property
-    def handshake_failures(self) -> list[str]:
-        with self._lock:
-            return list(self._handshake_failures)
-
-    def handshake_failed(self, why: str) -> None:
-        """Record a failed or refused TLS handshake (``handshake_failures``)."""
-        logger.debug("TLS handshake failed: %s", why)
-        with self._lock:
-            self._handshake_failures.append(why)
-
     # ---------------------------------------------------------------- records
     def record(self, rec: RecordedRequest) -> None:
         """Keep ``rec`` in ``requests`` as it arrives; a POST to the login path counts as a login
         attempt whatever answers it (faults included)."""
-        with self._lock:
-            self._requests.append(rec)
-            if rec.method == "POST" and rec.path == LOGIN_PATH:
-                self._login_count += 1
+        self.request_log.record(rec)
 
     def flag_dangerous(self, rec: RecordedRequest) -> None:
         """Record ``rec`` as a call that would change a real system (``dangerous_calls``)."""
-        logger.error("DANGEROUS call reached the simulated gateway: %s %s", rec.method, rec.path)
-        with self._lock:
-            self._dangerous.append(rec)
+        self.request_log.flag_dangerous(rec)
+
+    def handshake_failed(self, why: str) -> None:
+        """Record a failed or refused TLS handshake (``handshake_failures``)."""
+        self.request_log.handshake_failed(why)
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Snapshot (a new list) of every request received, in arrival order."""
-        with self._lock:
-            return list(self._requests)
+        return self.request_log.requests()
 
     def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._tedapi_requests.clear()
+        self.request_log.clear()
         self.v1r_log.clear()
 
     @property
     def tedapi_requests(self) -> list[tuple[str, str]]:
         """Every TEDAPI request as (path, kind), kind ``portal`` (GET /), ``din``, ``config``,
         ``firmware``, ``query:<Operation>``, ``dangerous:<why>`` or ``other``; whatever answered it."""
-        with self._lock:
-            return list(self._tedapi_requests)
+        return self.request_log.tedapi_requests()
 
     def tedapi_count(self, kind: str) -> int:
         """How many TEDAPI requests of ``kind`` arrived (``dangerous`` counts every dangerous kind)."""
-        return sum(1 for _, k in self.tedapi_requests if k == kind or k.startswith(kind + ":"))
+        return self.request_log.tedapi_count(kind)
 
     @property
     def v1r_requests(self) -> list[v1r_serve.V1rRecord]:
@@ -311,29 +291,34 @@ class SimulatedGateway:
 
     @property
     def dangerous_calls(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._dangerous)
+        return self.request_log.dangerous_calls()
 
     @property
     def login_count(self) -> int:
         """POSTs to the login path received, successful or not (also those a fault answered)."""
-        with self._lock:
-            return self._login_count
+        return self.request_log.login_count()
+
+    @property
+    def handshake_failures(self) -> list[str]:
+        return self.request_log.handshake_failures()
+
+    @property
+    def force_sm_off_seen(self) -> bool:
+        """Whether a login asked for ``force_sm_off`` (which stops a real system)."""
+        return self.request_log.force_sm_off_seen
+
+    @force_sm_off_seen.setter
+    def force_sm_off_seen(self, seen: bool) -> None:
+        self.request_log.force_sm_off_seen = seen
 
     def unexpected_requests(self, allowed: frozenset[tuple[str, str]] | None = None) -> list[RecordedRequest]:
         """Requests whose (method, path) is not in ``allowed`` (default: the login POST plus GET of
         ``MODEL_PATHS``)."""
-        if allowed is None:
-            allowed = frozenset({("POST", LOGIN_PATH)} | {("GET", p) for p in MODEL_PATHS})
-        return [r for r in self.requests if (r.method, r.path) not in allowed]
+        return self.request_log.unexpected_requests(allowed)
 
     def assert_safe(self) -> None:
         """Raise AssertionError if any dangerous call or force_sm_off login reached the simulator."""
-        problems = [f"{r.method} {r.path}" for r in self.dangerous_calls]
-        if self.force_sm_off_seen:
-            problems.append("login with force_sm_off")
-        if problems:
-            raise AssertionError("dangerous requests reached the simulated gateway: " + ", ".join(problems))
+        self.request_log.assert_safe()
 
     # ---------------------------------------------------------------- answering
     def answer(self, rec: RecordedRequest, headers: Message) -> Reply:
@@ -398,9 +383,7 @@ class SimulatedGateway:
 
     def _login(self, rec: RecordedRequest) -> Reply:
         if b"force_sm_off" in rec.body:
-            self.force_sm_off_seen = True
-            self.flag_dangerous(rec)
-            logger.error("LOGIN WITH force_sm_off reached the simulated gateway (this stops real systems)")
+            self.request_log.flag_force_sm_off(rec)
             return json_reply(400, {"code": 400, "error": "force_sm_off refused by simulator", "message": "Bad"})
         forced = self.faults.take("login_status", LOGIN_PATH)
         if forced:
@@ -517,8 +500,7 @@ class SimulatedGateway:
             kind = read.kind if read is not None else "other"
         else:
             kind = "other" if method in ("GET", "HEAD") else "dangerous:non-GET on an unknown TEDAPI path"
-        with self._lock:
-            self._tedapi_requests.append((path, kind))
+        self.request_log.tedapi_request(path, kind)
         dangerous = kind.startswith("dangerous:")
         if dangerous:
             self.flag_dangerous(rec)
