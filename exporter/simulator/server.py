@@ -55,13 +55,12 @@ from types import TracebackType
 from typing import Any
 
 from exporter.simulator import payloads
-from exporter.simulator.certs import CertBundle, generate_certificate
+from exporter.simulator.certs import generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
     LOGIN_PATH,
     MODEL_PATHS,
     PW3_JSON_PATHS,
-    SNI_NAMES,
     STOPPED_502_PATHS,
     TEDAPI_DEVICE_RE,
     TEDAPI_DIN_PATH,
@@ -82,6 +81,7 @@ from exporter.simulator.tedapi import answers, v1r_serve
 from exporter.simulator.tedapi.classify import classify
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
 from exporter.simulator.tedapi.v1r_keys import KeyRing
+from exporter.simulator.tls import GatewayTls
 from exporter.simulator.tmpdir import NoWritableTempDirError, private_tmpdir
 from exporter.simulator.vitals import build_vitals
 
@@ -134,8 +134,7 @@ class SimulatedGateway:
         self._rng = random.Random(self.model.seed)
         bundle = generate_certificate()  # first: a missing cryptography then leaves no directory behind
         self._tmpdir = private_tmpdir("pwsim-")
-        self._cert_gen = 0
-        self._install_certificate(bundle)
+        self._tls = GatewayTls(self._tmpdir, bundle)
         self._server: HttpsServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -199,53 +198,31 @@ class SimulatedGateway:
         return self._stopping.wait(seconds)
 
     # ---------------------------------------------------------------- TLS
-    def _install_certificate(self, bundle: CertBundle) -> None:
-        self._cert_gen += 1
-        cert_path = self._tmpdir / f"gateway-cert-{self._cert_gen}.pem"
-        key_path = self._tmpdir / f"gateway-key-{self._cert_gen}.pem"
-        cert_path.write_bytes(bundle.cert_pem)
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(bundle.key_pem)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(cert_path, key_path)
-        ctx.sni_callback = self._sni_check
-        self._bundle = bundle
-        self._cert_path = cert_path
-        self._ssl_context = ctx
-
     @property
     def ssl_context(self) -> ssl.SSLContext:
         """The server-side TLS context new connections are wrapped in (a rotation replaces it)."""
-        return self._ssl_context
-
-    def _sni_check(self, sslobj: ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext) -> int | None:
-        if server_name is not None and server_name.lower() not in SNI_NAMES:
-            logger.debug("aborting handshake: unexpected SNI %r", server_name)
-            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
-        return None
+        return self._tls.context
 
     def rotate_certificate(self) -> None:
         """New key and certificate for new connections (like after a firmware update). ``cert_path``
         then names a new file; the old file keeps the old certificate."""
-        self._install_certificate(generate_certificate())
+        self._tls.install(generate_certificate())
 
     @property
     def cert_pem(self) -> bytes:
-        return self._bundle.cert_pem
+        return self._tls.bundle.cert_pem
 
     @property
     def cert_path(self) -> Path:
-        return self._cert_path
+        return self._tls.cert_path
 
     @property
     def fingerprint_sha256(self) -> str:
-        return self._bundle.fingerprint_sha256
+        return self._tls.bundle.fingerprint_sha256
 
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context trusting exactly this certificate; connect with server_hostname="powerwall"."""
-        ctx = ssl.create_default_context(cafile=str(self._cert_path))
-        return ctx
+        return self._tls.client_context()
 
     # ---------------------------------------------------------------- records
     def record(self, rec: RecordedRequest) -> None:
