@@ -35,15 +35,10 @@ the ``Date`` header of every answer and used to judge a v1r request's ``expires_
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import hmac
-import http.cookies
-import http.server
-import json
 import logging
 import random
-import secrets
 import shutil
 import ssl
 import threading
@@ -52,16 +47,11 @@ from collections.abc import Callable, Sequence
 from email.message import Message
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from exporter.simulator import payloads
+from exporter.simulator import json_api
 from exporter.simulator.certs import generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
-    LOGIN_PATH,
-    MODEL_PATHS,
-    PW3_JSON_PATHS,
-    STOPPED_502_PATHS,
     TEDAPI_DEVICE_RE,
     TEDAPI_DIN_PATH,
     TEDAPI_PATH,
@@ -69,21 +59,19 @@ from exporter.simulator.handler import (
     TEDAPI_V1R_PATH,
     HttpsServer,
     RecordedRequest,
-    is_dangerous,
     is_tedapi_path,
 )
 from exporter.simulator.model import SiteModel
-from exporter.simulator.payloads import deep_merge
 from exporter.simulator.records import RequestLog
-from exporter.simulator.replay import CannedResponse, ReplayStore
-from exporter.simulator.replies import BODY_401_BAD, BODY_401_SESSION, HTML_PAGE, Reply, error_reply, json_reply
+from exporter.simulator.replay import ReplayStore
+from exporter.simulator.replies import BODY_401_SESSION, Reply, error_reply, json_reply
+from exporter.simulator.sessions import Sessions
 from exporter.simulator.tedapi import answers, v1r_serve
 from exporter.simulator.tedapi.classify import classify
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
 from exporter.simulator.tedapi.v1r_keys import KeyRing
 from exporter.simulator.tls import GatewayTls
 from exporter.simulator.tmpdir import NoWritableTempDirError, private_tmpdir
-from exporter.simulator.vitals import build_vitals
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +116,8 @@ class SimulatedGateway:
         self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi.v1r
         self.v1r_log = v1r_serve.V1rLog()  # behind v1r_requests; v1r_serve writes it
         self.request_log = RequestLog()  # behind requests, dangerous_calls, tedapi_requests, ...
-        self._lock = threading.Lock()
-        self._sessions: set[str] = set()
+        self.sessions = Sessions()
+        self._lock = threading.Lock()  # for _rng
         self._stopping = threading.Event()
         self._rng = random.Random(self.model.seed)
         bundle = generate_certificate()  # first: a missing cryptography then leaves no directory behind
@@ -302,158 +290,22 @@ class SimulatedGateway:
         """What the gateway answers ``rec``: steps 2 (the reset fault) to 7 of the module docstring,
         in that order (the handler has recorded it and applied ``delay_seconds``). ``headers`` are
         the request's own, looked up case-insensitively."""
-        f = self.faults
-        method, path = rec.method, rec.path
-        if f.take("reset", path):
+        path = rec.path
+        if self.faults.take("reset", path):
             return Reply(0, mode="reset")
         if is_tedapi_path(path) or (path == "/" and self.gateway_password is not None):
             return self._tedapi(rec)
-        if is_dangerous(method, path):
-            self.flag_dangerous(rec)
-            return json_reply(200, {})
-        forced = f.take("status", path)
-        if forced:
-            return error_reply(int(forced), f.peek("retry_after", path))
-        if f.take("html", path):
-            return Reply(200, HTML_PAGE, "text/html; charset=utf-8")
-        garbage = f.take("garbage", path)
-        if garbage:
-            n = 512 if garbage is True else int(garbage)
-            return Reply(200, self.random_bytes(n), "application/json")
-        body = f.take("body", path)
-        if body:
-            return Reply(200, bytes(body), "application/json")
-        giant = f.take("giant", path)
-        if giant:
-            return Reply(200, content_type="application/json", mode="giant", size=int(giant))
-        bomb = f.take("gzip_bomb", path)
-        if bomb:
-            return Reply(200, content_type="application/json", mode="gzip_bomb", size=int(bomb))
-        if path == LOGIN_PATH and method == "POST":
-            return self._login(rec)
-        if method != "GET" or not path.startswith("/api/"):
-            return error_reply(404)
-        if not self._authenticated(headers):
-            return json_reply(401, BODY_401_SESSION)
-        return self._content(path)
+        return json_api.answer(self, rec, headers)
 
     # ---------------------------------------------------------------- sessions
     def invalidate_sessions(self) -> None:
         """Forget every session: the next authenticated request gets 401 (as after a gateway reboot)."""
-        with self._lock:
-            self._sessions.clear()
-
-    def _authenticated(self, headers: Any) -> bool:
-        tokens: list[str] = []
-        auth = headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            tokens.append(auth[7:].strip())
-        cookie_header = headers.get("Cookie")
-        if cookie_header:
-            jar = http.cookies.SimpleCookie()
-            with contextlib.suppress(http.cookies.CookieError):
-                jar.load(cookie_header)
-            if "AuthCookie" in jar:
-                tokens.append(jar["AuthCookie"].value)
-        with self._lock:
-            return any(t in self._sessions for t in tokens)
-
-    def _login(self, rec: RecordedRequest) -> Reply:
-        if b"force_sm_off" in rec.body:
-            self.request_log.flag_force_sm_off(rec)
-            return json_reply(400, {"code": 400, "error": "force_sm_off refused by simulator", "message": "Bad"})
-        forced = self.faults.take("login_status", LOGIN_PATH)
-        if forced:
-            code = int(forced)
-            if code == 401:
-                return json_reply(401, BODY_401_BAD)
-            return error_reply(code, self.faults.peek("retry_after", LOGIN_PATH))
-        try:
-            data = json.loads(rec.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            return json_reply(400, {"code": 400, "error": "invalid request body", "message": "Bad Request"})
-        password = data.get("password")
-        ok = (
-            data.get("username") == "customer"
-            and isinstance(password, str)
-            and hmac.compare_digest(password.encode(), self.password.encode())
-        )
-        if not ok:
-            return json_reply(401, BODY_401_BAD)
-        token = secrets.token_urlsafe(64)
-        with self._lock:
-            self._sessions.add(token)
-        email = str(data.get("email") or "")
-        user = {"email": email, "firstname": "Tesla", "lastname": "Energy", "roles": ["Home_Owner"]}
-        login_time = payloads.rfc3339_ns(time.time(), self.model.utc_offset_hours)
-        body = {**user, "token": token, "provider": "Basic", "loginTime": login_time}
-        record = base64.b64encode(json.dumps({**user, "loginSource": "Password"}).encode()).decode()
-        return json_reply(
-            200,
-            body,
-            [("Set-Cookie", f"AuthCookie={token}; Path=/"), ("Set-Cookie", f"UserRecord={record}; Path=/")],
-        )
+        self.sessions.clear()
 
     def random_bytes(self, n: int) -> bytes:
         """``n`` bytes from the gateway's seeded generator (garbage faults): reproducible per seed."""
         with self._lock:
             return self._rng.randbytes(n)
-
-    # ---------------------------------------------------------------- content
-    def _content(self, path: str) -> Reply:
-        f = self.faults
-        if path == "/api/devices/vitals" and f.take("vitals_absent", path):
-            return error_reply(404)
-        stopped = bool(f.peek("sitemaster_stopped", path))
-        if stopped and path in STOPPED_502_PATHS:
-            f.take("sitemaster_stopped", path)
-            return Reply(502, b"", None)
-        replayed = self.replay is not None
-        reply = self._replay_content(path, stopped) if replayed else self._model_content(path, stopped)
-        extra = f.peek("extra_json", path)
-        if (
-            isinstance(extra, dict)
-            and reply.status == 200
-            and (reply.content_type or "").startswith("application/json")
-        ):
-            f.take("extra_json", path)
-            reply.body = json.dumps(deep_merge(json.loads(reply.body), extra)).encode()
-        return reply
-
-    def _replay_content(self, path: str, stopped: bool) -> Reply:
-        assert self.replay is not None
-        canned: CannedResponse | None = self.replay.lookup(path)
-        if canned is None:
-            return error_reply(404)
-        body = canned.body
-        if path == "/api/sitemaster" and stopped:
-            body = json.dumps(payloads.sitemaster(False)).encode()
-        if path == "/api/system_status/grid_status" and self.faults.peek("grid_outage"):
-            body = json.dumps({"grid_status": "SystemIslandedActive", "grid_services_active": False}).encode()
-        ctype = None
-        headers = []
-        for name, value in canned.headers:
-            if name.lower() == "content-type":
-                ctype = value
-            else:
-                headers.append((name, value))
-        return Reply(canned.status, body, ctype, headers)
-
-    def _model_content(self, path: str, stopped: bool) -> Reply:
-        m = self.model
-        if path not in MODEL_PATHS or (path == "/api/solar_powerwall" and not m.solar_powerwall):
-            return error_reply(404)
-        if (m.generation == "pw3" and path not in PW3_JSON_PATHS) or (
-            path == "/api/devices/vitals" and m.vitals_removed
-        ):
-            return error_reply(404)
-        m.set_forced_outage(bool(self.faults.peek("grid_outage")))
-        snap = m.snapshot()
-        if path == "/api/devices/vitals":
-            return Reply(200, build_vitals(snap, m), "application/octet-stream")
-        return json_reply(200, payloads.JSON_PAGES[path](payloads.Page(snap, m, sitemaster_running=not stopped)))
 
     # ---------------------------------------------------------------- TEDAPI
     def _tedapi(self, rec: RecordedRequest) -> Reply:
@@ -506,7 +358,7 @@ class SimulatedGateway:
                 return error_reply(404)
             return Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
         if lan_din and not dangerous:
-            if not self._authenticated(headers):
+            if not self.sessions.authenticated(headers):
                 return json_reply(401, BODY_401_SESSION)
             return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
         if not self._tedapi_authenticated(headers.get("Authorization", "")):
