@@ -23,10 +23,15 @@ Request handling order (documented because fault tests depend on it):
 
 Steps 1, 2 up to the delay, and the shaping of the body are the HTTP side's
 (:mod:`exporter.simulator.handler`); from the ``reset`` fault on, :meth:`SimulatedGateway.answer`
-decides. TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to
-:meth:`SimulatedGateway._tedapi`, which reads each body with the simulator's own
-:func:`~exporter.simulator.tedapi.classify.classify`; ``POST /tedapi/v1r`` (signed TEDAPI on the home
-LAN) goes to :mod:`exporter.simulator.tedapi.v1r_serve`.
+decides, and hands steps 3-7 to :mod:`exporter.simulator.json_api`. TEDAPI paths (``/tedapi/...``,
+and ``/`` while TEDAPI is on) skip steps 3-7 and go to :mod:`exporter.simulator.tedapi.wifi_serve`,
+which reads each body with the simulator's own :func:`~exporter.simulator.tedapi.classify.classify`;
+``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) goes to :mod:`exporter.simulator.tedapi.v1r_serve`.
+
+This module is the gateway itself: it owns the state those modules share (the site, faults, clock,
+sessions, records, TLS identity), starts and stops the server, and routes each request. What is kept
+apart: the records (:mod:`~exporter.simulator.records`), the certificate (:mod:`~exporter.simulator.tls`,
+:mod:`~exporter.simulator.tmpdir`) and the sessions (:mod:`~exporter.simulator.sessions`).
 
 The gateway has its own clock: ``clock`` (default ``time.time``) plus ``clock_offset_seconds``, shown in
 the ``Date`` header of every answer and used to judge a v1r request's ``expires_at``.
@@ -34,9 +39,6 @@ the ``Date`` header of every answer and used to judge a v1r request's ``expires_
 
 from __future__ import annotations
 
-import base64
-import gzip
-import hmac
 import logging
 import random
 import shutil
@@ -52,10 +54,6 @@ from exporter.simulator import json_api
 from exporter.simulator.certs import generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
-    TEDAPI_DEVICE_RE,
-    TEDAPI_DIN_PATH,
-    TEDAPI_PATH,
-    TEDAPI_USER,
     TEDAPI_V1R_PATH,
     HttpsServer,
     RecordedRequest,
@@ -64,10 +62,9 @@ from exporter.simulator.handler import (
 from exporter.simulator.model import SiteModel
 from exporter.simulator.records import RequestLog
 from exporter.simulator.replay import ReplayStore
-from exporter.simulator.replies import BODY_401_SESSION, Reply, error_reply, json_reply
+from exporter.simulator.replies import Reply
 from exporter.simulator.sessions import Sessions
-from exporter.simulator.tedapi import answers, v1r_serve
-from exporter.simulator.tedapi.classify import classify
+from exporter.simulator.tedapi import v1r_serve, wifi_serve
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
 from exporter.simulator.tedapi.v1r_keys import KeyRing
 from exporter.simulator.tls import GatewayTls
@@ -293,8 +290,10 @@ class SimulatedGateway:
         path = rec.path
         if self.faults.take("reset", path):
             return Reply(0, mode="reset")
+        if path == TEDAPI_V1R_PATH:
+            return v1r_serve.serve(self, rec)
         if is_tedapi_path(path) or (path == "/" and self.gateway_password is not None):
-            return self._tedapi(rec)
+            return wifi_serve.serve(self, rec)
         return json_api.answer(self, rec, headers)
 
     # ---------------------------------------------------------------- sessions
@@ -306,125 +305,3 @@ class SimulatedGateway:
         """``n`` bytes from the gateway's seeded generator (garbage faults): reproducible per seed."""
         with self._lock:
             return self._rng.randbytes(n)
-
-    # ---------------------------------------------------------------- TEDAPI
-    def _tedapi(self, rec: RecordedRequest) -> Reply:
-        """A TEDAPI request (see ``exporter.simulator.tedapi`` and the TEDAPI faults): classify and
-        record the body first (a dangerous one is flagged whatever else happens), then faults, the
-        gateway password, and the answer (gzipped, without a header, on firmware >= 25.42.2).
-
-        ``GET /tedapi/din`` without Basic auth is the home-LAN form v1r clients use: where v1r is on,
-        the customer session of the JSON API (Bearer or cookie) is the auth, and without one the answer
-        is the JSON API's 401 "Login Required"."""
-        path, method = rec.path, rec.method
-        if path == TEDAPI_V1R_PATH:
-            return v1r_serve.serve(self, rec)
-        routed = TEDAPI_DEVICE_RE.match(path)
-        if path == "/":
-            kind = "portal" if method in ("GET", "HEAD") else "dangerous:non-GET on /"
-        elif path == TEDAPI_DIN_PATH:
-            kind = "din" if method in ("GET", "HEAD") else "dangerous:non-GET on /tedapi/din"
-        elif path == TEDAPI_PATH or routed is not None:
-            read = classify(rec.body) if method == "POST" else None
-            kind = read.kind if read is not None else "other"
-        else:
-            kind = "other" if method in ("GET", "HEAD") else "dangerous:non-GET on an unknown TEDAPI path"
-        self.request_log.tedapi_request(path, kind)
-        dangerous = kind.startswith("dangerous:")
-        if dangerous:
-            self.flag_dangerous(rec)
-        headers = {k.title(): v for k, v in rec.headers.items()}
-        lan_din = (
-            path == TEDAPI_DIN_PATH
-            and self.v1r_enabled
-            and not headers.get("Authorization", "").lower().startswith("basic ")
-        )
-        if self.gateway_password is None and not lan_din:
-            return error_reply(404)
-        f = self.faults
-        if f.take("tedapi_ap_gone", path, kind):
-            return Reply(0, mode="reset")
-        delay = f.take("tedapi_delay", path, kind)
-        if delay and self.wait(float(delay)):
-            return Reply(0, mode="reset")
-        forced = f.take("tedapi_status", path, kind)
-        if forced:
-            return error_reply(int(forced), f.peek("retry_after", path))
-        if f.take("tedapi_lan_403", path, kind):
-            return error_reply(403)
-        m = self.model
-        if path == "/":
-            if m.generation == "pw3":
-                return error_reply(404)
-            return Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
-        if lan_din and not dangerous:
-            if not self.sessions.authenticated(headers):
-                return json_reply(401, BODY_401_SESSION)
-            return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        if not self._tedapi_authenticated(headers.get("Authorization", "")):
-            return Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
-        if dangerous:
-            return Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
-        if kind == "other":
-            return error_reply(404)
-        if path == TEDAPI_DIN_PATH:
-            return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        req = read
-        assert req is not None  # a POST to a query path, not dangerous: classify read all of it
-        unit = 0
-        if routed is not None:
-            din = routed.group("din")
-            if m.generation != "pw3" or din not in m.battery_dins:
-                return error_reply(404)
-            if req.recipient_din != din or req.sender_din != m.gateway_din or req.tail != 2:
-                return Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
-            unit = m.battery_dins.index(din)
-        elif req.recipient_din != m.gateway_din or req.tail != 1:
-            return Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
-        sender = m.battery_dins[unit] if routed is not None else m.gateway_din
-        m.set_forced_outage(bool(f.peek("grid_outage")))
-        snap = m.snapshot()
-        extra = f.take("tedapi_extra_json", path, kind) if kind != "firmware" else None
-        patch = extra if isinstance(extra, dict) else None
-        if kind == "config":
-            blob = f.take("tedapi_config_blob", path, kind)
-            body = answers.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
-        elif kind == "firmware":
-            body = answers.firmware_reply(m, sender, req.tail)
-        else:
-            empty = bool(f.take("tedapi_empty_data", path, kind))
-            body = answers.query_reply(
-                snap, m, req.query, req.tail, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch
-            )
-        return self._tedapi_body(path, kind, body, "application/octet-stream")
-
-    def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> Reply:
-        f = self.faults
-        if f.take("tedapi_garbage", path, kind):
-            return Reply(200, b"\x0f" + self.random_bytes(63), content_type)
-        if f.take("tedapi_wrong_wire_type", path, kind) and body[:1] == b"\x0a":
-            body = answers.wrong_wire_type(body)
-        if f.take("tedapi_bad_gzip", path, kind):
-            # A gzip header, then a deflate block of the reserved type 3: no inflater accepts it.
-            return Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)
-        if f.take("tedapi_truncated", path, kind):
-            body = body[: len(body) // 2]
-        if self.model.tedapi_gzip:
-            body = gzip.compress(body, mtime=0)
-        return Reply(200, body, content_type)
-
-    def _tedapi_authenticated(self, header: str) -> bool:
-        if self.gateway_password is None or not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, given = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        ok_user = hmac.compare_digest(user.encode(), TEDAPI_USER.encode())
-        return hmac.compare_digest(given.encode(), self.gateway_password.encode()) and ok_user
-
-
-_PORTAL_PAGE = (
-    b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
-    b"<body><div id='root'>Gateway portal</div><script src='/static/js/main.js'></script></body></html>\n"
-)
