@@ -18,8 +18,8 @@ import yaml
 
 from exporter import cli
 from exporter.simulator import SimulatedGateway
-from exporter.simulator import server as sim_server
-from exporter.simulator.server import NoWritableTempDirError, private_tmpdir
+from exporter.simulator import tmpdir as sim_tmpdir
+from exporter.simulator.tmpdir import NoWritableTempDirError, private_tmpdir
 from tests.e2e_support import DEPLOY, REPO
 
 
@@ -46,7 +46,7 @@ def test_the_simulator_uses_tmpdir_and_removes_it(tmp_path: Path, monkeypatch: p
 def test_demo_without_a_temp_dir_is_one_error_line(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(sim_server, "_temp_dir_candidates", lambda: ["/nonexistent/tmp"])
+    monkeypatch.setattr(sim_tmpdir, "_temp_dir_candidates", lambda: ["/nonexistent/tmp"])
     with caplog.at_level(logging.ERROR, logger="exporter"), pytest.raises(SystemExit) as exc:
         cli._start_demo()
     assert exc.value.code == 2

@@ -56,11 +56,12 @@ from exporter.simulator.handler import (
 )
 from exporter.simulator.model import SiteModel
 from exporter.simulator.replay import parse_http
-from exporter.simulator.server import SimulatedGateway, gunzip_size
+from exporter.simulator.server import SimulatedGateway
 from exporter.simulator.snapshot import Snapshot
 from exporter.simulator.tedapi.queries import write_query_file
 from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState
 from exporter.simulator.tedapi.v1r_serve import V1rRecord
+from exporter.simulator.testclient import gunzip_size
 
 __all__ = [
     "DANGEROUS_PATHS",

@@ -7,206 +7,100 @@ reproducible. The model integrates on a fixed grid of simulated time (``STEP_SEC
 draw sequence per seed, so the state at simulated time ``t`` does not depend on how often or when it
 was queried: same seed + same clock readings = same answers.
 
+This module is the model's clock and state: it creates the site's units and counters, steps them
+along the grid and answers snapshots. What the site is lives in :mod:`exporter.simulator.profile`
+(the parameters and presets), its units in :mod:`exporter.simulator.hardware`, a step's powers in
+:mod:`exporter.simulator.powers`, their integration (and the true energy flows, the ground truth for
+the exporter's energy accounting, ``Snapshot.true_flows``) in :mod:`exporter.simulator.energy`, and
+what a gateway reads off the site in :mod:`exporter.simulator.readout`.
+
 Simulated time: ``start_time + (clock() - clock_at_creation) * time_scale``. Time of day for the sun
-and the load profile uses the fixed ``utc_offset_hours`` (no DST, so results do not depend on the
-machine's time zone database).
-
-Ground truth for the exporter's energy accounting: every integration step also splits its (constant)
-powers into the seven energy flows (solar/battery/grid → home/battery/grid, joules, see
-``Snapshot.true_flows``), so a test can compare the exporter's counter-based attribution with what the
-model really did. An accelerated day is a ``time_scale`` (or an injected ``clock``) plus ``sky``
-("variable", "sunny", "cloudy") and ``outage_windows`` (simulated Unix time spans without grid).
-
-Conventions follow the gateway: power W (site + import, battery + discharge, solar + production,
-load >= 0), energies Wh, state of energy on the raw gateway scale (which includes the hidden 5 %).
+and the load profile uses the fixed ``utc_offset_hours``. An accelerated day is a ``time_scale`` (or an
+injected ``clock``) plus ``sky`` ("variable", "sunny", "cloudy") and ``outage_windows`` (simulated Unix
+time spans without grid).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from exporter.simulator.snapshot import BlockState, MeterReading, Snapshot, StringState
-
-STEP_SECONDS = 10.0
-SKIES = ("variable", "sunny", "cloudy")
-CLOUDY_FACTOR = 0.35  # the cloudiness floor of the variable sky, held all day
-FLOW_PAIRS = (
-    ("solar", "home"),
-    ("battery", "home"),
-    ("grid", "home"),
-    ("solar", "battery"),
-    ("grid", "battery"),
-    ("solar", "grid"),
-    ("battery", "grid"),
+from exporter.simulator.energy import Counters, Ledger
+from exporter.simulator.hardware import (
+    PACK_WH,
+    POD_PART_NUMBERS,
+    POWERWALL_PART_NUMBERS,
+    PW3_PART_NUMBER,
+    Block,
+    Pack,
+    pw3_packs,
+    serial,
 )
-POWERWALL_PART_NUMBERS = ("3012170-05-B", "2012170-25-E", "1092170-03-E")
-POD_PART_NUMBERS = ("1081100-10-U", "1081100-13-V")
-GENERATIONS = ("pw2", "pw3")
-PW3_PART_NUMBER = "1707000-11-J"  # a Powerwall 3 (leader and followers); the leader is also the gateway
-PW3_PACK_PART_NUMBER = "1800420-11-F"  # the pack built into a Powerwall 3, as a real one reports it
-EXPANSION_PART_NUMBER = "1807000-20-B"  # a DC expansion pack
-PACK_WH = 13500.0
-TEDAPI_FIRMWARE = "23.44"  # first firmware without /api/devices/vitals
-GZIP_FIRMWARE = "25.42.2"  # first firmware gzipping every TEDAPI answer
-V1R_PW2_FIRMWARE = "26"  # a Powerwall 2 / Gateway answers /tedapi/v1r from firmware 26.x (a Powerwall 3: always)
+from exporter.simulator.powers import STEP_SECONDS, Powers, Surroundings, step_powers
+from exporter.simulator.profile import SiteProfile
+from exporter.simulator.readout import read_site
+from exporter.simulator.snapshot import Snapshot
+
 COMMISSIONED_DAYS_BEFORE_START = 400.25  # the batteries went in a while before the simulation starts
 
-
-def firmware_at_least(version: str, minimum: str) -> bool:
-    """``"25.10.1 1a2b3c4d" >= "23.44"``, comparing the dotted numbers before the git hash (and
-    before a build suffix: ``"24.12.6-PW3-AFCI 008bf6ff"`` is 24.12.6)."""
-
-    def nums(v: str) -> tuple[int, ...]:
-        head = v.strip().split(" ")[0].split("-")[0]
-        return tuple(int(x) if x.isdigit() else 0 for x in head.split("."))
-
-    return nums(version) >= nums(minimum)
-
-
-@dataclass(frozen=True, slots=True)
-class Pack:
-    """One battery pack of a Powerwall 3: the built-in one or a DC expansion (``expansion``)."""
-
-    part_number: str
-    serial: str
-    expansion: bool
-    share: float  # of its Powerwall 3's energy
-
-    @property
-    def din(self) -> str:
-        return f"{self.part_number}--{self.serial}"
+__all__ = ["STEP_SECONDS", "SiteModel"]
 
 
 @dataclass
-class _BlockMutable:
-    part_number: str
-    serial: str
-    pod_part_number: str
-    pod_serial: str
-    pinv_serial: str
-    full_pack_wh: float
-    remaining_wh: float
-    energy_charged_wh: float
-    energy_discharged_wh: float
-    ambient_c: float
-
-
-@dataclass
-class _Counters:
-    site_imported: float = 0.0
-    site_exported: float = 0.0
-    battery_imported: float = 0.0
-    battery_exported: float = 0.0
-    load_imported: float = 0.0
-    solar_exported: float = 0.0
-    solar_imported: float = 0.0
-
-
-@dataclass
-class _Powers:
-    """Powers held constant over one integration step."""
-
-    solar: float = 0.0
-    load: float = 0.0
-    battery: float = 0.0
-    site: float = 0.0
-    islanded: bool = False
-    voltage_l1: float = 120.5
-    voltage_l2: float = 120.5
-    frequency: float = 60.0
-    site_q: float = 0.0
-    load_q: float = 0.0
-    battery_q: float = 0.0
-    solar_q: float = 0.0
-    string_split: tuple[float, ...] = ()
-
-
-def _serial(seed: int, what: str, prefix: str, digits: int) -> str:
-    """Stable fake serial numbers: a function of the seed, so labels do not churn between runs."""
-    h = hashlib.sha256(f"{seed}/{what}".encode()).hexdigest()
-    return prefix + str(int(h, 16))[:digits]
-
-
-@dataclass
-class SiteModel:
-    """Parameters and state of the simulated site. Thread-safe; see the module docstring."""
-
-    seed: int = 1
-    powerwalls: int = 2
-    solar_powerwall: bool = True
-    time_scale: float = 1.0
-    clock: Callable[[], float] = time.time
-    start_time: float | None = None  # simulated Unix time at creation; default: clock()
-    random_outages: bool = False
-    solar_peak_w: float = 7680.0  # 0 = no solar at all
-    backup_reserve_percent: float = 24.0  # raw scale (app 20 %)
-    initial_soe_percent: float = 55.0  # raw scale
-    utc_offset_hours: float = -8.0
-    timezone: str = "America/Los_Angeles"
-    site_name: str = "Simulated Home"
-    real_mode: str = "self_consumption"
-    firmware_version: str = "22.26.2 8cd8cac4"
-    nominal_voltage: float = 240.0
-    nominal_frequency: float = 60.0
-    sky: str = "variable"  # "sunny": no clouds; "cloudy": heavy cloud all day; "variable": a random walk
-    # Grid outages at fixed simulated times: (start, end) Unix seconds, islanded for start <= t < end.
-    outage_windows: tuple[tuple[float, float], ...] = ()
-    # "pw2": Powerwall 2/+ behind a Gateway 2 (the JSON API; vitals until firmware 23.44).
-    # "pw3": Powerwall 3 units (the first is the leader and the gateway), most of the JSON API gone.
-    generation: str = "pw2"
-    # pw3 only: DC expansion packs per Powerwall 3, leader first (missing entries = 0).
-    expansions: tuple[int, ...] = ()
+class SiteModel(SiteProfile):
+    """A site profile set in motion: parameters (see :class:`SiteProfile`) and state. Thread-safe;
+    see the module docstring."""
 
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.powerwalls < 0:
-            raise ValueError("powerwalls must be >= 0")
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be > 0")
-        if self.sky not in SKIES:
-            raise ValueError(f"sky must be one of {', '.join(SKIES)}")
-        if self.generation not in GENERATIONS:
-            raise ValueError(f"generation must be one of {', '.join(GENERATIONS)}")
-        if self.generation != "pw3" and any(self.expansions):
-            raise ValueError("expansions are Powerwall 3 only")
-        if any(n < 0 for n in self.expansions) or len(self.expansions) > max(self.powerwalls, 0):
-            raise ValueError("expansions: one count >= 0 per Powerwall 3 at most")
+        super().__post_init__()
         self._rng = random.Random(self.seed)
         self._clock0 = self.clock()
         self._sim0 = self.start_time if self.start_time is not None else self._clock0
         # Gateway booted a while before the simulation starts (uptime should not start at 0).
         self._boot_time = self._sim0 - 3600.0 * (20 + self._rng.random() * 100)
-        self.gateway_serial = _serial(self.seed, "gateway", "TG1", 11)
-        self.tesync_serial = _serial(self.seed, "tesync", "TG1", 11)
-        self.pvac_serial = _serial(self.seed, "pvac", "TG1", 11)
-        self.neurio_serial = _serial(self.seed, "neurio", "OBB", 10)
-        self.git_hash = hashlib.sha1(f"fw/{self.firmware_version}".encode(), usedforsecurity=False).hexdigest()
-        self._blocks: list[_BlockMutable] = []
-        pw3 = self.generation == "pw3"
         self.packs: tuple[tuple[Pack, ...], ...] = ()  # pw3: the packs of each Powerwall 3
+        blocks = self._install_powerwalls()
+        counters = Counters(
+            site_imported=3_000_000.0 + 1_000_000.0 * self._rng.random(),
+            site_exported=2_000_000.0 + 1_000_000.0 * self._rng.random(),
+            load_imported=6_000_000.0 + 1_000_000.0 * self._rng.random(),
+            solar_exported=5_000_000.0 + 1_000_000.0 * self._rng.random(),
+            solar_imported=1_000.0 * self._rng.random(),
+        )
+        counters.battery_imported = sum(b.energy_charged_wh for b in blocks)
+        counters.battery_exported = sum(b.energy_discharged_wh for b in blocks)
+        self._energy = Ledger(counters, blocks, solar_lifetime=counters.solar_exported)
+        self._surroundings = Surroundings(self._rng)
+        self._forced_outage = False
+        self._string_connected = tuple(self._rng.random() > 0.1 for _ in range(4)) if self.solar_powerwall else ()
+        # The grid: state at step index self._step covers [t_step, t_step + STEP).
+        self._step = math.floor(self._sim0 / STEP_SECONDS)
+        self._powers = self._compute_powers(self._step * STEP_SECONDS)
+
+    def _install_powerwalls(self) -> list[Block]:
+        """The Powerwalls (and on a Powerwall 3 site, ``packs``), drawing from the random sequence in
+        a fixed order: each unit's capacity (a little degradation) and lifetime energies."""
+        blocks: list[Block] = []
+        pw3 = self.generation == "pw3"
         for i in range(self.powerwalls):
             n_packs = 1 + (self.expansions[i] if pw3 and i < len(self.expansions) else 0)
             full = PACK_WH * n_packs * (0.92 + 0.1 * self._rng.random())  # a little degradation per unit
-            serial = _serial(self.seed, f"pw{i}", "TG1", 11)
+            unit_serial = serial(self.seed, f"pw{i}", "TG1", 11)
             if pw3:
-                serial = self.gateway_serial if i == 0 else serial  # the leader is the gateway
-                self.packs += (self._pw3_packs(i, n_packs),)
-            self._blocks.append(
-                _BlockMutable(
+                unit_serial = self.gateway_serial if i == 0 else unit_serial  # the leader is the gateway
+                self.packs += (pw3_packs(self.seed, i, n_packs),)
+            blocks.append(
+                Block(
                     part_number=PW3_PART_NUMBER if pw3 else POWERWALL_PART_NUMBERS[i % len(POWERWALL_PART_NUMBERS)],
-                    serial=serial,
+                    serial=unit_serial,
                     pod_part_number=POD_PART_NUMBERS[i % len(POD_PART_NUMBERS)],
-                    pod_serial=_serial(self.seed, f"pod{i}", "TG1", 11),
-                    pinv_serial=_serial(self.seed, f"pinv{i}", "TG1", 11),
+                    pod_serial=serial(self.seed, f"pod{i}", "TG1", 11),
+                    pinv_serial=serial(self.seed, f"pinv{i}", "TG1", 11),
                     full_pack_wh=full,
                     remaining_wh=full * self.initial_soe_percent / 100.0,
                     energy_charged_wh=2_000_000.0 + 1_000_000.0 * self._rng.random(),
@@ -214,89 +108,20 @@ class SiteModel:
                     ambient_c=18.0 + 6.0 * self._rng.random(),
                 )
             )
-        self._counters = _Counters(
-            site_imported=3_000_000.0 + 1_000_000.0 * self._rng.random(),
-            site_exported=2_000_000.0 + 1_000_000.0 * self._rng.random(),
-            load_imported=6_000_000.0 + 1_000_000.0 * self._rng.random(),
-            solar_exported=5_000_000.0 + 1_000_000.0 * self._rng.random(),
-            solar_imported=1_000.0 * self._rng.random(),
-        )
-        self._counters.battery_imported = sum(b.energy_charged_wh for b in self._blocks)
-        self._counters.battery_exported = sum(b.energy_discharged_wh for b in self._blocks)
-        self._solar_lifetime = self._counters.solar_exported
-        self._flows: dict[tuple[str, str], float] = dict.fromkeys(FLOW_PAIRS, 0.0)
-        self._cloud = 1.0
-        self._load_noise = 0.0
-        self._spike_left = 0.0
-        self._outage_left = 0.0  # simulated seconds of random outage remaining
-        self._forced_outage = False
-        self._string_connected = tuple(self._rng.random() > 0.1 for _ in range(4)) if self.solar_powerwall else ()
-        # The grid: state at step index self._step covers [t_step, t_step + STEP).
-        self._step = math.floor(self._sim0 / STEP_SECONDS)
-        self._powers = self._compute_powers(self._step * STEP_SECONDS)
+        return blocks
 
-    def _pw3_packs(self, unit: int, n_packs: int) -> tuple[Pack, ...]:
-        # Packs age differently: fixed per-seed shares of the unit's energy (they sum to 1).
-        weights = [1.0 + 0.04 * (int(_serial(self.seed, f"share{unit}/{k}", "", 3)) / 999.0) for k in range(n_packs)]
-        total = sum(weights)
-        packs = [Pack(PW3_PACK_PART_NUMBER, _serial(self.seed, f"pack{unit}", "TG1", 11), False, weights[0] / total)]
-        for k in range(1, n_packs):
-            serial = _serial(self.seed, f"expansion{unit}/{k}", "TG1", 11)
-            packs.append(Pack(EXPANSION_PART_NUMBER, serial, True, weights[k] / total))
-        return tuple(packs)
-
-    # ---------------------------------------------------------------- public
-    @classmethod
-    def pw2_tedapi(cls, **kwargs: Any) -> SiteModel:
-        """A Powerwall 2 site on firmware 25.10: every JSON endpoint but vitals, plus TEDAPI."""
-        kwargs.setdefault("firmware_version", "25.10.1 9c1a7e20")
-        return cls(**kwargs)
-
-    @classmethod
-    def pw3(cls, **kwargs: Any) -> SiteModel:
-        """A Powerwall 3 site on firmware 26.18: leader + follower, two expansion packs on the leader,
-        solar on the Powerwall 3 inverters, JSON API reduced to three endpoints, gzipped TEDAPI."""
-        kwargs.setdefault("firmware_version", "26.18.3-PW3-AFCI 1a2b3c4d")  # a real PW3's build suffix
-        kwargs.setdefault("powerwalls", 2)
-        kwargs.setdefault("expansions", (2, 0))
-        kwargs.setdefault("solar_powerwall", False)
-        kwargs.setdefault("solar_peak_w", 9600.0)
-        return cls(generation="pw3", **kwargs)
-
-    @property
-    def gateway_part_number(self) -> str:
-        return PW3_PART_NUMBER if self.generation == "pw3" else "1232100-00-E"
-
-    @property
-    def gateway_din(self) -> str:
-        """The DIN ``/tedapi/din`` gives (and ``/api/status`` says on a Gateway 2)."""
-        return f"{self.gateway_part_number}--{self.gateway_serial}"
-
+    # ---------------------------------------------------------------- the units
     @property
     def battery_dins(self) -> tuple[str, ...]:
-        return tuple(f"{b.part_number}--{b.serial}" for b in self._blocks)
-
-    @property
-    def tedapi_gzip(self) -> bool:
-        return firmware_at_least(self.firmware_version, GZIP_FIRMWARE)
-
-    @property
-    def tedapi_v1r(self) -> bool:
-        """Whether the gateway answers signed TEDAPI on its home-LAN address (``/tedapi/v1r``,
-        shared/docs/tedapi.md §6): every Powerwall 3, a Powerwall 2 / Gateway on firmware 26.x."""
-        return self.generation == "pw3" or firmware_at_least(self.firmware_version, V1R_PW2_FIRMWARE)
-
-    @property
-    def vitals_removed(self) -> bool:
-        return self.generation == "pw3" or firmware_at_least(self.firmware_version, TEDAPI_FIRMWARE)
+        return tuple(f"{b.part_number}--{b.serial}" for b in self._energy.blocks)
 
     @property
     def nominal_full_pack_wh(self) -> float:
-        return sum(b.full_pack_wh for b in self._blocks)
+        return sum(b.full_pack_wh for b in self._energy.blocks)
 
     @property
     def max_power_w(self) -> float:
-        return (11500.0 if self.generation == "pw3" else 5000.0) * len(self._blocks)
+        return (11500.0 if self.generation == "pw3" else 5000.0) * len(self._energy.blocks)
 
     @property
     def battery_commission_time(self) -> float:
@@ -310,6 +135,7 @@ class SiteModel:
         tz = timezone(timedelta(hours=self.utc_offset_hours))
         return datetime.fromtimestamp(self.battery_commission_time, tz).isoformat(timespec="seconds")
 
+    # ---------------------------------------------------------------- time
     def sim_time(self) -> float:
         """Current simulated Unix time."""
         return self._sim0 + (self.clock() - self._clock0) * self.time_scale
@@ -330,238 +156,29 @@ class SiteModel:
             self._advance(t)
             return self._make_snapshot(max(t, self._step * STEP_SECONDS))
 
-    # ---------------------------------------------------------------- integration
     def _advance(self, t: float) -> None:
         target = math.floor(t / STEP_SECONDS)
         while self._step < target:
-            self._integrate(self._powers, STEP_SECONDS)
+            self._energy.integrate(self._powers, STEP_SECONDS)
             self._step += 1
             self._powers = self._compute_powers(self._step * STEP_SECONDS)
 
-    def _integrate(self, p: _Powers, dt: float) -> None:
-        """Apply powers ``p`` for ``dt`` seconds to the stored energy and the lifetime counters."""
-        c = self._counters
-        h = dt / 3600.0
-        c.site_imported += max(p.site, 0.0) * h
-        c.site_exported += max(-p.site, 0.0) * h
-        c.battery_exported += max(p.battery, 0.0) * h
-        c.battery_imported += max(-p.battery, 0.0) * h
-        c.load_imported += p.load * h
-        c.solar_exported += p.solar * h
-        self._solar_lifetime += p.solar * h
-        for pair, watts in _split_powers(p).items():
-            self._flows[pair] += watts * dt
-        if p.solar == 0.0:
-            c.solar_imported += 2.0 * h  # inverter standby draw at night, as real sites show
-        for b, share in zip(self._blocks, self._block_shares(), strict=True):
-            bp = p.battery * share
-            if bp >= 0:
-                b.energy_discharged_wh += bp * h
-                b.remaining_wh = max(0.0, b.remaining_wh - bp * h)
-            else:
-                b.energy_charged_wh += -bp * h
-                b.remaining_wh = min(b.full_pack_wh, b.remaining_wh + 0.95 * -bp * h)
-
-    def _block_shares(self) -> list[float]:
-        total = self.nominal_full_pack_wh
-        return [b.full_pack_wh / total for b in self._blocks] if total > 0 else []
-
-    def _local_hour(self, t: float) -> float:
-        return ((t + self.utc_offset_hours * 3600.0) % 86400.0) / 3600.0
-
-    def _compute_powers(self, t: float) -> _Powers:
-        """Powers for the step starting at ``t``. Draws from the RNG exactly the same way every step."""
-        rng = self._rng
-        hour = self._local_hour(t)
-        # Weather: a slow random walk of cloudiness, plus per-step flicker.
-        self._cloud = min(1.0, max(CLOUDY_FACTOR, self._cloud + rng.gauss(0.0, 0.02)))
-        flicker = 1.0 + rng.gauss(0.0, 0.01)
-        cloud = {"variable": self._cloud, "sunny": 1.0, "cloudy": CLOUDY_FACTOR}[self.sky]
-        sun = math.sin(math.pi * (hour - 6.5) / 13.0) if 6.5 < hour < 19.5 else 0.0
-        solar = 0.0
-        if self.solar_peak_w > 0 and sun > 0:
-            solar = self.solar_peak_w * 0.85 * (sun**1.4) * cloud * flicker
-            solar = max(0.0, solar)
-        # Load: base + morning and evening peaks + AR(1) noise + occasional appliance spikes.
-        morning = 900.0 * math.exp(-(((hour - 7.5) / 1.0) ** 2))
-        evening = 1600.0 * math.exp(-(((hour - 19.0) / 2.0) ** 2))
-        self._load_noise = 0.9 * self._load_noise + rng.gauss(0.0, 40.0)
-        if self._spike_left > 0:
-            self._spike_left -= STEP_SECONDS
-        elif rng.random() < 0.004:
-            self._spike_left = rng.uniform(60.0, 900.0)  # kettle, oven, EV top-up
-        spike = 2500.0 if self._spike_left > 0 else 0.0
-        load = max(80.0, 350.0 + morning + evening + self._load_noise + spike)
-        # Random outages (~ one per three simulated days, 5 to 60 minutes).
-        outage_draw = rng.random()
-        outage_len = rng.uniform(300.0, 3600.0)
-        if self._outage_left > 0:
-            self._outage_left -= STEP_SECONDS
-        elif self.random_outages and outage_draw < STEP_SECONDS / (3 * 86400.0):
-            self._outage_left = outage_len
-        scheduled = any(start <= t < end for start, end in self.outage_windows)
-        islanded = self._forced_outage or self._outage_left > 0 or scheduled
-        v1 = self.nominal_voltage / 2 + rng.gauss(0.0, 0.6)
-        v2 = self.nominal_voltage / 2 + rng.gauss(0.0, 0.6)
-        freq = self.nominal_frequency + rng.gauss(0.0, 0.01)
-        q_noise = [rng.gauss(0.0, 30.0) for _ in range(4)]
-        split = tuple(max(0.0, rng.gauss(1.0, 0.03)) if on else 0.0 for on in self._string_connected)
-
-        remaining = sum(b.remaining_wh for b in self._blocks)
-        full = self.nominal_full_pack_wh
-        reserve_wh = full * self.backup_reserve_percent / 100.0
-        h = STEP_SECONDS / 3600.0
-        max_w = self.max_power_w
-        surplus = solar - load
-        # The battery never tracks the load perfectly: a little grid exchange remains, as on real sites.
-        tracking_error = rng.gauss(0.0, 15.0)
-        if islanded:
-            # No grid: the battery must balance the site; it may go below the reserve to empty.
-            if surplus >= 0:
-                room_w = max(0.0, (full - remaining) / 0.95 / h)
-                charge = min(surplus, max_w, room_w)
-                solar -= surplus - charge  # curtail what cannot be stored
-                battery = -charge
-            else:
-                avail_w = max(0.0, remaining / h)
-                discharge = min(-surplus, max_w, avail_w)
-                load = solar + discharge  # shed what cannot be supplied
-                battery = discharge
-            site = 0.0
-        else:
-            if surplus >= 0:
-                room_w = max(0.0, (full - remaining) / 0.95 / h)
-                battery = -min(max(0.0, surplus + tracking_error), max_w, room_w)
-            else:
-                avail_w = max(0.0, (remaining - reserve_wh) / h)
-                battery = min(max(0.0, -surplus + tracking_error), max_w, avail_w)
-            site = load - solar - battery
-        return _Powers(
-            solar=solar,
-            load=load,
-            battery=battery,
-            site=site,
-            islanded=islanded,
-            voltage_l1=v1,
-            voltage_l2=v2,
-            frequency=freq,
-            site_q=q_noise[0] - 150.0,
-            load_q=q_noise[1] - 80.0,
-            battery_q=q_noise[2],
-            solar_q=q_noise[3] + 20.0,
-            string_split=split,
+    def _compute_powers(self, t: float) -> Powers:
+        return step_powers(
+            self,
+            self._surroundings,
+            t,
+            forced_outage=self._forced_outage,
+            strings_connected=self._string_connected,
+            stored_wh=sum(b.remaining_wh for b in self._energy.blocks),
+            full_wh=self.nominal_full_pack_wh,
+            max_power_w=self.max_power_w,
         )
 
-    # ---------------------------------------------------------------- snapshot
     def _make_snapshot(self, t: float) -> Snapshot:
-        p = self._powers
         # Energies at t (inside the current step) without committing: integrate a copy.
-        frac = t - self._step * STEP_SECONDS
-        saved_counters = _Counters(**vars(self._counters))
-        saved_blocks = [_BlockMutable(**vars(b)) for b in self._blocks]
-        saved_lifetime = self._solar_lifetime
-        saved_flows = dict(self._flows)
-        self._integrate(p, frac)
-        c = _Counters(**vars(self._counters))
-        blocks_now = [_BlockMutable(**vars(b)) for b in self._blocks]
-        lifetime = self._solar_lifetime
-        flows_now = self._flows
-        self._counters, self._blocks, self._solar_lifetime = saved_counters, saved_blocks, saved_lifetime
-        self._flows = saved_flows
-
-        voltage = p.voltage_l1 + p.voltage_l2
-        freq_grid = 0.0 if p.islanded else p.frequency
-
-        def meter(power: float, q: float, exp: float, imp: float, f: float) -> MeterReading:
-            return MeterReading(
-                power_w=power,
-                reactive_var=q,
-                voltage_v=voltage,
-                current_a=power / voltage if voltage else 0.0,
-                frequency_hz=f,
-                exported_wh=exp,
-                imported_wh=imp,
-            )
-
-        shares = self._block_shares()
-        blocks = tuple(
-            BlockState(
-                part_number=b.part_number,
-                serial=b.serial,
-                pod_part_number=b.pod_part_number,
-                pod_serial=b.pod_serial,
-                pinv_serial=b.pinv_serial,
-                full_pack_wh=b.full_pack_wh,
-                remaining_wh=b.remaining_wh,
-                power_w=p.battery * s,
-                reactive_var=p.battery_q * s,
-                voltage_v=voltage + 3.0,
-                frequency_hz=p.frequency,
-                current_a=p.battery * s / (voltage + 3.0),
-                energy_charged_wh=b.energy_charged_wh,
-                energy_discharged_wh=b.energy_discharged_wh,
-                ambient_c=b.ambient_c + 4.0 * abs(p.battery * s) / 5000.0,
-                max_charge_w=5000.0 if b.remaining_wh < b.full_pack_wh * 0.999 else 0.0,
-                max_discharge_w=5000.0 if b.remaining_wh > 0 else 0.0,
-            )
-            for b, s in zip(blocks_now, shares, strict=True)
+        now = self._energy.copy()
+        now.integrate(self._powers, t - self._step * STEP_SECONDS)
+        return read_site(
+            self, self._powers, now, t, boot_time=self._boot_time, strings_connected=self._string_connected
         )
-        strings: list[StringState] = []
-        if self.solar_powerwall:
-            weights = p.string_split
-            wsum = sum(weights)
-            for i, (name, on) in enumerate(zip("ABCD", self._string_connected, strict=True)):
-                pw = p.solar / 0.97 * weights[i] / wsum if wsum > 0 and on else 0.0
-                v = (280.0 + 15.0 * math.sqrt(pw / 2000.0)) if pw > 0 else (12.0 if on else 0.0)
-                strings.append(StringState(name, on, v, pw / v if v > 0 else 0.0, pw))
-        full = sum(b.full_pack_wh for b in blocks_now)
-        remaining = sum(b.remaining_wh for b in blocks_now)
-        return Snapshot(
-            sim_time=t,
-            uptime_seconds=t - self._boot_time,
-            start_time=self._boot_time,
-            islanded=p.islanded,
-            grid_status="SystemIslandedActive" if p.islanded else "SystemGridConnected",
-            soe_percent=100.0 * remaining / full if full > 0 else 0.0,
-            backup_reserve_percent=self.backup_reserve_percent,
-            site=meter(p.site, 0.0 if p.islanded else p.site_q, c.site_exported, c.site_imported, 0.0),
-            battery=meter(p.battery, p.battery_q, c.battery_exported, c.battery_imported, p.frequency),
-            load=meter(p.load, p.load_q, 0.0, c.load_imported, 0.0),
-            solar=meter(p.solar, p.solar_q, c.solar_exported, c.solar_imported, 0.0),
-            blocks=blocks,
-            strings=tuple(strings),
-            solar_lifetime_wh=lifetime,
-            voltage_l1=p.voltage_l1,
-            voltage_l2=p.voltage_l2,
-            frequency_hz=freq_grid if not p.islanded else p.frequency,
-            true_flows=flows_now,
-        )
-
-
-def _split_powers(p: _Powers) -> dict[tuple[str, str], float]:
-    """Who feeds whom during one step (watts). Powers are constant inside a step, so each source has
-    one direction and the split is exact: the home takes solar first, then battery, then grid; what
-    the battery charges comes from leftover solar first, then the grid; the rest of solar and of the
-    battery's discharge is exported. Written here in the power domain, independently of the
-    exporter's counter-based attribution it is the ground truth for."""
-    solar = max(p.solar, 0.0)
-    discharge = max(p.battery, 0.0)
-    charge = max(-p.battery, 0.0)
-    home = max(p.load, 0.0)
-    solar_home = min(solar, home)
-    battery_home = min(discharge, home - solar_home)
-    grid_home = home - solar_home - battery_home
-    solar_battery = min(solar - solar_home, charge)
-    grid_battery = charge - solar_battery
-    # Whatever solar and battery did not deliver at home or into the battery left through the site meter.
-    solar_grid = solar - solar_home - solar_battery
-    battery_grid = discharge - battery_home
-    return {
-        ("solar", "home"): solar_home,
-        ("battery", "home"): battery_home,
-        ("grid", "home"): grid_home,
-        ("solar", "battery"): solar_battery,
-        ("grid", "battery"): grid_battery,
-        ("solar", "grid"): solar_grid,
-        ("battery", "grid"): battery_grid,
-    }

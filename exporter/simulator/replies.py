@@ -1,6 +1,7 @@
 """What the simulated gateway answers: a reply value and the gateway's stock answers.
 
 Why a module of its own: the gateway decides *what* to answer (:mod:`exporter.simulator.server`,
+:mod:`exporter.simulator.json_api`, :mod:`exporter.simulator.tedapi.wifi_serve`,
 :mod:`exporter.simulator.tedapi.v1r_serve`), the HTTP side decides *how* to send it
 (:mod:`exporter.simulator.handler`: chunks, truncation, resets). A :class:`Reply` is the value that
 passes between them, and the stock bodies below are the real gateway's own words, shared by both

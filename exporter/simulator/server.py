@@ -23,10 +23,15 @@ Request handling order (documented because fault tests depend on it):
 
 Steps 1, 2 up to the delay, and the shaping of the body are the HTTP side's
 (:mod:`exporter.simulator.handler`); from the ``reset`` fault on, :meth:`SimulatedGateway.answer`
-decides. TEDAPI paths (``/tedapi/...``, and ``/`` while TEDAPI is on) skip steps 3-7 and go to
-:meth:`SimulatedGateway._tedapi`, which reads each body with the simulator's own
-:func:`~exporter.simulator.tedapi.classify.classify`; ``POST /tedapi/v1r`` (signed TEDAPI on the home
-LAN) goes to :mod:`exporter.simulator.tedapi.v1r_serve`.
+decides, and hands steps 3-7 to :mod:`exporter.simulator.json_api`. TEDAPI paths (``/tedapi/...``,
+and ``/`` while TEDAPI is on) skip steps 3-7 and go to :mod:`exporter.simulator.tedapi.wifi_serve`,
+which reads each body with the simulator's own :func:`~exporter.simulator.tedapi.classify.classify`;
+``POST /tedapi/v1r`` (signed TEDAPI on the home LAN) goes to :mod:`exporter.simulator.tedapi.v1r_serve`.
+
+This module is the gateway itself: it owns the state those modules share (the site, faults, clock,
+sessions, records, TLS identity), starts and stops the server, and routes each request. What is kept
+apart: the records (:mod:`~exporter.simulator.records`), the certificate (:mod:`~exporter.simulator.tls`,
+:mod:`~exporter.simulator.tmpdir`) and the sessions (:mod:`~exporter.simulator.sessions`).
 
 The gateway has its own clock: ``clock`` (default ``time.time``) plus ``clock_offset_seconds``, shown in
 the ``Date`` header of every answer and used to judge a v1r request's ``expires_at``.
@@ -34,89 +39,40 @@ the ``Date`` header of every answer and used to judge a v1r request's ``expires_
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import gzip
-import hmac
-import http.cookies
-import http.server
-import json
 import logging
-import os
 import random
-import secrets
 import shutil
 import ssl
-import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from email.message import Message
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from exporter.simulator import payloads
-from exporter.simulator.certs import CertBundle, generate_certificate
+from exporter.simulator import json_api
+from exporter.simulator.certs import generate_certificate
 from exporter.simulator.faults import Faults
 from exporter.simulator.handler import (
-    LOGIN_PATH,
-    MODEL_PATHS,
-    PW3_JSON_PATHS,
-    SNI_NAMES,
-    STOPPED_502_PATHS,
-    TEDAPI_DEVICE_RE,
-    TEDAPI_DIN_PATH,
-    TEDAPI_PATH,
-    TEDAPI_USER,
     TEDAPI_V1R_PATH,
     HttpsServer,
     RecordedRequest,
-    is_dangerous,
     is_tedapi_path,
 )
 from exporter.simulator.model import SiteModel
-from exporter.simulator.payloads import deep_merge
-from exporter.simulator.replay import CannedResponse, ReplayStore
-from exporter.simulator.replies import BODY_401_BAD, BODY_401_SESSION, HTML_PAGE, Reply, error_reply, json_reply
-from exporter.simulator.tedapi import answers, v1r_serve
-from exporter.simulator.tedapi.classify import classify
+from exporter.simulator.records import RequestLog
+from exporter.simulator.replay import ReplayStore
+from exporter.simulator.replies import Reply
+from exporter.simulator.sessions import Sessions
+from exporter.simulator.tedapi import v1r_serve, wifi_serve
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS
 from exporter.simulator.tedapi.v1r_keys import KeyRing
-from exporter.simulator.vitals import build_vitals
+from exporter.simulator.tls import GatewayTls
+from exporter.simulator.tmpdir import NoWritableTempDirError, private_tmpdir
 
 logger = logging.getLogger(__name__)
 
-
-class NoWritableTempDirError(OSError):
-    """No temporary directory can be written (a read-only container without a tmpfs on /tmp)."""
-
-
-def _temp_dir_candidates() -> list[str]:
-    env = [os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")]
-    defaults = ["/tmp", "/var/tmp", "/usr/tmp"] if os.name == "posix" else []  # noqa: S108 - the usual temp dirs
-    return list(dict.fromkeys(d for d in (*env, *defaults) if d))
-
-
-def private_tmpdir(prefix: str, candidates: Sequence[str] | None = None) -> Path:
-    """A new 0700 directory for the certificate and key files ``ssl`` insists on reading from disk.
-
-    ``tempfile.mkdtemp()`` alone falls back to the *current directory* when no temporary directory is
-    writable, which would drop a private key wherever the process happens to run (or fail with a
-    confusing message in a read-only container). Only real temporary directories are tried here, in
-    ``tempfile``'s order; the caller removes the directory when done.
-    """
-    tried: list[str] = []
-    for d in _temp_dir_candidates() if candidates is None else candidates:
-        try:
-            return Path(tempfile.mkdtemp(prefix=prefix, dir=d))
-        except OSError as exc:
-            tried.append(f"{d}: {exc.strerror or exc}")
-    raise NoWritableTempDirError(
-        "no writable temporary directory for the simulated gateway's certificate "
-        f"({'; '.join(tried) or 'none configured'}); mount a tmpfs on /tmp or set TMPDIR"
-    )
+__all__ = ["NoWritableTempDirError", "SimulatedGateway", "private_tmpdir"]
 
 
 class SimulatedGateway:
@@ -156,20 +112,14 @@ class SimulatedGateway:
         self.v1r_enabled = self.model.tedapi_v1r
         self.v1r_max_ttl_seconds = DEFAULT_MAX_TTL_SECONDS  # not in the docs: see tedapi.v1r
         self.v1r_log = v1r_serve.V1rLog()  # behind v1r_requests; v1r_serve writes it
-        self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._dangerous: list[RecordedRequest] = []
-        self._tedapi_requests: list[tuple[str, str]] = []
-        self._sessions: set[str] = set()
-        self._login_count = 0
-        self._handshake_failures: list[str] = []
-        self.force_sm_off_seen = False
+        self.request_log = RequestLog()  # behind requests, dangerous_calls, tedapi_requests, ...
+        self.sessions = Sessions()
+        self._lock = threading.Lock()  # for _rng
         self._stopping = threading.Event()
         self._rng = random.Random(self.model.seed)
         bundle = generate_certificate()  # first: a missing cryptography then leaves no directory behind
         self._tmpdir = private_tmpdir("pwsim-")
-        self._cert_gen = 0
-        self._install_certificate(bundle)
+        self._tls = GatewayTls(self._tmpdir, bundle)
         self._server: HttpsServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -233,102 +183,64 @@ class SimulatedGateway:
         return self._stopping.wait(seconds)
 
     # ---------------------------------------------------------------- TLS
-    def _install_certificate(self, bundle: CertBundle) -> None:
-        self._cert_gen += 1
-        cert_path = self._tmpdir / f"gateway-cert-{self._cert_gen}.pem"
-        key_path = self._tmpdir / f"gateway-key-{self._cert_gen}.pem"
-        cert_path.write_bytes(bundle.cert_pem)
-        key_path.touch(mode=0o600)
-        key_path.write_bytes(bundle.key_pem)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(cert_path, key_path)
-        ctx.sni_callback = self._sni_check
-        self._bundle = bundle
-        self._cert_path = cert_path
-        self._ssl_context = ctx
-
     @property
     def ssl_context(self) -> ssl.SSLContext:
         """The server-side TLS context new connections are wrapped in (a rotation replaces it)."""
-        return self._ssl_context
-
-    def _sni_check(self, sslobj: ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext) -> int | None:
-        if server_name is not None and server_name.lower() not in SNI_NAMES:
-            logger.debug("aborting handshake: unexpected SNI %r", server_name)
-            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
-        return None
+        return self._tls.context
 
     def rotate_certificate(self) -> None:
         """New key and certificate for new connections (like after a firmware update). ``cert_path``
         then names a new file; the old file keeps the old certificate."""
-        self._install_certificate(generate_certificate())
+        self._tls.install(generate_certificate())
 
     @property
     def cert_pem(self) -> bytes:
-        return self._bundle.cert_pem
+        return self._tls.bundle.cert_pem
 
     @property
     def cert_path(self) -> Path:
-        return self._cert_path
+        return self._tls.cert_path
 
     @property
     def fingerprint_sha256(self) -> str:
-        return self._bundle.fingerprint_sha256
+        return self._tls.bundle.fingerprint_sha256
 
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context trusting exactly this certificate; connect with server_hostname="powerwall"."""
-        ctx = ssl.create_default_context(cafile=str(self._cert_path))
-        return ctx
-
-    @property
-    def handshake_failures(self) -> list[str]:
-        with self._lock:
-            return list(self._handshake_failures)
-
-    def handshake_failed(self, why: str) -> None:
-        """Record a failed or refused TLS handshake (``handshake_failures``)."""
-        logger.debug("TLS handshake failed: %s", why)
-        with self._lock:
-            self._handshake_failures.append(why)
+        return self._tls.client_context()
 
     # ---------------------------------------------------------------- records
     def record(self, rec: RecordedRequest) -> None:
         """Keep ``rec`` in ``requests`` as it arrives; a POST to the login path counts as a login
         attempt whatever answers it (faults included)."""
-        with self._lock:
-            self._requests.append(rec)
-            if rec.method == "POST" and rec.path == LOGIN_PATH:
-                self._login_count += 1
+        self.request_log.record(rec)
 
     def flag_dangerous(self, rec: RecordedRequest) -> None:
         """Record ``rec`` as a call that would change a real system (``dangerous_calls``)."""
-        logger.error("DANGEROUS call reached the simulated gateway: %s %s", rec.method, rec.path)
-        with self._lock:
-            self._dangerous.append(rec)
+        self.request_log.flag_dangerous(rec)
+
+    def handshake_failed(self, why: str) -> None:
+        """Record a failed or refused TLS handshake (``handshake_failures``)."""
+        self.request_log.handshake_failed(why)
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Snapshot (a new list) of every request received, in arrival order."""
-        with self._lock:
-            return list(self._requests)
+        return self.request_log.requests()
 
     def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._tedapi_requests.clear()
+        self.request_log.clear()
         self.v1r_log.clear()
 
     @property
     def tedapi_requests(self) -> list[tuple[str, str]]:
         """Every TEDAPI request as (path, kind), kind ``portal`` (GET /), ``din``, ``config``,
         ``firmware``, ``query:<Operation>``, ``dangerous:<why>`` or ``other``; whatever answered it."""
-        with self._lock:
-            return list(self._tedapi_requests)
+        return self.request_log.tedapi_requests()
 
     def tedapi_count(self, kind: str) -> int:
         """How many TEDAPI requests of ``kind`` arrived (``dangerous`` counts every dangerous kind)."""
-        return sum(1 for _, k in self.tedapi_requests if k == kind or k.startswith(kind + ":"))
+        return self.request_log.tedapi_count(kind)
 
     @property
     def v1r_requests(self) -> list[v1r_serve.V1rRecord]:
@@ -341,320 +253,55 @@ class SimulatedGateway:
 
     @property
     def dangerous_calls(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._dangerous)
+        return self.request_log.dangerous_calls()
 
     @property
     def login_count(self) -> int:
         """POSTs to the login path received, successful or not (also those a fault answered)."""
-        with self._lock:
-            return self._login_count
+        return self.request_log.login_count()
+
+    @property
+    def handshake_failures(self) -> list[str]:
+        return self.request_log.handshake_failures()
+
+    @property
+    def force_sm_off_seen(self) -> bool:
+        """Whether a login asked for ``force_sm_off`` (which stops a real system)."""
+        return self.request_log.force_sm_off_seen
+
+    @force_sm_off_seen.setter
+    def force_sm_off_seen(self, seen: bool) -> None:
+        self.request_log.force_sm_off_seen = seen
 
     def unexpected_requests(self, allowed: frozenset[tuple[str, str]] | None = None) -> list[RecordedRequest]:
         """Requests whose (method, path) is not in ``allowed`` (default: the login POST plus GET of
         ``MODEL_PATHS``)."""
-        if allowed is None:
-            allowed = frozenset({("POST", LOGIN_PATH)} | {("GET", p) for p in MODEL_PATHS})
-        return [r for r in self.requests if (r.method, r.path) not in allowed]
+        return self.request_log.unexpected_requests(allowed)
 
     def assert_safe(self) -> None:
         """Raise AssertionError if any dangerous call or force_sm_off login reached the simulator."""
-        problems = [f"{r.method} {r.path}" for r in self.dangerous_calls]
-        if self.force_sm_off_seen:
-            problems.append("login with force_sm_off")
-        if problems:
-            raise AssertionError("dangerous requests reached the simulated gateway: " + ", ".join(problems))
+        self.request_log.assert_safe()
 
     # ---------------------------------------------------------------- answering
     def answer(self, rec: RecordedRequest, headers: Message) -> Reply:
         """What the gateway answers ``rec``: steps 2 (the reset fault) to 7 of the module docstring,
         in that order (the handler has recorded it and applied ``delay_seconds``). ``headers`` are
         the request's own, looked up case-insensitively."""
-        f = self.faults
-        method, path = rec.method, rec.path
-        if f.take("reset", path):
+        path = rec.path
+        if self.faults.take("reset", path):
             return Reply(0, mode="reset")
+        if path == TEDAPI_V1R_PATH:
+            return v1r_serve.serve(self, rec)
         if is_tedapi_path(path) or (path == "/" and self.gateway_password is not None):
-            return self._tedapi(rec)
-        if is_dangerous(method, path):
-            self.flag_dangerous(rec)
-            return json_reply(200, {})
-        forced = f.take("status", path)
-        if forced:
-            return error_reply(int(forced), f.peek("retry_after", path))
-        if f.take("html", path):
-            return Reply(200, HTML_PAGE, "text/html; charset=utf-8")
-        garbage = f.take("garbage", path)
-        if garbage:
-            n = 512 if garbage is True else int(garbage)
-            return Reply(200, self.random_bytes(n), "application/json")
-        body = f.take("body", path)
-        if body:
-            return Reply(200, bytes(body), "application/json")
-        giant = f.take("giant", path)
-        if giant:
-            return Reply(200, content_type="application/json", mode="giant", size=int(giant))
-        bomb = f.take("gzip_bomb", path)
-        if bomb:
-            return Reply(200, content_type="application/json", mode="gzip_bomb", size=int(bomb))
-        if path == LOGIN_PATH and method == "POST":
-            return self._login(rec)
-        if method != "GET" or not path.startswith("/api/"):
-            return error_reply(404)
-        if not self._authenticated(headers):
-            return json_reply(401, BODY_401_SESSION)
-        return self._content(path)
+            return wifi_serve.serve(self, rec)
+        return json_api.answer(self, rec, headers)
 
     # ---------------------------------------------------------------- sessions
     def invalidate_sessions(self) -> None:
         """Forget every session: the next authenticated request gets 401 (as after a gateway reboot)."""
-        with self._lock:
-            self._sessions.clear()
-
-    def _authenticated(self, headers: Any) -> bool:
-        tokens: list[str] = []
-        auth = headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            tokens.append(auth[7:].strip())
-        cookie_header = headers.get("Cookie")
-        if cookie_header:
-            jar = http.cookies.SimpleCookie()
-            with contextlib.suppress(http.cookies.CookieError):
-                jar.load(cookie_header)
-            if "AuthCookie" in jar:
-                tokens.append(jar["AuthCookie"].value)
-        with self._lock:
-            return any(t in self._sessions for t in tokens)
-
-    def _login(self, rec: RecordedRequest) -> Reply:
-        if b"force_sm_off" in rec.body:
-            self.force_sm_off_seen = True
-            self.flag_dangerous(rec)
-            logger.error("LOGIN WITH force_sm_off reached the simulated gateway (this stops real systems)")
-            return json_reply(400, {"code": 400, "error": "force_sm_off refused by simulator", "message": "Bad"})
-        forced = self.faults.take("login_status", LOGIN_PATH)
-        if forced:
-            code = int(forced)
-            if code == 401:
-                return json_reply(401, BODY_401_BAD)
-            return error_reply(code, self.faults.peek("retry_after", LOGIN_PATH))
-        try:
-            data = json.loads(rec.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if not isinstance(data, dict):
-            return json_reply(400, {"code": 400, "error": "invalid request body", "message": "Bad Request"})
-        password = data.get("password")
-        ok = (
-            data.get("username") == "customer"
-            and isinstance(password, str)
-            and hmac.compare_digest(password.encode(), self.password.encode())
-        )
-        if not ok:
-            return json_reply(401, BODY_401_BAD)
-        token = secrets.token_urlsafe(64)
-        with self._lock:
-            self._sessions.add(token)
-        email = str(data.get("email") or "")
-        user = {"email": email, "firstname": "Tesla", "lastname": "Energy", "roles": ["Home_Owner"]}
-        login_time = payloads.rfc3339_ns(time.time(), self.model.utc_offset_hours)
-        body = {**user, "token": token, "provider": "Basic", "loginTime": login_time}
-        record = base64.b64encode(json.dumps({**user, "loginSource": "Password"}).encode()).decode()
-        return json_reply(
-            200,
-            body,
-            [("Set-Cookie", f"AuthCookie={token}; Path=/"), ("Set-Cookie", f"UserRecord={record}; Path=/")],
-        )
+        self.sessions.clear()
 
     def random_bytes(self, n: int) -> bytes:
         """``n`` bytes from the gateway's seeded generator (garbage faults): reproducible per seed."""
         with self._lock:
             return self._rng.randbytes(n)
-
-    # ---------------------------------------------------------------- content
-    def _content(self, path: str) -> Reply:
-        f = self.faults
-        if path == "/api/devices/vitals" and f.take("vitals_absent", path):
-            return error_reply(404)
-        stopped = bool(f.peek("sitemaster_stopped", path))
-        if stopped and path in STOPPED_502_PATHS:
-            f.take("sitemaster_stopped", path)
-            return Reply(502, b"", None)
-        replayed = self.replay is not None
-        reply = self._replay_content(path, stopped) if replayed else self._model_content(path, stopped)
-        extra = f.peek("extra_json", path)
-        if (
-            isinstance(extra, dict)
-            and reply.status == 200
-            and (reply.content_type or "").startswith("application/json")
-        ):
-            f.take("extra_json", path)
-            reply.body = json.dumps(deep_merge(json.loads(reply.body), extra)).encode()
-        return reply
-
-    def _replay_content(self, path: str, stopped: bool) -> Reply:
-        assert self.replay is not None
-        canned: CannedResponse | None = self.replay.lookup(path)
-        if canned is None:
-            return error_reply(404)
-        body = canned.body
-        if path == "/api/sitemaster" and stopped:
-            body = json.dumps(payloads.sitemaster(False)).encode()
-        if path == "/api/system_status/grid_status" and self.faults.peek("grid_outage"):
-            body = json.dumps({"grid_status": "SystemIslandedActive", "grid_services_active": False}).encode()
-        ctype = None
-        headers = []
-        for name, value in canned.headers:
-            if name.lower() == "content-type":
-                ctype = value
-            else:
-                headers.append((name, value))
-        return Reply(canned.status, body, ctype, headers)
-
-    def _model_content(self, path: str, stopped: bool) -> Reply:
-        m = self.model
-        if path not in MODEL_PATHS or (path == "/api/solar_powerwall" and not m.solar_powerwall):
-            return error_reply(404)
-        if (m.generation == "pw3" and path not in PW3_JSON_PATHS) or (
-            path == "/api/devices/vitals" and m.vitals_removed
-        ):
-            return error_reply(404)
-        m.set_forced_outage(bool(self.faults.peek("grid_outage")))
-        snap = m.snapshot()
-        if path == "/api/devices/vitals":
-            return Reply(200, build_vitals(snap, m), "application/octet-stream")
-        return json_reply(200, payloads.JSON_PAGES[path](payloads.Page(snap, m, sitemaster_running=not stopped)))
-
-    # ---------------------------------------------------------------- TEDAPI
-    def _tedapi(self, rec: RecordedRequest) -> Reply:
-        """A TEDAPI request (see ``exporter.simulator.tedapi`` and the TEDAPI faults): classify and
-        record the body first (a dangerous one is flagged whatever else happens), then faults, the
-        gateway password, and the answer (gzipped, without a header, on firmware >= 25.42.2).
-
-        ``GET /tedapi/din`` without Basic auth is the home-LAN form v1r clients use: where v1r is on,
-        the customer session of the JSON API (Bearer or cookie) is the auth, and without one the answer
-        is the JSON API's 401 "Login Required"."""
-        path, method = rec.path, rec.method
-        if path == TEDAPI_V1R_PATH:
-            return v1r_serve.serve(self, rec)
-        routed = TEDAPI_DEVICE_RE.match(path)
-        if path == "/":
-            kind = "portal" if method in ("GET", "HEAD") else "dangerous:non-GET on /"
-        elif path == TEDAPI_DIN_PATH:
-            kind = "din" if method in ("GET", "HEAD") else "dangerous:non-GET on /tedapi/din"
-        elif path == TEDAPI_PATH or routed is not None:
-            read = classify(rec.body) if method == "POST" else None
-            kind = read.kind if read is not None else "other"
-        else:
-            kind = "other" if method in ("GET", "HEAD") else "dangerous:non-GET on an unknown TEDAPI path"
-        with self._lock:
-            self._tedapi_requests.append((path, kind))
-        dangerous = kind.startswith("dangerous:")
-        if dangerous:
-            self.flag_dangerous(rec)
-        headers = {k.title(): v for k, v in rec.headers.items()}
-        lan_din = (
-            path == TEDAPI_DIN_PATH
-            and self.v1r_enabled
-            and not headers.get("Authorization", "").lower().startswith("basic ")
-        )
-        if self.gateway_password is None and not lan_din:
-            return error_reply(404)
-        f = self.faults
-        if f.take("tedapi_ap_gone", path, kind):
-            return Reply(0, mode="reset")
-        delay = f.take("tedapi_delay", path, kind)
-        if delay and self.wait(float(delay)):
-            return Reply(0, mode="reset")
-        forced = f.take("tedapi_status", path, kind)
-        if forced:
-            return error_reply(int(forced), f.peek("retry_after", path))
-        if f.take("tedapi_lan_403", path, kind):
-            return error_reply(403)
-        m = self.model
-        if path == "/":
-            if m.generation == "pw3":
-                return error_reply(404)
-            return Reply(200, _PORTAL_PAGE, "text/html; charset=utf-8")
-        if lan_din and not dangerous:
-            if not self._authenticated(headers):
-                return json_reply(401, BODY_401_SESSION)
-            return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        if not self._tedapi_authenticated(headers.get("Authorization", "")):
-            return Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
-        if dangerous:
-            return Reply(403, b"Forbidden\n", "text/plain; charset=utf-8")
-        if kind == "other":
-            return error_reply(404)
-        if path == TEDAPI_DIN_PATH:
-            return self._tedapi_body(path, kind, m.gateway_din.encode(), "text/plain; charset=utf-8")
-        req = read
-        assert req is not None  # a POST to a query path, not dangerous: classify read all of it
-        unit = 0
-        if routed is not None:
-            din = routed.group("din")
-            if m.generation != "pw3" or din not in m.battery_dins:
-                return error_reply(404)
-            if req.recipient_din != din or req.sender_din != m.gateway_din or req.tail != 2:
-                return Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
-            unit = m.battery_dins.index(din)
-        elif req.recipient_din != m.gateway_din or req.tail != 1:
-            return Reply(400, b"Bad Request\n", "text/plain; charset=utf-8")
-        sender = m.battery_dins[unit] if routed is not None else m.gateway_din
-        m.set_forced_outage(bool(f.peek("grid_outage")))
-        snap = m.snapshot()
-        extra = f.take("tedapi_extra_json", path, kind) if kind != "firmware" else None
-        patch = extra if isinstance(extra, dict) else None
-        if kind == "config":
-            blob = f.take("tedapi_config_blob", path, kind)
-            body = answers.config_reply(snap, m, sender, req.tail, None if blob is None else bytes(blob), patch)
-        elif kind == "firmware":
-            body = answers.firmware_reply(m, sender, req.tail)
-        else:
-            empty = bool(f.take("tedapi_empty_data", path, kind))
-            body = answers.query_reply(
-                snap, m, req.query, req.tail, unit, self.tedapi_keys, sender, empty_data=empty, extra=patch
-            )
-        return self._tedapi_body(path, kind, body, "application/octet-stream")
-
-    def _tedapi_body(self, path: str, kind: str, body: bytes, content_type: str) -> Reply:
-        f = self.faults
-        if f.take("tedapi_garbage", path, kind):
-            return Reply(200, b"\x0f" + self.random_bytes(63), content_type)
-        if f.take("tedapi_wrong_wire_type", path, kind) and body[:1] == b"\x0a":
-            body = answers.wrong_wire_type(body)
-        if f.take("tedapi_bad_gzip", path, kind):
-            # A gzip header, then a deflate block of the reserved type 3: no inflater accepts it.
-            return Reply(200, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32, content_type)
-        if f.take("tedapi_truncated", path, kind):
-            body = body[: len(body) // 2]
-        if self.model.tedapi_gzip:
-            body = gzip.compress(body, mtime=0)
-        return Reply(200, body, content_type)
-
-    def _tedapi_authenticated(self, header: str) -> bool:
-        if self.gateway_password is None or not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, given = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        ok_user = hmac.compare_digest(user.encode(), TEDAPI_USER.encode())
-        return hmac.compare_digest(given.encode(), self.gateway_password.encode()) and ok_user
-
-
-_PORTAL_PAGE = (
-    b"<!DOCTYPE html>\n<html><head><title>Tesla Energy Gateway</title></head>"
-    b"<body><div id='root'>Gateway portal</div><script src='/static/js/main.js'></script></body></html>\n"
-)
-
-
-def gunzip_size(body: bytes) -> int:
-    """Inflated size of a gzip body (test helper; streams, so it never holds the inflated data)."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    total = 0
-    buf = body
-    while buf:
-        total += len(d.decompress(buf, 1 << 20))
-        buf = d.unconsumed_tail
-    return total + len(d.flush())

@@ -3,7 +3,8 @@
 Deliberately not the exporter's client: the simulator must be verifiable independently of the code
 it is used to test, and tests of misbehaviour need a client that exposes raw status/headers/body.
 Each request uses a fresh connection (faults close connections) with the SNI/hostname ``powerwall``
-and the simulator's certificate as the only trust anchor.
+and the simulator's certificate as the only trust anchor. :func:`gunzip_size` measures a raw body
+the client received without inflating it into memory.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import http.client
 import json
 import socket
 import ssl
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +94,15 @@ class SimClient:
         if r.status == 200:
             self.token = r.json()["token"]
         return r
+
+
+def gunzip_size(body: bytes) -> int:
+    """Inflated size of a gzip body (the ``gzip_bomb`` fault's, say; streams, so it never holds
+    the inflated data)."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    total = 0
+    buf = body
+    while buf:
+        total += len(d.decompress(buf, 1 << 20))
+        buf = d.unconsumed_tail
+    return total + len(d.flush())

@@ -18,6 +18,8 @@ Answering (the generated protobuf classes may *write* answers here):
 
 * :mod:`.answers`: config.json, getSystemInfo and the queries, built from the site model with
   :mod:`.controller`, :mod:`.components` and the shapes of :mod:`.signals`;
+* :mod:`.wifi_serve`: the WiFi requests (``/tedapi/v1``, a follower's ``/tedapi/device/<DIN>/v1``,
+  ``/tedapi/din``, the portal) around :mod:`.classify`;
 * :mod:`.v1r_serve`: ``POST /tedapi/v1r`` around the judge;
 * :mod:`.queries`: our own query texts, signed with a throwaway key, for tests and the demo.
 """
