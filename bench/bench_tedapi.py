@@ -449,6 +449,8 @@ def bench_decode(sim: TedapiSim, runs: int, report: Report) -> None:
         def whole(request: Request = a.request, fetched: Fetched = a.fetched) -> MetricSet:
             out = Output(MetricSet(base_labels=base))
             source.collect(request, fetched, out)
+            for report in out.reports:  # the devices, handed over for the device merge
+                out.ms.merge(report.ms)
             return out.ms
 
         def data(body: bytes = body) -> Any:
