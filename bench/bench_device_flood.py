@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from exporter.simulator import write_query_file
     from tests.conftest import SIM_PASSWORD
-    from tests.exporter_process import start_exporter
+    from tests.support.exporter import start_exporter
 
     tmp = Path(tempfile.mkdtemp(prefix="device-flood-"))
     pem = write_query_file(tmp / "queries.json")

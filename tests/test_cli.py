@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from exporter.simulator import SimulatedGateway
-from tests.exporter_process import start_exporter
+from tests.support.exporter import start_exporter
 
 
 def test_fetch_certificate_prints_pem_and_fingerprint(sim: SimulatedGateway) -> None:

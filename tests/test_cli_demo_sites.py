@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.exporter_process import ExporterProcess, start_exporter
 from tests.scrape import Scrape
+from tests.support.exporter import ExporterProcess, start_exporter
 
 
 def _scrape_until(exp: ExporterProcess, metric: str, timeout: float = 30.0) -> Scrape:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from exporter.sources.tedapi import v1r_key
 from tests.conftest import REPO
-from tests.exporter_process import start_exporter
+from tests.support.exporter import start_exporter
 
 
 def run_check(tmp_path: Path, config: dict[str, Any] | str) -> subprocess.CompletedProcess[str]:

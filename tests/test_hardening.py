@@ -27,10 +27,10 @@ from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
 from tests.conftest import SIM_PASSWORD, free_port, gateway_config
-from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
 from tests.fault_env import Env, EnvFactory
 from tests.scrape import Scrape
 from tests.simtime import SIM_START
+from tests.support.exporter import MB, ExporterProcess, gateway_entry, start_exporter
 
 NESTED = b"[" * 2000 + b"]" * 2000
 

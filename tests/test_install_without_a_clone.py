@@ -28,7 +28,7 @@ import pytest
 from exporter.assets.manifest import expand
 from tests.conftest import free_port
 from tests.e2e_support import REPO
-from tests.exporter_process import ExporterProcess
+from tests.support.exporter import ExporterProcess
 from tests.test_assets import tracked_copy
 
 README = REPO / "README.md"

@@ -40,7 +40,7 @@ from exporter.web.server import ExporterApp, ExporterServer, parse_listen_addres
 from exporter.web.webconfig import TLSServerConfig, WebConfig
 from exporter.web.wsgi import wsgi_handler
 from tests.conftest import REPO
-from tests.exporter_process import start_exporter
+from tests.support.exporter import start_exporter
 from tests.web.test_webconfig import _issue
 
 SHORT = Limits(header_timeout=1.0, idle_timeout=2.0, write_timeout=2.0)

@@ -35,7 +35,7 @@ from exporter.simulator import SimulatedGateway
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig, load_web_config
 from tests.conftest import IN_CI, gateway_config
-from tests.exporter_process import start_exporter
+from tests.support.exporter import start_exporter
 
 USER = "prometheus"
 PASSWORD = "scrape-secret-5d1e"  # distinctive so the leak check can search for it
