@@ -19,9 +19,10 @@ from exporter.config import Config, GatewayConfig
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.scrape import Scrape, get
 from tests.simtime import SIM_START
+from tests.support.net import free_port
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 SCRAPE_TIMEOUT = 1.5  # what Prometheus would send; the collector keeps a 0.5 s safety margin of it
 ANSWER_MARGIN = 0.35  # /metrics must answer within the scrape timeout plus this much (HTTP + render)

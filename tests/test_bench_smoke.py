@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def run_quick(script: str, *args: str) -> str:

@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
 from tests.scrape import Scrape
 from tests.support.exporter import ExporterProcess, start_exporter
+from tests.support.paths import REPO
 
 
 def _scrape_until(exp: ExporterProcess, metric: str, timeout: float = 30.0) -> Scrape:

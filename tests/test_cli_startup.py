@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def run(*args: str, code: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from exporter.simulator.tedapi.v1r_keys import parse_pkcs1
 from exporter.sources.tedapi.command import main
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 PRIVATE = "tedapi_rsa_private.pem"
 PUBLIC = "tedapi_rsa_public.der"

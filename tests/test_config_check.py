@@ -12,8 +12,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from exporter.sources.tedapi import v1r_key
-from tests.conftest import REPO
 from tests.support.exporter import start_exporter
+from tests.support.paths import REPO
 
 
 def run_check(tmp_path: Path, config: dict[str, Any] | str) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,6 @@ import yaml
 
 from grafana import build_dashboards
 from grafana.builder.render import render
-from tests.conftest import free_port
 from tests.e2e_support import (
     DASHBOARD_DIR,
     ENERGY_CONTRACT_METRICS,
@@ -41,6 +40,7 @@ from tests.e2e_support import (
     substitute,
     variable_defaults,
 )
+from tests.support.net import free_port
 
 PANEL_TYPES = {"row", "timeseries", "stat", "gauge", "state-timeline", "barchart", "table"}
 UNITLESS_OK = {"row"}

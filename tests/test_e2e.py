@@ -36,7 +36,6 @@ import yaml
 
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.sources.tedapi import v1r_key
-from tests.conftest import SIM_PASSWORD, free_port, require_fixtures
 from tests.e2e_support import (
     PanelQuery,
     Process,
@@ -57,6 +56,9 @@ from tests.e2e_support import (
     wait_for,
 )
 from tests.simtime import day_start, next_local_time
+from tests.support.net import free_port
+from tests.support.prereqs import require_fixtures
+from tests.support.wiring import SIM_PASSWORD
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)

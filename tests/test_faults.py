@@ -38,10 +38,11 @@ from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALL_REQUESTS, READ_PATHS, source_of
 from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL
 from exporter.sources.vitals.source import VITALS
-from tests.conftest import SIM_PASSWORD, gateway_config, make_transport, require_fixtures
 from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, exporter_threads
 from tests.scrape import Scrape
 from tests.simtime import SIM_START
+from tests.support.prereqs import require_fixtures
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_transport
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 

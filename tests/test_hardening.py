@@ -26,11 +26,12 @@ from exporter.gateway.allowlist import LOGIN_PATH
 from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
-from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.fault_env import Env, EnvFactory
 from tests.scrape import Scrape
 from tests.simtime import SIM_START
 from tests.support.exporter import MB, ExporterProcess, gateway_entry, start_exporter
+from tests.support.net import free_port
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 NESTED = b"[" * 2000 + b"]" * 2000
 
@@ -174,7 +175,7 @@ _bodies = st.one_of(
 @given(answer=_bodies)
 def test_login_is_never_retried_in_a_loop_whatever_it_answers(answer: bytes, shared_sim: SimulatedGateway) -> None:
     """Property: for any 200 login body, three scrapes cost at most two login POSTs."""
-    from tests.conftest import make_collector
+    from tests.support.wiring import make_collector
 
     shared_sim.faults.set("body", answer, paths={LOGIN_PATH})
     before = shared_sim.login_count
@@ -200,7 +201,7 @@ def test_an_unusable_saved_token_is_ignored_and_replaced(env: EnvFactory, tmp_pa
     state = tmp_path / "sessions.json"
     cfg = gateway_config(sim)
     state.write_text(json.dumps({"home": {"address": cfg.base_url, "token": "abc\r\nX-Injected: 1"}}))
-    from tests.conftest import make_collector
+    from tests.support.wiring import make_collector
 
     collector = make_collector(cfg, state_file=state)
     try:

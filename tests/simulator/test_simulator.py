@@ -37,8 +37,8 @@ from exporter.simulator import (
 from exporter.simulator.model import STEP_SECONDS
 from exporter.simulator.payloads import JSON_PAGES, go_duration, rfc3339_ns
 from exporter.simulator.testclient import SimClient
-from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
+from tests.support.prereqs import require_fixtures
 
 PB: Any = _vitals_pb2  # generated module: no type information
 PW = "sim-password"

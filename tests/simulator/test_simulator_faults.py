@@ -14,8 +14,8 @@ import pytest
 
 from exporter.simulator import FAULT_NAMES, Faults, SimulatedGateway, SiteModel, gunzip_size
 from exporter.simulator.testclient import SimClient
-from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
+from tests.support.prereqs import require_fixtures
 
 PW = "sim-password"
 

@@ -23,9 +23,9 @@ from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, parse_pkcs1, p
 from exporter.simulator.tedapi.wire import WireError
 from exporter.sources.tedapi import queries
 from exporter.sources.tedapi.queries import QuerySet
-from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
 from tests.simulator.test_simulator_tedapi import FrozenClock, _ServerName
+from tests.support.prereqs import require_fixtures
 from tests.v1r_signer import (
     NOT_VERIFIED,
     Answer,

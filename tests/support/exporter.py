@@ -20,8 +20,10 @@ from typing import Any
 import yaml
 
 from exporter.simulator import SimulatedGateway
-from tests.conftest import REPO, SIM_PASSWORD, free_port
 from tests.scrape import Scrape, get
+from tests.support.net import free_port
+from tests.support.paths import REPO
+from tests.support.wiring import SIM_PASSWORD
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024

@@ -19,9 +19,9 @@ from exporter.config import Config
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import SIM_PASSWORD, gateway_config
 from tests.scrape import Scrape, get
 from tests.simtime import SIM_START
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 SCRAPE_TIMEOUT = 1.5
 MARGIN = 0.35

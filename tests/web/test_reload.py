@@ -31,9 +31,9 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig
-from tests.conftest import SIM_PASSWORD
 from tests.simtime import SIM_START
 from tests.support.exporter import gateway_entry, start_exporter
+from tests.support.wiring import SIM_PASSWORD
 
 OK = "powerwall_exporter_config_last_reload_successful"
 WHEN = "powerwall_exporter_config_last_reload_success_timestamp_seconds"

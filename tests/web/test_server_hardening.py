@@ -39,8 +39,8 @@ from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer, parse_listen_address
 from exporter.web.webconfig import TLSServerConfig, WebConfig
 from exporter.web.wsgi import wsgi_handler
-from tests.conftest import REPO
 from tests.support.exporter import start_exporter
+from tests.support.paths import REPO
 from tests.web.test_webconfig import _issue
 
 SHORT = Limits(header_timeout=1.0, idle_timeout=2.0, write_timeout=2.0)

@@ -10,8 +10,8 @@ import pytest
 from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
-from tests.conftest import require_fixtures
 from tests.render import render
+from tests.support.prereqs import require_fixtures
 
 SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 

@@ -15,7 +15,6 @@ import pytest
 
 from exporter.devices.model import Device
 from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
-from tests.conftest import require_fixtures
 from tests.sources.vitals.encoder import (
     METADATA_KEYS,
     encode_device,
@@ -25,6 +24,7 @@ from tests.sources.vitals.encoder import (
     vitals_of,
     wrapper,
 )
+from tests.support.prereqs import require_fixtures
 
 
 @pytest.fixture(scope="module")

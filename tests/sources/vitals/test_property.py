@@ -6,7 +6,6 @@ one exception the collector catches.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,14 +15,14 @@ from hypothesis import strategies as st
 from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
-from tests.conftest import FIXTURES, IN_CI
 from tests.render import render
 from tests.sources.vitals.encoder import METADATA_KEYS, encode_vitals_json
+from tests.support.paths import FIXTURES
+from tests.support.prereqs import require_path
 
 VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 
 CAPTURE_PATH = FIXTURES / "vitals" / "pwsim-vitals.pb"
-CAPTURE = CAPTURE_PATH.read_bytes() if CAPTURE_PATH.is_file() else b""
 
 SETTINGS = settings(
     max_examples=300,
@@ -45,12 +44,7 @@ def _check(payload: bytes) -> None:
 
 @pytest.fixture(scope="module")
 def capture() -> bytes:
-    if not CAPTURE:
-        reason = f"real vitals capture not found at {CAPTURE_PATH}"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CAPTURE
+    return require_path(CAPTURE_PATH, "the real vitals capture").read_bytes()
 
 
 @SETTINGS
@@ -145,7 +139,3 @@ def test_structured_random_payloads_decode_and_flatten(doc: dict[str, dict[str, 
     ms = MetricSet(base_labels={"gateway": "home"})
     flatten_devices(devices, ms, VITALS)
     render(ms)
-
-
-def test_capture_path_is_under_shared() -> None:
-    assert Path(CAPTURE_PATH).parts[-4:] == ("shared", "fixtures", "vitals", "pwsim-vitals.pb")
