@@ -13,9 +13,7 @@ import contextlib
 import json
 import logging
 import math
-import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -29,12 +27,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 import yaml
+
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 GRAFANA = REPO / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
@@ -193,25 +192,6 @@ _PROMQL_WORDS = _words(
     resets sort sort_desc predict_linear humanize inf nan e
     """
 )
-
-
-def in_ci() -> bool:
-    """`.ci/run` exports CI=true; there a missing binary is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def require_binary(name: str) -> str:
-    """Path of a Debian monitoring binary, or skip (developer machine) / fail (CI) with the fix."""
-    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
-    if found is None:
-        msg = (
-            f"{name} is not installed; install it with "
-            "`apt-get install -y --no-install-recommends prometheus prometheus-alertmanager`"
-        )
-        if in_ci():
-            pytest.fail(f"{msg} (CI=true makes this an error)")
-        pytest.skip(msg)
-    return found
 
 
 T = TypeVar("T")

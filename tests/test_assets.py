@@ -21,7 +21,8 @@ import pytest
 from exporter.assets import assets
 from exporter.assets.command import main
 from exporter.assets.manifest import SOURCES, expand
-from tests.e2e_support import REPO, require_binary
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 
 # The documented tree (exporter/assets/__init__.py docstring, README "Dashboards, alerts, deployment").
 TOP_DIRS = {"dashboards", "prometheus", "alertmanager", "examples", "systemd"}

@@ -20,7 +20,8 @@ from exporter import cli
 from exporter.simulator import SimulatedGateway
 from exporter.simulator import server as sim_server
 from exporter.simulator.server import NoWritableTempDirError, private_tmpdir
-from tests.e2e_support import DEPLOY, REPO
+from tests.e2e_support import DEPLOY
+from tests.support.paths import REPO
 
 
 def test_private_tmpdir_skips_unusable_dirs_and_never_uses_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,6 @@ import copy
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -31,15 +30,15 @@ from tests.e2e_support import (
     DEPLOY,
     GRAFANA,
     PROMETHEUS_YML,
-    REPO,
     SHIPPED_ALERTMANAGER_ADDR,
     SHIPPED_EXPORTER_ADDR,
     SHIPPED_PROMETHEUS_ADDR,
     SHIPPED_WEBHOOK_ADDR,
     render_alertmanager_config,
     render_prometheus_config,
-    require_binary,
 )
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 
 K8S = DEPLOY / "kubernetes"
 
@@ -211,11 +210,10 @@ def test_systemd_unit_is_hardened() -> None:
 
 def test_systemd_security_rating() -> None:
     """systemd's own sandbox score (lower is better; 'OK' is below 4)."""
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed (optional)")
+    systemd_analyze = require_binary("systemd-analyze", required_in_ci=False)
     proc = subprocess.run(
         [
-            "systemd-analyze",
+            systemd_analyze,
             "security",
             "--offline=true",
             str(DEPLOY / "systemd" / "powerwall-exporter.service"),

@@ -47,7 +47,6 @@ from tests.e2e_support import (
     panel_queries,
     render_alertmanager_config,
     render_prometheus_config,
-    require_binary,
     start_alertmanager,
     start_process,
     start_prometheus,
@@ -57,7 +56,7 @@ from tests.e2e_support import (
 )
 from tests.simtime import day_start, next_local_time
 from tests.support.net import free_port
-from tests.support.prereqs import require_fixtures
+from tests.support.prereqs import require_binary, require_fixtures
 from tests.support.wiring import SIM_PASSWORD
 
 pytestmark = pytest.mark.e2e

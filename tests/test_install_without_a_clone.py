@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from exporter.assets.manifest import expand
-from tests.e2e_support import REPO
 from tests.support.exporter import ExporterProcess
 from tests.support.net import free_port
+from tests.support.paths import REPO
 from tests.test_assets import tracked_copy
 
 README = REPO / "README.md"

@@ -15,7 +15,6 @@ import http.client
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -41,6 +40,7 @@ from exporter.web.webconfig import TLSServerConfig, WebConfig
 from exporter.web.wsgi import wsgi_handler
 from tests.support.exporter import start_exporter
 from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 from tests.web.test_webconfig import _issue
 
 SHORT = Limits(header_timeout=1.0, idle_timeout=2.0, write_timeout=2.0)
@@ -164,10 +164,9 @@ def test_default_limits_fit_the_brief_and_the_unit() -> None:
 def test_listen_backlog_is_large(serve: Callable[..., ExporterServer]) -> None:
     """40 scrapers connecting in the same instant must not overflow the accept queue (was 5)."""
     server = serve(fake_app(FakeCollector()))
-    if shutil.which("ss") is None:
-        pytest.skip("ss (iproute2) not installed")
+    ss = require_binary("ss", required_in_ci=False)
     out = subprocess.run(
-        ["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, timeout=10, check=True
+        [ss, "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, timeout=10, check=True
     ).stdout
     fields = out.split()
     assert fields and int(fields[2]) >= 128, out  # Send-Q of a listening socket is its backlog
