@@ -29,7 +29,6 @@ from tests.e2e_support import (
     RECORDED_METRICS,
     RULES_FILES,
     STANDARD_METRICS,
-    Process,
     PrometheusAPI,
     PromQLError,
     iter_panels,
@@ -41,6 +40,7 @@ from tests.e2e_support import (
     variable_defaults,
 )
 from tests.support.net import free_port
+from tests.support.processes import Process
 
 PANEL_TYPES = {"row", "timeseries", "stat", "gauge", "state-timeline", "barchart", "table"}
 UNITLESS_OK = {"row"}

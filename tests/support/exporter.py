@@ -1,19 +1,18 @@
 """The exporter as a real subprocess (``python -m exporter``): the one launcher every test uses.
 
 Memory, thread counts, signals, exit codes, logs and the command line itself are properties of the
-process, not of objects in the test's interpreter; this starts one on a free loopback port, with a
-config written from a dict (or none, for ``--demo``), and waits until it serves.
+process, not of objects in the test's interpreter; :func:`start_exporter` starts one on a free
+loopback port, with a config written from a dict (or none, for ``--demo``), and waits until it
+serves. :func:`run_exporter` runs a command that ends by itself (``--config.check``, ``--version``,
+a start-up error) and returns what it printed.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,11 @@ from exporter.simulator import SimulatedGateway
 from tests.scrape import Scrape, get
 from tests.support.net import free_port
 from tests.support.paths import REPO
+from tests.support.processes import Process, launch, run_python
 from tests.support.wiring import SIM_PASSWORD
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
+EXPORTER = ("-m", "exporter")
 
 
 def gateway_entry(gw: SimulatedGateway, cert_dir: Path, name: str = "home", **overrides: Any) -> dict[str, Any]:
@@ -42,21 +42,13 @@ def gateway_entry(gw: SimulatedGateway, cert_dir: Path, name: str = "home", **ov
     }
 
 
-@dataclass
-class ExporterProcess:
-    proc: subprocess.Popen[bytes]
+class ExporterProcess(Process):
+    """A running exporter on a loopback port: its pages, besides the process's log and memory."""
+
     port: int
-    stderr_path: Path
-    _closed: bool = field(default=False, repr=False)
 
-    def rss(self) -> int:
-        return int(Path(f"/proc/{self.proc.pid}/statm").read_text().split()[1]) * PAGE
-
-    def threads(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-        raise AssertionError("no Threads: line")
+    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path, port: int, name: str = "exporter") -> None:
+        super().__init__(name, proc, log_path, port)
 
     def get(self, path: str = "/metrics", scrape_timeout: float | None = 10.0) -> tuple[int, bytes]:
         r = get(self.port, path, scrape_timeout)
@@ -73,25 +65,6 @@ class ExporterProcess:
         assert r.status == 200, r.body[:300]
         return Scrape.of(r)
 
-    def log(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def signal(self, signum: int = signal.SIGTERM) -> None:
-        self.proc.send_signal(signum)
-
-    def stop(self) -> str:
-        """Terminate (if still running) and return everything the process logged."""
-        if not self._closed:
-            self._closed = True
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.log()
-
 
 def _healthz(exp: ExporterProcess) -> bool:
     return exp.get("/healthz", None)[0] == 200
@@ -104,38 +77,43 @@ def start_exporter(
     log_level: str = "info",
     env: Mapping[str, str] | None = None,
     ready: Callable[[ExporterProcess], bool] = _healthz,
+    timeout: float = 30.0,
 ) -> ExporterProcess:
     """Start the exporter on ``config`` (``None``: no config file, e.g. with ``--demo``) and wait until ``ready``.
 
-    ``ready`` is polled (an ``OSError`` counts as not yet) until it returns true, for 30 s at most;
-    the default asks plain-HTTP ``/healthz``. ``env`` adds to the test's environment; stderr (the
-    log) goes to a file, read by :meth:`ExporterProcess.log` and returned by :meth:`ExporterProcess.stop`.
+    ``ready`` is polled (an ``OSError`` counts as not yet) until it returns true, for ``timeout``
+    seconds at most; the default asks plain-HTTP ``/healthz``. ``env`` adds to the test's
+    environment. The log (stdout and stderr) goes to a file, read by :meth:`ExporterProcess.log`
+    and returned by :meth:`ExporterProcess.stop`.
     """
     port = free_port()
-    argv = [sys.executable, "-m", "exporter", f"--web.listen-address=127.0.0.1:{port}", f"--log.level={log_level}"]
+    argv = [sys.executable, *EXPORTER, f"--web.listen-address=127.0.0.1:{port}", f"--log.level={log_level}"]
     if config is not None:
         config_file = tmp_path / "exporter-config.yaml"
         config_file.write_text(yaml.safe_dump(config))
         argv.append(f"--config.file={config_file}")
-    stderr_path = tmp_path / "exporter-stderr.log"
-    with stderr_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [*argv, *args],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        )
-    exp = ExporterProcess(proc, port, stderr_path)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if ready(exp):
-                return exp
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            exp.stop()
-            raise AssertionError(f"exporter did not start: {exp.log()[-2000:]}")
-        time.sleep(0.1)
+    log_path = tmp_path / "exporter-stderr.log"
+    proc = launch([*argv, *args], log_path, cwd=REPO, env={**os.environ, **(env or {})})
+    return serving(ExporterProcess(proc, log_path, port), ready, timeout)
+
+
+def serving(
+    exp: ExporterProcess, ready: Callable[[ExporterProcess], bool] = _healthz, timeout: float = 30.0
+) -> ExporterProcess:
+    """``exp`` once ``ready`` holds; stopped, and the test failed with its log, if it never does."""
+    try:
+        exp.wait_until("the exporter to serve", lambda: ready(exp), timeout)
+    except BaseException:
+        exp.stop()
+        raise
+    return exp
+
+
+def run_exporter(
+    *args: str, cwd: Path = REPO, env: Mapping[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m exporter <args>`` to its end (a check, a refused start, a subcommand): its output.
+
+    ``env`` is the whole environment (``None``: the test's).
+    """
+    return run_python(*EXPORTER, *args, cwd=cwd, env=env, timeout=timeout)
