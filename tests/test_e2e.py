@@ -387,10 +387,11 @@ def check_coverage(
     """Every panel query has data for ``gateway`` unless ``allowed`` says why not; ``not_applicable``
     (series this generation has no source for) may be empty too and does not count towards the ratio."""
     not_applicable = not_applicable or {}
-    # `increase()`/`rate()` need two samples inside their window: wait a few scrapes first.
+    # `increase()`/`rate()` need two samples inside their window: wait a few scrapes first (`=~`: the
+    # "All" case passes the regex `.*`).
     wait_for(
         "a few scrapes in Prometheus",
-        lambda: stack.prom.instant(f'count_over_time(powerwall_up{{gateway="{gateway}"}}[1m]) >= 5'),
+        lambda: stack.prom.instant(f'count_over_time(powerwall_up{{gateway=~"{gateway}"}}[1m]) >= 5'),
         timeout=30,
         retry_on=NOT_YET,
     )

@@ -26,7 +26,10 @@ def wait_for(
     retry_on: tuple[type[BaseException], ...] = (),
     details: Callable[[], str] | None = None,
 ) -> T:
-    """Call ``probe`` until it returns something other than ``None`` or ``False``; return that.
+    """Call ``probe`` until it returns something true (``True``, a non-empty answer); return that.
+
+    Truth, not "not ``None``": a probe returning a query's result list must keep waiting while the
+    list is empty (an empty list once ended such waits at the first poll, so they never waited).
 
     Fails (``AssertionError``) after ``timeout`` seconds, naming ``what`` was awaited, the probe's last
     answer and last error, and ``details()`` (a log tail, say) when given. An exception of a type in
@@ -43,7 +46,7 @@ def wait_for(
     while True:
         try:
             result = probe()
-            if result is not None and result is not False:
+            if result:
                 return result
         except retry_on as exc:
             last_error = exc
