@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.scrape import Scrape
@@ -20,12 +19,12 @@ from tests.support.paths import REPO
 
 def _scrape_until(exp: ExporterProcess, metric: str, timeout: float = 30.0) -> Scrape:
     """A scrape that has ``metric``: TEDAPI answers arrive on their own cadence, not the first scrape's."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def scrape_with_metric() -> Scrape | None:
         scrape = exp.parsed()
-        if scrape.samples.get(metric) or time.monotonic() > deadline:
-            return scrape
-        time.sleep(0.5)
+        return scrape if scrape.samples.get(metric) else None
+
+    return exp.wait_until(f"a scrape with {metric}", scrape_with_metric, timeout=timeout, interval=0.5)
 
 
 def test_demo_pw3_site_shows_packs_strings_and_tedapi_health(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from tests.scrape import Scrape
 from tests.simtime import SIM_START
 from tests.support.exporter import MB, ExporterProcess, gateway_entry, start_exporter
 from tests.support.net import free_port
+from tests.support.polling import wait_for
 from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 NESTED = b"[" * 2000 + b"]" * 2000
@@ -278,10 +279,7 @@ def test_sigterm_during_a_gateway_stall_exits_within_seconds(tmp_path: Path) -> 
         scraper = threading.Thread(target=_scrape_ignoring_errors, args=(exp,), daemon=True)
         scraper.start()
         # The simulator records a request before it stalls: once it has one, the scrape is waiting.
-        deadline = time.monotonic() + 15
-        while len(sim.requests) == seen:
-            assert time.monotonic() < deadline, "the scrape never reached the gateway"
-            time.sleep(0.02)
+        wait_for("the scrape to reach the gateway", lambda: len(sim.requests) > seen, timeout=15)
         t0 = time.monotonic()
         exp.signal(signal.SIGTERM)
         exp.proc.wait(timeout=30)
