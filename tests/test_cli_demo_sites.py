@@ -7,14 +7,10 @@ our own signed query file and a throwaway key, never Tesla's texts.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.scrape import Scrape
-from tests.support.exporter import ExporterProcess, start_exporter
-from tests.support.paths import REPO
+from tests.support.exporter import ExporterProcess, run_exporter, start_exporter
 
 
 def _scrape_until(exp: ExporterProcess, metric: str, timeout: float = 30.0) -> Scrape:
@@ -112,16 +108,7 @@ def test_the_default_demo_site_has_no_tedapi(tmp_path: Path) -> None:
 
 
 def test_demo_site_without_demo_is_one_error_line() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "--demo.site=pw3"],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    proc = run_exporter("--demo.site=pw3", timeout=30)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--demo.site" in lines[0] and "--demo" in lines[0], lines

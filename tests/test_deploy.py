@@ -37,7 +37,7 @@ from tests.e2e_support import (
     render_alertmanager_config,
     render_prometheus_config,
 )
-from tests.support.paths import REPO
+from tests.support.exporter import run_exporter
 from tests.support.prereqs import require_binary
 
 K8S = DEPLOY / "kubernetes"
@@ -57,9 +57,8 @@ def yaml_file(path: Path) -> Any:
 
 
 def cli_flags() -> set[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "--help"], capture_output=True, text=True, check=True, cwd=REPO
-    )
+    proc = run_exporter("--help")
+    assert proc.returncode == 0, proc.stderr
     return set(re.findall(r"(--[a-z][a-z0-9.-]+)", proc.stdout))
 
 
