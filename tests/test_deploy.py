@@ -136,7 +136,10 @@ def test_compose_stack_matches_the_shipped_configs() -> None:
         assert addr.split(":")[0] in services, addr
     assert SHIPPED_EXPORTER_ADDR in PROMETHEUS_YML.read_text()
     assert SHIPPED_WEBHOOK_ADDR in ALERTMANAGER_YML.read_text()
-    assert SHIPPED_EXPORTER_ADDR == "exporter:9871"
+    # ... on the port the image's default command listens on.
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", (DEPLOY / "Dockerfile").read_text(), re.M).group(1))  # type: ignore[union-attr]
+    (listen,) = [a.split("=", 1)[1] for a in cmd if a.startswith("--web.listen-address=")]
+    assert listen.rsplit(":", 1)[1] == SHIPPED_EXPORTER_ADDR.split(":")[1], (listen, SHIPPED_EXPORTER_ADDR)
     # The exporter runs the image's default command (demo).
     assert "command" not in services["exporter"]
     assert services["exporter"]["build"]["dockerfile"] == "deploy/Dockerfile"

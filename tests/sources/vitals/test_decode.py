@@ -293,7 +293,3 @@ def test_every_truncation_of_the_capture_is_handled(capture: bytes) -> None:
         whole += 1
         assert 1 <= len(decoded) < 13
     assert whole >= 1  # cuts at device boundaries are valid, shorter messages
-
-
-def test_vitals_decode_error_is_a_value_error() -> None:
-    assert issubclass(VitalsDecodeError, ValueError)
