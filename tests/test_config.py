@@ -8,6 +8,7 @@ import pytest
 
 from exporter.config import ConfigError, Secret, load_config, parse_config
 from tests.support.exporter import run_exporter
+from tests.support.paths import REPO
 
 GOOD = {"gateways": [{"name": "home", "address": "https://192.0.2.10", "password": "s3cret-pw-xyz"}]}
 
@@ -103,7 +104,7 @@ def test_invalid_yaml_names_the_file_key(tmp_path: Path) -> None:
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERWALL_PASSWORD", "example")
-    example = Path(__file__).resolve().parents[1] / "config.example.yaml"
+    example = REPO / "config.example.yaml"
     cfg = load_config(example)
     assert cfg.gateways[0].name == "home"
 

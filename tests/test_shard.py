@@ -12,9 +12,10 @@ import yaml
 
 from exporter.config import ConfigError, load_config
 from exporter.shard import hashmod, main, split
+from tests.support.paths import REPO
 from tests.support.prereqs import require_binary
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "scaling" / "prometheus-sharded.yml"
+EXAMPLE = REPO / "deploy" / "scaling" / "prometheus-sharded.yml"
 NAMES = [f"site-{i:03d}" for i in range(40)]
 
 
