@@ -36,9 +36,9 @@ LIMIT_BYTES = 2_000_000
 def _sim_main(conn: multiprocessing.connection.Connection, packs: int, pem: bytes) -> None:
     """Child process: the flooded Powerwall 3 site, until the parent says stop."""
     from exporter.simulator import SimulatedGateway, SiteModel
-    from tests.conftest import SIM_PASSWORD
     from tests.simtime import SIM_START
     from tests.sources.tedapi.answers import many_packs
+    from tests.support.wiring import SIM_PASSWORD
 
     model = SiteModel.pw3(start_time=SIM_START)
     gw = SimulatedGateway(password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem])
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from exporter.simulator import write_query_file
-    from tests.conftest import SIM_PASSWORD
-    from tests.exporter_process import start_exporter
+    from tests.support.exporter import start_exporter
+    from tests.support.wiring import SIM_PASSWORD
 
     tmp = Path(tempfile.mkdtemp(prefix="device-flood-"))
     pem = write_query_file(tmp / "queries.json")

@@ -1,10 +1,11 @@
 """Helpers for the dashboard, alert-rule and end-to-end tests: real Prometheus/Alertmanager processes,
 the shipped configs with only their addresses swapped, and the panel queries of our dashboards.
 
-Why here and not in the tests: three test modules need the same facts (where the binaries are, how
-a dashboard query becomes a PromQL string, how a shipped config is pointed at loopback ports), and
-the end-to-end test must use the *shipped* deploy/ files, so the substitution rules live in one place
-and are documented in deploy/README.md ("How the end-to-end test uses these files").
+Why here and not in the tests: three test modules need the same facts (how a dashboard query becomes
+a PromQL string, how a shipped config is pointed at loopback ports), and the end-to-end test must use
+the *shipped* deploy/ files, so the substitution rules live in one place and are documented in
+deploy/README.md ("How the end-to-end test uses these files"). Finding the binaries, starting and
+polling processes is the whole suite's business: :mod:`tests.support`.
 """
 
 from __future__ import annotations
@@ -13,28 +14,25 @@ import contextlib
 import json
 import logging
 import math
-import os
 import re
-import shutil
-import signal
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
 import yaml
+
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
+from tests.support.processes import Process, start_process
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 GRAFANA = REPO / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
@@ -193,44 +191,6 @@ _PROMQL_WORDS = _words(
     resets sort sort_desc predict_linear humanize inf nan e
     """
 )
-
-
-def in_ci() -> bool:
-    """`.ci/run` exports CI=true; there a missing binary is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def require_binary(name: str) -> str:
-    """Path of a Debian monitoring binary, or skip (developer machine) / fail (CI) with the fix."""
-    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
-    if found is None:
-        msg = (
-            f"{name} is not installed; install it with "
-            "`apt-get install -y --no-install-recommends prometheus prometheus-alertmanager`"
-        )
-        if in_ci():
-            pytest.fail(f"{msg} (CI=true makes this an error)")
-        pytest.skip(msg)
-    return found
-
-
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.25) -> T:
-    """Poll `probe` until it returns something other than None/False, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            result = probe()
-            if result is not None and result is not False:
-                return result
-        except (OSError, ValueError, KeyError) as exc:  # server not up yet, partial answer
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
-        time.sleep(interval)
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -435,46 +395,11 @@ def render_alertmanager_config(*, webhook: str, shipped: Path = ALERTMANAGER_YML
 # Processes
 
 
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    base_url: str
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
-
-    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
-        def ready() -> bool:
-            if self.popen.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
-            status, _ = http_get(self.base_url + path, timeout=2)
-            return status == 200
-
-        try:
-            wait_for(f"{self.name} at {self.base_url}{path}", ready, timeout)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.log_tail()}") from None
-
-
-def start_process(name: str, argv: list[str], log_dir: Path, base_url: str) -> Process:
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as fh:
-        popen = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return Process(name, popen, log_path, base_url)
+def wait_ready(proc: Process, path: str, timeout: float = 30.0) -> None:
+    """Until ``proc`` answers 200 at ``path`` (``/-/ready``, ``/healthz``), or fail with its log."""
+    proc.wait_until(
+        f"200 at {proc.base_url}{path}", lambda: http_get(proc.base_url + path, timeout=2)[0] == 200, timeout
+    )
 
 
 def start_prometheus(config: Path, workdir: Path, port: int) -> Process:
@@ -492,9 +417,9 @@ def start_prometheus(config: Path, workdir: Path, port: int) -> Process:
             "--log.level=warn",
         ],
         workdir,
-        f"http://127.0.0.1:{port}",
+        port=port,
     )
-    proc.wait_ready("/-/ready")
+    wait_ready(proc, "/-/ready")
     return proc
 
 
@@ -513,9 +438,9 @@ def start_alertmanager(config: Path, workdir: Path, port: int) -> Process:
             "--log.level=warn",
         ],
         workdir,
-        f"http://127.0.0.1:{port}",
+        port=port,
     )
-    proc.wait_ready("/-/ready")
+    wait_ready(proc, "/-/ready")
     return proc
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,11 @@ from exporter.config import Config, GatewayConfig
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import SIM_PASSWORD, free_port, gateway_config
 from tests.scrape import Scrape, get
 from tests.simtime import SIM_START
+from tests.support.net import free_port
+from tests.support.polling import wait_for
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 SCRAPE_TIMEOUT = 1.5  # what Prometheus would send; the collector keeps a 0.5 s safety margin of it
 ANSWER_MARGIN = 0.35  # /metrics must answer within the scrape timeout plus this much (HTTP + render)
@@ -128,7 +129,9 @@ def env(caplog: pytest.LogCaptureFixture) -> Iterator[EnvFactory]:
     tracebacks = [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
     assert not tracebacks, [r.getMessage() for r in tracebacks]
     assert "Traceback" not in caplog.text
-    deadline = time.monotonic() + 5.0
-    while len(exporter_threads()) > factory.thread_base and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(exporter_threads()) <= factory.thread_base, [t.name for t in exporter_threads()]
+    wait_for(
+        f"the exporter's threads to end (at most {factory.thread_base} left)",
+        lambda: len(exporter_threads()) <= factory.thread_base,
+        timeout=5,
+        details=lambda: str([t.name for t in exporter_threads()]),
+    )

@@ -20,7 +20,6 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from exporter.accounting.site import SiteAccounting
@@ -37,9 +36,9 @@ from exporter.site.shapes import Shape
 from exporter.site.table import Table
 from exporter.sources import base
 from tests.simtime import SIM_START
+from tests.support.paths import FIXTURES, REPO
 
-METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+METRICS_DOC = REPO / "docs" / "metrics.md"
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 PASSWORD = "doc-password"
 DOC_TARIFF = {

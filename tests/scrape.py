@@ -1,7 +1,7 @@
 """One way for tests to GET a page of a running exporter and to parse an exposition into samples.
 
 Used for the in-process server (:mod:`tests.fault_env`, the web tests), the exporter subprocess
-(:mod:`tests.exporter_process`) and rendered text alike, so that every test reads series the same
+(:mod:`tests.support.exporter`) and rendered text alike, so that every test reads series the same
 way: by name, then by label set.
 """
 

@@ -27,8 +27,8 @@ from tests.e2e_support import (
     RULES_FILES,
     STANDARD_METRICS,
     metric_selectors,
-    require_binary,
 )
+from tests.support.prereqs import require_binary
 
 README = DEPLOY / "README.md"
 SEVERITIES = {"critical", "warning", "info"}

@@ -21,7 +21,9 @@ import pytest
 from exporter.assets import assets
 from exporter.assets.command import main
 from exporter.assets.manifest import SOURCES, expand
-from tests.e2e_support import REPO, require_binary
+from tests.support.exporter import run_exporter
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 
 # The documented tree (exporter/assets/__init__.py docstring, README "Dashboards, alerts, deployment").
 TOP_DIRS = {"dashboards", "prometheus", "alertmanager", "examples", "systemd"}
@@ -89,13 +91,7 @@ def test_assets_write_from_a_non_editable_install_passes_promtool(wheel: Path, t
     assert Path(where).is_relative_to(target), where
 
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "assets", "write", str(out)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    proc = run_exporter("assets", "write", str(out), cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert written == {dest for _, dest in expand(REPO)}

@@ -7,21 +7,14 @@ script still works against the current exporter and simulator.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
+from tests.support.processes import run_python
 
 
 def run_quick(script: str, *args: str) -> str:
     """Run ``bench/<script> --quick`` to the end, without a traceback; its standard output."""
-    r = subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), "--quick", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_python(str(REPO / "bench" / script), "--quick", *args, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Traceback" not in r.stderr, r.stderr
     return r.stdout

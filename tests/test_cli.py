@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from exporter.simulator import SimulatedGateway
-from tests.exporter_process import start_exporter
+from tests.support.exporter import run_exporter, start_exporter
 
 
 def test_fetch_certificate_prints_pem_and_fingerprint(sim: SimulatedGateway) -> None:
     target = sim.url.removeprefix("https://")
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "--tls.fetch-certificate", target],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_exporter("--tls.fetch-certificate", target)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("-----BEGIN CERTIFICATE-----")
     assert f"# fingerprint_sha256: {sim.fingerprint_sha256}" in proc.stdout

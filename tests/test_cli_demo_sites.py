@@ -7,25 +7,20 @@ our own signed query file and a throwaway key, never Tesla's texts.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.exporter_process import ExporterProcess, start_exporter
 from tests.scrape import Scrape
+from tests.support.exporter import ExporterProcess, run_exporter, start_exporter
 
 
 def _scrape_until(exp: ExporterProcess, metric: str, timeout: float = 30.0) -> Scrape:
     """A scrape that has ``metric``: TEDAPI answers arrive on their own cadence, not the first scrape's."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def scrape_with_metric() -> Scrape | None:
         scrape = exp.parsed()
-        if scrape.samples.get(metric) or time.monotonic() > deadline:
-            return scrape
-        time.sleep(0.5)
+        return scrape if scrape.samples.get(metric) else None
+
+    return exp.wait_until(f"a scrape with {metric}", scrape_with_metric, timeout=timeout, interval=0.5)
 
 
 def test_demo_pw3_site_shows_packs_strings_and_tedapi_health(tmp_path: Path) -> None:
@@ -113,16 +108,7 @@ def test_the_default_demo_site_has_no_tedapi(tmp_path: Path) -> None:
 
 
 def test_demo_site_without_demo_is_one_error_line() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", "--demo.site=pw3"],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    proc = run_exporter("--demo.site=pw3", timeout=30)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--demo.site" in lines[0] and "--demo" in lines[0], lines

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO
-
-
-def run(*args: str, code: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "exporter", *args]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+from tests.support.exporter import run_exporter
+from tests.support.paths import REPO
+from tests.support.processes import run_python
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -25,14 +21,14 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_no_arguments_says_how_to_start_instead_of_starting_the_demo() -> None:
-    line = one_error_line(run())
+    line = one_error_line(run_exporter())
     assert "powerwall-exporter --demo" in line and "--config.file" in line
 
 
 def test_demo_and_a_config_file_are_refused_together(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("gateways: []\n")
-    line = one_error_line(run("--demo", f"--config.file={config}"))
+    line = one_error_line(run_exporter("--demo", f"--config.file={config}"))
     assert "cannot be combined" in line
 
 
@@ -42,7 +38,7 @@ def test_demo_without_the_extra_names_the_extra() -> None:
         "from exporter.cli import main\n"
         "sys.exit(main(['--demo', '--web.listen-address=127.0.0.1:0']))\n"
     )
-    line = one_error_line(run(code=code))
+    line = one_error_line(run_python("-c", code, cwd=REPO))
     assert "the 'demo' extra" in line and "pip install -e '.[demo]'" in line
 
 
@@ -51,6 +47,6 @@ def test_check_warns_about_a_missing_pin_with_the_port(tmp_path: Path) -> None:
     config.write_text(
         yaml.safe_dump({"state_file": None, "gateways": [{"name": "g", "address": "127.0.0.1:35185", "password": "x"}]})
     )
-    proc = run(f"--config.file={config}", "--config.check")
+    proc = run_exporter(f"--config.file={config}", "--config.check")
     assert proc.returncode == 0, proc.stderr
     assert "--tls.fetch-certificate 127.0.0.1:35185" in proc.stderr

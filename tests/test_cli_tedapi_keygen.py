@@ -14,8 +14,6 @@ import hashlib
 import logging
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,15 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from exporter.simulator.tedapi.v1r_keys import parse_pkcs1
 from exporter.sources.tedapi.command import main
-from tests.conftest import REPO
+from tests.support.exporter import run_exporter
+from tests.support.paths import REPO
+from tests.support.processes import run_python
 
 PRIVATE = "tedapi_rsa_private.pem"
 PUBLIC = "tedapi_rsa_public.der"
-
-
-def run(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "exporter", *args]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def mode(path: Path) -> int:
@@ -46,7 +41,7 @@ def output(stdout: str) -> dict[str, str]:
 
 def test_writes_a_pkcs1_key_pair_and_prints_its_fingerprint(tmp_path: Path) -> None:
     keydir = tmp_path / "new" / "keys"
-    proc = run("tedapi", "keygen", str(keydir), "--bits", "2048")
+    proc = run_exporter("tedapi", "keygen", str(keydir), "--bits", "2048")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in keydir.iterdir()) == [PRIVATE, PUBLIC]  # no temporary files left
     assert (mode(keydir), mode(keydir / PRIVATE), mode(keydir / PUBLIC)) == (0o700, 0o600, 0o644)
@@ -123,7 +118,7 @@ def test_without_the_extra_names_the_extra(tmp_path: Path) -> None:
         "from exporter.cli import main\n"
         f"sys.exit(main(['tedapi', 'keygen', {str(keydir)!r}]))\n"
     )
-    proc = run(code=code)
+    proc = run_python("-c", code, cwd=REPO)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     (line,) = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -132,16 +127,16 @@ def test_without_the_extra_names_the_extra(tmp_path: Path) -> None:
 
 
 def test_help_says_what_is_written_and_how_to_register() -> None:
-    proc = run("tedapi", "keygen", "--help")
+    proc = run_exporter("tedapi", "keygen", "--help")
     assert proc.returncode == 0, proc.stderr
     text = " ".join(proc.stdout.split())
     for phrase in (PRIVATE, PUBLIC, "PKCS#1 DER", "Never overwrites", "python -m pypowerwall register -authpath DIR"):
         assert phrase in text, phrase
     assert "--bits" not in text  # for the tests only
-    top = " ".join(run("--help").stdout.split())
+    top = " ".join(run_exporter("--help").stdout.split())
     assert "powerwall-exporter tedapi keygen DIR" in top
 
 
 def test_a_usage_error_is_exit_2() -> None:
-    assert run("tedapi").returncode == 2
-    assert run("tedapi", "keygen").returncode == 2
+    assert run_exporter("tedapi").returncode == 2
+    assert run_exporter("tedapi", "keygen").returncode == 2

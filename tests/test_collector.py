@@ -6,7 +6,7 @@ import pytest
 
 from exporter.config import TLSConfig
 from exporter.simulator import SimulatedGateway
-from tests.conftest import gateway_config, make_collector
+from tests.support.wiring import gateway_config, make_collector
 
 
 def test_health_changes_are_logged_once(sim: SimulatedGateway, caplog: pytest.LogCaptureFixture) -> None:

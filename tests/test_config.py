@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from exporter.config import ConfigError, Secret, load_config, parse_config
+from tests.support.exporter import run_exporter
+from tests.support.paths import REPO
 
 GOOD = {"gateways": [{"name": "home", "address": "https://192.0.2.10", "password": "s3cret-pw-xyz"}]}
 
@@ -104,37 +104,31 @@ def test_invalid_yaml_names_the_file_key(tmp_path: Path) -> None:
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERWALL_PASSWORD", "example")
-    example = Path(__file__).resolve().parents[1] / "config.example.yaml"
+    example = REPO / "config.example.yaml"
     cfg = load_config(example)
     assert cfg.gateways[0].name == "home"
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 def test_cli_missing_password_fails_naming_password(tmp_path: Path) -> None:
     cfg = write(tmp_path, "gateways:\n  - name: home\n    address: https://192.0.2.1\n")
-    proc = run_cli("--config.file", str(cfg), "--web.listen-address", "127.0.0.1:0")
+    proc = run_exporter("--config.file", str(cfg), "--web.listen-address", "127.0.0.1:0")
     assert proc.returncode != 0
     assert "gateways[0].password" in proc.stderr
 
 
 def test_cli_config_check(tmp_path: Path) -> None:
     cfg = write(tmp_path, "gateways:\n  - name: home\n    address: 192.0.2.1\n    password: hunter2-unique\n")
-    proc = run_cli("--config.file", str(cfg), "--config.check")
+    proc = run_exporter("--config.file", str(cfg), "--config.check")
     assert proc.returncode == 0, proc.stderr
     assert "configuration OK" in proc.stderr
     assert "hunter2-unique" not in proc.stderr + proc.stdout
     bad = write(tmp_path, "gateways:\n  - name: home\n    address: 192.0.2.1\n    password: x\n    tls: {bogus: 1}\n")
-    proc = run_cli("--config.file", str(bad), "--config.check")
+    proc = run_exporter("--config.file", str(bad), "--config.check")
     assert proc.returncode == 2 and "gateways[0].tls.bogus" in proc.stderr
 
 
 def test_cli_version() -> None:
-    proc = run_cli("--version")
+    proc = run_exporter("--version")
     assert proc.returncode == 0 and "powerwall-exporter" in proc.stdout
 
 

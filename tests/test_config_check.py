@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +11,14 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from exporter.sources.tedapi import v1r_key
-from tests.conftest import REPO
-from tests.exporter_process import start_exporter
+from tests.support.exporter import run_exporter, start_exporter
 
 
 def run_check(tmp_path: Path, config: dict[str, Any] | str) -> subprocess.CompletedProcess[str]:
     """Run ``--config.check`` on ``config`` (a dict, or YAML text written as it is); never a traceback."""
     path = tmp_path / "config.yaml"
     path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
-    proc = subprocess.run(
-        [sys.executable, "-m", "exporter", f"--config.file={path}", "--config.check"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = run_exporter(f"--config.file={path}", "--config.check", timeout=30)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 

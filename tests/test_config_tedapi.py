@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config import ConfigError, parse_config
-from exporter.config.tedapi import DEFAULT_MIN_INTERVAL_SECONDS, TedapiConfig
+from exporter.config.tedapi import TedapiConfig
 from exporter.simulator import write_query_file
 from exporter.sources.tedapi import queries
 from tests.test_config_check import check, gateway, run_check
@@ -26,7 +26,6 @@ def test_a_minimal_block_turns_tedapi_on_with_the_gateways_address(monkeypatch: 
         t.gateway_password is not None and t.gateway_password.reveal() == "ABCDE12345" and "ABCDE12345" not in repr(t)
     )
     assert (t.host, t.port, t.queries_file, t.min_interval_seconds) == ("192.0.2.10", 443, None, 30.0)
-    assert DEFAULT_MIN_INTERVAL_SECONDS == 30.0
     assert parse_config({"state_file": None, "gateways": [gateway()]}).gateways[0].tedapi is None
 
 

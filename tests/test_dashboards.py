@@ -21,7 +21,6 @@ import yaml
 
 from grafana import build_dashboards
 from grafana.builder.render import render
-from tests.conftest import free_port
 from tests.e2e_support import (
     DASHBOARD_DIR,
     ENERGY_CONTRACT_METRICS,
@@ -30,7 +29,6 @@ from tests.e2e_support import (
     RECORDED_METRICS,
     RULES_FILES,
     STANDARD_METRICS,
-    Process,
     PrometheusAPI,
     PromQLError,
     iter_panels,
@@ -41,6 +39,8 @@ from tests.e2e_support import (
     substitute,
     variable_defaults,
 )
+from tests.support.net import free_port
+from tests.support.processes import Process
 
 PANEL_TYPES = {"row", "timeseries", "stat", "gauge", "state-timeline", "barchart", "table"}
 UNITLESS_OK = {"row"}

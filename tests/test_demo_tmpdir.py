@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,8 @@ from exporter import cli
 from exporter.simulator import SimulatedGateway
 from exporter.simulator import tmpdir as sim_tmpdir
 from exporter.simulator.tmpdir import NoWritableTempDirError, private_tmpdir
-from tests.e2e_support import DEPLOY, REPO
+from tests.e2e_support import DEPLOY
+from tests.support.exporter import run_exporter
 
 
 def test_private_tmpdir_skips_unusable_dirs_and_never_uses_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,13 +58,8 @@ def test_demo_that_cannot_listen_leaves_no_key_behind(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = subprocess.run(
-            [sys.executable, "-m", "exporter", "--demo", f"--web.listen-address=127.0.0.1:{port}"],
-            cwd=REPO,
-            env={**os.environ, "TMPDIR": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        proc = run_exporter(
+            "--demo", f"--web.listen-address=127.0.0.1:{port}", env={**os.environ, "TMPDIR": str(tmp_path)}
         )
     assert proc.returncode == 1, proc.stderr
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from exporter.cli import build_parser
-from tests.e2e_support import DEPLOY, REPO
+from tests.e2e_support import DEPLOY
+from tests.support.paths import REPO
 
 REPO_URL = "https://github.com/powerwall-exporter/powerwall-exporter/blob/main/"
 # Every text file that links into the docs: Markdown, rules (runbook_url), dashboards, configs.

@@ -36,10 +36,8 @@ import yaml
 
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.sources.tedapi import v1r_key
-from tests.conftest import SIM_PASSWORD, free_port, require_fixtures
 from tests.e2e_support import (
     PanelQuery,
-    Process,
     PrometheusAPI,
     WebhookReceiver,
     has_finite_value,
@@ -48,17 +46,23 @@ from tests.e2e_support import (
     panel_queries,
     render_alertmanager_config,
     render_prometheus_config,
-    require_binary,
     start_alertmanager,
-    start_process,
     start_prometheus,
     substitute,
     variable_defaults,
-    wait_for,
+    wait_ready,
 )
 from tests.simtime import day_start, next_local_time
+from tests.support.net import free_port
+from tests.support.polling import wait_for
+from tests.support.prereqs import require_binary, require_fixtures
+from tests.support.processes import Process, start_process
+from tests.support.wiring import SIM_PASSWORD
 
 pytestmark = pytest.mark.e2e
+# What a poll of Prometheus or the webhook may raise before it has an answer: a refused or cut
+# connection, a partial JSON answer. The waits below keep polling through these.
+NOT_YET = (OSError, ValueError, KeyError)
 log = logging.getLogger(__name__)
 
 MODEL_GW = "home"
@@ -296,10 +300,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "--log.level=info",
             ],
             work,
-            f"http://127.0.0.1:{exporter_port}",
+            port=exporter_port,
         )
         cleanup.callback(exporter.stop)
-        exporter.wait_ready("/healthz")
+        wait_ready(exporter, "/healthz")
 
         webhook = WebhookReceiver().start()
         cleanup.callback(webhook.stop)
@@ -329,7 +333,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             return {r["metric"]["gateway"] for r in result} == {MODEL_GW, REPLAY_GW, PW3_GW}
 
         try:
-            wait_for("Prometheus to store powerwall_up == 1 for every gateway", all_gateways_up, timeout=60)
+            wait_for(
+                "Prometheus to store powerwall_up == 1 for every gateway", all_gateways_up, timeout=60, retry_on=NOT_YET
+            )
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nexporter log:\n{exporter.log_tail()}") from None
         yield Stack(model_gw, replay_gw, pw3_gw, exporter, prometheus, alertmanager, webhook, prom, time.time())
@@ -381,11 +387,13 @@ def check_coverage(
     """Every panel query has data for ``gateway`` unless ``allowed`` says why not; ``not_applicable``
     (series this generation has no source for) may be empty too and does not count towards the ratio."""
     not_applicable = not_applicable or {}
-    # `increase()`/`rate()` need two samples inside their window: wait a few scrapes first.
+    # `increase()`/`rate()` need two samples inside their window: wait a few scrapes first (`=~`: the
+    # "All" case passes the regex `.*`).
     wait_for(
         "a few scrapes in Prometheus",
-        lambda: stack.prom.instant(f'count_over_time(powerwall_up{{gateway="{gateway}"}}[1m]) >= 5'),
+        lambda: stack.prom.instant(f'count_over_time(powerwall_up{{gateway=~"{gateway}"}}[1m]) >= 5'),
         timeout=30,
+        retry_on=NOT_YET,
     )
     queries, empty, last_pass = coverage(stack, gateway, deadline=time.time() + 30)
     empty_without_sun = {
@@ -437,7 +445,7 @@ def test_powerwall_3_battery_health_has_data_for_every_pack(stack: Stack) -> Non
         }
         return found if found == packs else None
 
-    wait_for("a capacity-over-nameplate ratio for every Powerwall 3 pack", ratios, timeout=60)
+    wait_for("a capacity-over-nameplate ratio for every Powerwall 3 pack", ratios, timeout=60, retry_on=NOT_YET)
     (commission,) = stack.prom.instant(f"powerwall_battery_commission_timestamp_seconds{{{sel}}}")
     assert float(commission["value"][1]) == model.battery_commission_time
     assert stack.prom.instant(f"gateway:powerwall_battery_warranty_end_timestamp_seconds:default10y{{{sel}}}")
@@ -491,6 +499,7 @@ def wait_for_outage_notification(stack: Stack) -> dict[str, Any]:
         "Prometheus to see the outage",
         lambda: stack.prom.instant(f'powerwall_grid_connected{{gateway="{MODEL_GW}"}} == 0'),
         timeout=60,
+        retry_on=NOT_YET,
     )
 
     def outage_notification() -> dict[str, Any] | None:
@@ -501,7 +510,9 @@ def wait_for_outage_notification(stack: Stack) -> dict[str, Any]:
 
     # `for: 1m` in the shipped rule, plus the critical route's 10 s group_wait.
     try:
-        return wait_for("PowerwallGridOutage at the webhook", outage_notification, timeout=150, interval=1)
+        return wait_for(
+            "PowerwallGridOutage at the webhook", outage_notification, timeout=150, interval=1, retry_on=NOT_YET
+        )
     except AssertionError as exc:
         status, body = http_get(stack.alertmanager.base_url + "/api/v2/alerts")
         raise AssertionError(

@@ -21,6 +21,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,12 @@ from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALL_REQUESTS, READ_PATHS, source_of
 from exporter.sources.solar_powerwall.source import SOLAR_POWERWALL
 from exporter.sources.vitals.source import VITALS
-from tests.conftest import SIM_PASSWORD, gateway_config, make_transport, require_fixtures
 from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, exporter_threads
 from tests.scrape import Scrape
 from tests.simtime import SIM_START
+from tests.support.polling import wait_for
+from tests.support.prereqs import require_fixtures
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_transport
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -165,24 +168,25 @@ def test_a_late_request_counts_exactly_one_timeout(env: EnvFactory) -> None:
     all_ok(base)
     before = base.errors(STATUS, "timeout")
     e.gw.faults.set("delay_seconds", SLOW, paths={STATUS})
+
+    def own_timeouts() -> int:
+        return transport.stats().requests.get((STATUS, "timeout"), 0)
+
+    def own_timeouts_reach(n: int) -> bool:
+        return own_timeouts() >= n
+
     for late in (1, 2):
         s = e.scrape()
         assert s.success()[STATUS] == 0
         assert s.errors(STATUS, "timeout") == before + late  # counted by the scrape that gave up
-        wait_until(lambda: transport.stats().requests.get((STATUS, "timeout"), 0), late)  # its own deadline fired
+        # The request's own deadline fires after the scrape gave up: wait until it has been counted.
+        wait_for(f"{late} timeout outcome(s) of the request itself", partial(own_timeouts_reach, late), timeout=10)
+        assert own_timeouts() == late
     e.gw.faults.clear()
     after = e.scrape()
     all_ok(after)
     assert after.errors(STATUS, "timeout") == before + 2
     assert after.value("powerwall_gateway_requests_total", endpoint=STATUS, outcome="timeout") == 2
-
-
-def wait_until(probe: Callable[[], object], expected: object, timeout: float = 10.0) -> None:
-    """Poll ``probe`` until it returns ``expected``; fail after ``timeout`` seconds (a bound, not a pause)."""
-    limit = time.monotonic() + timeout
-    while (got := probe()) != expected:
-        assert time.monotonic() < limit, f"still {got!r}, waiting for {expected!r}"
-        time.sleep(0.01)
 
 
 # ------------------------------------------------------------------------------ truncated JSON

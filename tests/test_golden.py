@@ -28,7 +28,8 @@ from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.sources.tedapi import v1r_key
 from exporter.web.exposition import render_text
-from tests.conftest import SIM_PASSWORD, gateway_config, make_collector, require_fixtures
+from tests.support.prereqs import require_fixtures
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_collector
 
 GOLDEN = Path(__file__).parent / "golden"
 FROZEN = 1_790_000_000.0  # 2026-09-21T13:33:20Z: daylight, so solar and strings have values

@@ -26,11 +26,13 @@ from exporter.gateway.allowlist import LOGIN_PATH
 from exporter.gateway.sessions import SessionStore
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
-from tests.conftest import SIM_PASSWORD, free_port, gateway_config
-from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
 from tests.fault_env import Env, EnvFactory
 from tests.scrape import Scrape
 from tests.simtime import SIM_START
+from tests.support.exporter import MB, ExporterProcess, gateway_entry, start_exporter
+from tests.support.net import free_port
+from tests.support.polling import wait_for
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 NESTED = b"[" * 2000 + b"]" * 2000
 
@@ -174,7 +176,7 @@ _bodies = st.one_of(
 @given(answer=_bodies)
 def test_login_is_never_retried_in_a_loop_whatever_it_answers(answer: bytes, shared_sim: SimulatedGateway) -> None:
     """Property: for any 200 login body, three scrapes cost at most two login POSTs."""
-    from tests.conftest import make_collector
+    from tests.support.wiring import make_collector
 
     shared_sim.faults.set("body", answer, paths={LOGIN_PATH})
     before = shared_sim.login_count
@@ -200,7 +202,7 @@ def test_an_unusable_saved_token_is_ignored_and_replaced(env: EnvFactory, tmp_pa
     state = tmp_path / "sessions.json"
     cfg = gateway_config(sim)
     state.write_text(json.dumps({"home": {"address": cfg.base_url, "token": "abc\r\nX-Injected: 1"}}))
-    from tests.conftest import make_collector
+    from tests.support.wiring import make_collector
 
     collector = make_collector(cfg, state_file=state)
     try:
@@ -277,10 +279,7 @@ def test_sigterm_during_a_gateway_stall_exits_within_seconds(tmp_path: Path) -> 
         scraper = threading.Thread(target=_scrape_ignoring_errors, args=(exp,), daemon=True)
         scraper.start()
         # The simulator records a request before it stalls: once it has one, the scrape is waiting.
-        deadline = time.monotonic() + 15
-        while len(sim.requests) == seen:
-            assert time.monotonic() < deadline, "the scrape never reached the gateway"
-            time.sleep(0.02)
+        wait_for("the scrape to reach the gateway", lambda: len(sim.requests) > seen, timeout=15)
         t0 = time.monotonic()
         exp.signal(signal.SIGTERM)
         exp.proc.wait(timeout=30)

@@ -23,7 +23,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.exposition import render_openmetrics, render_text
-from tests.conftest import SIM_PASSWORD, gateway_config, make_collector
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_collector
 
 AGGREGATES = "/api/meters/aggregates"
 IMPORTED = "powerwall_meter_energy_imported_joules_total"

@@ -20,15 +20,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from exporter.assets.manifest import expand
-from tests.conftest import free_port
-from tests.e2e_support import REPO
-from tests.exporter_process import ExporterProcess
+from tests.support.exporter import ExporterProcess, serving
+from tests.support.net import free_port
+from tests.support.paths import REPO
+from tests.support.processes import launch
 from tests.test_assets import tracked_copy
 
 README = REPO / "README.md"
@@ -103,32 +103,21 @@ def test_readme_install_without_a_clone_builds_installs_writes_assets_and_runs_t
     assert written == {dest for _, dest in expand(REPO)}
 
     port = free_port()
-    stderr_path = tmp_path / "demo-stderr.log"
-    with stderr_path.open("wb") as err:
-        proc = subprocess.Popen(
-            ["bash", "-c", f"exec {demo_lines[0]} --web.listen-address=127.0.0.1:{port}"],
-            cwd=host,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    exp = ExporterProcess(proc, port, stderr_path)
-    try:
-        deadline = time.monotonic() + 60
-        up = None
-        while up != 1:
-            assert proc.poll() is None, f"the demo exited {proc.returncode}: {exp.log()[-2000:]}"
-            assert time.monotonic() < deadline, f"no powerwall_up 1 within 60 s: {exp.log()[-2000:]}"
-            try:
-                up = exp.parsed().value("powerwall_up", gateway="demo")
-            except (OSError, AssertionError):
-                up = None
-            if up != 1:
-                time.sleep(0.2)
-    finally:
-        log = exp.stop()
+    log_path = tmp_path / "demo.log"
+    proc = launch(
+        ["bash", "-c", f"exec {demo_lines[0]} --web.listen-address=127.0.0.1:{port}"], log_path, cwd=host, env=env
+    )
+    exp = serving(ExporterProcess(proc, log_path, port, name="the demo"), demo_is_up, timeout=60)
+    log = exp.stop()
     assert "Traceback" not in log, log[-2000:]
+
+
+def demo_is_up(exp: ExporterProcess) -> bool:
+    """The installed demo serves ``powerwall_up 1`` (its first scrape may still be under way)."""
+    try:
+        return exp.parsed().value("powerwall_up", gateway="demo") == 1
+    except AssertionError:  # not a 200 yet
+        return False
 
 
 def test_no_doc_installs_from_a_git_address() -> None:

@@ -3,8 +3,8 @@ and checks that its source column is read from the tables that define each famil
 
 from __future__ import annotations
 
-from tests.conftest import require_fixtures
 from tests.metrics_doc import END, METRICS_DOC, START, Row, mapped_from, signal_text, source_text, updated_doc
+from tests.support.prereqs import require_fixtures
 
 
 def test_metric_reference_is_current() -> None:

@@ -12,9 +12,10 @@ import yaml
 
 from exporter.config import ConfigError, load_config
 from exporter.shard import hashmod, main, split
-from tests.conftest import IN_CI
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "scaling" / "prometheus-sharded.yml"
+EXAMPLE = REPO / "deploy" / "scaling" / "prometheus-sharded.yml"
 NAMES = [f"site-{i:03d}" for i in range(40)]
 
 
@@ -23,15 +24,6 @@ def fleet() -> dict[str, object]:
         "state_file": "",
         "gateways": [{"name": n, "address": "192.0.2.1", "password": f"${{PW_{i}}}"} for i, n in enumerate(NAMES)],
     }
-
-
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if IN_CI:
-            pytest.fail("CI: promtool missing")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
 
 
 def test_split_is_complete_and_disjoint() -> None:
@@ -68,7 +60,7 @@ def test_cli_writes_valid_replica_configs(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_prometheus_routes_each_target_to_the_replica_that_holds_it(tmp_path: Path) -> None:
-    tool = promtool()
+    tool = require_binary("promtool")
     src = tmp_path / "fleet.yaml"
     src.write_text(yaml.safe_dump(fleet()))
     assert main(["--config.file", str(src), "--replicas", "3", "--out-dir", str(tmp_path)]) == 0

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from exporter.simulator import SimulatedGateway, SiteModel
-from tests.conftest import SIM_PASSWORD
-from tests.exporter_process import MB, ExporterProcess, gateway_entry, start_exporter
 from tests.simtime import SIM_START
+from tests.support.exporter import MB, ExporterProcess, gateway_entry, start_exporter
+from tests.support.wiring import SIM_PASSWORD
 
 
 @pytest.fixture

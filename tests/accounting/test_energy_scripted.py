@@ -23,7 +23,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
-from tests.conftest import SIM_PASSWORD, make_collector, only_requests
+from tests.support.wiring import SIM_PASSWORD, make_collector, only_requests
 
 PAIRS = [
     ("solar", "home"),

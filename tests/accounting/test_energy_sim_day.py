@@ -27,8 +27,8 @@ from exporter.config import parse_config
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.sources.json_api import endpoints as ep
-from tests.conftest import SIM_PASSWORD, make_collector, only_requests
 from tests.simtime import day_start, local_time
+from tests.support.wiring import SIM_PASSWORD, make_collector, only_requests
 
 log = logging.getLogger(__name__)
 

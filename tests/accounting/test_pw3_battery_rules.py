@@ -19,7 +19,8 @@ import yaml
 
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SimulatedGateway
-from tests.e2e_support import RULES_DIR, require_binary
+from tests.e2e_support import RULES_DIR
+from tests.support.prereqs import require_binary
 from tests.test_golden import CASES, exposition_metrics
 
 FULL = "powerwall_pod_full_pack_energy_joules"

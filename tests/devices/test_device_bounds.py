@@ -21,10 +21,10 @@ from exporter.devices.model import Device
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SiteModel
 from exporter.web.exposition import render_text
-from tests.conftest import make_collector
 from tests.simtime import SIM_START
 from tests.sources.tedapi.answers import many_packs, pack_serial
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
+from tests.support.wiring import make_collector
 
 PACKS = 20_000
 DROPPED = "powerwall_devices_dropped_total"

@@ -10,7 +10,7 @@ from exporter.gateway.request import Request
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALLOW_LIST, READ_PATHS
-from tests.conftest import deadline, gateway_config, make_collector, make_transport
+from tests.support.wiring import deadline, gateway_config, make_collector, make_transport
 
 
 def test_allow_list_is_enforced_before_any_socket(sim: SimulatedGateway) -> None:

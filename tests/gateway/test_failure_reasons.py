@@ -16,7 +16,8 @@ from exporter.config import TLSConfig
 from exporter.gateway.outcomes import FetchError
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
-from tests.conftest import free_port, gateway_config, make_collector, make_transport
+from tests.support.net import free_port
+from tests.support.wiring import gateway_config, make_collector, make_transport
 
 NOISE = ("HTTPSConnectionPool", "Max retries", "urllib3", "object at 0x")
 

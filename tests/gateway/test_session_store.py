@@ -22,7 +22,7 @@ import pytest
 from exporter.gateway import sessions as session_store
 from exporter.gateway.sessions import MAX_STATE_BYTES, SessionStore, valid_token
 from exporter.simulator import SimulatedGateway
-from tests.conftest import gateway_config, make_collector
+from tests.support.wiring import gateway_config, make_collector
 
 URL = "https://192.0.2.1"
 TOKEN = "tok-" + "A" * 60 + "=="

@@ -13,7 +13,9 @@ from exporter.gateway.tls import build_ssl_context, fingerprint_of
 from exporter.simulator import SimulatedGateway
 from exporter.simulator.certs import generate_certificate
 from exporter.sources.json_api import endpoints as ep
-from tests.conftest import deadline, free_port, gateway_config, make_collector, make_transport, require_fixtures
+from tests.support.net import free_port
+from tests.support.prereqs import require_fixtures
+from tests.support.wiring import deadline, gateway_config, make_collector, make_transport
 
 
 @pytest.fixture

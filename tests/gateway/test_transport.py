@@ -16,7 +16,7 @@ from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST
 from tests.clocks import ManualClock
-from tests.conftest import deadline, gateway_config, make_collector, make_transport
+from tests.support.wiring import deadline, gateway_config, make_collector, make_transport
 
 
 def test_fetch_json_with_pinned_ca(sim: SimulatedGateway) -> None:

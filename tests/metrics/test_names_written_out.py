@@ -9,9 +9,10 @@ they are made with :func:`exporter.metrics.metricset.generic`, which this test d
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-EXPORTER = Path(__file__).resolve().parents[2] / "exporter"
+from tests.support.paths import REPO
+
+EXPORTER = REPO / "exporter"
 METRICSET = "exporter.metrics.metricset"
 DEFINERS = frozenset({"gauge", "counter", "info"})
 

@@ -27,7 +27,7 @@ from exporter.metrics import naming
 from exporter.metrics.metricset import Kind, MetricSet
 from exporter.site.mappers import map_status
 from exporter.web.exposition import render_text
-from tests.e2e_support import require_binary
+from tests.support.prereqs import require_binary
 
 VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 _gateways = itertools.count()

@@ -8,11 +8,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
+import re
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -37,8 +36,10 @@ from exporter.simulator import (
 from exporter.simulator.model import STEP_SECONDS
 from exporter.simulator.payloads import JSON_PAGES, go_duration, rfc3339_ns
 from exporter.simulator.testclient import SimClient
-from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
+from tests.support.polling import wait_for
+from tests.support.prereqs import require_fixtures
+from tests.support.processes import start_process
 
 PB: Any = _vitals_pb2  # generated module: no type information
 PW = "sim-password"
@@ -225,7 +226,8 @@ def test_unexpected_sni_is_rejected(gw: SimulatedGateway) -> None:
         pytest.raises((ssl.SSLError, ConnectionError)),
     ):
         ctx.wrap_socket(raw, server_hostname="gateway.example.com")
-    assert gw.handshake_failures
+    # The server thread records the failed handshake a moment after the client saw it fail.
+    wait_for("the failed handshake on record", lambda: gw.handshake_failures, timeout=5)
     assert gw.requests == []
 
 
@@ -519,10 +521,7 @@ def test_stop_closes_open_connections_and_leaks_no_threads() -> None:
     hung = threading.Thread(target=dripped_login, daemon=True)
     hung.start()
     # Stop while the login answer is being dripped: wait until the simulator has the request.
-    deadline = time.monotonic() + 5
-    while sum(r.path == LOGIN_PATH for r in g.requests) < 2:
-        assert time.monotonic() < deadline, "the dripped login never reached the simulator"
-        time.sleep(0.01)
+    wait_for("the dripped login to reach the simulator", lambda: sum(r.path == LOGIN_PATH for r in g.requests) >= 2)
     t0 = time.monotonic()
     g.stop()
     assert time.monotonic() - t0 < 3
@@ -536,28 +535,14 @@ def test_stop_closes_open_connections_and_leaks_no_threads() -> None:
 
 def test_module_entry_point_runs_until_signal(tmp_path: Path) -> None:
     cert = tmp_path / "cert.pem"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exporter.simulator", "--port", "0", "--password", "x", "--cert-out", str(cert)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    argv = [sys.executable, "-m", "exporter.simulator", "--port", "0", "--password", "x", "--cert-out", str(cert)]
+    sim = start_process("simulator", argv, tmp_path)
     try:
-        assert proc.stderr is not None
-        url = ""
-        deadline = time.monotonic() + 60  # start-up imports and key generation on a loaded CI machine
-        while not url and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if " URL https://" in line:
-                url = line.split(" URL ")[1].split()[0]
+        # Start-up imports and key generation take a while on a loaded CI machine.
+        url = sim.wait_until("the simulator's URL", lambda: re.search(r" URL (https://\S+)", sim.log()), timeout=60)[1]
         assert url.startswith("https://127.0.0.1:")
         assert cert.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
+        sim.signal(signal.SIGINT)
+        assert sim.proc.wait(30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        sim.stop()

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from exporter.simulator import FAULT_NAMES, Faults, SimulatedGateway, SiteModel, gunzip_size
+from exporter.simulator.faults import TEDAPI_FAULT_NAMES, V1R_FAULT_NAMES, _Fault
 from exporter.simulator.testclient import SimClient
-from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
+from tests.support.prereqs import require_fixtures
 
 PW = "sim-password"
 
@@ -51,7 +52,25 @@ def test_faults_api_set_clear_paths_times() -> None:
     assert f.active() == {}
     with pytest.raises(ValueError):
         f.set("nonsense", 1)
-    assert len(FAULT_NAMES) == 17
+
+
+def test_every_fault_is_listed_once_and_is_a_working_attribute() -> None:
+    """The name lists are what ``Faults.set`` accepts and what tests iterate over (every TEDAPI fault
+    must leave the JSON API alone, test_simulator_tedapi.py). A fault added as an attribute but not
+    listed could not be set by name; one listed without an attribute would not exist."""
+    listed = [*FAULT_NAMES, *TEDAPI_FAULT_NAMES, *V1R_FAULT_NAMES]
+    assert len(listed) == len(set(listed)), "a fault is listed twice"
+    assert set(listed) == {name for name, attr in vars(Faults).items() if isinstance(attr, _Fault)}
+    # The group decides which paths a fault acts on; the prefix says so where it is used.
+    assert all(n.startswith("tedapi_") for n in TEDAPI_FAULT_NAMES)
+    assert all(n.startswith("v1r_") for n in V1R_FAULT_NAMES)
+    assert not [n for n in FAULT_NAMES if n.startswith(("tedapi_", "v1r_"))]
+    for name in listed:
+        f = Faults()
+        setattr(f, name, True)
+        assert f.active() == {name: True} and getattr(f, name) is True, name
+        f.clear(name)
+        assert f.active() == {}, name
 
 
 def test_delay_seconds(client: SimClient, gw: SimulatedGateway) -> None:

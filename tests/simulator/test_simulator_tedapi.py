@@ -508,23 +508,25 @@ def test_reads_are_safe_and_counted(pw2: SimulatedGateway, qset: QuerySet) -> No
 
 
 # ------------------------------------------------------------------ faults
-def test_tedapi_fault_names() -> None:
-    assert set(TEDAPI_FAULT_NAMES) == {
-        "tedapi_ap_gone",
-        "tedapi_delay",
-        "tedapi_status",
-        "tedapi_lan_403",
-        "tedapi_empty_data",
-        "tedapi_truncated",
-        "tedapi_garbage",
-        "tedapi_bad_gzip",
-        "tedapi_wrong_wire_type",
-        "tedapi_config_blob",
-        "tedapi_extra_json",
-    }
-    f = Faults()
-    f.tedapi_status = 429
-    assert f.active() == {"tedapi_status": 429}
+# Each TEDAPI fault switched on with a value that would show on a JSON page if it leaked there
+# (a delay beyond the client's timeout, an error status, fields that overwrite the page's).
+LEAK_VALUES: dict[str, Any] = {
+    "tedapi_delay": 10.0,
+    "tedapi_status": 503,
+    "tedapi_config_blob": b"{}",
+    "tedapi_extra_json": {"din": "LEAKED", "version": "LEAKED"},
+}
+JSON_PAGES_SEEN = ("/api/status", "/api/system_status/soe", "/api/meters/aggregates")
+
+
+@pytest.mark.parametrize("name", TEDAPI_FAULT_NAMES)
+def test_no_tedapi_fault_reaches_the_json_api(pw2: SimulatedGateway, name: str) -> None:
+    """The TEDAPI faults are kept apart from the JSON API's (faults.py): on, each leaves the JSON pages as they were."""
+    c = Tedapi(pw2)
+    before = {path: c.json(path) for path in JSON_PAGES_SEEN}
+    pw2.faults.set(name, LEAK_VALUES.get(name, True))
+    assert pw2.faults.active() == {name: LEAK_VALUES.get(name, True)}
+    assert {path: c.json(path) for path in JSON_PAGES_SEEN} == before
 
 
 @pytest.mark.parametrize("code", [401, 403, 429, 503])

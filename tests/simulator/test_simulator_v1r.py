@@ -15,17 +15,16 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 
-from exporter.simulator import Faults, SimulatedGateway, SiteModel
-from exporter.simulator.faults import V1R_FAULT_NAMES
+from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.simulator.tedapi.queries import write_query_file
 from exporter.simulator.tedapi.v1r import DEFAULT_MAX_TTL_SECONDS, parse_routable
 from exporter.simulator.tedapi.v1r_keys import KeyRing, KeyState, parse_pkcs1, pkcs1_der_from_file
 from exporter.simulator.tedapi.wire import WireError
 from exporter.sources.tedapi import queries
 from exporter.sources.tedapi.queries import QuerySet
-from tests.conftest import require_fixtures
 from tests.simtime import SIM_START
 from tests.simulator.test_simulator_tedapi import FrozenClock, _ServerName
+from tests.support.prereqs import require_fixtures
 from tests.v1r_signer import (
     NOT_VERIFIED,
     Answer,
@@ -390,21 +389,6 @@ def test_a_follower_gets_the_leaders_data_or_a_timeout(gw: SimulatedGateway, key
 
 
 # ------------------------------------------------------------------ faults
-def test_v1r_fault_names() -> None:
-    assert set(V1R_FAULT_NAMES) == {
-        "v1r_delay",
-        "v1r_status",
-        "v1r_fault",
-        "v1r_key_state",
-        "v1r_follower_timeout",
-        "v1r_garbage",
-        "v1r_empty",
-    }
-    f = Faults()
-    f.v1r_fault = "BUSY"
-    assert f.active() == {"v1r_fault": "BUSY"}
-
-
 @pytest.mark.parametrize(("value", "fault"), [("BUSY", 1), (2, 2), ("TIME_EXPIRED", 17)])
 def test_fault_v1r_fault(gw: SimulatedGateway, key: ClientKey, value: int | str, fault: int) -> None:
     gw.faults.set("v1r_fault", value, times=1)

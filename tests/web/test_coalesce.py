@@ -18,10 +18,10 @@ from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.coalesce import Coalescer
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import SIM_PASSWORD, gateway_config
-from tests.e2e_support import wait_for
 from tests.scrape import get
 from tests.simtime import SIM_START
+from tests.support.polling import wait_for
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 SCRAPERS = 8
 

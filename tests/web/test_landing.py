@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -25,9 +24,10 @@ from exporter.scrape.gateway import GatewayStatus
 from exporter.simulator import SimulatedGateway
 from exporter.web import gateway_card, landing
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import IN_CI, REPO, SIM_PASSWORD, free_port, gateway_config, make_collector
-
-CHROMIUM_INSTALL = "apt-get install -y --no-install-recommends chromium"
+from tests.support.net import free_port
+from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_collector
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -37,17 +37,6 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
             return resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
-
-
-def require_chromium() -> str:
-    """Debian's chromium, or skip (developer machine) / fail (CI, which installs it in .ci/run)."""
-    found = shutil.which("chromium")
-    if found is None:
-        msg = f"chromium is not installed; install it with `{CHROMIUM_INSTALL}`"
-        if IN_CI:
-            pytest.fail(f"{msg} (CI=true makes this an error)")
-        pytest.skip(msg)
-    return found
 
 
 def chromium(binary: str, tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -93,7 +82,7 @@ def server(collector: PowerwallCollector) -> Iterator[ExporterServer]:
 def test_chromium_shows_the_numbers_of_the_last_metrics_scrape(
     sim: SimulatedGateway, server: ExporterServer, tmp_path: Path
 ) -> None:
-    binary = require_chromium()
+    binary = require_binary("chromium")
     status, body = get(server.port, "/metrics")
     assert status == 200
     samples = {

@@ -9,7 +9,6 @@ the scrape timeout.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,9 +18,10 @@ from exporter.config import Config
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import SIM_PASSWORD, gateway_config
 from tests.scrape import Scrape, get
 from tests.simtime import SIM_START
+from tests.support.polling import wait_for
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 SCRAPE_TIMEOUT = 1.5
 MARGIN = 0.35
@@ -107,10 +107,7 @@ def test_slow_gateway_does_not_delay_the_other(pair: Pair) -> None:
     t = threading.Thread(target=lambda: slow.append(pair.get("/metrics")))
     t.start()
     # The slow scrape has asked b (fast) once b's requests arrive; from then on it waits for a.
-    deadline = time.monotonic() + 5
-    while len(pair.b.requests) == b_seen:
-        assert time.monotonic() < deadline, "the /metrics scrape never reached gateway b"
-        time.sleep(0.01)
+    wait_for("the /metrics scrape to reach gateway b", lambda: len(pair.b.requests) > b_seen, timeout=5)
     fast = pair.get("/probe?target=b")
     overlapped = t.is_alive()
     t.join()

@@ -13,7 +13,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -31,9 +31,10 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig
-from tests.conftest import SIM_PASSWORD
-from tests.exporter_process import gateway_entry, start_exporter
 from tests.simtime import SIM_START
+from tests.support.exporter import gateway_entry, start_exporter
+from tests.support.polling import wait_for
+from tests.support.wiring import SIM_PASSWORD
 
 OK = "powerwall_exporter_config_last_reload_successful"
 WHEN = "powerwall_exporter_config_last_reload_success_timestamp_seconds"
@@ -180,10 +181,8 @@ def test_a_shrunk_pool_still_runs_every_job() -> None:
         for i in range(4, 8):
             pool.submit(partial(job, i, False))
         release.set()
-        deadline = time.monotonic() + 5
-        while (len(done) < 8 or pool.size > 1) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert sorted(done) == list(range(8)) and pool.size == 1
+        wait_for("every job done and one worker left", lambda: len(done) == 8 and pool.size == 1, timeout=5)
+        assert sorted(done) == list(range(8))
     finally:
         pool.close()
 
@@ -338,14 +337,6 @@ def test_health_and_ready_do_not_queue_behind_busy_workers() -> None:
 
 
 # ------------------------------------------------------------------ the real process, SIGHUP
-def _wait_for(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_sighup_reloads_the_running_exporter(sims: list[SimulatedGateway], tmp_path: Path) -> None:
     a, b = sims
     home = gateway_entry(a, tmp_path, "home", min_interval_seconds=0)
@@ -361,7 +352,7 @@ def test_sighup_reloads_the_running_exporter(sims: list[SimulatedGateway], tmp_p
 
         write_config(config_file, [home, away])
         exp.signal(signal.SIGHUP)
-        _wait_for(lambda: "configuration reloaded (SIGHUP)" in exp.log(), "the reload")
+        exp.wait_until("the reload", lambda: "configuration reloaded (SIGHUP)" in exp.log(), timeout=20)
         text = exp.scrape()
         assert 'powerwall_up{gateway="away"} 1.0' in text and 'powerwall_up{gateway="home"} 1.0' in text
         assert sample(text, OK) == 1 and sample(text, WHEN) >= sample(first, WHEN)
@@ -369,8 +360,7 @@ def test_sighup_reloads_the_running_exporter(sims: list[SimulatedGateway], tmp_p
 
         write_config(config_file, [{**home, "timeout_seconds": "soon"}])
         exp.signal(signal.SIGHUP)
-        _wait_for(lambda: "refused" in exp.log(), "the refusal")
-        assert exp.proc.poll() is None
+        exp.wait_until("the refusal", lambda: "refused" in exp.log(), timeout=20)  # and the exporter lives
         text = exp.scrape()
         assert 'powerwall_up{gateway="away"} 1.0' in text  # still the old config
         assert sample(text, OK) == 0

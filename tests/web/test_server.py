@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import IN_CI, SIM_PASSWORD, free_port, gateway_config, make_collector
 from tests.scrape import get
+from tests.support.net import free_port
+from tests.support.prereqs import require_binary
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_collector
 
 
 @pytest.fixture
@@ -101,11 +102,7 @@ def test_gateway_down_answers_fast_with_up_0() -> None:
 
 
 def test_promtool_check_metrics(port: int) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if IN_CI:
-            pytest.fail("CI: promtool missing (apt-get install prometheus)")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
+    promtool = require_binary("promtool")
     body = get(port, "/metrics")[2]
     proc = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()

@@ -15,7 +15,6 @@ import http.client
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -39,8 +38,10 @@ from exporter.web.http_parse import Limits
 from exporter.web.server import ExporterApp, ExporterServer, parse_listen_address
 from exporter.web.webconfig import TLSServerConfig, WebConfig
 from exporter.web.wsgi import wsgi_handler
-from tests.conftest import REPO
-from tests.exporter_process import start_exporter
+from tests.support.exporter import start_exporter
+from tests.support.paths import REPO
+from tests.support.polling import wait_for
+from tests.support.prereqs import require_binary
 from tests.web.test_webconfig import _issue
 
 SHORT = Limits(header_timeout=1.0, idle_timeout=2.0, write_timeout=2.0)
@@ -164,10 +165,9 @@ def test_default_limits_fit_the_brief_and_the_unit() -> None:
 def test_listen_backlog_is_large(serve: Callable[..., ExporterServer]) -> None:
     """40 scrapers connecting in the same instant must not overflow the accept queue (was 5)."""
     server = serve(fake_app(FakeCollector()))
-    if shutil.which("ss") is None:
-        pytest.skip("ss (iproute2) not installed")
+    ss = require_binary("ss", required_in_ci=False)
     out = subprocess.run(
-        ["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, timeout=10, check=True
+        [ss, "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, timeout=10, check=True
     ).stdout
     fields = out.split()
     assert fields and int(fields[2]) >= 128, out  # Send-Q of a listening socket is its backlog
@@ -216,10 +216,7 @@ def test_idle_and_half_sent_connections_hold_no_threads(
         start = time.monotonic()
         assert all(closed_by_server(s, 8.0) for s in socks)
         assert time.monotonic() - start < 8.0
-    deadline = time.monotonic() + 5
-    while server.http.connections and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.http.connections == 0
+    wait_for("the server to count no open connection", lambda: server.http.connections == 0, timeout=5)
 
 
 def test_slowloris_byte_by_byte_is_cut_at_the_header_deadline(serve: Callable[..., ExporterServer]) -> None:
@@ -300,16 +297,11 @@ def test_connection_cap(serve: Callable[..., ExporterServer]) -> None:
     with ExitStack() as stack:
         for _ in range(20):
             stack.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=5))
-        deadline = time.monotonic() + 3
-        while server.http.connections < 20 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.http.connections == 20
+        wait_for("the server to count the 20 connections", lambda: server.http.connections == 20, timeout=3)
         extra = stack.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=5))
         assert closed_by_server(extra, 2.0)  # refused right away, not queued
     # ... and once they are gone, new clients are served again.
-    deadline = time.monotonic() + 3
-    while server.http.connections and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for("the server to count no open connection", lambda: server.http.connections == 0, timeout=3)
     assert request(server.port, "GET", "/healthz")[0] == 200
 
 
@@ -594,12 +586,12 @@ def test_sighup_is_survived_and_the_exporter_keeps_serving(tmp_path: Path) -> No
     try:
         exp.signal(signal.SIGHUP)
         # Wait for the handler's log line (the proof it ran), not for a guessed time.
-        deadline = time.monotonic() + 10
         # The demo has no config file to re-read: the reload is refused and logged, nothing else happens.
-        while not re.search(r"reload \(SIGHUP\) refused.*no --config.file", exp.log()):
-            assert exp.proc.poll() is None, "SIGHUP killed the exporter"
-            assert time.monotonic() < deadline, exp.log()[-2000:]
-            time.sleep(0.05)
+        exp.wait_until(
+            "the refused reload's log line",
+            lambda: re.search(r"reload \(SIGHUP\) refused.*no --config.file", exp.log()),
+            timeout=10,
+        )
         assert exp.proc.poll() is None, "SIGHUP killed the exporter"
         assert 'powerwall_up{gateway="demo"} 1.0' in exp.scrape()
         exp.signal(signal.SIGTERM)

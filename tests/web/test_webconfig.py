@@ -34,8 +34,9 @@ from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.server import ExporterApp, ExporterServer
 from exporter.web.webconfig import WebConfig, load_web_config
-from tests.conftest import IN_CI, gateway_config
-from tests.exporter_process import start_exporter
+from tests.support.exporter import start_exporter
+from tests.support.prereqs import require_binary
+from tests.support.wiring import gateway_config
 
 USER = "prometheus"
 PASSWORD = "scrape-secret-5d1e"  # distinctive so the leak check can search for it
@@ -212,16 +213,13 @@ def test_client_certificate_required(serve: Callable[[WebConfig], int], pki: Pki
 
 
 def test_promtool_accepts_the_web_config(pki: Pki, tmp_path: Path) -> None:
-    if not Path(PROMTOOL).exists():
-        if IN_CI:
-            pytest.fail(f"CI: {PROMTOOL} is missing")
-        pytest.skip(f"{PROMTOOL} not installed")
+    promtool = require_binary("promtool")
     for kw in ({}, {"client_auth": True}):
         d = tmp_path / ("mtls" if kw else "plain")
         d.mkdir()
         path = write_web_config(d / "web.yml", pki, **kw)
         load_web_config(path)  # we accept it ...
-        r = subprocess.run([PROMTOOL, "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([promtool, "check", "web-config", str(path)], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr  # ... and so does Prometheus' own checker
 
 

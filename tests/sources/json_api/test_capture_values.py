@@ -12,8 +12,8 @@ import pytest
 
 from exporter.sources.registry import ALL_REQUESTS
 from exporter.web.server import ExporterApp, ExporterServer
-from tests.conftest import gateway_config, make_collector, replay
 from tests.scrape import scrape
+from tests.support.wiring import gateway_config, make_collector, replay
 
 H = 3600.0
 M_21 = {"site": 537.0, "battery": 10.0, "load": 540.25, "solar": -2.0}

@@ -18,7 +18,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
 from exporter.web.exposition import render_text
-from tests.conftest import gateway_config, make_collector
+from tests.support.wiring import gateway_config, make_collector
 
 ERRORS = "powerwall_field_decode_errors_total"
 

@@ -16,7 +16,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.site.mappers import JSON_MAPPERS
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.web.exposition import render_openmetrics, render_text
-from tests.conftest import require_fixtures
+from tests.support.prereqs import require_fixtures
 
 SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 

@@ -16,8 +16,8 @@ from exporter.devices.model import Device
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from exporter.sources.vitals.decode import decode_vitals
-from tests.conftest import require_fixtures
 from tests.sources.vitals.encoder import encode_vitals_json
+from tests.support.prereqs import require_fixtures
 
 
 @pytest.fixture(scope="module")

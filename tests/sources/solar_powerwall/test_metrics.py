@@ -10,8 +10,9 @@ import pytest
 from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
-from tests.conftest import require_fixtures
 from tests.render import render
+from tests.support.prereqs import require_fixtures
+from tests.support.series import Sample, sample, samples
 
 SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 
@@ -90,30 +91,56 @@ def test_exposition_renders(ms: MetricSet) -> None:
     )
 
 
+NOTHING: set[Sample] = set()
+
+
 @pytest.mark.parametrize(
-    "data",
+    ("data", "remains"),
     [
-        None,
-        [],
-        "text",
-        42,
-        {},
-        {"pvac_status": None, "pvs_status": None, "pvac_alerts": None, "pvs_alerts": None},
-        {"pvac_status": {"string_vitals": None}},
-        {"pvac_status": {"string_vitals": [None, 1, "x", {}]}},
-        {"pvac_status": {"string_vitals": [{"string_id": None, "measured_power": 5}]}},
-        {"pvac_status": {"string_vitals": [{"string_id": True, "measured_power": 5}]}},
-        {"pvac_status": {"string_vitals": [{"string_id": 0}, {"string_id": 99}, {"string_id": -1}]}},
-        {"pvac_status": {"p_out": None, "v_out": [1], "state": {"x": 1}}},
-        {"pvac_alerts": ["PVAC_a001"], "pvs_alerts": "PVS_a001"},
-        {"pvac_status": {"p_out": 10**400}},
-        {"pvac_status": {"state": "\ud800bad"}, "pvs_alerts": {"\udfff": True}},
-        {1: 2, None: "x", "pvac_status": {3: 4}},
+        # Not an object, or an object with nothing usable: no device, no series.
+        (None, NOTHING),
+        ([], NOTHING),
+        ("text", NOTHING),
+        (42, NOTHING),
+        ({}, NOTHING),
+        ({"pvac_status": None, "pvs_status": None, "pvac_alerts": None, "pvs_alerts": None}, NOTHING),
+        ({"pvac_status": {"string_vitals": None}}, NOTHING),
+        ({"pvac_status": {"string_vitals": [None, 1, "x", {}]}}, NOTHING),
+        # A string needs an id 1..26 (A..Z): none, a boolean or one out of range is no string.
+        ({"pvac_status": {"string_vitals": [{"string_id": None, "measured_power": 5}]}}, NOTHING),
+        ({"pvac_status": {"string_vitals": [{"string_id": True, "measured_power": 5}]}}, NOTHING),
+        ({"pvac_status": {"string_vitals": [{"string_id": 0}, {"string_id": 99}, {"string_id": -1}]}}, NOTHING),
+        # Lists, objects and numbers beyond float's range are no values.
+        ({"pvac_status": {"p_out": None, "v_out": [1], "state": {"x": 1}}}, NOTHING),
+        ({"pvac_status": {"p_out": 10**400}}, NOTHING),
+        # Alerts must be an object of booleans; a top-level text is a PVAC signal like any scalar.
+        (
+            {"pvac_alerts": ["PVAC_a001"], "pvs_alerts": "PVS_a001"},
+            {sample("powerwall_vital_pvs_alerts_info", {**PVAC, "value": "PVS_a001"}, 1.0)},
+        ),
+        # Lone surrogates become "?": the text is kept, safe to encode.
+        (
+            {"pvac_status": {"state": "\ud800bad"}, "pvs_alerts": {"\udfff": True}},
+            {
+                sample("powerwall_solar_inverter_state_info", {**PVAC, "state": "?bad"}, 1.0),
+                sample("powerwall_device_alert", {**PVS, "alert": "?"}, 1.0),
+            },
+        ),
+        # Keys that are no text are named by their text, as generic vitals.
+        (
+            {1: 2, None: "x", "pvac_status": {3: 4}},
+            {
+                sample("powerwall_vital_1", PVAC, 2.0),
+                sample("powerwall_vital_none_info", {**PVAC, "value": "x"}, 1.0),
+                sample("powerwall_vital_pvac_3", PVAC, 4.0),
+            },
+        ),
     ],
 )
-def test_tolerates_missing_null_and_odd_fields(data: Any) -> None:
+def test_missing_null_and_odd_fields_leave_only_what_is_usable(data: Any, remains: set[Sample]) -> None:
     out = MetricSet(base_labels={"gateway": "home"})
     flatten_devices(decode_solar_powerwall(data), out, SOLAR_POWERWALL, anonymous=True)
+    assert samples(out) == remains
     render(out)
 
 

@@ -1,4 +1,5 @@
-"""Property test: no ``/api/solar_powerwall`` body, however odd, makes decoding or flattening raise.
+"""Property test: no ``/api/solar_powerwall`` body, however odd, makes decoding or flattening raise,
+and what remains is the PVAC's and the PVS's series, nothing else.
 
 The body comes from a device on the LAN; the decoder must skip what it cannot use, never raise.
 """
@@ -10,10 +11,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exporter.devices.bounds import DeviceBudget
 from exporter.devices.flatten import flatten_devices
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.solar_powerwall.decode import decode_solar_powerwall
 from tests.render import render
+from tests.support.series import assert_only_kept_devices
 
 SOLAR_POWERWALL = "/api/solar_powerwall"  # the endpoint label of the generic-name budget
 
@@ -63,7 +66,16 @@ _json = st.recursive(
         ),
     )
 )
-def test_solar_powerwall_never_raises(data: Any) -> None:
+def test_solar_powerwall_never_raises_and_keeps_only_its_two_devices(data: Any) -> None:
+    devices = decode_solar_powerwall(data)
+    # The body names no device: at most the PVAC and the PVS, each only when it has something to say.
+    assert [d.family for d in devices] in (["PVAC", "PVS"], ["PVAC"], ["PVS"], [])
+    assert all((d.signals or d.alerts) and not (d.din or d.serial or d.part_number) for d in devices)
+    if not isinstance(data, dict):
+        assert devices == []
     ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_devices(decode_solar_powerwall(data), ms, SOLAR_POWERWALL, anonymous=True)
+    budget = DeviceBudget()
+    flatten_devices(devices, ms, SOLAR_POWERWALL, anonymous=True, bound=budget)
+    assert_only_kept_devices(devices, ms, budget)
+    assert "powerwall_device_info" not in ms.names()  # no DIN, nothing for an info series to describe
     render(ms)

@@ -15,9 +15,9 @@ import pytest
 
 from exporter.simulator import SiteModel
 from exporter.web.exposition import render_text
-from tests.conftest import make_collector
 from tests.simtime import SIM_START
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
+from tests.support.wiring import make_collector
 
 ODD_SITE_INFO = {
     "country": 61,

@@ -12,6 +12,7 @@ from exporter.metrics.metricset import MetricSet
 from exporter.sources.tedapi.devices import Block, blocks, components_devices, controller_devices
 from tests.render import render
 from tests.sources.tedapi import answers as a
+from tests.support.series import Sample, sample, samples
 
 ENDPOINT = "tedapi"
 FW = "26.18.3"
@@ -350,6 +351,20 @@ def test_device_records_carry_only_safe_data(pw2: list[Device]) -> None:
         assert a.SESSION_ID not in repr(d)
 
 
+GATEWAY = {"device": "STSTSM", "serial": "TG123456789ABC", "part_number": "1232100-00-E"}
+GATEWAY_INFO = sample(
+    "powerwall_device_info",
+    {**GATEWAY, "din": "STSTSM--" + a.GATEWAY_DIN, "parent_din": "", "firmware": "", "manufacturer": "TESLA"},
+    1.0,
+)
+PW3_UNIT = {"device": "PW3", "serial": "TG9876543210AB", "part_number": "1707000-11-J"}
+PW3_INFO = sample(
+    "powerwall_device_info",
+    {**PW3_UNIT, "din": a.PW3_DIN, "parent_din": "", "firmware": "", "manufacturer": "TESLA"},
+    1.0,
+)
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -359,23 +374,48 @@ def test_device_records_carry_only_safe_data(pw2: list[Device]) -> None:
         {"esCan": {"bus": {"PVAC": [{"PVAC_Status": {"PVAC_Pout": float("nan"), "PVAC_State": ["x"]}}]}}},
         {"components": {"msa": [None, {"signals": [None, {"name": 3}, {"name": "X_Y", "value": {}}]}]}},
         {"neurio": {"readings": [None, {"serial": 5, "dataRead": [None, {"realPowerW": "x"}]}]}},
-        {"control": {"alerts": {"active": [None, 3, "", "A"]}}},
     ],
 )
-def test_controller_tolerates_odd_input(data: dict[str, Any]) -> None:
-    render(_flat(controller_devices(data, a.GATEWAY_DIN, None)))
+def test_controller_odd_input_leaves_only_the_gateway(data: dict[str, Any]) -> None:
+    """Slots of the wrong type, empty slots, values that are no number, unnamed signals: no device but
+    the gateway itself (known from its DIN alone), and no reading."""
+    ms = _flat(controller_devices(data, a.GATEWAY_DIN, None))
+    assert samples(ms) == {GATEWAY_INFO}
+    render(ms)
+
+
+def test_controller_keeps_only_the_alerts_that_are_names() -> None:
+    ms = _flat(controller_devices({"control": {"alerts": {"active": [None, 3, "", "A"]}}}, a.GATEWAY_DIN, None))
+    assert samples(ms) == {GATEWAY_INFO, sample("powerwall_device_alert", {**GATEWAY, "alert": "A"}, 1.0)}
+
+
+PCH_INFO = sample(
+    "powerwall_device_info",
+    {
+        **PW3_UNIT,
+        "device": "PCH",
+        "din": "PCH--" + a.PW3_DIN,
+        "parent_din": a.PW3_DIN,
+        "firmware": "",
+        "manufacturer": "TESLA",
+    },
+    1.0,
+)
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "remains"),
     [
-        {},
-        {"components": None},
-        {"components": {"pch": "x", "bms": [None], "hvp": [1, {}], "baggr": [None], "pws": []}},
-        {"components": {"pch": [{"signals": [{"name": "PCH_PvCurrentA", "value": True}]}]}},
-        {"components": {"bms": [{"signals": [{"name": "BMS_nominalEnergyRemaining", "value": 1e400}]}]}},
+        ({}, {PW3_INFO}),
+        ({"components": None}, {PW3_INFO}),
+        ({"components": {"pch": "x", "bms": [None], "hvp": [1, {}], "baggr": [None], "pws": []}}, {PW3_INFO}),
+        # A number slot holding a boolean is no reading; the inverter it names is still a device.
+        ({"components": {"pch": [{"signals": [{"name": "PCH_PvCurrentA", "value": True}]}]}}, {PW3_INFO, PCH_INFO}),
+        # A pack slot with no serial and no finite energy is a phantom, not a pack.
+        ({"components": {"bms": [{"signals": [{"name": "BMS_nominalEnergyRemaining", "value": 1e400}]}]}}, {PW3_INFO}),
     ],
 )
-def test_components_tolerates_odd_input(data: dict[str, Any]) -> None:
-    block = Block(a.PW3_DIN, "Powerwall3", ())
-    render(_flat(components_devices(data, block, None)))
+def test_components_odd_input_leaves_only_the_unit(data: dict[str, Any], remains: set[Sample]) -> None:
+    ms = _flat(components_devices(data, Block(a.PW3_DIN, "Powerwall3", ()), None))
+    assert samples(ms) == remains
+    render(ms)

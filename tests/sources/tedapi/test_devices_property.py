@@ -37,7 +37,7 @@ from exporter.sources.json_api import endpoints as ep
 from exporter.sources.tedapi.devices import blocks, components_devices, controller_devices
 from exporter.sources.tedapi.site import site_answers
 from exporter.web.exposition import render_text
-from tests.e2e_support import require_binary
+from tests.support.prereqs import require_binary
 
 NEVER = "0001-01-01T00:00:00Z"
 ZERO_PART = "0" * 20

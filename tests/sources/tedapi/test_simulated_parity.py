@@ -22,8 +22,8 @@ from pathlib import Path
 from exporter.devices.model import split_din
 from exporter.metrics.metricset import MetricSet
 from exporter.simulator import SiteModel
-from tests.conftest import make_collector
 from tests.sources.tedapi.test_tedapi_against_simulator import start_site
+from tests.support.wiring import make_collector
 
 FROZEN = 1_750_000_000.0
 Series = tuple[str, tuple[tuple[str, str], ...]]

@@ -22,8 +22,8 @@ from exporter.simulator import SimulatedGateway, SiteModel, write_query_file
 from exporter.sources.registry import ALLOW_LIST
 from exporter.sources.tedapi.envelope import describe
 from tests.clocks import ManualClock
-from tests.conftest import SIM_PASSWORD, gateway_config, make_collector
 from tests.simtime import SIM_START
+from tests.support.wiring import SIM_PASSWORD, gateway_config, make_collector
 
 GATEWAY_PASSWORD = "ABCDEFGHIJ-gateway-secret"
 

@@ -15,10 +15,10 @@ from exporter.metrics.metricset import MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SiteModel
 from tests.clocks import START
-from tests.conftest import make_collector
 from tests.simtime import SIM_START
 from tests.sources.tedapi.clocked import Clock, clocked_scraper, scrape
 from tests.sources.tedapi.test_tedapi_against_simulator import Site, start_site
+from tests.support.wiring import make_collector
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ from exporter.simulator.tedapi.v1r_serve import V1rRecord
 from exporter.sources.registry import ALLOW_LIST
 from exporter.sources.tedapi import v1r_key
 from exporter.sources.tedapi.v1r_signer import FAILOVER_AFTER, PROBE_FIRST_SECONDS
-from tests.conftest import SIM_PASSWORD, gateway_config
 from tests.simtime import SIM_START
 from tests.sources.tedapi.clocked import Clock, clocked_scraper, scrape
+from tests.support.wiring import SIM_PASSWORD, gateway_config
 
 GATEWAY_PASSWORD = "ABCDEFGHIJ-gateway-secret"
 READS = {"config", "firmware", "query:DeviceControllerQuery", "query:ComponentsQuery"}

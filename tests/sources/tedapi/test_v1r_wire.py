@@ -20,8 +20,8 @@ from exporter.sources.tedapi.v1r_signer import (
     GatewayClock,
     V1rFault,
 )
-from tests.conftest import FIXTURES
 from tests.sources.tedapi.clocked import Clock
+from tests.support.paths import FIXTURES
 from tests.v1r_signer import NOT_VERIFIED, lfield, vfield
 
 REAL_FIRMWARE = FIXTURES / "tedapi" / "pw3-fw24.12.6-getsysteminfo-response.envelope.pb"

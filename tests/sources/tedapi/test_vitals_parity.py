@@ -18,7 +18,7 @@ from exporter.devices.resolve import GENERIC_PREFIX
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.tedapi.devices import controller_devices
 from exporter.sources.vitals.decode import decode_vitals
-from tests.conftest import require_fixtures
+from tests.support.prereqs import require_fixtures
 
 FAMILIES = ("TEPINV", "TEPOD", "TETHC", "PVAC", "PVS", "TESYNC")
 IDENTITY = {"serial", "part_number", "din", "parent_din", "firmware", "manufacturer"}

@@ -15,7 +15,6 @@ import pytest
 
 from exporter.devices.model import Device
 from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
-from tests.conftest import require_fixtures
 from tests.sources.vitals.encoder import (
     METADATA_KEYS,
     encode_device,
@@ -25,6 +24,7 @@ from tests.sources.vitals.encoder import (
     vitals_of,
     wrapper,
 )
+from tests.support.prereqs import require_fixtures
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +293,3 @@ def test_every_truncation_of_the_capture_is_handled(capture: bytes) -> None:
         whole += 1
         assert 1 <= len(decoded) < 13
     assert whole >= 1  # cuts at device boundaries are valid, shorter messages
-
-
-def test_vitals_decode_error_is_a_value_error() -> None:
-    assert issubclass(VitalsDecodeError, ValueError)

@@ -7,7 +7,6 @@ contract, not derived from the mapping table, so a wrong table entry fails a tes
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -21,10 +20,10 @@ from exporter.devices.model import Device
 from exporter.devices.resolve import resolve
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.vitals.decode import decode_vitals
-from tests.conftest import IN_CI, require_fixtures
 from tests.render import render
 from tests.scrape import Scrape
 from tests.sources.vitals.encoder import encode_vitals_json, vitals_of
+from tests.support.prereqs import require_binary, require_fixtures
 
 VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 
@@ -226,11 +225,7 @@ def test_families_are_typed_and_named_by_the_rules(exposition: str) -> None:
 
 
 def test_promtool_check_metrics_is_clean(exposition: str) -> None:
-    promtool = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
-    if promtool is None:
-        if IN_CI:
-            pytest.fail("CI: promtool is required to lint the exposition")
-        pytest.skip("promtool not installed (Debian package prometheus)")
+    promtool = require_binary("promtool")
     proc = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip() == "" and proc.stderr.strip() == ""

@@ -1,29 +1,33 @@
-"""Property tests: hostile vitals bodies only ever raise VitalsDecodeError; flattening never raises.
+"""Property tests: hostile vitals bodies only ever raise VitalsDecodeError; what decodes becomes series
+of the decoded devices and nothing else.
 
 The body comes from a device on the LAN; anything it sends must end in either a decoded list or the
-one exception the collector catches.
+one exception the collector catches, and a decoded list must not invent a device, a series without
+one, or a value that is no number.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exporter.devices.bounds import DeviceBudget
 from exporter.devices.flatten import flatten_devices
+from exporter.devices.model import Device
 from exporter.metrics.metricset import MetricSet
 from exporter.sources.vitals.decode import VitalsDecodeError, decode_vitals
-from tests.conftest import FIXTURES, IN_CI
 from tests.render import render
 from tests.sources.vitals.encoder import METADATA_KEYS, encode_vitals_json
+from tests.support.paths import FIXTURES
+from tests.support.prereqs import require_path
+from tests.support.series import assert_only_kept_devices
 
 VITALS = "/api/devices/vitals"  # the endpoint label of the generic-name budget
 
 CAPTURE_PATH = FIXTURES / "vitals" / "pwsim-vitals.pb"
-CAPTURE = CAPTURE_PATH.read_bytes() if CAPTURE_PATH.is_file() else b""
 
 SETTINGS = settings(
     max_examples=300,
@@ -32,25 +36,29 @@ SETTINGS = settings(
 )
 
 
+def _flatten(devices: list[Device]) -> MetricSet:
+    """Flatten ``devices`` and check what remains (:func:`tests.support.series.assert_only_kept_devices`)."""
+    ms = MetricSet(base_labels={"gateway": "home"})
+    budget = DeviceBudget()
+    flatten_devices(devices, ms, VITALS, bound=budget)
+    assert_only_kept_devices(devices, ms, budget)
+    render(ms)
+    return ms
+
+
 def _check(payload: bytes) -> None:
-    """Decode must succeed or raise VitalsDecodeError; flatten and render must not raise."""
+    """Decode succeeds or raises VitalsDecodeError; what decodes flattens to series of its devices."""
     try:
         devices = decode_vitals(payload)
     except VitalsDecodeError:
         return
-    ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_devices(devices, ms, VITALS)
-    render(ms)
+    assert devices, "a decoded body holds at least one device (an empty one is a VitalsDecodeError)"
+    _flatten(devices)
 
 
 @pytest.fixture(scope="module")
 def capture() -> bytes:
-    if not CAPTURE:
-        reason = f"real vitals capture not found at {CAPTURE_PATH}"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return CAPTURE
+    return require_path(CAPTURE_PATH, "the real vitals capture").read_bytes()
 
 
 @SETTINGS
@@ -140,12 +148,10 @@ _entries = st.fixed_dictionaries(
 @SETTINGS
 @given(st.dictionaries(_dins, _entries, min_size=1, max_size=6))
 def test_structured_random_payloads_decode_and_flatten(doc: dict[str, dict[str, Any]]) -> None:
-    """Well-formed bodies with arbitrary names, values and labels: decode succeeds, flatten is total."""
+    """Well-formed bodies with arbitrary names, values and labels: every DIN is a decoded device, and
+    each one with a serial has its info series (six devices are within every limit)."""
     devices = decode_vitals(encode_vitals_json(doc))
-    ms = MetricSet(base_labels={"gateway": "home"})
-    flatten_devices(devices, ms, VITALS)
-    render(ms)
-
-
-def test_capture_path_is_under_shared() -> None:
-    assert Path(CAPTURE_PATH).parts[-4:] == ("shared", "fixtures", "vitals", "pwsim-vitals.pb")
+    assert sorted(d.din for d in devices) == sorted(doc)
+    ms = _flatten(devices)
+    info_dins = {dict(key)["din"] for key in ms.samples("powerwall_device_info")}
+    assert info_dins == {d.din for d in devices if d.serial}
