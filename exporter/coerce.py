@@ -33,6 +33,7 @@ Nothing here imports from the sources or the accounting: they import from here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 Signal = bool | int | float | str
@@ -66,3 +67,28 @@ def signal(v: Any) -> Signal | None:
 def text(v: Any) -> str | None:
     """``v`` as a label value under the module's policy: a ``str`` as it is, anything else None."""
     return v if isinstance(v, str) else None
+
+
+def as_mapping(v: Any) -> Mapping[str, Any]:
+    """``v`` if it is a JSON object, else an empty one (a reader walks on without a type check)."""
+    return v if isinstance(v, Mapping) else {}
+
+
+def as_list(v: Any) -> Sequence[Any]:
+    """``v`` if it is a JSON array, else an empty one."""
+    return v if isinstance(v, list) else ()
+
+
+def as_text(v: Any) -> str:
+    """``v`` stripped if it is a string, else empty: an identity (serial, part number, DIN)."""
+    return v.strip() if isinstance(v, str) else ""
+
+
+def is_number(v: Any) -> bool:
+    """Whether ``v`` is a number (a bool is not one, though Python says it is an int)."""
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def printable(v: Any) -> str:
+    """``str(v)`` of any value, safe to encode: JSON may smuggle lone surrogates (``"\\ud800"``)."""
+    return str(v).encode("utf-8", "replace").decode("utf-8")

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.coerce import text
+from exporter.coerce import as_mapping, text
 from exporter.metrics.metricset import MetricDef, MetricSet
 from exporter.metrics.naming import GenericBudget, snake_case
 from exporter.site.convert import boolean, firmware_text
@@ -55,10 +55,6 @@ from exporter.site.tables import (
 log = logging.getLogger(__name__)
 
 
-def _dict(v: Any) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
-
-
 def state_set(
     ms: MetricSet,
     metric: MetricDef,
@@ -74,18 +70,18 @@ def state_set(
 
 @endpoint_mapper(Shape.AGGREGATES.value)
 def map_aggregates(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    for meter, obj in _dict(data).items():
+    for meter, obj in as_mapping(data).items():
         if isinstance(obj, Mapping):
             METER_TABLE.apply(obj, ms, {"meter": snake_case(meter) or "unnamed"}, budget)
 
 
 def map_soe(data: Any, ms: MetricSet) -> None:
-    SOE_TABLE.apply(_dict(data), ms)
+    SOE_TABLE.apply(as_mapping(data), ms)
 
 
 @endpoint_mapper(Shape.GRID_STATUS.value)
 def map_grid_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     status = labels.get(d, "grid_status")
     if status is None:
         return
@@ -99,7 +95,7 @@ def map_grid_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: Lab
 
 @endpoint_mapper(Shape.OPERATION.value)
 def map_operation(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     OPERATION_TABLE.apply(d, ms, budget=budget)
     mode = labels.get(d, "real_mode")
     if mode is not None:
@@ -109,7 +105,7 @@ def map_operation(data: Any, ms: MetricSet, budget: GenericBudget, labels: Label
 
 @endpoint_mapper(Shape.SITE_INFO.value)
 def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     SITE_TABLE.apply({k: v for k, v in d.items() if not isinstance(v, Mapping)}, ms, budget=budget)
     # Older firmware kept the grid code fields at top level; newer nests them under grid_code.
     grid = d["grid_code"] if isinstance(d.get("grid_code"), Mapping) else d
@@ -121,30 +117,26 @@ def map_site_info(data: Any, ms: MetricSet, budget: GenericBudget, labels: Label
         labels.get(d, key)
 
 
-def _text(v: Any) -> str:
-    return text(v) or ""
-
-
 def gateway_info_labels(status: Any, site_info: Any) -> dict[str, str] | None:
     """Labels for ``powerwall_info``: identity from /api/status, names from /api/site_info.
 
     Text fields only (:func:`exporter.coerce.text`); one of another type is counted where its answer
     is mapped (:func:`map_status`, :func:`map_site_info`), not on every use here.
     """
-    s = _dict(status)
+    s = as_mapping(status)
     if not s:
         return None
-    version, build, _ = firmware_text(_text(s.get("version")))
-    site = _dict(site_info)
+    version, build, _ = firmware_text(text(s.get("version")) or "")
+    site = as_mapping(site_info)
     return {
         "version": version,
         "build": build,
-        "git_hash": _text(s.get("git_hash")),
-        "din": _text(s.get("din")),
-        "device_type": _text(s.get("device_type")),
-        "sync_type": _text(s.get("sync_type")),
-        "site_name": _text(site.get("site_name")),
-        "timezone": _text(site.get("timezone")),
+        "git_hash": (text(s.get("git_hash")) or ""),
+        "din": (text(s.get("din")) or ""),
+        "device_type": (text(s.get("device_type")) or ""),
+        "sync_type": (text(s.get("sync_type")) or ""),
+        "site_name": (text(site.get("site_name")) or ""),
+        "timezone": (text(site.get("timezone")) or ""),
     }
 
 
@@ -162,7 +154,7 @@ def _identified(entry: Any, labels: LabelFields) -> dict[str, str] | None:
 
 @endpoint_mapper(Shape.STATUS.value)
 def map_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     STATUS_TABLE.apply(d, ms, budget=budget)
     for key in STATUS_TEXT:  # powerwall_info's labels (gateway_info_labels): checked once, here
         labels.get(d, key)
@@ -170,7 +162,7 @@ def map_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFie
 
 @endpoint_mapper(Shape.SYSTEM_STATUS.value)
 def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     SYSTEM_STATUS_TABLE.apply(d, ms, budget=budget)
     island = labels.get(d, "system_island_state")
     if island is not None:
@@ -194,7 +186,7 @@ def map_system_status(data: Any, ms: MetricSet, budget: GenericBudget, labels: L
 
 @endpoint_mapper(Shape.POWERWALLS.value)
 def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     POWERWALLS_FLAGS.apply(d, ms, budget=budget)
     pws = d.get("powerwalls")
     if not isinstance(pws, list):
@@ -213,7 +205,7 @@ def map_powerwalls(data: Any, ms: MetricSet, budget: GenericBudget, labels: Labe
 
 @endpoint_mapper(Shape.SITEMASTER.value)
 def map_sitemaster(data: Any, ms: MetricSet, budget: GenericBudget, labels: LabelFields) -> None:
-    d = _dict(data)
+    d = as_mapping(data)
     SITEMASTER_TABLE.apply(d, ms, budget=budget)
     status = labels.get(d, "status")
     if status is not None:

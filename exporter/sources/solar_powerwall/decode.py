@@ -23,7 +23,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.coerce import signal
+from exporter.coerce import printable, signal
 from exporter.devices.model import Device, SignalValue
 from exporter.sources.solar_powerwall.tables import (
     SOLAR_PVAC_STATUS_FIELDS,
@@ -35,15 +35,10 @@ from exporter.sources.solar_powerwall.tables import (
 log = logging.getLogger(__name__)
 
 
-def _text(value: Any) -> str:
-    """``str(value)`` that is safe to encode: JSON may smuggle lone surrogates (``"\\ud800"``)."""
-    return str(value).encode("utf-8", "replace").decode("utf-8")
-
-
 def _scalar(value: Any) -> SignalValue | None:
     """A JSON value usable as a signal (:func:`exporter.coerce.signal`), text made safe to encode."""
     out = signal(value)
-    return _text(out) if isinstance(out, str) else out
+    return printable(out) if isinstance(out, str) else out
 
 
 def _string_letter(string_id: Any) -> str | None:
@@ -65,7 +60,7 @@ def _status_signals(status: Any, fields: Mapping[str, str], prefix: str) -> dict
     for key, raw in status.items():
         value = _scalar(raw)
         if value is not None:
-            key = _text(key)
+            key = printable(key)
             out[fields.get(key, f"{prefix}{key}")] = value
     return out
 
@@ -74,7 +69,7 @@ def _true_alerts(alerts: Any) -> tuple[str, ...]:
     """Names of entries that are literally ``true``."""
     if not isinstance(alerts, Mapping):
         return ()
-    return tuple(_text(k) for k, v in alerts.items() if v is True)
+    return tuple(printable(k) for k, v in alerts.items() if v is True)
 
 
 def _pvac_signals(data: Mapping[str, Any]) -> dict[str, SignalValue]:
@@ -83,7 +78,7 @@ def _pvac_signals(data: Mapping[str, Any]) -> dict[str, SignalValue]:
     for key, raw in data.items():
         value = _scalar(raw)
         if value is not None:
-            key = _text(key)
+            key = printable(key)
             signals[SOLAR_TOP_LEVEL_FIELDS.get(key, key)] = value
     strings = pvac_status.get("string_vitals") if isinstance(pvac_status, Mapping) else None
     for entry in strings if isinstance(strings, list) else ():

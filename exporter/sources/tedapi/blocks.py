@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.sources.tedapi.records import PW3_DIN_PREFIX, as_list, as_mapping, as_text
+from exporter.coerce import as_list, as_mapping, as_text
+from exporter.sources.tedapi.records import PW3_DIN_PREFIX
 
 log = logging.getLogger(__name__)
 

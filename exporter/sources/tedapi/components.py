@@ -28,20 +28,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.coerce import as_list, as_mapping, as_text, is_number
 from exporter.devices.model import Device, SignalValue, split_din
 from exporter.sources.tedapi.blocks import Block
-from exporter.sources.tedapi.records import (
-    PV_STRINGS,
-    Builder,
-    alert_names,
-    as_list,
-    as_mapping,
-    as_text,
-    built,
-    component_signals,
-    is_number,
-    part_number,
-)
+from exporter.sources.tedapi.records import PV_STRINGS, Builder, alert_names, built, component_signals, part_number
 
 log = logging.getLogger(__name__)
 

@@ -51,22 +51,11 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from exporter.coerce import signal
+from exporter.coerce import as_list, as_mapping, as_text, is_number, signal
 from exporter.devices.model import Device, SignalValue, split_din
 from exporter.site.convert import rfc3339_timestamp
 from exporter.sources.tedapi.msa import attach_msa
-from exporter.sources.tedapi.records import (
-    PV_STRINGS,
-    PW3_DIN_PREFIX,
-    Builder,
-    alert_names,
-    as_list,
-    as_mapping,
-    as_text,
-    built,
-    is_number,
-    part_number,
-)
+from exporter.sources.tedapi.records import PV_STRINGS, PW3_DIN_PREFIX, Builder, alert_names, built, part_number
 
 log = logging.getLogger(__name__)
 

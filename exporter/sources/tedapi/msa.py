@@ -25,16 +25,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from exporter.coerce import as_list, as_mapping, as_text
 from exporter.devices.model import SignalValue
-from exporter.sources.tedapi.records import (
-    Builder,
-    alert_names,
-    as_list,
-    as_mapping,
-    as_text,
-    component_signals,
-    part_number,
-)
+from exporter.sources.tedapi.records import Builder, alert_names, component_signals, part_number
 
 log = logging.getLogger(__name__)
 

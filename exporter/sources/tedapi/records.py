@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.coerce import signal
+from exporter.coerce import as_list, as_mapping, as_text, is_number, signal
 from exporter.devices.model import Device, SignalValue
 
 log = logging.getLogger(__name__)
@@ -45,30 +45,10 @@ PV_STRINGS = "ABCDEF"
 _DROPPED_RE = re.compile(r"^PCH_heatsinkTemp$|^PCH_package")
 
 
-def as_mapping(v: Any) -> Mapping[str, Any]:
-    """``v`` if it is a JSON object, else an empty one."""
-    return v if isinstance(v, Mapping) else {}
-
-
-def as_list(v: Any) -> Sequence[Any]:
-    """``v`` if it is a JSON array, else an empty one."""
-    return v if isinstance(v, list) else ()
-
-
-def as_text(v: Any) -> str:
-    """``v`` stripped if it is a string, else empty."""
-    return v.strip() if isinstance(v, str) else ""
-
-
 def part_number(v: Any) -> str:
     """A part number; an all-zero one (a Powerwall 3's msa pack entries) is none."""
     part = as_text(v)
     return "" if part.strip("0") == "" else part
-
-
-def is_number(v: Any) -> bool:
-    """Whether ``v`` is a number (a bool is not one, though Python says it is an int)."""
-    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def alert_names(v: Any) -> list[str]:

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.coerce import number
+from exporter.coerce import as_mapping, number
 from exporter.metrics.metricset import MetricSet, gauge, info
 from exporter.site.shapes import Shape
 from exporter.site.tables import GRID_CODE_TABLE, SITE_INFO_LABELS
@@ -85,23 +85,19 @@ ISLANDING_FLAGS = (
 )
 
 
-def _dict(v: Any) -> Mapping[str, Any]:
-    return v if isinstance(v, Mapping) else {}
-
-
 def _operation(config: Mapping[str, Any]) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     mode = config.get("default_real_mode")
     if isinstance(mode, str) and mode:
         out["real_mode"] = mode
-    reserve = number(_dict(config.get("site_info")).get("backup_reserve_percent"))
+    reserve = number(as_mapping(config.get("site_info")).get("backup_reserve_percent"))
     if reserve is not None:
         out["backup_reserve_percent"] = reserve
     return out or None
 
 
 def _site_info(config: Mapping[str, Any]) -> dict[str, Any] | None:
-    site = _dict(config.get("site_info"))
+    site = as_mapping(config.get("site_info"))
     out: dict[str, Any] = {}
     # Values as config.json has them, whatever their type: the /api/site_info mapper takes a number
     # only as a number and text only as text, and counts a text field of another type (a country of
@@ -111,7 +107,7 @@ def _site_info(config: Mapping[str, Any]) -> dict[str, Any] | None:
         if v is not None:
             out[dst] = v
     code = site.get("grid_code")
-    nested = _dict(code)
+    nested = as_mapping(code)
     grid = {k: nested.get(k, site.get(k)) for k in GRID_CODE_KEYS if k != "grid_code"}
     grid["grid_code"] = nested.get("grid_code") if isinstance(code, Mapping) else code
     grid = {k: v for k, v in grid.items() if v is not None}
@@ -126,13 +122,13 @@ def _split_din(din: str) -> tuple[str, str]:
 
 
 def _sitemaster(controller: Mapping[str, Any]) -> dict[str, Any] | None:
-    running = _dict(_dict(controller.get("system")).get("sitemanagerStatus")).get("isRunning")
+    running = as_mapping(as_mapping(controller.get("system")).get("sitemanagerStatus")).get("isRunning")
     return {"running": running} if isinstance(running, bool) else None
 
 
 def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
-    control = _dict(controller.get("control"))
-    status = _dict(control.get("systemStatus"))
+    control = as_mapping(controller.get("control"))
+    status = as_mapping(control.get("systemStatus"))
     out: dict[str, Any] = {}
     for src, dst in (
         ("nominalFullPackEnergyWh", "nominal_full_pack_energy"),
@@ -144,7 +140,7 @@ def _system_status(controller: Mapping[str, Any]) -> dict[str, Any] | None:
     blocks = []
     raw_blocks = control.get("batteryBlocks")
     for b in raw_blocks if isinstance(raw_blocks, list) else ():
-        block = _dict(b)
+        block = as_mapping(b)
         din = block.get("din")
         if not isinstance(din, str) or not din:
             continue
@@ -190,8 +186,8 @@ def site_answers(
 
 def controller_site_metrics(controller: Mapping[str, Any] | None, ms: MetricSet) -> None:
     """Islanding and shutdown gauges from a DeviceControllerQuery ``data``; absent fields add nothing."""
-    control = _dict(_dict(controller).get("control"))
-    islanding = _dict(control.get("islanding"))
+    control = as_mapping(as_mapping(controller).get("control"))
+    islanding = as_mapping(control.get("islanding"))
     mode = islanding.get("customerIslandMode")
     if isinstance(mode, bool):
         ms.add(ISLANDING_CUSTOMER_MODE, 1.0 if mode else 0.0)
@@ -201,6 +197,6 @@ def controller_site_metrics(controller: Mapping[str, Any] | None, ms: MetricSet)
         v = islanding.get(key)
         if isinstance(v, bool):
             ms.add(metric, 1.0 if v else 0.0)
-    shut = _dict(control.get("siteShutdown")).get("isShutDown")
+    shut = as_mapping(control.get("siteShutdown")).get("isShutDown")
     if isinstance(shut, bool):
         ms.add(SITE_SHUTDOWN, 1.0 if shut else 0.0)
