@@ -71,8 +71,8 @@ Identity = tuple[str, str, str, str]
 class DeviceBudget:
     """The devices one answer (or one scrape of a gateway) may still export (module docstring).
 
-    One per answer (``Output.devices``), shared by that answer's ``flatten_devices`` calls; the
-    default of ``flatten_devices`` is a budget of the call alone. Remembers what it kept, in order,
+    One per device report (``DeviceReport.budget``), shared by that report's ``flatten_devices``
+    calls; the default of ``flatten_devices`` is a budget of the call alone. Remembers what it kept, in order,
     for the gateway's step (:func:`bound_gateway`). Not thread-safe: one answer is mapped by one
     thread, and read-only once mapped.
     """
@@ -117,14 +117,6 @@ class DeviceBudget:
         if not self.dropped and example:
             self.example = example
         self.dropped[reason] += n
-
-    def absorb(self, other: DeviceBudget) -> None:
-        """Take over what ``other`` kept and dropped, as if its devices had been flattened here
-        (a source that merges another answer's device series in its finishing step)."""
-        for ident, endpoint in other.kept:
-            self._admit(ident, endpoint)
-        for reason, n in sorted(other.dropped.items()):
-            self._drop(reason, n, other.example)
 
 
 def bound_gateway(answers: Iterable[DeviceBudget], ms: MetricSet) -> DeviceBudget:

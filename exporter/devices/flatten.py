@@ -131,7 +131,7 @@ def flatten_devices(
     ``endpoint`` names the request the devices came from; it labels this call's generic-name budget
     (``powerwall_generic_fields_dropped_total{endpoint=...}``), so call this once per decoded answer.
     Records without a serial are skipped unless the source carries no identity at all
-    (``anonymous``; module docstring). ``bound`` is the answer's device budget (``Output.devices``),
+    (``anonymous``; module docstring). ``bound`` is the device report's budget (``DeviceReport.budget``),
     from which the collector also bounds the gateway's devices of the scrape; without one, this call
     alone is bounded and its drops go uncounted.
     """

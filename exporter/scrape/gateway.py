@@ -20,7 +20,7 @@ from typing import Any
 from exporter.accounting.site import SiteAccounting
 from exporter.clock import SYSTEM_CLOCK, Clock
 from exporter.config import GatewayConfig
-from exporter.devices.bounds import DeviceBudget, DeviceDrops, bound_gateway
+from exporter.devices.bounds import DeviceDrops, bound_gateway
 from exporter.devices.reports import DeviceReport, merge_reports
 from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
@@ -172,7 +172,7 @@ class GatewayScraper:
         except Exception:  # a mapping bug costs the site series, not the scrape
             log.exception("gateway %s: the site merge failed (a bug: please report it)", self.name)
             site = {}
-        budgets = [*got.budgets, *merge_reports(got.reports, DEVICE_PRECEDENCE, ms)]
+        budgets = merge_reports(got.reports, DEVICE_PRECEDENCE, ms)
         devices = bound_gateway(budgets, ms)  # before anything reads the device series
         ms.add(UP, 1 if answered else 0)
         ms.add(SCRAPE_DURATION, duration)
@@ -310,11 +310,9 @@ class _Handover:
     own: dict[str, dict[str, Any]] = field(default_factory=dict)
     offers: list[tuple[str, Mapping[Shape, Any], bool]] = field(default_factory=list)
     reports: dict[str, list[DeviceReport]] = field(default_factory=dict)
-    budgets: list[DeviceBudget] = field(default_factory=list)  # of series merged directly, in order
 
     def take(self, source: str, out: Output, ms: MetricSet) -> None:
         ms.merge(out.ms)
-        self.budgets.append(out.devices)
         if out.decoded:
             self.own.setdefault(source, {}).update(out.decoded)
         if out.site:

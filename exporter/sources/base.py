@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from exporter.config import ConfigError, GatewayConfig
-from exporter.devices.bounds import DeviceBudget
 from exporter.devices.reports import DeviceReport
 from exporter.gateway.allowlist import Allowed
 from exporter.gateway.auth import Auth
@@ -41,7 +40,6 @@ class Output:
 
     ms: MetricSet
     decoded: dict[str, Any] = field(default_factory=dict)
-    devices: DeviceBudget = field(default_factory=DeviceBudget)
     site: dict[Shape, Any] = field(default_factory=dict)
     site_mapped: bool = False
     reports: list[DeviceReport] = field(default_factory=list)

@@ -143,15 +143,19 @@ class Failover:
     def probe_ready(self) -> bool:
         """Whether :meth:`take_probe` would give a probe now (without taking it)."""
         with self._lock:
-            return self._on_wifi and not self._probing and self._clock() >= self._probe_at
+            return self._probe_due()
 
     def take_probe(self) -> bool:
         """On WiFi: True once when a probe of the LAN is due (it is then in flight until it settles)."""
         with self._lock:
-            if not self._on_wifi or self._probing or self._clock() < self._probe_at:
+            if not self._probe_due():
                 return False
             self._probing = True
             return True
+
+    def _probe_due(self) -> bool:
+        """(Under the lock.) On WiFi, no probe in flight, and its time has come."""
+        return self._on_wifi and not self._probing and self._clock() >= self._probe_at
 
     def answered(self) -> None:
         with self._lock:
