@@ -24,15 +24,18 @@ from exporter.metrics.metricset import MetricSet
 from exporter.scrape.gateway import MAX_WORKERS_PER_GATEWAY, GatewayScraper, tls_digest
 from exporter.scrape.jobs import ScrapeJobs
 from exporter.scrape.selfmetrics import BUILD_INFO, RELOAD_OK, RELOAD_TIME
+from exporter.scrape.workers import WorkerPool
 from exporter.sources.registry import ALLOW_LIST
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
 
 
-def _worker_share(config: Config, gateways: int) -> int:
-    """Each gateway's worker bound: max_concurrent_requests bounds the whole exporter, split evenly,
-    at most one worker per request (single flight means no request ever needs two)."""
-    return max(1, min(MAX_WORKERS_PER_GATEWAY, config.max_concurrent_requests // max(1, gateways)))
+def _lane_cap(config: Config) -> int:
+    """Each gateway's cap on requests running at once: every request of a scrape side by side (single
+    flight means no request ever needs two workers), never more than the whole pool. Not split by the
+    number of gateways: the shared pool bounds the total, and a split left one worker per gateway in a
+    large fleet, so a probe's requests ran one after another."""
+    return max(1, min(MAX_WORKERS_PER_GATEWAY, config.max_concurrent_requests))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,13 @@ class PowerwallCollector(Collector):
         self.clock = clock
         self._store = SessionStore(config.state_file) if config.state_file else None
         transports = transports or [self._transport(g, self._store) for g in config.gateways]
-        share = _worker_share(config, len(transports))
-        self.scrapers: dict[str, GatewayScraper] = {t.cfg.name: GatewayScraper(t, share, clock) for t in transports}
+        # Every gateway's requests run on this one pool: threads bounded by max_concurrent_requests,
+        # whatever the number of gateways; each gateway's lane caps its own share (_lane_cap).
+        self.pool = WorkerPool(config.max_concurrent_requests, "gateway")
+        cap = _lane_cap(config)
+        self.scrapers: dict[str, GatewayScraper] = {
+            t.cfg.name: GatewayScraper(t, cap, clock, self.pool) for t in transports
+        }
         self._lock = threading.Lock()  # guards the swap of scrapers/config and the reload state
         self._apply_lock = threading.Lock()  # one apply at a time
         self.reload_successful = True
@@ -84,13 +92,13 @@ class PowerwallCollector(Collector):
         same contents. Changed gateways get a new scraper and removed ones are closed, each once no
         scrape uses it any more. Top-level settings: a changed ``state_file`` opens the new file and
         replaces every gateway (each transport holds the store it saves its sessions to); a changed
-        ``max_concurrent_requests`` (or gateway count) resizes the kept gateways' worker pools in place.
+        ``max_concurrent_requests`` resizes the shared pool and the kept gateways' lanes in place.
         """
         with self._apply_lock:
             old = self.scrapers
             store_changed = config.state_file != self.config.state_file
             store = (SessionStore(config.state_file) if config.state_file else None) if store_changed else self._store
-            share = _worker_share(config, len(config.gateways))
+            cap = _lane_cap(config)
             new: dict[str, GatewayScraper] = {}
             kept: list[str] = []
             try:
@@ -100,14 +108,15 @@ class PowerwallCollector(Collector):
                         new[g.name] = s
                         kept.append(g.name)
                     else:
-                        new[g.name] = GatewayScraper(self._transport(g, store), share, self.clock)
+                        new[g.name] = GatewayScraper(self._transport(g, store), cap, self.clock, self.pool)
             except BaseException:
                 for s in new.values():
                     if s.name not in kept:
                         s.retire()
                 raise
+            self.pool.resize(config.max_concurrent_requests)
             for name in kept:
-                new[name].pool.resize(share)
+                new[name].pool.resize(cap)
             with self._lock:
                 self.scrapers = new
                 self.config = config
@@ -183,3 +192,4 @@ class PowerwallCollector(Collector):
         """Stop at once: requests in flight are abandoned (their daemon workers never delay exit)."""
         for s in self.scrapers.values():
             s._close()
+        self.pool.close()

@@ -29,7 +29,7 @@ from exporter.metrics.counters import CounterGuard
 from exporter.metrics.metricset import MetricSet
 from exporter.scrape.jobs import ScrapeJobs
 from exporter.scrape.selfmetrics import ENDPOINT_DURATION, ENDPOINT_SUCCESS, SCRAPE_DURATION, UP, transport_metrics
-from exporter.scrape.workers import WorkerPool
+from exporter.scrape.workers import Lane, WorkerPool
 from exporter.site.merge import SiteMerge
 from exporter.site.shapes import Shape
 from exporter.sources.base import Output, Source
@@ -56,15 +56,20 @@ class GatewayStatus:
 
 
 class GatewayScraper:
-    """One gateway: its transport, sources, own worker pool, counter guard and accounting.
+    """One gateway: its transport, sources, lane of the shared worker pool, counter guard and accounting.
 
-    The pool is per gateway so that a gateway stuck until its timeout can only ever occupy its own
-    workers: with one shared pool, overlapping scrapes of a hung gateway filled it and healthy
-    gateways were reported down.
+    The lane caps the gateway's requests running at once, so a gateway stuck until its timeout can
+    only ever occupy its own share of the pool: with a plain shared pool, overlapping scrapes of a
+    hung gateway filled it and healthy gateways were reported down. Without a ``pool`` (tests, tools)
+    the gateway gets a pool of its own.
     """
 
     def __init__(
-        self, transport: GatewayTransport, max_workers: int = MAX_WORKERS_PER_GATEWAY, clock: Clock = SYSTEM_CLOCK
+        self,
+        transport: GatewayTransport,
+        max_workers: int = MAX_WORKERS_PER_GATEWAY,
+        clock: Clock = SYSTEM_CLOCK,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.transport = transport
         self.clock = clock
@@ -74,7 +79,9 @@ class GatewayScraper:
         for source in self.sources:
             for auth, connections in source.auths():
                 transport.add_auth(auth, connections)
-        self.pool = WorkerPool(max_workers, f"gw-{self.name}"[:15])
+        self._own_pool = pool is None
+        shared = pool if pool is not None else WorkerPool(max_workers, f"gw-{self.name}"[:15])
+        self.pool = Lane(shared, max_workers, self.name)
         self.guard = CounterGuard(self.name)
         self.device_drops = DeviceDrops(self.name)
         # Flows, tariff cost, outages, battery dates; and which source's site answers are shown and read.
@@ -116,6 +123,8 @@ class GatewayScraper:
 
     def _close(self) -> None:
         self.pool.close()
+        if self._own_pool:
+            self.pool.pool.close()
         self.transport.close()
 
     def start(self, deadline: float) -> ScrapeJobs:

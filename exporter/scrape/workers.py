@@ -1,14 +1,21 @@
-"""A small bounded pool of daemon threads: one per gateway, and one for the HTTP server's requests.
+"""Bounded pools of daemon threads: one for every gateway's requests (each gateway in its own
+:class:`Lane`), and one for the HTTP server's requests.
 
 Why not ``concurrent.futures.ThreadPoolExecutor``:
 
 * Its workers are joined at interpreter exit, so a SIGTERM during a scrape waited for every gateway
   request in flight (29 s with ``timeout_seconds: 30``). Gateway requests are reads that are safe to
   abandon; our workers are daemon threads and the process exits at once.
-* Its threads never exit. A pool per gateway keeps one stuck gateway from taking capacity another
-  needs, and idle workers here leave after ``idle_seconds`` (0: as soon as the queue is empty, what
-  the HTTP server uses, so at rest it holds no thread and the unit's ``TasksMax`` is spent only on
-  running requests) so a large fleet does not keep hundreds of parked threads.
+* Its threads never exit. Idle workers here leave after ``idle_seconds`` (0: as soon as the queue is
+  empty, what the HTTP server uses, so at rest it holds no thread and the unit's ``TasksMax`` is spent
+  only on running requests), so a large fleet does not keep hundreds of parked threads.
+
+Why one pool with a lane per gateway rather than a pool per gateway (what we had): the threads of a
+pool per gateway grow with the fleet, and the even split of ``max_concurrent_requests`` that kept
+them bounded left one worker per gateway at 500 gateways, so a probe's ten requests ran one after
+another (3 s at 300 ms each). A lane lets one gateway's requests run side by side up to its own cap,
+while the threads of all gateways together stay at the pool's bound, whatever the number of gateways.
+The cap is also what keeps a gateway that hangs until its timeout from taking the capacity others need.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +119,92 @@ class WorkerPool:
                 job()
             except Exception:  # a job is expected to report its own failures; this is a bug
                 log.exception("worker pool %s: job failed", self.name)
+
+
+class Lane:
+    """One gateway's share of a shared :class:`WorkerPool`: at most ``cap`` of its jobs run at once.
+
+    Jobs over the cap wait here, not in the pool's queue, so they never hold a pool slot another
+    gateway could use; each job that ends hands its slot to the lane's next job. Closing the lane
+    (the gateway was removed or replaced) drops its waiting jobs and leaves the pool and the other
+    lanes alone.
+    """
+
+    def __init__(self, pool: WorkerPool, cap: int, name: str) -> None:
+        if cap < 1:
+            raise ValueError("cap must be >= 1")
+        self.pool = pool
+        self.name = name
+        self._cap = cap
+        self._lock = threading.Lock()
+        self._waiting: deque[Job] = deque()
+        self._running = 0
+        self._closed = False
+
+    @property
+    def max_workers(self) -> int:
+        """The cap (named like the pool's bound: a reload resizes both the same way)."""
+        return self._cap
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return self._running
+
+    def submit(self, job: Job) -> None:
+        """Run ``job`` when the lane has a free slot; raises :class:`PoolClosed` after :meth:`close`."""
+        with self._lock:
+            if self._closed:
+                raise PoolClosed(f"lane {self.name} is closed")
+            if self._running >= self._cap:
+                self._waiting.append(job)
+                return
+            self._running += 1
+        self._start(job)
+
+    def resize(self, cap: int) -> None:
+        """Change the cap in place; a larger one starts waiting jobs now, a smaller one takes effect as
+        running jobs end (none is interrupted)."""
+        if cap < 1:
+            raise ValueError("cap must be >= 1")
+        start: list[Job] = []
+        with self._lock:
+            self._cap = cap
+            while self._waiting and self._running < self._cap:
+                self._running += 1
+                start.append(self._waiting.popleft())
+        for job in start:
+            self._start(job)
+
+    def close(self) -> None:
+        """Take no more jobs and drop waiting ones; running ones finish on their own."""
+        with self._lock:
+            self._closed = True
+            self._waiting.clear()
+
+    def _start(self, job: Job) -> None:
+        try:
+            self.pool.submit(partial(self._run, job))
+        except BaseException:
+            with self._lock:
+                self._running -= 1
+            raise
+
+    def _run(self, job: Job) -> None:
+        """Run ``job``, then in the same thread each job that waited for this slot: the slot passes from
+        job to job without going back through the pool's queue (and without a thread of its own)."""
+        next_job: Job | None = job
+        while next_job is not None:
+            try:
+                next_job()
+            except Exception:  # a job is expected to report its own failures; this is a bug
+                log.exception("lane %s: job failed", self.name)
+            next_job = self._next()
+
+    def _next(self) -> Job | None:
+        """The waiting job that takes over the slot of the job that just ended, or None (slot freed)."""
+        with self._lock:
+            if self._waiting and not self._closed and self._running <= self._cap:
+                return self._waiting.popleft()
+            self._running -= 1
+            return None

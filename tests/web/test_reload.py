@@ -155,9 +155,11 @@ def test_top_level_settings(sims: list[SimulatedGateway], tmp_path: Path) -> Non
     collector = PowerwallCollector(config_of([home, away], max_concurrent_requests=8))
     try:
         kept = collector.scrapers["home"]
-        assert kept.pool.max_workers == 4
+        # The shared pool holds max_concurrent_requests; each gateway's lane may use all of it.
+        assert collector.pool.max_workers == 8 and kept.pool.max_workers == 8
         collector.apply(config_of([home, away], max_concurrent_requests=2))
-        assert collector.scrapers["home"] is kept and kept.pool.max_workers == 1  # resized in place
+        assert collector.scrapers["home"] is kept and kept.pool.max_workers == 2  # resized in place
+        assert collector.pool.max_workers == 2
         summary = collector.apply(config_of([home, away], max_concurrent_requests=2, state_file=str(tmp_path / "s")))
         assert summary.replaced == ("home", "away")  # every transport saves to the store it was built with
     finally:
