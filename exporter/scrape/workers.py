@@ -75,6 +75,12 @@ class WorkerPool:
                     raise
 
     @property
+    def queued(self) -> int:
+        """Jobs waiting for a worker (the HTTP server refuses new requests beyond a bound)."""
+        with self._cond:
+            return len(self._jobs)
+
+    @property
     def size(self) -> int:
         """Worker threads alive now (for tests and the thread budget)."""
         with self._cond:

@@ -66,8 +66,11 @@ class HTTPServer:
         ssl_context: ssl.SSLContext | None,
         limits: Limits,
         inline: Callable[[Request], bool] | None = None,
+        on_refuse: Callable[[str], None] | None = None,
     ) -> None:
         self.handler = handler
+        # Told each request turned away before the app saw it: "queue_full" or "client_gone".
+        self.on_refuse = on_refuse or _ignore
         # Requests the handler answers without blocking (liveness) run on the event loop itself, so a
         # pool full of slow scrapes cannot make a liveness probe time out and get the exporter killed.
         self.inline = inline
@@ -85,6 +88,7 @@ class HTTPServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._transports: set[asyncio.Transport] = set()
         self._last_full_warning = 0.0
+        self.abandoned = 0  # requests whose client closed the connection while they waited or ran
 
     @property
     def connections(self) -> int:
@@ -203,7 +207,9 @@ class HTTPServer:
                     return
                 first = False
                 req.peer = peer
-                resp = await self._dispatch(req)
+                resp = await self._dispatch(req, reader, buf)
+                if resp is None:  # the client left before a worker took its request: nobody to answer
+                    return
                 await self._send(writer, resp, req, keep_alive=req.keep_alive)
                 if not req.keep_alive:
                     return
@@ -273,7 +279,8 @@ class HTTPServer:
             del buf[: 2 if buf.startswith(b"\r\n") else 1]
         if accepted is None and not buf:
             await self._fill(reader, buf, time.monotonic() + lim.idle_timeout)
-        deadline = (accepted if accepted is not None else time.monotonic()) + lim.header_timeout
+        arrived = accepted if accepted is not None else time.monotonic()
+        deadline = arrived + lim.header_timeout
         searched = 0
         while True:
             while buf.startswith((b"\r\n", b"\n")):
@@ -289,6 +296,7 @@ class HTTPServer:
         if head_end > lim.max_header_bytes:
             raise HTTPError(431, f"request line and headers over {lim.max_header_bytes} bytes\n")
         req = parse_head(bytes(buf[:head_end]), lim)
+        req.arrived = arrived
         del buf[:body_start]
         need = body_length(req, lim)
         if need:
@@ -315,30 +323,71 @@ class HTTPServer:
             raise _Closed
         buf += chunk
 
-    async def _dispatch(self, req: Request) -> Response:
+    async def _dispatch(self, req: Request, reader: asyncio.StreamReader, buf: bytearray) -> Response | None:
+        """The handler's answer, from a worker; None when the client left before a worker took it.
+
+        Admission, because a scrape answered after its scraper gave up is work for nobody: a request
+        finding ``max_queued`` others waiting is refused at once (503), and one whose client closed
+        the connection while it waited is dropped without running (what nginx logs as 499). The app
+        refuses what has too little of its scrape timeout left (see ``ExporterApp``).
+        """
         if self.inline is not None and self.inline(req):
             return self.handler(req)
+        if self.pool.queued >= self.limits.max_queued:
+            self.on_refuse("queue_full")
+            return Response.plain(503, f"busy: {self.pool.queued} requests are waiting; try again\n")
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Response] = loop.create_future()
+        fut: asyncio.Future[Response | None] = loop.create_future()
+        gone = threading.Event()
+        req.client_gone = gone.is_set
+        watcher = asyncio.create_task(self._watch(reader, buf, gone))
 
-        def deliver(resp: Response) -> None:
+        def deliver(resp: Response | None) -> None:
             if not fut.done():
                 fut.set_result(resp)
 
         def job() -> None:
-            try:
-                resp = self.handler(req)
-            except Exception:
-                log.exception("internal error answering %s %s", req.method, req.path)
-                resp = Response.plain(500, "internal server error\n")
+            resp: Response | None
+            if gone.is_set():
+                self.on_refuse("client_gone")
+                resp = None
+            else:
+                try:
+                    resp = self.handler(req)
+                except Exception:
+                    log.exception("internal error answering %s %s", req.method, req.path)
+                    resp = Response.plain(500, "internal server error\n")
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
                 loop.call_soon_threadsafe(deliver, resp)
 
         try:
             self.pool.submit(job)
         except RuntimeError:  # shutting down
+            watcher.cancel()
             return Response.plain(503)
-        return await fut
+        try:
+            return await fut
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _watch(self, reader: asyncio.StreamReader, buf: bytearray, gone: threading.Event) -> None:
+        """Notice the client closing while its request waits or runs (Prometheus closes the connection
+        when its scrape times out). What the client sends meanwhile (a pipelined request) is kept in
+        ``buf`` for the next read, up to the header bound; beyond it, reading pauses."""
+        try:
+            while len(buf) <= self.limits.max_header_bytes:
+                chunk = await reader.read(_READ_CHUNK)
+                if not chunk:
+                    break
+                buf += chunk
+            else:
+                return
+        except (ConnectionError, OSError):
+            pass
+        gone.set()
+        self.abandoned += 1
 
     async def _send(self, writer: asyncio.StreamWriter, resp: Response, req: Request | None, keep_alive: bool) -> None:
         """Write the response within ``write_timeout`` for the whole of it.
@@ -360,6 +409,10 @@ class HTTPServer:
         for start in range(0, len(view), SEND_SLICE_BYTES):
             writer.write(view[start : start + SEND_SLICE_BYTES])
             await asyncio.wait_for(writer.drain(), max(0.0, deadline - loop.time()))
+
+
+def _ignore(reason: str) -> None:
+    """The default refusal callback: nothing counts refusals."""
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

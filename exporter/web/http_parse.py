@@ -17,6 +17,10 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(rb"HTTP/(\d)\.(\d)")
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Limits:
     """Every bound the server enforces; constructor arguments so tests can shrink the timeouts.
@@ -34,6 +38,9 @@ class Limits:
     max_body_bytes: int = 64 * 1024
     max_connections: int = 512
     workers: int = 32
+    # Complete requests waiting for a worker; one more is refused at once (503) instead of answered
+    # after its scraper gave up. 128 is ~2 s of a busy replica's work (32 workers, ~0.4 s a probe).
+    max_queued: int = 128
     backlog: int = 128  # 40+ scrapers connecting at once must not find the accept queue full
 
 
@@ -50,6 +57,11 @@ class Request:
     body: bytes = b""
     keep_alive: bool = True
     peer: tuple[str, int] = ("", 0)
+    # When the request began to arrive (time.monotonic): a scrape's deadline counts from here, since
+    # the scraper's timeout runs from when it sent the request, not from when a worker took it up.
+    arrived: float = 0.0
+    # True once the client closed its side while the request waited or ran (see HTTPServer._watch).
+    client_gone: Callable[[], bool] = _never
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k == name]

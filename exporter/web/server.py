@@ -12,13 +12,15 @@ import logging
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 from urllib.parse import parse_qs
 
+from exporter.metrics.metricset import MetricSet, counter
 from exporter.reload import Reloader, ReloadError
-from exporter.scrape.collector import PowerwallCollector
+from exporter.scrape.collector import DEFAULT_TIMEOUT_MARGIN, PowerwallCollector
 from exporter.web import exposition, gateway_card, landing
 from exporter.web.coalesce import Coalescer
 from exporter.web.http11 import HTTPServer
@@ -38,6 +40,16 @@ RELOAD_METHODS = ("POST", "PUT")  # Prometheus' /-/reload takes both
 # Answered before auth and without I/O (so also on the event-loop thread, see _is_liveness):
 # orchestrators probe them without credentials, and they reveal nothing but health.
 OPEN_PATHS = frozenset({"/healthz", "/-/healthy", "/-/ready"})
+# A scrape left with less of its timeout than this (after the render margin; half of it for timeouts
+# under 3 s) is refused, not started: every gateway request would miss its deadline and the page
+# would call healthy gateways down.
+MIN_SCRAPE_SECONDS = 1.0
+REFUSED = counter(
+    "powerwall_exporter_scrapes_refused_total",
+    "Scrape requests answered 503 or dropped before they ran, by reason: queue_full (too many waiting), "
+    "no_time (queued past its scrape timeout), client_gone (the scraper closed the connection first).",
+)
+REFUSAL_REASONS = ("client_gone", "no_time", "queue_full")
 
 
 class ExporterApp:
@@ -57,6 +69,20 @@ class ExporterApp:
         self.scrapes: Coalescer[tuple[object, ...], bytes] = Coalescer()
         self.reloader = reloader or Reloader(collector, None)  # without a config file, reloads are refused
         self.started = time.time()
+        self._refused: Counter[str] = Counter()
+        self._refused_lock = threading.Lock()
+
+    def refused(self, reason: str) -> None:
+        """Count a scrape request turned away (by the HTTP server, or here for want of time)."""
+        with self._refused_lock:
+            self._refused[reason] += 1
+        log.debug("scrape request refused: %s", reason)
+
+    def _refusal_metrics(self, ms: MetricSet) -> None:
+        with self._refused_lock:
+            counts = {reason: self._refused[reason] for reason in REFUSAL_REASONS}
+        for reason, n in counts.items():
+            ms.add(REFUSED, n, {"reason": reason})
 
     def methods(self, path: str) -> tuple[str, ...]:
         """The methods ``path`` answers, for routing and the ``Allow`` header of a 405."""
@@ -152,9 +178,23 @@ class ExporterApp:
         render, content_type = exposition.choose(environ.get("HTTP_ACCEPT", ""))
         compress = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
         timeout = _scrape_timeout(environ)
+        # The scraper's timeout runs from when it sent the request: time spent waiting for a worker
+        # is already spent (the HTTP server's clock, time.monotonic, measured both ends).
+        arrived = environ.get("exporter.arrived")
+        waited = max(0.0, time.monotonic() - arrived) if isinstance(arrived, float) and arrived > 0 else 0.0
+        left = None if timeout is None else timeout - waited
+        if left is not None and timeout is not None and left - DEFAULT_TIMEOUT_MARGIN < _least_budget(timeout):
+            self.refused("no_time")
+            return _plain(
+                start_response,
+                "503 Service Unavailable",
+                f"busy: this request waited {waited:.1f} s of its {timeout:g} s scrape timeout; not started\n",
+            )
 
         def page() -> bytes:
-            ms = self.collector.scrape(None if target is None else [target], timeout=timeout)
+            ms = self.collector.scrape(None if target is None else [target], timeout=left)
+            if include_default:  # the exporter's own series: on /metrics, not repeated per /probe target
+                self._refusal_metrics(ms)
             body = render(ms, include_default)
             return gzip.compress(body, compresslevel=1) if compress else body
 
@@ -201,6 +241,11 @@ def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[by
     body = text.encode()
     start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _least_budget(timeout: float) -> float:
+    """The least time a scrape announced with ``timeout`` must still have to be started."""
+    return min(MIN_SCRAPE_SECONDS, max(0.0, timeout - DEFAULT_TIMEOUT_MARGIN) / 2)
 
 
 def _scrape_timeout(environ: Environ) -> float | None:
@@ -259,7 +304,7 @@ class ExporterServer:
         self._app: ExporterApp = app
         handler = wsgi_handler(self._call_app, "https" if ctx else "http", self.port)
         try:
-            self.http = HTTPServer(handler, self._sock, ctx, self.limits, inline=_is_liveness)
+            self.http = HTTPServer(handler, self._sock, ctx, self.limits, inline=_is_liveness, on_refuse=self._refuse)
         except BaseException:
             self._sock.close()
             raise
@@ -267,6 +312,9 @@ class ExporterServer:
 
     def _call_app(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return self._app(environ, start_response)
+
+    def _refuse(self, reason: str) -> None:
+        self._app.refused(reason)
 
     def set_app(self, app: ExporterApp) -> None:
         """Swap the app (tests) without closing the listener; a reload changes the collector, not the app."""

@@ -53,6 +53,9 @@ def wsgi_handler(
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            # Server extensions (PEP 3333 allows them, lower-case with a prefix): see Request.
+            "exporter.arrived": req.arrived,
+            "exporter.client_gone": req.client_gone,
         }
         for name, value in req.headers:
             if "_" in name:
