@@ -120,6 +120,20 @@ class SingleFlight:
             if cached is not None and cached.result is answer:
                 del self._cache[request.key]
 
+    def sweep(self) -> int:
+        """Drop the answers whose reuse interval has passed; how many went.
+
+        Without this an answer stayed until the next lookup of its request, with all that was decoded
+        from it: a probe every 30 s held each gateway's last answers for 25 s after their 5 s of use,
+        most of a large fleet's memory.
+        """
+        now = self._clock()
+        with self._lock:
+            expired = [key for key, cached in self._cache.items() if now >= cached.until]
+            for key in expired:
+                del self._cache[key]
+        return len(expired)
+
     def forget_answers(self) -> None:
         """Drop every answer kept for reuse: the next lookup of each request goes to the gateway.
 

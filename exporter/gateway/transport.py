@@ -156,6 +156,10 @@ class GatewayTransport:
         """Let every request's next lookup reach the gateway (see :meth:`SingleFlight.forget_answers`)."""
         self._flight.forget_answers()
 
+    def sweep(self) -> int:
+        """Drop answers past their reuse interval (see :meth:`SingleFlight.sweep`); how many went."""
+        return self._flight.sweep()
+
     def discard(self, request: Request, answer: Fetched) -> None:
         """Do not reuse ``answer``: it did not decode (see :meth:`SingleFlight.discard`)."""
         self._flight.discard(request, answer)

@@ -9,7 +9,7 @@ handled in exactly one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from math import isfinite
@@ -222,6 +222,15 @@ class MetricSet:
 
     def samples(self, name: str) -> dict[Labels, float]:
         return dict(self._samples.get(name, {}))
+
+    def subset(self, names: Iterable[str]) -> MetricSet:
+        """A new set with only the families ``names`` (what a summary keeps of a whole scrape)."""
+        out = MetricSet(base_labels=self.base_labels)
+        for name in names:
+            if name in self._samples:
+                out._register(self._defs[name])
+                out._samples[name].update(self._samples[name])
+        return out
 
     def names(self) -> list[str]:
         return sorted(self._samples)

@@ -28,6 +28,9 @@ from exporter.scrape.workers import WorkerPool
 from exporter.sources.registry import ALLOW_LIST
 
 DEFAULT_TIMEOUT_MARGIN = 0.5
+# Gateways whose expired answers each scrape drops, in turn (see PowerwallCollector._sweep): at a
+# probe per gateway per 30 s, every gateway is swept every few seconds, at a cost bounded per scrape.
+SWEEP_PER_SCRAPE = 8
 
 
 def _lane_cap(config: Config) -> int:
@@ -80,6 +83,7 @@ class PowerwallCollector(Collector):
         self._apply_lock = threading.Lock()  # one apply at a time
         self.reload_successful = True
         self.reload_success_time = clock.wall()  # the start-up load counts as the first successful one
+        self._sweep_at = 0  # the next gateway (by position) whose expired answers a scrape drops
 
     def _transport(self, cfg: GatewayConfig, store: SessionStore | None) -> GatewayTransport:
         return GatewayTransport(cfg, ALLOW_LIST, store, clock=self.clock.monotonic)
@@ -164,6 +168,22 @@ class PowerwallCollector(Collector):
         finally:
             for s in selected:
                 s.release()
+            self._sweep(scrapers)
+
+    def _sweep(self, scrapers: dict[str, GatewayScraper]) -> None:
+        """Drop the expired answers (and what was decoded from them) of the next few gateways in turn.
+
+        Why here and not on a timer: the answers only expire between scrapes, and scrapes are what
+        runs; a probe of one gateway (``/probe``) must not pay for the whole fleet, hence a few at a time.
+        """
+        every = list(scrapers.values())
+        if not every:
+            return
+        with self._lock:
+            first = self._sweep_at % len(every)
+            self._sweep_at = first + SWEEP_PER_SCRAPE
+        for i in range(min(SWEEP_PER_SCRAPE, len(every))):
+            every[(first + i) % len(every)].transport.sweep()
 
     def _scrape(
         self, selected: list[GatewayScraper], start: float, timeout: float | None, reload_ok: bool, reload_time: float

@@ -42,6 +42,17 @@ log = logging.getLogger(__name__)
 MAX_WORKERS_PER_GATEWAY = len(ALL_REQUESTS) + 6
 
 
+# The families of a scrape the landing page shows (exporter.web.gateway_card): all a gateway's status
+# keeps of its last scrape, since a whole metric set per gateway was most of a large fleet's memory.
+STATUS_FAMILIES = (
+    "powerwall_battery_charge_app_ratio",
+    "powerwall_grid_status_info",
+    "powerwall_grid_connected",
+    "powerwall_operation_info",
+    "powerwall_meter_power_watts",
+)
+
+
 @dataclass(slots=True)
 class GatewayStatus:
     """What the landing page shows about a gateway's last scrape."""
@@ -51,7 +62,7 @@ class GatewayStatus:
     duration: float | None = None
     error: str | None = None
     series: int = 0
-    # The set this scrape built, so the landing page shows its numbers without asking the gateway.
+    # The families of this scrape the landing page shows (STATUS_FAMILIES), without asking the gateway.
     metrics: MetricSet | None = field(default=None, repr=False, compare=False)
 
 
@@ -203,7 +214,7 @@ class GatewayScraper:
             duration=duration,
             error=str(errors[0]) if errors else None,
             series=len(ms),
-            metrics=ms,
+            metrics=ms.subset(STATUS_FAMILIES),
         )
         return ms
 

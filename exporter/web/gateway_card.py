@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from exporter.metrics.metricset import Labels, MetricSet
-from exporter.scrape.gateway import GatewayStatus
+from exporter.scrape.gateway import STATUS_FAMILIES, GatewayStatus
 
 # Older than this, the page says the numbers are stale: Prometheus probably stopped scraping.
 STALE_SECONDS = 300.0
@@ -167,9 +167,11 @@ def _flows(name: str, ms: MetricSet | None) -> str:
 
 
 def _has_state(ms: MetricSet) -> bool:
-    """Whether the scrape brought any of the figures: a down gateway's set has none, so none are shown."""
-    names = ("powerwall_battery_charge_app_ratio", "powerwall_grid_status_info", "powerwall_grid_connected")
-    return any(ms.samples(n) for n in (*names, "powerwall_operation_info", "powerwall_meter_power_watts"))
+    """Whether the scrape brought any of the figures: a down gateway's set has none, so none are shown.
+
+    The figures are read from the families a gateway's status keeps of its last scrape.
+    """
+    return any(ms.samples(n) for n in STATUS_FAMILIES)
 
 
 def card(gw: GatewayView, now: float, telemetry_path: str) -> str:

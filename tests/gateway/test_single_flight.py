@@ -92,3 +92,21 @@ def test_an_answer_that_does_not_decode_is_discarded_but_a_newer_one_stays() -> 
     flight.discard(HOUR, garbage)  # a late word about the old answer leaves the new one alone
     kept, lead = flight.lookup(HOUR)
     assert not lead and kept.result() is good
+
+
+def test_a_sweep_drops_answers_past_their_interval_and_keeps_the_rest() -> None:
+    """Between a fleet's probes (30 s apart, answers reused for 5 s) nothing should hold old answers,
+    nor what was decoded from them: the sweep drops them without waiting for the next lookup."""
+    clock = ManualClock()
+    flight = SingleFlight(5.0, clock)
+    short = Request("GET", "/api/status", label="/api/status")
+    for request in (HOUR, short):
+        future, _ = flight.lookup(request)
+        flight.finish(request, future, _answer(clock), "home")
+    assert flight.sweep() == 0
+    clock.now += 5.0
+    assert flight.sweep() == 1  # /api/status expired; the DIN is kept for its hour
+    _, lead = flight.lookup(short)
+    assert lead
+    kept, lead = flight.lookup(HOUR)
+    assert not lead and isinstance(kept.result(), Fetched)
