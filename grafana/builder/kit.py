@@ -2,7 +2,7 @@
 
 Why a kit: Grafana stores every option of every panel, and a panel missing one (a unit, the datasource
 reference, the legend) looks different from its neighbours or breaks file provisioning. Building each
-panel from one ``Panel`` with per-type defaults keeps the six dashboards uniform, and the layout flows
+panel from one ``Panel`` with per-type defaults keeps the seven dashboards uniform, and the layout flows
 panels onto Grafana's 24-column grid so no module hand-places coordinates.
 """
 
