@@ -27,6 +27,7 @@ from tests.e2e_support import (
     EXPOSED_METRICS,
     GRAFANA,
     RECORDED_METRICS,
+    RULES_DIR,
     RULES_FILES,
     STANDARD_METRICS,
     PrometheusAPI,
@@ -75,7 +76,7 @@ def test_entry_point_writes_what_the_builder_renders(tmp_path: Path, monkeypatch
     assert written == render()
 
 
-def test_six_dashboards_with_unique_uids() -> None:
+def test_seven_dashboards_with_unique_uids() -> None:
     uids = [d["uid"] for d in DASHBOARDS.values()]
     assert sorted(uids) == [
         "powerwall-battery-health",
@@ -83,6 +84,7 @@ def test_six_dashboards_with_unique_uids() -> None:
         "powerwall-energy",
         "powerwall-energy-cost",
         "powerwall-exporter",
+        "powerwall-fleet",
         "powerwall-overview",
     ]
 
@@ -171,8 +173,9 @@ def test_queries_filter_by_job_and_gateway_and_use_exposed_metrics(key: str, exp
         )
         assert 'job=~"$job"' in block, f"{key}: {metric} not filtered by $job"
         # powerwall_* series carry `gateway` (except the exporter's own build info), and so do the
-        # per-gateway recording rules (level gateway..., e.g. gateway_serial:...).
-        if metric.startswith(("powerwall_", "gateway")) and metric != "powerwall_exporter_build_info":
+        # per-gateway recording rules (a level naming gateway: gateway_serial:..., shard_gateway:...).
+        per_gateway = ":" in metric and "gateway" in metric.split(":")[0].split("_")
+        if (metric.startswith("powerwall_") or per_gateway) and metric != "powerwall_exporter_build_info":
             assert 'gateway=~"$gateway"' in block, f"{key}: {metric} not filtered by $gateway"
     for window in re.findall(r"\[[^\]]*\]", expr):
         assert window in {"[$__rate_interval]", "[$__interval]", "[$__range]"} | FIXED_WINDOWS_OK, (
@@ -183,14 +186,17 @@ def test_queries_filter_by_job_and_gateway_and_use_exposed_metrics(key: str, exp
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
 def test_variables_list_values_of_exposed_metrics(name: str) -> None:
-    """A variable over a metric no scrape produces would offer nothing to pick, silently."""
+    """A variable over a metric no scrape produces would offer nothing to pick, silently. A shipped
+    recording rule's series will do (the fleet dashboard lists its sites from them)."""
     for var in variables(DASHBOARDS[name]).values():
         if var["type"] != "query":
             continue
         m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", var["definition"])
         assert m, var["definition"]
         for metric, _ in metric_selectors(m.group(1)):
-            assert metric in EXPOSED_METRICS, f"{name}/{var['name']}: {metric} is in no golden exposition"
+            assert metric in EXPOSED_METRICS | RECORDED_METRICS, (
+                f"{name}/{var['name']}: {metric} is in no golden exposition and no shipped recording rule"
+            )
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -301,6 +307,43 @@ def test_exporter_health_shows_the_tedapi_paths() -> None:
     assert offset["unit"] == "s"
     steps = [s["value"] for s in offset["thresholds"]["steps"]]
     assert steps == [None, -10, 10], "the dashed lines must sit where PowerwallTedapiClockOffset fires"
+
+
+FLEET_RULES = RULES_DIR / "powerwall-fleet.rules.yml"
+
+
+def test_fleet_dashboard_reads_only_the_fleet_rules() -> None:
+    """A thousand sites must render from a few series each: every query of the fleet dashboard (panels,
+    annotation, variables) selects only series the fleet rules record, never a raw per-device series."""
+    fleet_records = {
+        str(rule["record"])
+        for group in yaml.safe_load(FLEET_RULES.read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    d = DASHBOARDS["powerwall-fleet.json"]
+    exprs = [q.expr for q in panel_queries(d)]
+    exprs += [a["expr"] for a in d["annotations"]["list"] if "expr" in a]
+    for var in d["templating"]["list"]:
+        if var["type"] == "query":
+            m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", var["definition"])
+            assert m, var["definition"]
+            exprs.append(m.group(1))
+    for expr in exprs:
+        selected = {metric for metric, _ in metric_selectors(expr)}
+        assert selected and selected <= fleet_records, f"not a fleet recording rule: {selected - fleet_records}"
+    by_title = {p["title"]: p for p in panels(d)}
+    assert {"Sites up", "Sites down", "Off grid", "Firmware versions", "TEDAPI failing", "Sites by trouble"} <= set(
+        by_title
+    )
+    worst = by_title["Sites by trouble"]
+    assert worst["targets"][0]["expr"].startswith("topk($top, shard_gateway:powerwall_trouble:score{")
+    (sort,) = [t for t in worst["transformations"] if t["id"] == "sortBy"]
+    assert sort["options"]["sort"] == [{"field": "Trouble", "desc": True}]
+    (site,) = [o for o in worst["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Site"]
+    (link,) = site["properties"][0]["value"]
+    assert link["url"].startswith("/d/powerwall-overview/") and "var-gateway=${__value.raw}" in link["url"]
+    assert "powerwall-overview.json" in DASHBOARDS
 
 
 def test_grafana_provisioning_files() -> None:

@@ -1,6 +1,6 @@
 """Generates the Grafana dashboards in grafana/dashboards/*.json and their panel list, grafana/README.md.
 
-Why a generator instead of hand-edited JSON: six dashboards share the same template variables,
+Why a generator instead of hand-edited JSON: seven dashboards share the same template variables,
 datasource references, selectors and panel defaults; writing them through one set of helpers keeps
 every query filtered by ``job``/``gateway`` the same way and every panel carrying a unit, which a
 hand-edited 3,000-line JSON file would not stay. The JSON output is committed (Grafana provisions

@@ -2,7 +2,7 @@
 
 Why a kit: Grafana stores every option of every panel, and a panel missing one (a unit, the datasource
 reference, the legend) looks different from its neighbours or breaks file provisioning. Building each
-panel from one ``Panel`` with per-type defaults keeps the six dashboards uniform, and the layout flows
+panel from one ``Panel`` with per-type defaults keeps the seven dashboards uniform, and the layout flows
 panels onto Grafana's 24-column grid so no module hand-places coordinates.
 """
 
@@ -320,10 +320,18 @@ def layout(rows: Iterable[Row]) -> list[JSON]:
 
 
 def dashboard(
-    uid: str, title: str, description: str, variables: list[JSON], rows: list[Row], *, time_from: str = "now-24h"
+    uid: str,
+    title: str,
+    description: str,
+    variables: list[JSON],
+    rows: list[Row],
+    *,
+    time_from: str = "now-24h",
+    outage_expr: str = f"powerwall_grid_connected{{{S}}} == 0",
 ) -> JSON:
     """The whole dashboard: what every dashboard shares (tags, links to the others, the grid-outage
-    annotation, the datasource variable) around its own variables and rows."""
+    annotation, the datasource variable) around its own variables and rows. ``outage_expr`` gives the
+    annotation's off-grid series (the fleet dashboard reads its recording rule, not the raw series)."""
     return {
         "uid": uid,
         "title": title,
@@ -371,7 +379,7 @@ def dashboard(
                     "hide": False,
                     "iconColor": "red",
                     "name": "Grid outages",
-                    "expr": f"powerwall_grid_connected{{{S}}} == 0",
+                    "expr": outage_expr,
                     "step": "1m",
                     "titleFormat": "Grid outage",
                     "textFormat": "{{gateway}} is off grid",

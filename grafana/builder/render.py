@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from grafana.builder import battery_health, devices, energy, energy_cost, exporter, overview
+from grafana.builder import battery_health, devices, energy, energy_cost, exporter, fleet, overview
 from grafana.builder.kit import JSON
 
 
@@ -22,7 +22,7 @@ class Dashboard(Protocol):
 
 
 # In the order of the README's table and sections.
-DASHBOARDS: tuple[Dashboard, ...] = (overview, energy, devices, exporter, energy_cost, battery_health)
+DASHBOARDS: tuple[Dashboard, ...] = (overview, energy, devices, exporter, energy_cost, battery_health, fleet)
 
 
 def file_name(module: Dashboard) -> str:
@@ -59,12 +59,15 @@ Every dashboard has the variables **Data source**, **Job** and **Gateway** (mult
 sum or every gateway side by side). Batteries and devices adds **Powerwall serial**, Energy adds the
 **import/export price per kWh** for the flat-rate cost estimates, Energy & cost adds **Currency** (its
 costs come from the exporter's tariff counters, time-of-use periods included), Battery health adds
-**Battery pod serial**. Energy figures come from the gateway's lifetime joule counters or the exporter's
-energy-flow counters with `increase()` (kWh = J / 3.6e6); rates use `$__rate_interval`. Panels marked
-"recording rule" read the rules of `../deploy/prometheus/rules/powerwall-energy.rules.yml` (listed in
-`../deploy/README.md`), so they need the shipped rules loaded in Prometheus. The dashboards were
-checked by running every panel query against a real Prometheus scraping the exporter
-(`tests/test_e2e.py`); Grafana itself was not run.
+**Battery pod serial**, Fleet adds **Prometheus shard** and **Top N**. Energy figures come from the
+gateway's lifetime joule counters or the exporter's energy-flow counters with `increase()`
+(kWh = J / 3.6e6); rates use `$__rate_interval`. Panels marked "recording rule" read the rules of
+`../deploy/prometheus/rules/powerwall-energy.rules.yml` (listed in `../deploy/README.md`), so they
+need the shipped rules loaded in Prometheus. Powerwall / Fleet reads nothing but the fleet rules of
+`../deploy/prometheus/rules/powerwall-fleet.rules.yml` (a few series per site, totals per shard), so it
+renders a thousand sites cheaply at the central store of `../deploy/scaling/README.md`; its tables
+link each site to the Overview. The dashboards were checked by running every panel query against a
+real Prometheus scraping the exporter (`tests/test_e2e.py`); Grafana itself was not run.
 """
 
 
