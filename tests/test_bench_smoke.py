@@ -70,3 +70,13 @@ def test_bench_v1r_quick_runs() -> None:
     assert "v1r: requests per cold scrape (v1r signed + other TEDAPI + JSON, at the simulator): 4.0 + 2.0 + 3.0" in out
     assert "all verdict ok" in out, out
     assert re.search(r"^v1r/wifi CPU ratio: \d+\.\d\d \(target <= 1\.5\): (OK|MISS)$", out, re.M), out
+
+
+def test_bench_fleet_quick_runs() -> None:
+    out = run_quick("bench_fleet.py")
+    # The per-run table and the overall one, with a row for the quick run's 5 gateways.
+    assert "| measure | value | target | verdict |" in out, out
+    for measure in ("| probes up |", "| /probe latency p99 |", "| CPU per gateway-scrape |", "| RSS per gateway"):
+        assert measure in out, out
+    assert "| gateways | up | refused | timed out | errors | p50 | p99 |" in out, out
+    assert re.search(r"^\| 5 \| \d+\.\d % \| \d+ \| \d+ \| \d+ \| \d+ ms \| \d+ ms \|", out, re.M), out
