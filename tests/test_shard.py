@@ -83,3 +83,26 @@ def test_prometheus_routes_each_target_to_the_replica_that_holds_it(tmp_path: Pa
     # ... and sends each to the replica whose config holds it.
     for name, address in kept.items():
         assert address == f"powerwall-exporter-{hashmod(name, 3)}.powerwall-exporter:9871"
+
+
+def test_the_kubernetes_replicas_are_where_prometheus_sends_each_gateway() -> None:
+    """The StatefulSet, its headless Service and the sharded Prometheus config name the same replicas:
+    replica i is powerwall-exporter-i.powerwall-exporter:9871 and reads exporter-i.yaml (exporter.shard's
+    output), and there are as many replicas as the exporter hashmod's modulus."""
+    docs = list(yaml.safe_load_all((REPO / "deploy" / "scaling" / "kubernetes" / "statefulset.yaml").read_text()))
+    sts = next(d for d in docs if d["kind"] == "StatefulSet")
+    svc = next(d for d in docs if d["kind"] == "Service")
+    prom = yaml.safe_load(EXAMPLE.read_text())
+    relabels = prom["scrape_configs"][0]["relabel_configs"]
+    replica_hash = next(r for r in relabels if r.get("target_label") == "__tmp_exporter_replica")
+    address = next(r for r in relabels if r.get("target_label") == "__address__" and "replacement" in r)
+    name, service = sts["metadata"]["name"], sts["spec"]["serviceName"]
+    assert svc["metadata"]["name"] == service and svc["spec"]["clusterIP"] == "None"
+    assert sts["spec"]["replicas"] == replica_hash["modulus"]
+    port = svc["spec"]["ports"][0]["port"]
+    assert address["replacement"] == f"{name}-${{1}}.{service}:{port}"
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert "--config.file=/etc/powerwall-exporter/exporter-$(REPLICA).yaml" in container["args"]
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
+    assert env["REPLICA"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert f"--web.listen-address=:{port}" in container["args"]
