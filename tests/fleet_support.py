@@ -25,6 +25,7 @@ CENTRAL_YML = SCALING / "prometheus-central.yml"
 SHIPPED_REPLICA_REPLACEMENT = "powerwall-exporter-${1}.powerwall-exporter:9871"
 SHIPPED_REMOTE_WRITE_URL = "https://mimir.example.internal/api/v1/push"
 SHARD_LABEL = "prometheus_shard"
+HA_REPLICA_LABEL = "__replica__"  # Mimir's and Cortex's HA tracker default
 
 # Every change the fleet test makes to the shipped files, in one place (the README repeats it).
 SUBSTITUTIONS = {
@@ -36,8 +37,9 @@ SUBSTITUTIONS = {
         "the replica address replacement powerwall-exporter-${1}.powerwall-exporter:9871 -> "
         "127.0.0.1:<P0 // 10>${1}: replica i listens on port P0 + i with P0 % 10 == 0, so the shipped "
         "rule (the hashmod result appended to a fixed prefix) is kept",
-        "remote_write url -> the central Prometheus' /api/v1/write; the HA twin of a shard has no "
-        "remote_write (see render_shard_config)",
+        "remote_write url -> the central Prometheus' /api/v1/write",
+        "the HA twin of shard 0 only: external label __replica__ added and remote_write removed "
+        "(see render_shard_config)",
     ],
     "prometheus-central.yml": [
         "global evaluation_interval -> the test's",
@@ -81,17 +83,23 @@ def render_shard_config(
     *,
     replicas: int,
     replica_port_base: int,
-    remote_write_url: str | None,
+    remote_write_url: str,
     scrape_interval: str,
     scrape_timeout: str,
+    ha_twin: str | None = None,
 ) -> str:
     """The shipped prometheus-sharded.yml for shard ``shard``, with exactly the :data:`SUBSTITUTIONS`.
 
-    ``remote_write_url`` None drops ``remote_write``: for the second member of an HA pair. Why: both
-    members send identical series, which Mimir or Cortex deduplicate (HA tracker), but the plain
-    Prometheus standing in for the store here cannot: it rejects a batch holding a sample older than
-    the series' last one and rolls the whole batch back, so two writers would lose each other's data.
-    The file is written next to ``targets.yml`` by the caller, so its relative ``file_sd`` path stays.
+    ``ha_twin`` makes the config of the second member of an HA pair: the external label
+    ``__replica__`` names it (Mimir's HA tracker pairs members by it) and ``remote_write`` goes.
+    Why no remote_write: both members send identical series, which Mimir or Cortex deduplicate, but
+    the plain Prometheus standing in for the store here cannot: it rejects a batch holding a sample
+    older than the series' last one and rolls the whole batch back, so two writers would lose each
+    other's data. Why the label: Prometheus derives each target's scrape phase from the host name and
+    the external labels, so without it a twin on the same host would scrape in lockstep with its
+    partner, which a pair on two hosts never does.
+
+    The caller writes the file next to ``targets.yml``, so its relative ``file_sd`` path stays.
     """
     if replica_port_base % 10 != 0 or not 1 <= replicas <= 10:
         raise ValueError("replica ports are P0 + i with P0 % 10 == 0 and at most 10 replicas")
@@ -111,10 +119,10 @@ def render_shard_config(
     (rw,) = cfg["remote_write"]
     if rw["url"] != SHIPPED_REMOTE_WRITE_URL:
         raise AssertionError(f"{SHARDED_YML}: remote_write url is no longer {SHIPPED_REMOTE_WRITE_URL!r}")
-    if remote_write_url is None:
+    rw["url"] = remote_write_url
+    if ha_twin is not None:
+        glob["external_labels"][HA_REPLICA_LABEL] = ha_twin
         del cfg["remote_write"]
-    else:
-        rw["url"] = remote_write_url
     return str(yaml.safe_dump(cfg, sort_keys=False))
 
 
