@@ -82,8 +82,9 @@ GATEWAY_PASSWORD = "FLEETGATEWAYPW"  # the simulators' TEDAPI password, not a se
 STATE_DIR_ENV = "FLEET_REPLICA_STATE_DIR"  # one fleet config; each replica's own state file
 
 # The test's intervals (the shipped 30 s scrape / 30 s evaluation would make this take an hour).
-# Scrapes every 2 s with the exporter's default 5 s min_interval_seconds: answers are reused across
-# scrapes as in production (30 s scrapes, 5 s reuse only within one scrape).
+# Scrapes every 2 s with the exporter's default 5 s min_interval_seconds: an answer outlives the two
+# HA members' scrape phases, as it must for a pair to cost one scraper (deploy/scaling/README.md: with
+# 30 s scrapes that takes a min_interval_seconds near 30 s, the default 5 s does not span them).
 SCRAPE_INTERVAL = "2s"
 SCRAPE_TIMEOUT = "2s"
 EVALUATION_INTERVAL = "1s"
