@@ -371,16 +371,38 @@ def render_prometheus_config(
     return str(yaml.safe_dump(cfg, sort_keys=False))
 
 
-def _shortened_rules(pattern: Path, rules_dir: Path, interval: str) -> Path:
-    """Copies of the rule files matching ``pattern`` with each group's ``interval`` set to ``interval``."""
+def _shortened_rules(pattern: Path, rules_dir: Path, interval: str, for_cap: str | None = None) -> Path:
+    """Copies of the rule files matching ``pattern`` with each group's ``interval`` set to ``interval``
+    and, with ``for_cap``, every alert's ``for:`` shortened to at most ``for_cap``.
+
+    Why ``for_cap`` exists: the shipped 5-minute ``for:`` of the outage-style alerts is right for a
+    home and too long for a test that must see them fire; every rule gets the same cap, so no alert
+    is made easier to fire than another. Callers that do not pass it keep the shipped durations.
+    """
     rules_dir.mkdir(parents=True, exist_ok=True)
+    cap = None if for_cap is None else duration_seconds(for_cap)
     for path in sorted(pattern.parent.glob(pattern.name)):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         for group in doc.get("groups", []):
             if "interval" in group:
                 group["interval"] = interval
+            for rule in group.get("rules", []):
+                if cap is not None and "for" in rule and duration_seconds(str(rule["for"])) > cap:
+                    rule["for"] = for_cap
         (rules_dir / path.name).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return rules_dir / pattern.name
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
+def duration_seconds(text: str) -> float:
+    """A Prometheus duration (``5m``, ``1h30m``, ``500ms``) in seconds."""
+    parts = _DURATION_RE.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
 def render_alertmanager_config(*, webhook: str, shipped: Path = ALERTMANAGER_YML) -> str:
@@ -402,19 +424,35 @@ def wait_ready(proc: Process, path: str, timeout: float = 30.0) -> None:
     )
 
 
-def start_prometheus(config: Path, workdir: Path, port: int) -> Process:
+def start_prometheus(
+    config: Path,
+    workdir: Path,
+    port: int,
+    *,
+    name: str = "prometheus",
+    agent: bool = False,
+    extra_args: tuple[str, ...] = (),
+) -> Process:
+    """A Prometheus server (``agent``: in agent mode, which scrapes and remote-writes but keeps no
+    queryable store) logging to ``workdir/<name>.log``, ready when this returns.
+
+    Several may share ``workdir`` under distinct names: each gets its own storage directory.
+    """
     binary = require_binary("prometheus")
-    storage = workdir / "prometheus-data"
+    storage = workdir / f"{name}-data"
     storage.mkdir(parents=True, exist_ok=True)
+    storage_flag = "--storage.agent.path" if agent else "--storage.tsdb.path"
     proc = start_process(
-        "prometheus",
+        name,
         [
             binary,
+            *(["--enable-feature=agent"] if agent else []),
             f"--config.file={config}",
-            f"--storage.tsdb.path={storage}",
+            f"{storage_flag}={storage}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle",
             "--log.level=warn",
+            *extra_args,
         ],
         workdir,
         port=port,

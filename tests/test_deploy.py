@@ -37,6 +37,17 @@ from tests.e2e_support import (
     render_alertmanager_config,
     render_prometheus_config,
 )
+from tests.fleet_support import (
+    CENTRAL_YML,
+    HA_REPLICA_LABEL,
+    SHARD_LABEL,
+    SHARDED_YML,
+    SHIPPED_REMOTE_WRITE_URL,
+    SHIPPED_REPLICA_REPLACEMENT,
+    render_central_config,
+    render_shard_config,
+    strip_shard_substitutions,
+)
 from tests.support.exporter import run_exporter
 from tests.support.prereqs import require_binary
 
@@ -282,6 +293,75 @@ def test_e2e_alertmanager_config_differs_only_in_the_webhook_address(tmp_path: P
     path.write_text(rendered)
     proc = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# The fleet test's view of deploy/scaling/
+
+
+def promtool_check_config(path: Path) -> None:
+    promtool = require_binary("promtool")
+    proc = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("twin", [None, "twin"])
+def test_fleet_shard_config_differs_only_in_the_documented_substitutions(tmp_path: Path, twin: str | None) -> None:
+    shipped = yaml_file(SHARDED_YML)
+    text = render_shard_config(
+        1,
+        replicas=2,
+        replica_port_base=40120,
+        remote_write_url="http://127.0.0.1:1005/api/v1/write",
+        scrape_interval="2s",
+        scrape_timeout="2s",
+        ha_twin=twin,
+    )
+    rendered = yaml.safe_load(text)
+    expected = strip_shard_substitutions(shipped)
+    if twin is not None:
+        assert rendered["global"]["external_labels"].pop(HA_REPLICA_LABEL) == twin
+        assert "remote_write" not in rendered
+        del expected["remote_write"]
+    assert strip_shard_substitutions(rendered) == expected
+    assert rendered["global"]["external_labels"][SHARD_LABEL] == "1"
+    relabel = rendered["scrape_configs"][0]["relabel_configs"]
+    assert [r["regex"] for r in relabel if r.get("action") == "keep"] == ["1"]
+    assert [r["replacement"] for r in relabel if "replacement" in r] == ["127.0.0.1:4012${1}"]
+    assert SHIPPED_REPLICA_REPLACEMENT not in text and SHIPPED_REMOTE_WRITE_URL not in text
+    # promtool resolves file_sd paths next to the config, as the test writes it next to targets.yml.
+    (tmp_path / "targets.yml").write_text(yaml.safe_dump([{"targets": ["site-a"]}]))
+    (tmp_path / "prometheus.yml").write_text(text)
+    promtool_check_config(tmp_path / "prometheus.yml")
+
+
+def test_fleet_central_config_differs_only_in_the_documented_substitutions(tmp_path: Path) -> None:
+    shipped = yaml_file(CENTRAL_YML)
+    rendered = yaml.safe_load(
+        render_central_config(alertmanager="127.0.0.1:1006", interval="1s", rules_dir=tmp_path / "rules", for_cap="4s")
+    )
+    assert rendered["global"].pop("evaluation_interval") == "1s"
+    assert rendered["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:1006"]
+    assert rendered["rule_files"] == [str(tmp_path / "rules" / "*.yml")]
+    for cfg in (rendered, shipped):
+        cfg["global"].pop("evaluation_interval", None)
+        cfg.pop("rule_files")
+        cfg["alerting"]["alertmanagers"][0]["static_configs"][0].pop("targets")
+    assert rendered == shipped
+    # The rule copies: every rules file, each alert's for: at most the cap, nothing else changed.
+    shipped_rules = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+    assert sorted(p.name for p in (tmp_path / "rules").glob("*.yml")) == [p.name for p in shipped_rules]
+    for path in shipped_rules:
+        original, copied = yaml_file(path), yaml_file(tmp_path / "rules" / path.name)
+        for group, group_copy in zip(original["groups"], copied["groups"], strict=True):
+            assert group_copy.pop("interval", "1s") == "1s"
+            group.pop("interval", None)
+            for rule, rule_copy in zip(group["rules"], group_copy["rules"], strict=True):
+                if "for" in rule:
+                    assert rule_copy.pop("for") == "4s"
+                    rule.pop("for")
+            assert group == group_copy
+    promtool_check_config(CENTRAL_YML)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,5 +18,5 @@ helper has one module, and ``conftest.py`` keeps only fixtures and hooks:
   leave in one.
 
 Topic helpers stay beside the tests that use them (``tests/scrape.py``, ``tests/fault_env.py``,
-``tests/e2e_support.py``, ``tests/simtime.py``, ``tests/clocks.py``).
+``tests/e2e_support.py``, ``tests/fleet_support.py``, ``tests/simtime.py``, ``tests/clocks.py``).
 """
