@@ -564,17 +564,10 @@ def test_a_stopped_gateway_alerts_through_alertmanager(fleet: Fleet) -> None:
     assert labels["severity"] == "warning"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "exporter bug: GatewayScraper.build counts any Fetched result as contact in this scrape, also an "
-        "answer reused from the cache; TEDAPI's /tedapi/din (1 h), config (10 min) and firmware (1 h) answers "
-        "are reused that long, so a TEDAPI gateway that no longer answers at all stays powerwall_up == 1 and "
-        "PowerwallGatewayUnreachable cannot fire for up to an hour (every Powerwall 3)"
-    ),
-)
 def test_a_stopped_tedapi_gateway_is_down(fleet: Fleet) -> None:
-    """A Powerwall 3 that stops answering is down, as a Powerwall 2 is (see the xfail reason)."""
+    """A Powerwall 3 that stops answering is down, as a Powerwall 2 is: TEDAPI's answers reused for an
+    hour (DIN, firmware) or 10 min (config) are no contact with the gateway now (it once kept such a
+    gateway up for an hour, and PowerwallGatewayUnreachable could not fire)."""
     victim = next(n for n in fleet.in_shard(1) if fleet.kinds[n] == PW3)
     fleet.gateways[victim].stop()
     wait_for(

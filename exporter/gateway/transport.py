@@ -149,6 +149,10 @@ class GatewayTransport:
             return future.result()
         return FetchError("timeout", f"{request.label}: no answer before the scrape deadline")
 
+    def now(self) -> float:
+        """This transport's monotonic time: the clock an answer's ``Fetched.at`` is on."""
+        return self._clock()
+
     def not_supported(self, request: Request) -> bool:
         return self._flight.not_supported(request)
 

@@ -161,16 +161,25 @@ class GatewayScraper:
             return True  # nothing says the other is not served: stay quiet, as before it is known
         return not all(self.transport.not_supported(r) for r in other.requests(self.transport))
 
-    def build(self, results: Sequence[tuple[Source, Request, Result]], duration: float) -> MetricSet:
+    def build(
+        self, results: Sequence[tuple[Source, Request, Result]], duration: float, begun: float | None = None
+    ) -> MetricSet:
+        """This scrape's metric set from its results; ``begun``: when the scrape began, on the
+        transport's clock (default: now), to tell this scrape's contact from long-reused answers."""
         ms = MetricSet(base_labels={"gateway": self.name})
         answered = False
         got = _Handover()
         errors: list[FetchError] = []
         outcomes: list[tuple[str, FetchError | None]] = []
+        # Contact in this scrape: an answer no older at the scrape's start than the gateway's reuse
+        # interval, or a failure with an HTTP status. An answer reused for longer (TEDAPI's DIN and
+        # firmware for an hour, its config for 10 min) says nothing about the gateway now: counted as
+        # contact, a Powerwall 3 that stopped answering stayed up for an hour. A cached "not supported"
+        # carries no status.
+        fresh_since = (self.transport.now() if begun is None else begun) - self.cfg.min_interval_seconds - 1.0
         for source, request, result in results:
             label = request.label
-            # Only contact in this scrape counts (a cached "not supported" carries no status).
-            if isinstance(result, Fetched) or result.answered:
+            if result.answered if isinstance(result, FetchError) else result.at >= fresh_since:
                 answered = True
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": label})

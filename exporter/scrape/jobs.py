@@ -53,6 +53,8 @@ class ScrapeJobs:
         self._keys: set[tuple[str, str, str]] = set()
         self._pending = 1  # released by started(): no early "all done" while the first round is added
         self.finished_at: float | None = None
+        # When the scrape began, on the transport's clock (the one its answers are dated on).
+        self.begun = transport.now()
 
     def add(self, source: Source, request: Request) -> None:
         with self._cond:

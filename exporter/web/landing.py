@@ -43,6 +43,7 @@ DASHBOARDS: tuple[tuple[str, str], ...] = (
     ("powerwall-devices.json", "Powerwall / Batteries and devices"),
     ("powerwall-battery-health.json", "Powerwall / Battery health"),
     ("powerwall-exporter.json", "Powerwall / Exporter health"),
+    ("powerwall-fleet.json", "Powerwall / Fleet"),
 )
 
 # A Host header is echoed into the page only when it looks like host[:port]; anything else

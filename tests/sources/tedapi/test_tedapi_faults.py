@@ -84,6 +84,23 @@ def test_a_vanished_access_point_backs_off(pw3: Site, caplog: pytest.LogCaptureF
     assert sum("leaving the tedapi host alone for 10 s" in m for m in caplog.messages) == 1
 
 
+def test_a_gateway_that_stops_answering_is_down_although_tedapi_answers_are_still_reused(pw3: Site) -> None:
+    """The DIN and firmware answers are reused for an hour, the config for 10 min: such an answer says
+    nothing about the gateway now. Counted as contact, a stopped Powerwall 3 stayed ``powerwall_up 1``
+    for up to an hour, and its unreachable alert could not fire."""
+    clock = Clock()
+    scraper = clocked_scraper(pw3.cfg, clock)
+    try:
+        assert scrape(scraper, clock).get("powerwall_up") == 1
+        pw3.gw.stop()
+        clock.now = START + 10.0  # past the JSON API's interval; well inside TEDAPI's long ones
+        ms = scrape(scraper, clock)
+        assert ms.get("powerwall_scrape_endpoint_success", endpoint="/api/system_status/soe") == 0
+        assert ms.get("powerwall_up") == 0
+    finally:
+        scraper.retire()
+
+
 def test_a_slow_access_point_never_holds_the_scrape_past_its_deadline(pw3: Site) -> None:
     collector = _collector(pw3, timeout=1.5)
     pw3.gw.faults.tedapi_delay = 5.0
