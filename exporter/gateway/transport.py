@@ -32,15 +32,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 
-from requests.models import PreparedRequest
-
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
 from exporter.gateway.auth import Auth, NoAuth, SignsBodies
 from exporter.gateway.backoff import Cooldown, retry_after_seconds, whole_seconds
 from exporter.gateway.bounded_domain import BoundedDomain
 from exporter.gateway.cache import SingleFlight
-from exporter.gateway.http import Answer, HttpChannel
+from exporter.gateway.http import Answer, HttpChannel, Prepared
 from exporter.gateway.login import CustomerLogin
 from exporter.gateway.outcomes import Fetched, FetchError, Result
 from exporter.gateway.request import Request
@@ -85,7 +83,7 @@ class GatewayTransport:
         self._channels: dict[str, HttpChannel] = {}
         self._cooldowns: dict[str, Cooldown] = {GATEWAY_SCOPE: Cooldown(clock, self._rng)}
         self._flight = SingleFlight(cfg.min_interval_seconds, clock)
-        self._prepared: dict[tuple[object, ...], PreparedRequest] = {}
+        self._prepared: dict[tuple[object, ...], Prepared] = {}
         self._requests: Counter[tuple[str, str]] = Counter()
         self._errors: Counter[tuple[str, str]] = Counter()
         # Requests in flight that a caller already counted as a missed deadline (settle), whose own
@@ -326,7 +324,7 @@ class GatewayTransport:
 
     def _send(
         self,
-        prepared: PreparedRequest,
+        prepared: Prepared,
         method: str,
         path: str,
         label: str,
