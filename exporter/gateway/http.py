@@ -1,8 +1,10 @@
 """One HTTP exchange with a gateway: total deadline, bounded body, gzip by magic, readable failures.
 
-requests' transport (urllib3 keep-alive pool + our TLS pinning) is used directly, without a
-Session: the transport manages auth headers itself, never follows redirects and ignores the
-environment, so a Session's per-request merging of cookies, settings and hooks is pure overhead.
+urllib3's keep-alive pool (with our TLS pinning, :func:`exporter.gateway.tls.connection_pool`) is
+used directly: the transport manages auth headers itself, never follows redirects and ignores the
+environment, so ``requests``' per-request work (building a response object, merging cookies and
+settings, looking up the pool for each URL) was pure overhead, about a fifth of the transport's CPU.
+A request is prepared once (:meth:`HttpChannel.prepare`) and the transport reuses it.
 
 Failures come back as :class:`FetchError` with a message a person can act on ("connection refused",
 "timed out after 10 s", "TLS: certificate does not match the pinned fingerprint"), never urllib3's
@@ -14,67 +16,124 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import threading
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import requests
 import urllib3
-from requests.models import PreparedRequest
+from urllib3 import HTTPSConnectionPool
+from urllib3.response import BaseHTTPResponse
+from urllib3.util import parse_url
 
 from exporter.config import TLSConfig
 from exporter.gateway.outcomes import FetchError
-from exporter.gateway.tls import GatewayAdapter
+from exporter.gateway.tls import build_ssl_context, connection_pool
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _USER_AGENT = "powerwall-exporter"
+_BASE_HEADERS = {"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
-    headers: Mapping[str, str]  # lower-cased names
+    headers: Mapping[str, str]  # lower-cased names; repeated headers joined with ", "
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request ready to send, built once and reused (nothing in it changes between sends)."""
+
+    method: str
+    host: str
+    port: int
+    target: str  # path and query, as sent on the request line
+    headers: Mapping[str, str]
+    body: bytes | None
 
 
 class HttpChannel:
     """Sends prepared requests to one gateway host over a small keep-alive pool."""
 
     def __init__(self, tls: TLSConfig, pool_maxsize: int, clock: Callable[[], float]) -> None:
-        self._adapter = GatewayAdapter(tls, pool_maxsize=pool_maxsize)
+        self._tls = tls
+        self._ctx = build_ssl_context(tls)
+        self._maxsize = pool_maxsize
         self._clock = clock
+        self._lock = threading.Lock()
+        self._pools: dict[tuple[str, int], HTTPSConnectionPool] = {}
         if tls.insecure_skip_verify:
             # The user chose this and was warned loudly at start; urllib3 would repeat it per request.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     @staticmethod
-    def prepare(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> PreparedRequest:
-        base = {"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
-        return requests.Request(method, url, headers={**base, **headers}, data=body or None).prepare()
+    def prepare(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Prepared:
+        u = parse_url(url)
+        if u.scheme != "https" or not u.host:
+            raise ValueError(f"not an https URL with a host: {url!r}")
+        return Prepared(
+            method,
+            u.host,
+            u.port or 443,
+            u.request_uri,
+            {**_BASE_HEADERS, **headers},
+            body or None,
+        )
 
-    def send(self, prepared: PreparedRequest, label: str, deadline: float) -> Answer:
+    def send(self, prepared: Prepared, label: str, deadline: float) -> Answer:
         """One exchange under a total deadline; raises :class:`FetchError` with a readable message."""
         budget = deadline - self._clock()
         if budget <= 0:
             raise FetchError("timeout", f"{label}: scrape deadline reached before the request")
+        pool = self._pools.get((prepared.host, prepared.port)) or self._pool(prepared.host, prepared.port)
         try:
             # total= bounds connect + TLS handshake + response headers together; the body read below
             # is bounded by the same deadline.
             timeout = urllib3.Timeout(total=budget, connect=budget, read=budget)
-            resp = self._adapter.send(prepared, stream=True, timeout=timeout)  # type: ignore[arg-type]  # accepted at run time
+            resp = pool.urlopen(
+                prepared.method,
+                prepared.target,
+                body=prepared.body,
+                headers=prepared.headers,
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                timeout=timeout,
+                preload_content=False,
+                decode_content=False,
+            )
             try:
                 body = _read_bounded(resp, label, deadline, self._clock, budget)
-            finally:
+            except BaseException:
+                # Unread bytes may remain: the connection must not serve another request.
                 resp.close()
-            return Answer(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body)
+                resp.release_conn()
+                raise
+            # Reading to the end returned the connection to the pool; this is a no-op then.
+            resp.release_conn()
+            return Answer(resp.status, {k.lower(): v for k, v in resp.headers.itermerged()}, body)
         except FetchError:
             raise
-        except Exception as exc:  # requests/urllib3/ssl/OSError: classify, never leak the chain
+        except Exception as exc:  # urllib3/ssl/OSError: classify, never leak the chain
             raise classify(exc, label, budget) from None
 
+    def _pool(self, host: str, port: int) -> HTTPSConnectionPool:
+        with self._lock:
+            pool = self._pools.get((host, port))
+            if pool is None:
+                pool = self._pools[(host, port)] = connection_pool(self._tls, self._ctx, host, port, self._maxsize)
+            return pool
+
     def close(self) -> None:
-        self._adapter.close()
+        """Close every connection; a later request opens fresh ones (as after a certificate change)."""
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
 
 
 def classify(exc: BaseException, label: str, budget: float) -> FetchError:
@@ -91,9 +150,7 @@ def classify(exc: BaseException, label: str, budget: float) -> FetchError:
         if isinstance(e, ssl.SSLCertVerificationError):
             why = e.verify_message or "not trusted"
             return FetchError("tls", f"{label}: TLS: certificate verification failed ({why}); check the pin")
-    if any(isinstance(e, (requests.exceptions.Timeout, TimeoutError, socket.timeout)) for e in chain) or (
-        "timed out" in text
-    ):
+    if any(_is_timeout(e) for e in chain) or "timed out" in text:
         return FetchError("timeout", f"{label}: timed out after {budget:.1f} s")
     for e in chain:
         if isinstance(e, ssl.SSLError):
@@ -113,6 +170,14 @@ def classify(exc: BaseException, label: str, budget: float) -> FetchError:
         return FetchError("connection", f"{label}: the gateway closed the connection without an answer")
     root = chain[-1]
     return FetchError("connection", f"{label}: connection failed ({root.__class__.__name__})")
+
+
+def _is_timeout(e: BaseException) -> bool:
+    # urllib3's NewConnectionError is a ConnectTimeoutError for history's sake only: a refused or
+    # unreachable connect is not a timeout (its cause, later in the chain, says what it is).
+    if isinstance(e, urllib3.exceptions.NewConnectionError):
+        return False
+    return isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout))
 
 
 _ERRNO_TEXT = {
@@ -139,21 +204,20 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _read_bounded(
-    resp: requests.Response, label: str, deadline: float, clock: Callable[[], float], budget: float
+    resp: BaseHTTPResponse, label: str, deadline: float, clock: Callable[[], float], budget: float
 ) -> bytes:
     """Read the body within the deadline and size bound; decompress with a bound as well."""
-    raw = resp.raw
     chunks: list[bytes] = []
     size = 0
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
             raise FetchError("timeout", f"{label}: body not complete after {budget:.1f} s")
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        sock = getattr(resp.connection, "sock", None)
         if sock is not None:
             sock.settimeout(min(remaining, 30.0))
         try:
-            chunk = raw.read1(65536, decode_content=False) if hasattr(raw, "read1") else raw.read(65536)
+            chunk = resp.read1(65536, decode_content=False)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             raise FetchError("timeout", f"{label}: body not complete after {budget:.1f} s") from None
         except (urllib3.exceptions.ProtocolError, OSError):
@@ -162,15 +226,15 @@ def _read_bounded(
             break
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise FetchError("too_large", f"{label}: answer larger than {MAX_BODY_BYTES} bytes", resp.status_code)
+            raise FetchError("too_large", f"{label}: answer larger than {MAX_BODY_BYTES} bytes", resp.status)
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = resp.headers.get("content-encoding", "").strip().lower()
     # TEDAPI on firmware >= 25.42.2 gzips without saying so: the magic number decides as well.
     if encoding in ("gzip", "deflate", "x-gzip") or body.startswith(GZIP_MAGIC):
-        body = _inflate_bounded(body, label, resp.status_code)
+        body = _inflate_bounded(body, label, resp.status)
     elif encoding not in ("", "identity"):
-        raise FetchError("decode", f"{label}: unsupported content-encoding {encoding!r}", resp.status_code)
+        raise FetchError("decode", f"{label}: unsupported content-encoding {encoding!r}", resp.status)
     return body
 
 

@@ -276,7 +276,8 @@ def _login_message(raw: bytes) -> str:
 
 
 def _cookie_value(headers: Mapping[str, str], name: str) -> str | None:
-    # requests folds repeated Set-Cookie headers with ", "; cookie values here never contain commas.
+    # The channel folds repeated Set-Cookie headers with ", " (Answer.headers); cookie values here never
+    # contain commas.
     for part in headers.get("set-cookie", "").split(","):
         kv = part.strip().split(";", 1)[0]
         if kv.startswith(name + "="):

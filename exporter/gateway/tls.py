@@ -2,9 +2,9 @@
 
 The gateway's certificate never names the LAN address the user types, and the gateway aborts
 handshakes whose SNI is not a name it knows. So we connect to the configured address but send and
-verify ``server_name`` (default ``powerwall``). ``requests`` has no switch for that: a transport
-adapter configures urllib3's pool directly and ignores the per-request ``verify`` plumbing, which is
-also what makes ``REQUESTS_CA_BUNDLE`` in the environment unable to silently replace the pin.
+verify ``server_name`` (default ``powerwall``). :func:`connection_pool` builds urllib3's pool with
+exactly these settings and nothing else: no CA bundle, proxy or other setting is ever read from the
+environment (``REQUESTS_CA_BUNDLE``, ``HTTPS_PROXY``), so none can silently replace the pin.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 import ssl
 from typing import Any
 
-from requests.adapters import HTTPAdapter
+from urllib3 import HTTPSConnectionPool
 
 from exporter.config import TLSConfig
 
@@ -42,35 +42,23 @@ def build_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     return ctx
 
 
-class GatewayAdapter(HTTPAdapter):
-    """An HTTPS adapter bound to one gateway's TLS settings."""
+def connection_pool(tls: TLSConfig, ctx: ssl.SSLContext, host: str, port: int, maxsize: int) -> HTTPSConnectionPool:
+    """A keep-alive pool of at most ``maxsize`` idle connections to ``host:port`` with ``tls``'s pin.
 
-    def __init__(self, tls: TLSConfig, pool_maxsize: int = 4) -> None:
-        self._tls = tls
-        self._ctx = build_ssl_context(tls)
-        super().__init__(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kw: Any) -> None:
-        kw["ssl_context"] = self._ctx
-        kw["server_hostname"] = self._tls.server_name
-        if self._tls.mode == "fingerprint":
-            kw["assert_fingerprint"] = self._tls.fingerprint_sha256
-            kw["cert_reqs"] = "CERT_NONE"
-        elif self._tls.mode == "insecure":
-            kw["cert_reqs"] = "CERT_NONE"
-            kw["assert_hostname"] = False
-        else:
-            kw["cert_reqs"] = "CERT_REQUIRED"
-            kw["assert_hostname"] = self._tls.server_name
-        super().init_poolmanager(connections, maxsize, block, **kw)
-
-    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
-        # Drop requests' verify/CA-bundle pool kwargs: the pool's own TLS settings are the only truth.
-        host_params, _ = super().build_connection_pool_key_attributes(request, verify, cert)
-        return host_params, {}
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        """Intentionally empty: see build_connection_pool_key_attributes."""
+    ``block=False``: a request beyond ``maxsize`` opens a connection of its own (closed after use);
+    the callers bound their concurrency themselves (:mod:`exporter.gateway.bounded_domain`).
+    """
+    kw: dict[str, Any] = {"ssl_context": ctx, "server_hostname": tls.server_name}
+    if tls.mode == "fingerprint":
+        kw["assert_fingerprint"] = tls.fingerprint_sha256
+        kw["cert_reqs"] = "CERT_NONE"
+    elif tls.mode == "insecure":
+        kw["cert_reqs"] = "CERT_NONE"
+        kw["assert_hostname"] = False
+    else:
+        kw["cert_reqs"] = "CERT_REQUIRED"
+        kw["assert_hostname"] = tls.server_name
+    return HTTPSConnectionPool(host, port, maxsize=maxsize, block=False, retries=False, **kw)
 
 
 def fetch_certificate(host: str, port: int, server_name: str, timeout: float = 10.0) -> tuple[str, str]:
