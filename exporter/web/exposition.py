@@ -44,12 +44,22 @@ def _number(v: float) -> str:
 
 
 def _samples(out: list[str], name: str, samples: dict[Labels, float]) -> None:
+    # The hot loop of rendering (one pass per sample): each sample's labels are joined unescaped,
+    # then checked as a whole, in C, for anything a value must escape. Label names never hold a
+    # backslash, a newline or a quote, so the body needs escaping exactly when it holds a backslash
+    # or a newline, or more quotes than the two around each value. ``repr`` of a float spells the
+    # specials "inf", "-inf" and "nan", the only reprs with an "n": the rest are written as they are.
     for labels, value in samples.items():
+        number = repr(float(value))
+        if "n" in number:
+            number = _number(value)
         if labels:
-            body = ",".join(f'{k}="{_escape_value(v)}"' for k, v in labels)
-            out.append(f"{name}{{{body}}} {_number(value)}\n")
+            body = ",".join([f'{k}="{v}"' for k, v in labels])
+            if "\\" in body or "\n" in body or body.count('"') != 2 * len(labels):
+                body = ",".join([f'{k}="{_escape_value(v)}"' for k, v in labels])
+            out.append(f"{name}{{{body}}} {number}\n")
         else:
-            out.append(f"{name} {_number(value)}\n")
+            out.append(f"{name} {number}\n")
 
 
 def _family(head: str, name: str, samples: dict[Labels, float]) -> bytes:
