@@ -194,13 +194,23 @@ class MetricSet:
         return True
 
     def merge(self, other: MetricSet) -> None:
-        mine = self._samples
+        """Add ``other``'s samples (the sets each answer's decode made) to this one.
+
+        A family new here is taken over as ``other`` registered it, with a copy of its samples
+        (``other`` may be shared by the scrapes reusing its answer); only the family name is
+        checked again, against this set's families.
+        """
+        mine, defs, families = self._samples, self._defs, self._families
         for name, samples in other._samples.items():
             metric = other._defs[name]
-            known = self._defs.get(name)
+            known = defs.get(name)
             if known is None:
-                if self._register(metric):
-                    mine[name].update(samples)
+                if metric.family_name in families:
+                    self._register(metric)  # refused: logged once
+                    continue
+                families[metric.family_name] = name
+                defs[name] = metric
+                mine[name] = samples.copy()
             elif known is not metric and known.kind is not metric.kind:
                 log.warning("dropping %s: already defined as %s", name, known.kind.value)
             else:

@@ -79,3 +79,12 @@ def test_each_escape_alone_and_the_special_values() -> None:
     ):
         assert line + "\n" in text
     list(parse_text(text))  # and Prometheus's parser reads it
+
+
+def test_a_name_defined_twice_renders_each_definitions_help() -> None:
+    """HELP/TYPE lines are remembered per metric name, but only for the definition they came from."""
+    for help in ("first help", "second help"):
+        ms = MetricSet(base_labels={"gateway": "g"})
+        ms.add(gauge("powerwall_head_cache_test", help), 1)
+        assert f"# HELP powerwall_head_cache_test {help}\n".encode() in render_text(ms, False)
+        assert f"# HELP powerwall_head_cache_test {help}\n".encode() in render_openmetrics(ms, False)
