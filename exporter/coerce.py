@@ -42,6 +42,8 @@ Signal = bool | int | float | str
 
 def number(v: Any) -> float | None:
     """``v`` as a finite float under the module's policy, else None (never raises)."""
+    if type(v) is float:  # the usual case, decided without the checks below
+        return v if math.isfinite(v) else None
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
     try:

@@ -104,18 +104,18 @@ def _emit_signals(
         if not _claim(seen, target.metric.name, labels):
             continue
         if isinstance(value, str):
-            ms.add(target.metric, 1.0, dict((*labels, (target.value_label or "value", value))))
+            ms.add_pairs(target.metric, 1.0, (*labels, (target.value_label or "value", value)))
         else:
             number = float(value) if isinstance(value, bool) else coerce.number(value)
             if number is not None:
-                ms.add(target.metric, number * target.scale, dict(labels))
+                ms.add_pairs(target.metric, number * target.scale, labels)
 
 
 def _emit_alerts(ms: MetricSet, seen: _Seen, dev: LabelPairs, alerts: Iterable[str]) -> None:
     for alert in dict.fromkeys(alerts):
         labels = (*dev, ("alert", alert))
         if alert and _claim(seen, DEVICE_ALERT.name, labels):
-            ms.add(DEVICE_ALERT, 1.0, dict(labels))
+            ms.add_pairs(DEVICE_ALERT, 1.0, labels)
 
 
 def flatten_devices(

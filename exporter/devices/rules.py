@@ -114,6 +114,13 @@ class Rule:
     labels: tuple[tuple[str, str], ...] = ()
     value_label: str = "state"
 
+    def __post_init__(self) -> None:
+        # The flattener hands a series' label pairs to MetricSet.add_pairs as they are, which
+        # wants distinct names: a rule label repeating a device label would be a duplicate.
+        names = (*DEVICE_LABELS, *(k for k, _ in self.labels), self.value_label)
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.pattern}: label names {names} repeat one")
+
 
 def _rule(
     pattern: str,

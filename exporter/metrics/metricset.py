@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from math import isfinite
+from operator import itemgetter
 
 from prometheus_client.core import Metric as PromMetric
 
@@ -105,6 +106,9 @@ Labels = tuple[tuple[str, str], ...]
 MAX_LABEL_LENGTH = 256
 
 
+_VALUE = itemgetter(1)
+
+
 def _clean(value: str) -> str:
     """Make a label value encodable (JSON can carry lone surrogates, which break the encoder) and bounded."""
     return value.encode("utf-8", "replace").decode("utf-8")[:MAX_LABEL_LENGTH]
@@ -139,6 +143,14 @@ class MetricSet:
         gateway reading is meaningfully infinite. A lifetime energy below zero is no reading either,
         and OpenMetrics forbids a negative counter: a scraper would reject the whole exposition.
         """
+        self.add_pairs(metric, value, tuple(labels.items()) if labels else ())
+
+    def add_pairs(self, metric: MetricDef, value: float, pairs: Labels) -> None:
+        """:meth:`add` with the labels as (name, value) pairs with distinct names, in their order.
+
+        For the mappers that already hold their labels as a tuple (the device flattener): no dict
+        is built only to be turned back into a tuple.
+        """
         # The hot path of a scrape (one call per sample): keep it to C-level operations.
         try:
             value = float(value)
@@ -152,17 +164,20 @@ class MetricSet:
             if not self._register(metric):
                 return
             samples = self._samples[name]
-        elif self._defs[name].kind is not metric.kind:
-            log.warning("dropping %s: already defined as %s", name, self._defs[name].kind.value)
-            return
-        if not labels:
+        else:
+            known = self._defs[name]
+            if known is not metric and known.kind is not metric.kind:
+                log.warning("dropping %s: already defined as %s", name, known.kind.value)
+                return
+        if not pairs:
             samples[self._base] = value
             return
-        values = labels.values()
-        if all(map(str.isascii, values)) and max(map(len, values)) <= MAX_LABEL_LENGTH:
-            samples[self._base + tuple(labels.items())] = value
-        else:
-            samples[self._base + tuple((k, _clean(v)) for k, v in labels.items())] = value
+        # Values joined once: all ASCII and short together means each is (the usual case), and
+        # cleaning leaves such a value as it is, so only the rest is cleaned.
+        joined = "".join(map(_VALUE, pairs))
+        if not (joined.isascii() and len(joined) <= MAX_LABEL_LENGTH):
+            pairs = tuple((k, _clean(v)) for k, v in pairs)
+        samples[self._base + pairs] = value
 
     def _register(self, metric: MetricDef) -> bool:
         """Start a family (the slow path of :meth:`add`), unless its family name is taken."""
@@ -179,16 +194,27 @@ class MetricSet:
         return True
 
     def merge(self, other: MetricSet) -> None:
+        """Add ``other``'s samples (the sets each answer's decode made) to this one.
+
+        A family new here is taken over as ``other`` registered it, with a copy of its samples
+        (``other`` may be shared by the scrapes reusing its answer); only the family name is
+        checked again, against this set's families.
+        """
+        mine, defs, families = self._samples, self._defs, self._families
         for name, samples in other._samples.items():
             metric = other._defs[name]
-            known = self._defs.get(name)
+            known = defs.get(name)
             if known is None:
-                if self._register(metric):
-                    self._samples[name].update(samples)
-            elif known.kind is not metric.kind:
+                if metric.family_name in families:
+                    self._register(metric)  # refused: logged once
+                    continue
+                families[metric.family_name] = name
+                defs[name] = metric
+                mine[name] = samples.copy()
+            elif known is not metric and known.kind is not metric.kind:
                 log.warning("dropping %s: already defined as %s", name, known.kind.value)
             else:
-                self._samples[name].update(samples)
+                mine[name].update(samples)
 
     def counters(self) -> Iterator[tuple[str, Labels, float]]:
         for name, metric in self._defs.items():

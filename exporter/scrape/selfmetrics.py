@@ -49,11 +49,11 @@ def transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[str
     for (label, code), n in sorted(stats.requests.items()):
         answered = code.isdigit()
         outcome = "answered" if answered else code
-        ms.add(REQUESTS_TOTAL, n, {"endpoint": label, "outcome": outcome, "code": code if answered else ""})
+        ms.add_pairs(REQUESTS_TOTAL, n, (("endpoint", label), ("outcome", outcome), ("code", code if answered else "")))
     for result, n in stats.logins.items():
         ms.add(LOGIN_ATTEMPTS, n, {"result": result})
     errors = {(label, reason): 0 for label in sorted(set(labels)) for reason in sorted(REASONS)}
     errors.update(stats.errors)
     for (label, reason), n in sorted(errors.items()):
-        ms.add(ERRORS_TOTAL, n, {"endpoint": label, "reason": reason})
+        ms.add_pairs(ERRORS_TOTAL, n, (("endpoint", label), ("reason", reason)))
     ms.add(COOLDOWN, stats.cooldown_seconds)

@@ -77,12 +77,17 @@ class Table:
         Without a budget the bounds still hold for this call, but drops are not reported.
         """
         base = dict(labels or {})
+        pairs = tuple(base.items())
         named: set[str] = set()
         for f in self.fields:
             named.add(f.key)
             value = f.convert(obj.get(f.key))
-            if value is not None:
-                ms.add(f.metric, value, {**base, **dict(f.labels)} if f.labels else base)
+            if value is None:
+                continue
+            if f.labels:
+                ms.add(f.metric, value, {**base, **dict(f.labels)})
+            else:
+                ms.add_pairs(f.metric, value, pairs)
         prefix = self.generic_prefix
         if prefix is None:
             return
@@ -97,7 +102,7 @@ class Table:
                 continue
             metric = _generic_metric(prefix, key, is_bool)
             if budget.admit(metric, key):
-                ms.add(metric, value, base)
+                ms.add_pairs(metric, value, pairs)
 
 
 Mapper = Callable[[Any, MetricSet], None]

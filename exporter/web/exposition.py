@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporter.metrics.metricset import Kind, Labels, MetricSet
+from exporter.metrics.metricset import Kind, Labels, MetricDef, MetricSet
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _TEXT_TYPES = {Kind.GAUGE: "gauge", Kind.COUNTER: "counter", Kind.INFO: "gauge"}
@@ -44,12 +44,22 @@ def _number(v: float) -> str:
 
 
 def _samples(out: list[str], name: str, samples: dict[Labels, float]) -> None:
+    # The hot loop of rendering (one pass per sample): each sample's labels are joined unescaped,
+    # then checked as a whole, in C, for anything a value must escape. Label names never hold a
+    # backslash, a newline or a quote, so the body needs escaping exactly when it holds a backslash
+    # or a newline, or more quotes than the two around each value. ``repr`` of a float spells the
+    # specials "inf", "-inf" and "nan", the only reprs with an "n": the rest are written as they are.
     for labels, value in samples.items():
+        number = repr(float(value))
+        if "n" in number:
+            number = _number(value)
         if labels:
-            body = ",".join(f'{k}="{_escape_value(v)}"' for k, v in labels)
-            out.append(f"{name}{{{body}}} {_number(value)}\n")
+            body = ",".join([f'{k}="{v}"' for k, v in labels])
+            if "\\" in body or "\n" in body or body.count('"') != 2 * len(labels):
+                body = ",".join([f'{k}="{_escape_value(v)}"' for k, v in labels])
+            out.append(f"{name}{{{body}}} {number}\n")
         else:
-            out.append(f"{name} {_number(value)}\n")
+            out.append(f"{name} {number}\n")
 
 
 def _family(head: str, name: str, samples: dict[Labels, float]) -> bytes:
@@ -64,20 +74,42 @@ def _family(head: str, name: str, samples: dict[Labels, float]) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+# Each family's HELP and TYPE lines, by metric name and format, with the definition they were made
+# from (a name's definition can differ between sets: it is checked by identity). Cleared when full:
+# curated families number a few hundred, generic ones are bounded per gateway by the naming budget,
+# so the bound only matters for a fleet whose gateways all report different field names.
+_HEADS: tuple[dict[str, tuple[MetricDef, str]], dict[str, tuple[MetricDef, str]]] = ({}, {})
+_MAX_HEADS = 4096
+
+
+def _head(metric: MetricDef, openmetrics: bool) -> str:
+    heads = _HEADS[openmetrics]
+    known = heads.get(metric.name)
+    if known is not None and known[0] is metric:
+        return known[1]
+    if openmetrics:
+        family = metric.family_name
+        head = f"# HELP {family} {_escape_help(metric.help)}\n# TYPE {family} {metric.kind.value}\n"
+    else:
+        name = metric.name
+        head = f"# HELP {name} {_escape_help(metric.help)}\n# TYPE {name} {_TEXT_TYPES[metric.kind]}\n"
+    if len(heads) >= _MAX_HEADS:
+        heads.clear()
+    heads[metric.name] = (metric, head)
+    return head
+
+
 def render_text(ms: MetricSet, include_default: bool) -> bytes:
     parts: list[bytes] = [generate_latest(REGISTRY)] if include_default else []
     for metric, samples in ms.defs():
-        head = f"# HELP {metric.name} {_escape_help(metric.help)}\n# TYPE {metric.name} {_TEXT_TYPES[metric.kind]}\n"
-        parts.append(_family(head, metric.name, samples))
+        parts.append(_family(_head(metric, False), metric.name, samples))
     return b"".join(parts)
 
 
 def render_openmetrics(ms: MetricSet, include_default: bool) -> bytes:
     parts: list[bytes] = []
     for metric, samples in ms.defs():
-        family = metric.family_name
-        head = f"# HELP {family} {_escape_help(metric.help)}\n# TYPE {family} {metric.kind.value}\n"
-        parts.append(_family(head, metric.name, samples))
+        parts.append(_family(_head(metric, True), metric.name, samples))
     parts.append(b"# EOF\n")
     own = b"".join(parts)
     if not include_default:

@@ -51,3 +51,40 @@ def test_negotiation() -> None:
     assert choose("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")[0] is render_openmetrics
     assert choose("text/plain")[0] is render_text
     assert choose("")[0] is render_text
+
+
+def test_each_escape_alone_and_the_special_values() -> None:
+    """The encoder checks a sample's joined labels once for anything to escape: each character that
+    needs it, alone in one value among clean ones, must still be escaped; and a value set after
+    ``add`` (``replace``) can be non-finite, which the exposition spells as Prometheus does."""
+    ms = MetricSet(base_labels={"gateway": "g"})
+    metric = gauge("powerwall_escape_test", "h")
+    for value in ('a"b', "a\\b", "a\nb", '"', "plain"):
+        ms.add(metric, 1, {"v": value, "w": "clean"})
+    specials = gauge("powerwall_special_test", "h")
+    for label, special in (("pos", float("inf")), ("neg", float("-inf")), ("nan", float("nan")), ("int", 3)):
+        ms.add(specials, 0, {"v": label})
+        ms.replace(specials.name, (("gateway", "g"), ("v", label)), special)
+    text = render_text(ms, False).decode()
+    for line in (
+        'powerwall_escape_test{gateway="g",v="a\\"b",w="clean"} 1.0',
+        'powerwall_escape_test{gateway="g",v="a\\\\b",w="clean"} 1.0',
+        'powerwall_escape_test{gateway="g",v="a\\nb",w="clean"} 1.0',
+        'powerwall_escape_test{gateway="g",v="\\"",w="clean"} 1.0',
+        'powerwall_escape_test{gateway="g",v="plain",w="clean"} 1.0',
+        'powerwall_special_test{gateway="g",v="pos"} +Inf',
+        'powerwall_special_test{gateway="g",v="neg"} -Inf',
+        'powerwall_special_test{gateway="g",v="nan"} NaN',
+        'powerwall_special_test{gateway="g",v="int"} 3.0',
+    ):
+        assert line + "\n" in text
+    list(parse_text(text))  # and Prometheus's parser reads it
+
+
+def test_a_name_defined_twice_renders_each_definitions_help() -> None:
+    """HELP/TYPE lines are remembered per metric name, but only for the definition they came from."""
+    for help in ("first help", "second help"):
+        ms = MetricSet(base_labels={"gateway": "g"})
+        ms.add(gauge("powerwall_head_cache_test", help), 1)
+        assert f"# HELP powerwall_head_cache_test {help}\n".encode() in render_text(ms, False)
+        assert f"# HELP powerwall_head_cache_test {help}\n".encode() in render_openmetrics(ms, False)
