@@ -194,14 +194,14 @@ def make_gateways(work: Path, start: float) -> dict[str, tuple[str, SimulatedGat
     for kind, count in FLEET.items():
         for i in range(count):
             seed += 1
-            common: dict[str, Any] = {"seed": seed, "time_scale": 60, "start_time": start}
+            common: dict[str, Any] = {"seed": seed, "time_scale": 60}
             if kind == PW2_VITALS:
-                gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(powerwalls=1, **common))
+                gw = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(powerwalls=1, start_time=start, **common))
             else:
                 model = (
-                    SiteModel.pw2_tedapi(powerwalls=1, **common)
+                    SiteModel.pw2_tedapi(powerwalls=1, start_time=start, **common)
                     if kind == PW2_TEDAPI
-                    else SiteModel.pw3(powerwalls=1, expansions=(1,), **common)
+                    else SiteModel.pw3(powerwalls=1, expansions=(1,), start_time=start, **common)
                 )
                 gw = SimulatedGateway(
                     password=SIM_PASSWORD, model=model, gateway_password=GATEWAY_PASSWORD, tedapi_keys=[pem]

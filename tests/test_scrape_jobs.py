@@ -28,6 +28,10 @@ class Transport:
         self.begun: list[str] = []
         self.open: dict[str, Future[Result]] = {}
 
+    def now(self) -> float:
+        """The transport's clock (answers here are all dated 0.0)."""
+        return 0.0
+
     def begin(self, request: Request, deadline: float, run: Callable[[Callable[[], None]], None]) -> Future[Result]:
         self.begun.append(request.path)
         future: Future[Result] = Future()
