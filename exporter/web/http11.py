@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.scrape.workers import WorkerPool
+from exporter.web.dispatch import Dispatcher
 from exporter.web.http_parse import (
     Handler,
     HTTPError,
@@ -54,9 +55,9 @@ class _Closed(Exception):
 class HTTPServer:
     """Serve ``handler`` on an already bound socket until :meth:`stop`.
 
-    One thread runs the event loop (:meth:`serve_forever`); complete requests go to a
-    :class:`WorkerPool` of ``limits.workers`` threads, so the number of threads never depends on the
-    number of clients.
+    One thread runs the event loop (:meth:`serve_forever`); complete requests go to the
+    :class:`~exporter.web.dispatch.Dispatcher`'s ``limits.workers`` threads, so the number of threads
+    never depends on the number of clients.
     """
 
     def __init__(
@@ -68,16 +69,10 @@ class HTTPServer:
         inline: Callable[[Request], bool] | None = None,
         on_refuse: Callable[[str], None] | None = None,
     ) -> None:
-        self.handler = handler
-        # Told each request turned away before the app saw it: "queue_full" or "client_gone".
-        self.on_refuse = on_refuse or _ignore
-        # Requests the handler answers without blocking (liveness) run on the event loop itself, so a
-        # pool full of slow scrapes cannot make a liveness probe time out and get the exporter killed.
-        self.inline = inline
         self.sock = sock
         self.ssl_context = ssl_context
         self.limits = limits
-        self.pool = WorkerPool(limits.workers, "http-worker", idle_seconds=0.0)
+        self.dispatcher = Dispatcher(handler, limits, inline, on_refuse)
         sock.setblocking(False)
         sock.listen(limits.backlog)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,7 +83,16 @@ class HTTPServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._transports: set[asyncio.Transport] = set()
         self._last_full_warning = 0.0
-        self.abandoned = 0  # requests whose client closed the connection while they waited or ran
+
+    @property
+    def pool(self) -> WorkerPool:
+        """The worker threads that run the app (the dispatcher's)."""
+        return self.dispatcher.pool
+
+    @property
+    def abandoned(self) -> int:
+        """Requests whose client closed the connection while they waited or ran."""
+        return self.dispatcher.abandoned
 
     @property
     def connections(self) -> int:
@@ -207,7 +211,7 @@ class HTTPServer:
                     return
                 first = False
                 req.peer = peer
-                resp = await self._dispatch(req, reader, buf)
+                resp = await self.dispatcher.dispatch(req, reader, buf)
                 if resp is None:  # the client left before a worker took its request: nobody to answer
                     return
                 await self._send(writer, resp, req, keep_alive=req.keep_alive)
@@ -323,72 +327,6 @@ class HTTPServer:
             raise _Closed
         buf += chunk
 
-    async def _dispatch(self, req: Request, reader: asyncio.StreamReader, buf: bytearray) -> Response | None:
-        """The handler's answer, from a worker; None when the client left before a worker took it.
-
-        Admission, because a scrape answered after its scraper gave up is work for nobody: a request
-        finding ``max_queued`` others waiting is refused at once (503), and one whose client closed
-        the connection while it waited is dropped without running (what nginx logs as 499). The app
-        refuses what has too little of its scrape timeout left (see ``ExporterApp``).
-        """
-        if self.inline is not None and self.inline(req):
-            return self.handler(req)
-        if self.pool.queued >= self.limits.max_queued:
-            self.on_refuse("queue_full")
-            return Response.plain(503, f"busy: {self.pool.queued} requests are waiting; try again\n")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Response | None] = loop.create_future()
-        gone = threading.Event()
-        req.client_gone = gone.is_set
-        watcher = asyncio.create_task(self._watch(reader, buf, gone))
-
-        def deliver(resp: Response | None) -> None:
-            if not fut.done():
-                fut.set_result(resp)
-
-        def job() -> None:
-            resp: Response | None
-            if gone.is_set():
-                self.on_refuse("client_gone")
-                resp = None
-            else:
-                try:
-                    resp = self.handler(req)
-                except Exception:
-                    log.exception("internal error answering %s %s", req.method, req.path)
-                    resp = Response.plain(500, "internal server error\n")
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
-                loop.call_soon_threadsafe(deliver, resp)
-
-        try:
-            self.pool.submit(job)
-        except RuntimeError:  # shutting down
-            watcher.cancel()
-            return Response.plain(503)
-        try:
-            return await fut
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-
-    async def _watch(self, reader: asyncio.StreamReader, buf: bytearray, gone: threading.Event) -> None:
-        """Notice the client closing while its request waits or runs (Prometheus closes the connection
-        when its scrape times out). What the client sends meanwhile (a pipelined request) is kept in
-        ``buf`` for the next read, up to the header bound; beyond it, reading pauses."""
-        try:
-            while len(buf) <= self.limits.max_header_bytes:
-                chunk = await reader.read(_READ_CHUNK)
-                if not chunk:
-                    break
-                buf += chunk
-            else:
-                return
-        except (ConnectionError, OSError):
-            pass
-        gone.set()
-        self.abandoned += 1
-
     async def _send(self, writer: asyncio.StreamWriter, resp: Response, req: Request | None, keep_alive: bool) -> None:
         """Write the response within ``write_timeout`` for the whole of it.
 
@@ -409,10 +347,6 @@ class HTTPServer:
         for start in range(0, len(view), SEND_SLICE_BYTES):
             writer.write(view[start : start + SEND_SLICE_BYTES])
             await asyncio.wait_for(writer.drain(), max(0.0, deadline - loop.time()))
-
-
-def _ignore(reason: str) -> None:
-    """The default refusal callback: nothing counts refusals."""
 
 
 def _quiet_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -1,9 +1,8 @@
 """The widget kit: panels with Grafana's defaults filled in, rows, the grid layout and the dashboard shell.
 
-Why a kit: Grafana stores every option of every panel, and a panel missing one (a unit, the datasource
-reference, the legend) looks different from its neighbours or breaks file provisioning. Building each
-panel from one ``Panel`` with per-type defaults keeps the seven dashboards uniform, and the layout flows
-panels onto Grafana's 24-column grid so no module hand-places coordinates.
+Why a kit: Grafana stores every option of every panel, and a panel missing one (a unit, the datasource reference,
+the legend) looks different from its neighbours or breaks file provisioning. Building each panel from one ``Panel``
+with per-type defaults keeps the dashboards uniform, and the layout flows panels onto the 24-column grid.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from grafana.builder.queries import S
 JSON = dict[str, Any]
 
 SCHEMA_VERSION = 41
-# Every panel and query picks the Prometheus data source through the `datasource` variable.
-DS: JSON = {"type": "prometheus", "uid": "${datasource}"}
+DS: JSON = {"type": "prometheus", "uid": "${datasource}"}  # every panel and query picks it through `datasource`
 
 GREEN, RED, ORANGE, BLUE, YELLOW, PURPLE = "green", "red", "orange", "blue", "yellow", "purple"
 # The colour of each energy flow, by its legend in queries.FLOW_SERIES.
@@ -329,9 +327,8 @@ def dashboard(
     time_from: str = "now-24h",
     outage_expr: str = f"powerwall_grid_connected{{{S}}} == 0",
 ) -> JSON:
-    """The whole dashboard: what every dashboard shares (tags, links to the others, the grid-outage
-    annotation, the datasource variable) around its own variables and rows. ``outage_expr`` gives the
-    annotation's off-grid series (the fleet dashboard reads its recording rule, not the raw series)."""
+    """What every dashboard shares (tags, links, the grid-outage annotation on ``outage_expr``, which
+    the fleet dashboard points at its recording rule, the datasource variable) around its own rows."""
     return {
         "uid": uid,
         "title": title,
