@@ -61,7 +61,6 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Response | None] = loop.create_future()
         gone = threading.Event()
-        req.client_gone = gone.is_set
         watcher = asyncio.create_task(self._watch(reader, buf, gone))
 
         def deliver(resp: Response | None) -> None:

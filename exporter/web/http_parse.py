@@ -17,10 +17,6 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(rb"HTTP/(\d)\.(\d)")
 
 
-def _never() -> bool:
-    return False
-
-
 @dataclass(frozen=True)
 class Limits:
     """Every bound the server enforces; constructor arguments so tests can shrink the timeouts.
@@ -60,8 +56,6 @@ class Request:
     # When the request began to arrive (time.monotonic): a scrape's deadline counts from here, since
     # the scraper's timeout runs from when it sent the request, not from when a worker took it up.
     arrived: float = 0.0
-    # True once the client closed its side while the request waited or ran (see HTTPServer._watch).
-    client_gone: Callable[[], bool] = _never
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k == name]

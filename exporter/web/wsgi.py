@@ -53,9 +53,8 @@ def wsgi_handler(
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            # Server extensions (PEP 3333 allows them, lower-case with a prefix): see Request.
+            # A server extension (PEP 3333 allows them, lower-case with a prefix): see Request.arrived.
             "exporter.arrived": req.arrived,
-            "exporter.client_gone": req.client_gone,
         }
         for name, value in req.headers:
             if "_" in name:
