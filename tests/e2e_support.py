@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from tests.support.net import free_port
 from tests.support.paths import REPO
 from tests.support.prereqs import require_binary
 from tests.support.processes import Process, start_process
@@ -584,3 +585,15 @@ def running(*procs: Process) -> Iterator[None]:
     finally:
         for p in reversed(procs):
             p.stop()
+
+
+def start_alerting(work: Path, cleanup: contextlib.ExitStack) -> tuple[WebhookReceiver, Process]:
+    """A webhook receiver and an Alertmanager on the shipped config that notifies it (both end tests
+    share this), each stopped by ``cleanup``; point Prometheus at ``127.0.0.1:<alertmanager.port>``."""
+    webhook = WebhookReceiver().start()
+    cleanup.callback(webhook.stop)
+    config = work / "alertmanager.yml"
+    config.write_text(render_alertmanager_config(webhook=webhook.address))
+    alertmanager = start_alertmanager(config, work, free_port())
+    cleanup.callback(alertmanager.stop)
+    return webhook, alertmanager

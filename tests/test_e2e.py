@@ -44,9 +44,8 @@ from tests.e2e_support import (
     http_get,
     load_dashboards,
     panel_queries,
-    render_alertmanager_config,
     render_prometheus_config,
-    start_alertmanager,
+    start_alerting,
     start_prometheus,
     substitute,
     variable_defaults,
@@ -308,21 +307,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         cleanup.callback(exporter.stop)
         wait_ready(exporter, "/healthz")
 
-        webhook = WebhookReceiver().start()
-        cleanup.callback(webhook.stop)
-
-        am_port = free_port()
-        am_config = work / "alertmanager.yml"
-        am_config.write_text(render_alertmanager_config(webhook=webhook.address))
-        alertmanager = start_alertmanager(am_config, work, am_port)
-        cleanup.callback(alertmanager.stop)
+        webhook, alertmanager = start_alerting(work, cleanup)
 
         prom_port = free_port()
         prom_config = work / "prometheus.yml"
         prom_config.write_text(
             render_prometheus_config(
                 exporter=f"127.0.0.1:{exporter_port}",
-                alertmanager=f"127.0.0.1:{am_port}",
+                alertmanager=f"127.0.0.1:{alertmanager.port}",
                 prometheus=f"127.0.0.1:{prom_port}",
                 rules_dir=work / "rules",
             )

@@ -48,8 +48,7 @@ from tests.e2e_support import (
     http_get,
     load_dashboards,
     panel_queries,
-    render_alertmanager_config,
-    start_alertmanager,
+    start_alerting,
     start_prometheus,
     substitute,
     variable_defaults,
@@ -269,19 +268,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             r.start()
             cleanup.callback(lambda r=r: r.process.stop() if r.process is not None else None)  # type: ignore[misc]
 
-        webhook = WebhookReceiver().start()
-        cleanup.callback(webhook.stop)
-        am_port = free_port()
-        am_config = work / "alertmanager.yml"
-        am_config.write_text(render_alertmanager_config(webhook=webhook.address))
-        alertmanager = start_alertmanager(am_config, work, am_port)
-        cleanup.callback(alertmanager.stop)
+        webhook, alertmanager = start_alerting(work, cleanup)
 
         central_port = free_port()
         central_config = work / "prometheus-central.yml"
         central_config.write_text(
             render_central_config(
-                alertmanager=f"127.0.0.1:{am_port}",
+                alertmanager=f"127.0.0.1:{alertmanager.port}",
                 interval=EVALUATION_INTERVAL,
                 rules_dir=work / "central-rules",
                 for_cap=FOR_CAP,

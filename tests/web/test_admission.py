@@ -82,19 +82,25 @@ def refused(app: ExporterApp) -> dict[str, int]:
     return dict(app._refused)
 
 
-def test_a_queued_scrape_gets_what_is_left_of_its_timeout(gated: Any) -> None:
-    fake, start = gated
-    server, _ = start(Limits(workers=1))
+def queued_a_second(fake: GatedCollector, server: ExporterServer, timeout: str) -> Any:
+    """The answer to a scrape announcing ``timeout`` that waited at least 1 s for the only worker."""
     busy = occupy_the_only_worker(fake, server.port)
     sent = time.monotonic()
-    t, out = in_background(lambda: request(server.port, "GET", "/metrics", {TIMEOUT_HEADER: "10"}))
+    t, out = in_background(lambda: request(server.port, "GET", "/metrics", {TIMEOUT_HEADER: timeout}))
     wait_for("the second scrape to queue", lambda: server.http.pool.queued == 1, timeout=10)
-    # It waits at least 1 s for the worker: that second is spent from its 10 s.
     wait_for("a second in the queue", lambda: time.monotonic() - sent >= 1.0, timeout=5, interval=0.05)
     fake.gate.set()
     t.join(15)
     busy.join(15)
-    assert out and out[0][0] == 200
+    assert out, "the queued scrape got no answer"
+    return out[0]
+
+
+def test_a_queued_scrape_gets_what_is_left_of_its_timeout(gated: Any) -> None:
+    fake, start = gated
+    server, _ = start(Limits(workers=1))
+    # It waits at least 1 s for the worker: that second is spent from its 10 s.
+    assert queued_a_second(fake, server, "10")[0] == 200
     given = fake.timeouts[-1]
     assert given is not None and 1.5 <= given <= 9.0, given
 
@@ -102,20 +108,11 @@ def test_a_queued_scrape_gets_what_is_left_of_its_timeout(gated: Any) -> None:
 def test_a_scrape_queued_past_its_timeout_is_refused_not_run(gated: Any) -> None:
     fake, start = gated
     server, app = start(Limits(workers=1))
-    busy = occupy_the_only_worker(fake, server.port)
-    sent = time.monotonic()
-    t, out = in_background(lambda: request(server.port, "GET", "/metrics", {TIMEOUT_HEADER: "2"}))
-    wait_for("the second scrape to queue", lambda: server.http.pool.queued == 1, timeout=10)
     # 2 s announced: past 0.75 s of waiting, less than the least useful budget is left.
-    wait_for("1 s in the queue", lambda: time.monotonic() - sent >= 1.0, timeout=5, interval=0.05)
-    fake.gate.set()
-    t.join(15)
-    busy.join(15)
-    status, _, body, _ = out[0]
+    status, _, body, _ = queued_a_second(fake, server, "2")
     assert status == 503 and b"not started" in body
     assert len(fake.timeouts) == 1, "the refused scrape ran"
     assert refused(app) == {"no_time": 1}
-    fake.gate.set()
     status, _, page, _ = request(server.port, "GET", "/metrics")
     assert status == 200
     assert b'powerwall_exporter_scrapes_refused_total{reason="no_time"} 1.0' in page
