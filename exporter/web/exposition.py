@@ -43,23 +43,55 @@ def _number(v: float) -> str:
     return repr(float(v))
 
 
+# Each sample's label text after its ``gateway`` pair, escaped, by the pairs it is made of. A gateway's
+# series keep their labels from scrape to scrape (only values change), and the site-level ones have
+# the same labels at every gateway of a fleet, so most samples find their text here instead of
+# formatting and checking each pair again (that was half of rendering a page). Bounded: cleared when
+# full; the series of one gateway number a few hundred, so a fleet keeps its shared ones and a
+# gateway's own ones are made again at worst.
+_BODIES: dict[Labels, str] = {}
+_MAX_BODIES = 16384
+
+
+def _body(pairs: Labels) -> str:
+    """The escaped ``k="v",...`` text of ``pairs`` (the slow path of :func:`_samples`)."""
+    body = ",".join([f'{k}="{_escape_value(v)}"' for k, v in pairs])
+    if len(_BODIES) >= _MAX_BODIES:
+        _BODIES.clear()
+    _BODIES[pairs] = body
+    return body
+
+
 def _samples(out: list[str], name: str, samples: dict[Labels, float]) -> None:
-    # The hot loop of rendering (one pass per sample): each sample's labels are joined unescaped,
-    # then checked as a whole, in C, for anything a value must escape. Label names never hold a
-    # backslash, a newline or a quote, so the body needs escaping exactly when it holds a backslash
-    # or a newline, or more quotes than the two around each value. ``repr`` of a float spells the
-    # specials "inf", "-inf" and "nan", the only reprs with an "n": the rest are written as they are.
+    # The hot loop of rendering (one pass per sample). Every sample of a gateway's set starts with
+    # the same ``gateway`` pair object (MetricSet prepends its base labels), so that pair is
+    # formatted once per run of samples and the rest of the labels come from ``_BODIES``. ``repr``
+    # of a float spells the specials "inf", "-inf" and "nan", the only reprs with an "n": the rest
+    # are written as they are.
+    bodies = _BODIES.get
+    last: tuple[str, str] | None = None
+    head = ""
     for labels, value in samples.items():
         number = repr(float(value))
         if "n" in number:
             number = _number(value)
-        if labels:
-            body = ",".join([f'{k}="{v}"' for k, v in labels])
-            if "\\" in body or "\n" in body or body.count('"') != 2 * len(labels):
-                body = ",".join([f'{k}="{_escape_value(v)}"' for k, v in labels])
-            out.append(f"{name}{{{body}}} {number}\n")
-        else:
+        if not labels:
             out.append(f"{name} {number}\n")
+            continue
+        first = labels[0]
+        if first[0] != "gateway":
+            body = bodies(labels) or _body(labels)
+            out.append(f"{name}{{{body}}} {number}\n")
+            continue
+        if first is not last:
+            last = first
+            head = f'{name}{{gateway="{_escape_value(first[1])}"'
+        if len(labels) == 1:
+            out.append(f"{head}}} {number}\n")
+            continue
+        rest = labels[1:]
+        body = bodies(rest) or _body(rest)
+        out.append(f"{head},{body}}} {number}\n")
 
 
 def _family(head: str, name: str, samples: dict[Labels, float]) -> bytes:
