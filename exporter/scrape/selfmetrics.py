@@ -8,7 +8,7 @@ each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from exporter.gateway.outcomes import REASONS
 from exporter.gateway.transport import TransportStats
@@ -38,6 +38,34 @@ RELOAD_TIME = gauge(
 )
 
 
+ErrorSeries = tuple[tuple[tuple[str, str], tuple[tuple[str, str], ...]], ...]
+# The error counter's series for a scrape's request labels: every (label, reason) in sorted order
+# with its label pairs. The same few label sets come back every scrape of every gateway, and making
+# 130 keys and pairs and sorting them was most of this function's time. Bounded: cleared when full.
+_ERROR_SERIES: dict[tuple[str, ...], ErrorSeries] = {}
+_MAX_ERROR_SERIES = 256
+
+
+def _error_series(labels: tuple[str, ...], errors: Mapping[tuple[str, str], int]) -> ErrorSeries:
+    """The series to write: one per request label and reason, plus any label with errors counted
+    earlier that this scrape did not ask (all in sorted order, as before)."""
+    series = _ERROR_SERIES.get(labels)
+    if series is None:
+        series = tuple(
+            ((label, reason), (("endpoint", label), ("reason", reason)))
+            for label in labels
+            for reason in sorted(REASONS)
+        )
+        if len(_ERROR_SERIES) >= _MAX_ERROR_SERIES:
+            _ERROR_SERIES.clear()
+        _ERROR_SERIES[labels] = series
+    asked = set(labels)
+    if all(label in asked for label, _ in errors):
+        return series
+    keys = {key for key, _ in series} | set(errors)
+    return tuple((key, (("endpoint", key[0]), ("reason", key[1]))) for key in sorted(keys))
+
+
 def transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[str] = ()) -> None:
     """Cumulative request/login/error counters and the cooldown gauge of one gateway.
 
@@ -52,8 +80,7 @@ def transport_metrics(stats: TransportStats, ms: MetricSet, labels: Iterable[str
         ms.add_pairs(REQUESTS_TOTAL, n, (("endpoint", label), ("outcome", outcome), ("code", code if answered else "")))
     for result, n in stats.logins.items():
         ms.add(LOGIN_ATTEMPTS, n, {"result": result})
-    errors = {(label, reason): 0 for label in sorted(set(labels)) for reason in sorted(REASONS)}
-    errors.update(stats.errors)
-    for (label, reason), n in sorted(errors.items()):
-        ms.add_pairs(ERRORS_TOTAL, n, (("endpoint", label), ("reason", reason)))
+    errors = stats.errors
+    for key, pairs in _error_series(tuple(sorted(set(labels))), errors):
+        ms.add_pairs(ERRORS_TOTAL, errors.get(key, 0), pairs)
     ms.add(COOLDOWN, stats.cooldown_seconds)
