@@ -7,8 +7,7 @@ Why not ``concurrent.futures.ThreadPoolExecutor``:
   request in flight (29 s with ``timeout_seconds: 30``). Gateway requests are reads that are safe to
   abandon; our workers are daemon threads and the process exits at once.
 * Its threads never exit. Idle workers here leave after ``idle_seconds`` (0: as soon as the queue is
-  empty, what the HTTP server uses, so at rest it holds no thread and the unit's ``TasksMax`` is spent
-  only on running requests), so a large fleet does not keep hundreds of parked threads.
+  empty), so a large fleet does not keep hundreds of parked threads after a burst.
 
 Why one pool with a lane per gateway rather than a pool per gateway (what we had): the threads of a
 pool per gateway grow with the fleet, and the even split of ``max_concurrent_requests`` that kept
