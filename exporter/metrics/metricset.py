@@ -193,12 +193,14 @@ class MetricSet:
         self._samples[metric.name] = {}
         return True
 
-    def merge(self, other: MetricSet) -> None:
+    def merge(self, other: MetricSet, adopt: bool = False) -> None:
         """Add ``other``'s samples (the sets each answer's decode made) to this one.
 
         A family new here is taken over as ``other`` registered it, with a copy of its samples
         (``other`` may be shared by the scrapes reusing its answer); only the family name is
-        checked again, against this set's families.
+        checked again, against this set's families. ``adopt``: the caller hands ``other`` over and
+        never uses it again, so a new family takes its samples without a copy (a scrape's set of one
+        gateway into the page's: a copy of every family for nothing).
         """
         mine, defs, families = self._samples, self._defs, self._families
         for name, samples in other._samples.items():
@@ -210,7 +212,7 @@ class MetricSet:
                     continue
                 families[metric.family_name] = name
                 defs[name] = metric
-                mine[name] = samples.copy()
+                mine[name] = samples if adopt else samples.copy()
             elif known is not metric and known.kind is not metric.kind:
                 log.warning("dropping %s: already defined as %s", name, known.kind.value)
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.coerce import number
@@ -64,6 +64,11 @@ class Table:
     ignore: frozenset[str] = frozenset()
     # Prefix for numeric/bool keys not in the table; None disables the generic export.
     generic_prefix: str | None = None
+    # The keys the fields name and the ignored ones: what the generic export skips (made once).
+    named: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "named", frozenset(f.key for f in self.fields) | self.ignore)
 
     def apply(
         self,
@@ -78,9 +83,7 @@ class Table:
         """
         base = dict(labels or {})
         pairs = tuple(base.items())
-        named: set[str] = set()
         for f in self.fields:
-            named.add(f.key)
             value = f.convert(obj.get(f.key))
             if value is None:
                 continue
@@ -93,8 +96,9 @@ class Table:
             return
         if budget is None:
             budget = GenericBudget("")
+        named = self.named
         for key, raw in obj.items():
-            if key in named or key in self.ignore:
+            if key in named:
                 continue
             is_bool = isinstance(raw, bool)
             value = boolean(raw) if is_bool else number(raw)
