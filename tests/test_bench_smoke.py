@@ -80,3 +80,11 @@ def test_bench_fleet_quick_runs() -> None:
         assert measure in out, out
     assert "| gateways | up | refused | timed out | errors | p50 | p99 |" in out, out
     assert re.search(r"^\| 5 \| \d+\.\d % \| \d+ \| \d+ \| \d+ \| \d+ ms \| \d+ ms \|", out, re.M), out
+
+
+def test_bench_cpu_quick_runs() -> None:
+    out = run_quick("bench_cpu.py")
+    # One turn of this checkout, then the table with a row per figure the restructuring issue names.
+    assert re.search(r"^  turn 1, \S+ \(.+\): typical cold \d", out, re.M), out
+    for figure in ("| typical cold | <= 5 ms |", "| typical warm | <= 2 ms |", "| PW3 cold |", "| PW2-TEDAPI cold |"):
+        assert figure in out, out
