@@ -233,9 +233,11 @@ class Pool:
                 conn.send(request, deadline)
             except TimeoutError:
                 raise
-            except OSError:
+            except OSError as exc:
                 if reused:
                     raise _Stale from None
+                if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):  # not a handshake problem
+                    raise NoAnswer(isinstance(exc, ssl.SSLEOFError)) from None
                 raise
             response, keep = _read_response(conn, head, deadline, max_body, reused)
         except BaseException:
