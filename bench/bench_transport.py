@@ -37,7 +37,7 @@ SCRAPE_BASELINE_MS, SCRAPE_GOAL_MS = 10.0, 5.0  # issue 9: CPU per scrape before
 # Which layer a function belongs to, by the file it is defined in (first match wins).
 LAYERS = (
     ("TLS record I/O (ssl, socket)", ("/ssl.py", "/socket.py", "{method 'read' of '_ssl", "_ssl._SSLSocket")),
-    ("our HTTP/1.1 client (gateway/wire.py)", ("/exporter/gateway/wire.py",)),
+    ("HTTP/1.1 client (gateway/wire, framing)", ("/exporter/gateway/wire.py", "/exporter/gateway/framing.py")),
     ("http.client + email header parsing", ("/http/client.py", "/email/")),
     ("urllib3", ("/urllib3/",)),
     ("requests (adapter, models)", ("/requests/",)),
