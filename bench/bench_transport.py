@@ -5,9 +5,10 @@ of CPU per HTTPS request, 11 requests per scrape of the typical site) and what h
 This fetches every request of the registry (``ALL_REQUESTS``: what one scrape of the typical
 simulated site sends) one after another in this thread, with a fresh answer each time
 (``min_interval_seconds: 0``), from a simulated gateway in another process with no delay, so
-``time.process_time()`` counts only our side: TLS record I/O, http.client parsing, urllib3
-and our code (the requests layer stays in the split for comparison with older commits). Decoding
-and mapping are not included (see ``bench_scrape.py`` (d)).
+``time.process_time()`` counts only our side: TLS record I/O, our HTTP/1.1 client
+(``exporter/gateway/wire.py``) and the rest of our transport (the http.client, urllib3 and requests
+layers stay in the split for comparison with older commits, which used them). Decoding and mapping
+are not included (see ``bench_scrape.py`` (d)).
 Then one profiled round shows the split by layer and the top cumulative entries.
 
     python bench/bench_transport.py            # 300 rounds of 11 requests
@@ -36,6 +37,7 @@ SCRAPE_BASELINE_MS, SCRAPE_GOAL_MS = 10.0, 5.0  # issue 9: CPU per scrape before
 # Which layer a function belongs to, by the file it is defined in (first match wins).
 LAYERS = (
     ("TLS record I/O (ssl, socket)", ("/ssl.py", "/socket.py", "{method 'read' of '_ssl", "_ssl._SSLSocket")),
+    ("HTTP/1.1 client (gateway/wire, framing)", ("/exporter/gateway/wire.py", "/exporter/gateway/framing.py")),
     ("http.client + email header parsing", ("/http/client.py", "/email/")),
     ("urllib3", ("/urllib3/",)),
     ("requests (adapter, models)", ("/requests/",)),

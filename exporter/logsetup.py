@@ -47,5 +47,3 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
-    # urllib3 logs every retry/connection at DEBUG including URLs; keep it at WARNING unless asked.
-    logging.getLogger("urllib3").setLevel(logging.WARNING if level != "debug" else logging.INFO)

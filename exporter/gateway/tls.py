@@ -2,9 +2,13 @@
 
 The gateway's certificate never names the LAN address the user types, and the gateway aborts
 handshakes whose SNI is not a name it knows. So we connect to the configured address but send and
-verify ``server_name`` (default ``powerwall``). :func:`connection_pool` builds urllib3's pool with
-exactly these settings and nothing else: no CA bundle, proxy or other setting is ever read from the
-environment (``REQUESTS_CA_BUNDLE``, ``HTTPS_PROXY``), so none can silently replace the pin.
+verify ``server_name`` (default ``powerwall``): :mod:`exporter.gateway.wire` wraps every socket with
+``server_hostname=server_name`` and compares a fingerprint pin itself. The contexts built here load
+exactly the configured trust and nothing else: no CA bundle, proxy or other setting is ever read
+from the environment (``REQUESTS_CA_BUNDLE``, ``HTTPS_PROXY``), so none can silently replace the pin.
+
+Channels with equal TLS settings share one context (:func:`shared_ssl_context`): a replica watching
+1,000 gateways pinned by fingerprint needs one context, not 1,000 (each holds its own OpenSSL state).
 """
 
 from __future__ import annotations
@@ -12,25 +16,30 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
-from typing import Any
-
-from urllib3 import HTTPSConnectionPool
+import threading
+import weakref
+from pathlib import Path
 
 from exporter.config import TLSConfig
 
+# Contexts in use, by what makes them differ (see _context_key); one goes when no channel holds it.
+_SHARED: weakref.WeakValueDictionary[tuple[str, ...], ssl.SSLContext] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
 
 def build_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    """A fresh client context for ``tls``'s mode (see :func:`shared_ssl_context` for the one to use)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    # urllib3 matches the host name itself against ``assert_hostname``; the context must not also try
-    # to match the connect address.
-    ctx.check_hostname = False
     if tls.mode in ("fingerprint", "insecure"):
-        # Fingerprint: urllib3 compares the peer certificate's SHA-256 after the handshake, which is a
-        # stronger pin than a chain; the chain itself is not evaluated.
+        # Fingerprint: the wire compares the peer certificate's SHA-256 after the handshake, which is
+        # a stronger pin than a chain; the chain itself is not evaluated.
+        ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
+    # The chain and the host name (``server_name``, which the wire passes as server_hostname).
     ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
     if tls.mode == "ca_file":
         ctx.load_verify_locations(cafile=str(tls.ca_file))
         # The pinned certificate is a self-signed leaf: allow it as trust anchor, and do not demand
@@ -42,23 +51,31 @@ def build_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     return ctx
 
 
-def connection_pool(tls: TLSConfig, ctx: ssl.SSLContext, host: str, port: int, maxsize: int) -> HTTPSConnectionPool:
-    """A keep-alive pool of at most ``maxsize`` idle connections to ``host:port`` with ``tls``'s pin.
+def shared_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
+    """The context for ``tls``, shared with every channel whose TLS settings build the same one."""
+    key = _context_key(tls)
+    with _SHARED_LOCK:
+        ctx = _SHARED.get(key)
+        if ctx is None:
+            ctx = _SHARED[key] = build_ssl_context(tls)
+        return ctx
 
-    ``block=False``: a request beyond ``maxsize`` opens a connection of its own (closed after use);
-    the callers bound their concurrency themselves (:mod:`exporter.gateway.bounded_domain`).
-    """
-    kw: dict[str, Any] = {"ssl_context": ctx, "server_hostname": tls.server_name}
-    if tls.mode == "fingerprint":
-        kw["assert_fingerprint"] = tls.fingerprint_sha256
-        kw["cert_reqs"] = "CERT_NONE"
-    elif tls.mode == "insecure":
-        kw["cert_reqs"] = "CERT_NONE"
-        kw["assert_hostname"] = False
-    else:
-        kw["cert_reqs"] = "CERT_REQUIRED"
-        kw["assert_hostname"] = tls.server_name
-    return HTTPSConnectionPool(host, port, maxsize=maxsize, block=False, retries=False, **kw)
+
+def _context_key(tls: TLSConfig) -> tuple[str, ...]:
+    """What makes two contexts differ. Not the fingerprint (checked per connection, not by the
+    context) nor ``server_name`` (passed per connection). A CA file by its content as well as its
+    path: a file replaced with a new pin (and a reload) must not find the old context."""
+    mode = tls.mode
+    if mode in ("fingerprint", "insecure"):
+        return ("unverified",)
+    if mode == "ca_file":
+        path = Path(str(tls.ca_file))
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = ""  # build_ssl_context reports the unreadable file
+        return (mode, str(path), digest)
+    return (mode,)
 
 
 def fetch_certificate(host: str, port: int, server_name: str, timeout: float = 10.0) -> tuple[str, str]:

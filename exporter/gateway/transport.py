@@ -94,8 +94,8 @@ class GatewayTransport:
         self._customer = CustomerLogin(cfg, self._send_raw, self._rate_limited_login, clock, store)
         self._auths: dict[str, Auth] = {"none": NoAuth(), "customer": self._customer}
         # The domains that sign bodies, found once at registration: an isinstance check against a
-        # runtime-checkable protocol inspects every attribute, and cost as much as urllib3's request
-        # building when it ran three times per request.
+        # runtime-checkable protocol inspects every attribute, and cost as much as the HTTP library's
+        # request building when it ran three times per request.
         self._signers: dict[str, SignsBodies] = {}
         # Auth domains with a connection bound and an unreachable back-off (add_auth).
         self._bounded: dict[str, BoundedDomain] = {}

@@ -1,0 +1,209 @@
+"""A small HTTP/1.1 client over ``ssl`` sockets: a keep-alive pool and one exchange at a time.
+
+Why our own: the transport sends about eleven small GETs per scrape to every gateway, and with
+urllib3 and ``http.client`` underneath, half of its CPU went to their per-request objects and to
+``email``-based header parsing (``bench/bench_transport.py``). The gateway speaks plain HTTP/1.1 with
+small answers, so this does only that: one ``sendall`` of a request built once
+(:func:`request_bytes`), then :func:`exporter.gateway.framing.read_response` reads the answer with
+large ``recv_into`` reads, a hand-written head parser and hard bounds.
+
+What this module guarantees, because the peer is a fragile device on a LAN:
+
+* Every operation (connect, handshake, send, each read) has a socket timeout of the time left
+  until the caller's deadline, so the whole exchange ends by then.
+* Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
+  the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. An
+  idle connection that became readable (the peer closed it, or sent junk) is dropped before reuse,
+  and a request whose reused connection fails before the first byte of an answer is sent once
+  more on a fresh one (the gateway's keep-alive timeout races with our next request; the requests
+  sent are reads or the login, both safe to repeat once).
+
+SNI and pinning: every connection sends ``server_name`` (the gateway aborts other names); a
+fingerprint pin is compared after the handshake with the SHA-256 of the peer's certificate, in
+constant time. Nothing here reads the environment (no proxies, no CA bundles).
+
+Failures are raised as :class:`WireError` subclasses (what went wrong with the answer) or as the
+``OSError``/``ssl.SSLError``/``TimeoutError`` of the failing operation before the answer began;
+:mod:`exporter.gateway.http` turns both into readable messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+
+from exporter.gateway.framing import (
+    BadAnswer,
+    BodyTimeout,
+    BodyTooLarge,
+    BrokenAnswer,
+    Connection,
+    NoAnswer,
+    Response,
+    Stale,
+    WireError,
+    left,
+    read_response,
+)
+
+__all__ = [
+    "BadAnswer",
+    "BodyTimeout",
+    "BodyTooLarge",
+    "BrokenAnswer",
+    "NoAnswer",
+    "PinMismatch",
+    "Pool",
+    "Response",
+    "WireError",
+    "request_bytes",
+]
+
+
+class PinMismatch(WireError):
+    """The peer's certificate is not the pinned one."""
+
+    def __init__(self) -> None:
+        super().__init__("the certificate does not match the pinned fingerprint")
+
+
+def request_bytes(method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+    """The request line, ``Host``, ``headers`` and ``body`` as one buffer for one ``sendall``.
+
+    ``Content-Length`` is added for a body (and for a POST/PUT/PATCH without one). CR, LF or NUL in
+    any part raise ``ValueError``: a header must not be able to start another.
+    """
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+    names = {name.lower() for name in headers}
+    for name, value in headers.items():
+        if name.lower() != "host":
+            lines.append(f"{name}: {value}")
+    if "content-length" not in names and (body is not None or method in ("POST", "PUT", "PATCH")):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    if any("\r" in line or "\n" in line or "\0" in line for line in lines):
+        raise ValueError("CR, LF or NUL in the request line or a header")
+    return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b"")
+
+
+class Pool:
+    """Keep-alive connections to any number of ``(host, port)``: a bounded LIFO stack of idle ones each.
+
+    At most ``maxsize`` idle connections are kept per address; one beyond that is closed after use
+    (the callers bound their concurrency). Thread-safe: a connection is used by one exchange at a time.
+    """
+
+    def __init__(
+        self,
+        ctx: ssl.SSLContext,
+        server_name: str,
+        pin_sha256: bytes | None,
+        maxsize: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._ctx = ctx
+        self._server_name = server_name
+        self._pin = pin_sha256
+        self._maxsize = maxsize
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, int], list[Connection]] = {}
+        # close() bumps it: a connection in use meanwhile is closed when it comes back, not kept.
+        self._generation = 0
+
+    def exchange(self, host: str, port: int, request: bytes, head: bool, deadline: float, max_body: int) -> Response:
+        """Send ``request`` and read its answer by ``deadline`` (``head``: a HEAD request, no body)."""
+        key = (host, port)
+        conn = self._take(key)
+        if conn is not None:
+            try:
+                return self._run(key, conn, request, head, deadline, max_body, reused=True)
+            except Stale:
+                pass  # closed already; once more on a fresh connection
+        conn = self._connect(host, port, deadline)
+        return self._run(key, conn, request, head, deadline, max_body, reused=False)
+
+    def close(self) -> None:
+        """Close every idle connection now and every busy one when its exchange ends."""
+        with self._lock:
+            conns = [c for stack in self._idle.values() for c in stack]
+            self._idle.clear()
+            self._generation += 1
+        for c in conns:
+            c.close()
+
+    def idle_count(self) -> int:
+        """Idle connections kept (for tests and diagnostics)."""
+        with self._lock:
+            return sum(len(stack) for stack in self._idle.values())
+
+    # ---- internals ------------------------------------------------------------------------------
+    def _take(self, key: tuple[str, int]) -> Connection | None:
+        while True:
+            with self._lock:
+                stack = self._idle.get(key)
+                conn = stack.pop() if stack else None
+            if conn is None or conn.usable():
+                return conn
+            conn.close()  # the peer closed it while idle, or sent something unasked
+
+    def _put(self, key: tuple[str, int], conn: Connection) -> None:
+        with self._lock:
+            if conn.generation == self._generation:
+                stack = self._idle.setdefault(key, [])
+                if len(stack) < self._maxsize:
+                    stack.append(conn)
+                    return
+        conn.close()
+
+    def _connect(self, host: str, port: int, deadline: float) -> Connection:
+        sock = socket.create_connection((host, port), left(self._clock, deadline))
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(left(self._clock, deadline))
+            # Ragged EOFs raise, so that a cut connection can be told from one closed in good order
+            # (Connection.recv_into turns both into an EOF).
+            tls = self._ctx.wrap_socket(sock, server_hostname=self._server_name, suppress_ragged_eofs=False)
+        except BaseException:
+            sock.close()
+            raise
+        if self._pin is not None:
+            der = tls.getpeercert(binary_form=True)
+            if der is None or not hmac.compare_digest(hashlib.sha256(der).digest(), self._pin):
+                tls.close()
+                raise PinMismatch
+        return Connection(tls, self._clock, self._generation)
+
+    def _run(
+        self,
+        key: tuple[str, int],
+        conn: Connection,
+        request: bytes,
+        head: bool,
+        deadline: float,
+        max_body: int,
+        reused: bool,
+    ) -> Response:
+        try:
+            try:
+                conn.send(request, deadline)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                if reused:
+                    raise Stale from None
+                if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):  # not a handshake problem
+                    raise NoAnswer(isinstance(exc, ssl.SSLEOFError)) from None
+                raise
+            response, keep = read_response(conn, head, deadline, max_body, reused)
+        except BaseException:
+            conn.close()
+            raise
+        if keep:
+            self._put(key, conn)
+        else:
+            conn.close()
+        return response

@@ -1,0 +1,528 @@
+"""Our HTTP/1.1 client (:mod:`exporter.gateway.wire`, through :class:`HttpChannel`) against real TLS servers.
+
+The simulated gateway covers the ordinary answers; the odd ones (chunked bodies, bodies ended by the
+connection, oversized heads, stale keep-alive connections, a server that stops mid-body) come from a
+tiny scripted TLS server on 127.0.0.1 here, one script per accepted connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from exporter.config import TLSConfig
+from exporter.gateway import wire
+from exporter.gateway.allowlist import LOGIN_PATH
+from exporter.gateway.http import MAX_BODY_BYTES, Answer, HttpChannel
+from exporter.gateway.outcomes import FetchError
+from exporter.gateway.tls import build_ssl_context, shared_ssl_context
+from exporter.simulator import SimulatedGateway
+from exporter.simulator.certs import CertBundle, generate_certificate
+from tests.support.wiring import SIM_PASSWORD
+
+WAIT = 5.0  # bound on waiting for a server-side event; a passing test never waits this long
+
+
+class Peer:
+    """The server's side of one connection, for a script."""
+
+    def __init__(self, sock: ssl.SSLSocket, server: ScriptedServer) -> None:
+        self.sock = sock
+        self.server = server
+        self._buf = b""
+
+    def request(self) -> bytes | None:
+        """The next request's head and body, or None when the client closed the connection."""
+        while b"\r\n\r\n" not in self._buf:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return None
+            if not data:
+                return None
+            self._buf += data
+        head, _, rest = self._buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        self._buf = rest[length:]
+        with self.server.lock:
+            self.server.requests.append(head + b"\r\n\r\n" + rest[:length])
+        return head
+
+    def send(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.sendall(data)
+
+    def answer(self, body: bytes = b"{}", extra: bytes = b"") -> None:
+        self.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body))
+
+    def wait_for_close(self) -> None:
+        """Until the client closes (or the test ends): records that the client closed it."""
+        self.sock.settimeout(WAIT)
+        with contextlib.suppress(OSError):
+            while self.sock.recv(65536):
+                pass
+        self.server.client_closed.release()
+
+
+Script = Callable[[Peer], None]
+
+
+class ScriptedServer:
+    """TLS on 127.0.0.1; the n-th accepted connection runs ``scripts[n]`` (the last one repeats)."""
+
+    def __init__(self, bundle: CertBundle, tmp: Path, scripts: list[Script]) -> None:
+        cert, key = tmp / "cert.pem", tmp / "key.pem"
+        cert.write_bytes(bundle.cert_pem)
+        key.write_bytes(bundle.key_pem)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.cert_path = cert
+        self.scripts = scripts
+        self.lock = threading.Lock()
+        self.requests: list[bytes] = []
+        self.accepted = 0
+        self.release = threading.Event()  # scripts that stall wait on it; set at the end
+        self.client_closed = threading.Semaphore(0)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._socks: list[socket.socket] = []
+        self._accept = threading.Thread(target=self._serve, name="scripted-accept", daemon=True)
+        self._accept.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                raw, _ = self._listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                script = self.scripts[min(self.accepted, len(self.scripts) - 1)]
+                self.accepted += 1
+                self._socks.append(raw)
+            t = threading.Thread(target=self._run, args=(raw, script), name="scripted-conn", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _run(self, raw: socket.socket, script: Script) -> None:
+        try:
+            with self.ctx.wrap_socket(raw, server_side=True) as sock:
+                script(Peer(sock, self))
+        except OSError:
+            pass  # the client went away: normal in these tests
+        finally:
+            raw.close()
+
+    def url(self, path: str = "/x") -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.release.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
+        self._listener.close()
+        self._accept.join(WAIT)
+        with self.lock:
+            socks = list(self._socks)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        for t in self._threads:
+            t.join(WAIT)
+
+
+@pytest.fixture(scope="module")
+def bundle() -> CertBundle:
+    return generate_certificate()
+
+
+@pytest.fixture
+def serve(bundle: CertBundle, tmp_path: Path) -> Iterator[Callable[..., ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(*scripts: Script) -> ScriptedServer:
+        server = ScriptedServer(bundle, tmp_path, list(scripts))
+        servers.append(server)
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def _channel(server: ScriptedServer, maxsize: int = 4) -> HttpChannel:
+    return HttpChannel(TLSConfig(ca_file=server.cert_path), maxsize, time.monotonic)
+
+
+def _get(channel: HttpChannel, server: ScriptedServer, seconds: float = WAIT, method: str = "GET") -> Answer:
+    prepared = HttpChannel.prepare(method, server.url(), {"Accept": "application/json"}, None)
+    return channel.send(prepared, "/x", time.monotonic() + seconds)
+
+
+def _failure(channel: HttpChannel, server: ScriptedServer, seconds: float = WAIT) -> FetchError:
+    with pytest.raises(FetchError) as info:
+        _get(channel, server, seconds)
+    return info.value
+
+
+def _keep_answering(peer: Peer) -> None:
+    while peer.request() is not None:
+        peer.answer(b'{"ok":true}')
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+# ------------------------------------------------------------------------------ the simulated gateway
+def test_login_post_and_keep_alive_against_the_simulated_gateway(sim: SimulatedGateway) -> None:
+    channel = HttpChannel(TLSConfig(ca_file=Path(sim.cert_path)), 4, time.monotonic)
+    body = json.dumps({"username": "customer", "password": SIM_PASSWORD, "email": "a@b.c"}).encode()
+    login = HttpChannel.prepare("POST", sim.url + LOGIN_PATH, {"Content-Type": "application/json"}, body)
+    try:
+        token = json.loads(channel.send(login, LOGIN_PATH, time.monotonic() + WAIT).body)["token"]
+        auth = {"Authorization": f"Bearer {token}", "Cookie": f"AuthCookie={token}"}
+        prepared = HttpChannel.prepare("GET", sim.url + "/api/status", auth, None)
+        answers = [channel.send(prepared, "/api/status", time.monotonic() + WAIT) for _ in range(5)]
+    finally:
+        channel.close()
+    assert {a.status for a in answers} == {200}
+    assert answers[0].headers["content-type"].startswith("application/json")
+    assert all(name == name.lower() for name in answers[0].headers)
+    assert json.loads(answers[-1].body)["version"]
+    assert sim.login_count == 1 and len(sim.requests) == 6
+
+
+# ------------------------------------------------------------------------------------ framing
+def test_chunked_body_with_extensions_and_trailers_keeps_the_connection(serve: Callable[..., ScriptedServer]) -> None:
+    def chunked(peer: Peer) -> None:
+        while peer.request() is not None:
+            peer.send(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
+            )
+
+    server = serve(chunked)
+    channel = _channel(server)
+    try:
+        assert _get(channel, server).body == b"hello world"
+        assert _get(channel, server).body == b"hello world"
+    finally:
+        channel.close()
+    assert server.accepted == 1
+
+
+def test_body_read_to_close_is_not_reused(serve: Callable[..., ScriptedServer]) -> None:
+    def until_close(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it")
+            peer.sock.unwrap()
+
+    server = serve(until_close)
+    channel = _channel(server)
+    try:
+        assert _get(channel, server).body == b"all of it"
+        assert _get(channel, server).body == b"all of it"
+    finally:
+        channel.close()
+    assert server.accepted == 2
+
+
+def test_connection_close_is_not_reused(serve: Callable[..., ScriptedServer]) -> None:
+    def says_close(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.answer(extra=b"Connection: close\r\n")
+            peer.wait_for_close()  # the client must close it: the server does not
+
+    server = serve(says_close)
+    channel = _channel(server)
+    try:
+        assert _get(channel, server).status == 200
+        assert server.client_closed.acquire(timeout=WAIT), "the client kept a Connection: close connection"
+        assert _get(channel, server).status == 200
+    finally:
+        channel.close()
+    assert server.accepted == 2
+
+
+def test_interim_answers_repeated_headers_gzip_and_bodiless_answers(serve: Callable[..., ScriptedServer]) -> None:
+    packed = gzip.compress(b'{"a":1}')
+
+    def varied(peer: Peer) -> None:
+        head = peer.request()
+        assert head is not None
+        peer.send(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: 1\r\n\r\n")
+        peer.send(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSET-COOKIE: b=2\r\nContent-Encoding: gzip\r\n"
+            b"X-Folded: one\r\n two\r\nContent-Length: %d\r\n\r\n%s" % (len(packed), packed)
+        )
+        assert peer.request() is not None
+        peer.send(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n")  # no body whatever it says
+        assert peer.request() is not None
+        peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n")  # HEAD: no body either
+        _keep_answering(peer)
+
+    server = serve(varied)
+    channel = _channel(server)
+    try:
+        a = _get(channel, server)
+        assert (a.status, a.body) == (200, b'{"a":1}')
+        assert a.headers["set-cookie"] == "a=1, b=2"
+        assert a.headers["x-folded"] == "one two"
+        assert (_get(channel, server).status, _get(channel, server, method="HEAD").body) == (204, b"")
+        assert _get(channel, server).body == b'{"ok":true}'
+    finally:
+        channel.close()
+    assert server.accepted == 1, "every answer above ends where its framing says: the connection stays"
+    assert server.requests[2].startswith(b"HEAD /x HTTP/1.1\r\nHost: 127.0.0.1:")
+
+
+def test_junk_after_the_body_is_not_reused(serve: Callable[..., ScriptedServer]) -> None:
+    def junk(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n")
+            peer.wait_for_close()
+
+    server = serve(junk)
+    channel = _channel(server)
+    try:
+        assert _get(channel, server).body == b"{}"
+        assert server.client_closed.acquire(timeout=WAIT)
+        assert _get(channel, server).body == b"{}"
+    finally:
+        channel.close()
+    assert server.accepted == 2
+
+
+# -------------------------------------------------------------------------------- bounds
+def test_an_oversized_head_is_refused(serve: Callable[..., ScriptedServer]) -> None:
+    def endless_head(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (80 * 1024))
+            server.release.wait(WAIT)
+
+    server = serve(endless_head)
+    channel = _channel(server)
+    try:
+        r = _failure(channel, server)
+    finally:
+        channel.close()
+    assert (r.reason, str(r)) == ("connection", "/x: the answer's head is larger than 64 KiB")
+
+
+def test_too_many_header_lines_are_refused(serve: Callable[..., ScriptedServer]) -> None:
+    def many(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"Content-Length: 0\r\n\r\n")
+
+    server = serve(many)
+    channel = _channel(server)
+    try:
+        r = _failure(channel, server)
+    finally:
+        channel.close()
+    assert (r.reason, str(r)) == ("connection", "/x: the answer has more than 100 header lines")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY_BYTES + 1),  # refused before reading
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % (MAX_BODY_BYTES + 1),
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_body_over_the_bound_is_too_large(answer: bytes, serve: Callable[..., ScriptedServer]) -> None:
+    def big(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(answer)
+            server.release.wait(WAIT)
+
+    server = serve(big)
+    channel = _channel(server)
+    try:
+        r = _failure(channel, server)
+    finally:
+        channel.close()
+    assert (r.reason, r.status, str(r)) == ("too_large", 200, f"/x: answer larger than {MAX_BODY_BYTES} bytes")
+
+
+def test_a_body_read_to_close_is_bounded_as_it_arrives(serve: Callable[..., ScriptedServer]) -> None:
+    def endless(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 5000)
+            server.release.wait(WAIT)
+
+    server = serve(endless)
+    ctx = build_ssl_context(TLSConfig(ca_file=server.cert_path))
+    pool = wire.Pool(ctx, "powerwall", None, 2, time.monotonic)
+    request = wire.request_bytes("GET", "/x", "127.0.0.1", {}, None)
+    try:
+        with pytest.raises(wire.BodyTooLarge):
+            pool.exchange("127.0.0.1", server.port, request, False, time.monotonic() + WAIT, 1000)
+    finally:
+        pool.close()
+
+
+def test_a_server_stalling_mid_body_ends_at_the_deadline(serve: Callable[..., ScriptedServer]) -> None:
+    def stall(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+            server.release.wait(WAIT)
+
+    server = serve(stall)
+    channel = _channel(server)
+    try:
+        r = _failure(channel, server, seconds=0.3)
+    finally:
+        channel.close()
+    assert (r.reason, str(r)) == ("timeout", "/x: body not complete after 0.3 s")
+
+
+def test_a_server_stalling_before_the_head_times_out(serve: Callable[..., ScriptedServer]) -> None:
+    def silent(peer: Peer) -> None:
+        peer.request()
+        server.release.wait(WAIT)
+
+    server = serve(silent)
+    channel = _channel(server)
+    try:
+        r = _failure(channel, server, seconds=0.3)
+    finally:
+        channel.close()
+    assert (r.reason, str(r)) == ("timeout", "/x: timed out after 0.3 s")
+
+
+# ------------------------------------------------------------------ stale keep-alive connections
+def test_an_idle_connection_the_server_closed_is_replaced(serve: Callable[..., ScriptedServer]) -> None:
+    def once_then_close(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.answer()
+            peer.sock.shutdown(socket.SHUT_RDWR)  # no TLS close: unwrap() would wait for the client's
+            server.client_closed.release()  # here: "the server has closed it"
+
+    server = serve(once_then_close, _keep_answering)
+    channel = _channel(server)
+    try:
+        assert _get(channel, server).status == 200
+        assert server.client_closed.acquire(timeout=WAIT)
+        assert _get(channel, server).body == b'{"ok":true}'
+    finally:
+        channel.close()
+    assert server.accepted == 2
+    assert len(server.requests) == 2, "the closed connection was seen before anything was sent on it"
+
+
+def test_a_reused_connection_closed_before_the_answer_is_retried_once(serve: Callable[..., ScriptedServer]) -> None:
+    """The keep-alive race: the server drops the connection as our next request arrives."""
+
+    def second_request_dropped(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.answer()
+        if peer.request() is not None:
+            pass  # read, never answered: the connection closes as the script ends
+
+    server = serve(second_request_dropped, _keep_answering)
+    channel = _channel(server)
+    try:
+        assert _get(channel, server).status == 200
+        assert _get(channel, server).body == b'{"ok":true}'  # one send, answered after one retry
+    finally:
+        channel.close()
+    assert server.accepted == 2
+    assert len(server.requests) == 3
+
+
+def test_a_fresh_connection_closed_before_the_answer_is_not_retried(serve: Callable[..., ScriptedServer]) -> None:
+    def dropped(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.sock.unwrap()  # TLS close in good order, no answer
+
+    server = serve(dropped)
+    channel = _channel(server)
+    try:
+        r = _failure(channel, server)
+    finally:
+        channel.close()
+    assert (r.reason, str(r)) == ("connection", "/x: the gateway closed the connection without an answer")
+    assert server.accepted == 1 and len(server.requests) == 1
+
+
+# ----------------------------------------------------------------------------- TLS and pins
+def test_the_pin_is_checked_on_the_certificate(serve: Callable[..., ScriptedServer], bundle: CertBundle) -> None:
+    server = serve(_keep_answering)
+    right = bundle.fingerprint_sha256.replace(":", "").lower()
+    good = HttpChannel(TLSConfig(fingerprint_sha256=right), 2, time.monotonic)
+    bad = HttpChannel(TLSConfig(fingerprint_sha256="00" * 32), 2, time.monotonic)
+    try:
+        assert _get(good, server).status == 200
+        r = _failure(bad, server)
+    finally:
+        good.close()
+        bad.close()
+    assert r.reason == "tls_pin_mismatch"
+    assert "TLS: the gateway's certificate does not match the pinned fingerprint" in str(r)
+    assert len(server.requests) == 1, "nothing is sent over a connection whose pin does not match"
+
+
+def test_channels_with_equal_tls_settings_share_one_context(tmp_path: Path, bundle: CertBundle) -> None:
+    a, b = tmp_path / "a.pem", tmp_path / "b.pem"
+    a.write_bytes(bundle.cert_pem)
+    b.write_bytes(generate_certificate().cert_pem)
+    assert shared_ssl_context(TLSConfig(fingerprint_sha256="ab" * 32)) is shared_ssl_context(
+        TLSConfig(fingerprint_sha256="cd" * 32, server_name="teg")
+    )
+    assert shared_ssl_context(TLSConfig(ca_file=a)) is shared_ssl_context(TLSConfig(ca_file=a))
+    assert shared_ssl_context(TLSConfig(ca_file=a)) is not shared_ssl_context(TLSConfig(ca_file=b))
+    ctx = shared_ssl_context(TLSConfig(ca_file=a))
+    a.write_bytes(b.read_bytes())  # a re-pinned file is a different trust anchor: not the old context
+    assert shared_ssl_context(TLSConfig(ca_file=a)) is not ctx
+    assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
+
+
+# --------------------------------------------------------------------------- sockets released
+def test_close_closes_every_connection_and_nothing_leaks(serve: Callable[..., ScriptedServer]) -> None:
+    def answer_then_wait(peer: Peer) -> None:
+        while peer.request() is not None:
+            peer.answer()
+        server.client_closed.release()
+
+    server = serve(answer_then_wait)
+    before = _open_fds()
+    channel = _channel(server)
+    prepared = HttpChannel.prepare("GET", server.url(), {}, None)
+    barrier = threading.Barrier(3)
+    answers: list[int] = []
+
+    def one() -> None:
+        barrier.wait(WAIT)
+        answers.append(channel.send(prepared, "/x", time.monotonic() + WAIT).status)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert answers == [200, 200, 200]
+    opened = server.accepted
+    channel.close()
+    for _ in range(opened):
+        assert server.client_closed.acquire(timeout=WAIT), "close() left a connection open"
+    server.stop()  # its own sockets are in this process too
+    assert _open_fds() <= before
