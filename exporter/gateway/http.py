@@ -96,6 +96,10 @@ class HttpChannel:
             raise classify(exc, label, budget) from None
         return Answer(r.status, r.headers, _decoded(r.body, r.headers, label, r.status))
 
+    def idle(self) -> tuple[int, int]:
+        """Idle keep-alive connections and the read-buffer bytes they hold (for tests and diagnostics)."""
+        return self._pool.idle()
+
     def close(self) -> None:
         """Close every connection; a later request opens fresh ones (as after a certificate change)."""
         self._pool.close()

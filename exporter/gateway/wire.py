@@ -135,10 +135,11 @@ class Pool:
         for c in conns:
             c.close()
 
-    def idle_count(self) -> int:
-        """Idle connections kept (for tests and diagnostics)."""
+    def idle(self) -> tuple[int, int]:
+        """Idle connections kept and the read-buffer bytes they hold (for tests and diagnostics)."""
         with self._lock:
-            return sum(len(stack) for stack in self._idle.values())
+            conns = [c for stack in self._idle.values() for c in stack]
+        return len(conns), sum(len(c.buf) for c in conns)
 
     # ---- internals ------------------------------------------------------------------------------
     def _take(self, key: tuple[str, int]) -> Connection | None:
@@ -155,6 +156,7 @@ class Pool:
             if conn.generation == self._generation:
                 stack = self._idle.setdefault(key, [])
                 if len(stack) < self._maxsize:
+                    conn.rest()
                     stack.append(conn)
                     return
         conn.close()
