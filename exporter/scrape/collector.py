@@ -205,6 +205,7 @@ class PowerwallCollector(Collector):
             results = [(source, request, settle(request, future)) for source, request, future in jobs[s.name].jobs]
             finished_at = jobs[s.name].finished_at
             end = finished_at if all_done and finished_at is not None else self.clock.monotonic()
+            jobs[s.name].close()
             out.merge(s.build(results, max(0.0, end - start), jobs[s.name].begun), adopt=True)
         return out
 
