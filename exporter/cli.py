@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from exporter import __version__
+from exporter import __version__, gcpolicy
 from exporter.config import Config, ConfigError, load_config, parse_config, pin_warnings
 from exporter.sources.registry import check_config, check_gateway
 from exporter.web.webconfig import load_web_config
@@ -155,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _signal)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _reload)
+    gcpolicy.apply()
     server.start()
     try:
         stop.wait()
