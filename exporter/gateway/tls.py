@@ -6,6 +6,10 @@ verify ``server_name`` (default ``powerwall``): :mod:`exporter.gateway.wire` wra
 ``server_hostname=server_name`` and compares a fingerprint pin itself. The contexts built here load
 exactly the configured trust and nothing else: no CA bundle, proxy or other setting is ever read
 from the environment (``REQUESTS_CA_BUNDLE``, ``HTTPS_PROXY``), so none can silently replace the pin.
+The one exception is the ``system`` mode, whose trust is by definition the machine's: it asks
+OpenSSL for its default locations, which OpenSSL's own ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` move,
+as they do for every OpenSSL program on the machine. A pin (``fingerprint``, ``ca_file``) never
+looks there.
 
 Channels with equal TLS settings share one context (:func:`shared_ssl_context`): a replica watching
 1,000 gateways pinned by fingerprint needs one context, not 1,000 (each holds its own OpenSSL state).
