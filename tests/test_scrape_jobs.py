@@ -32,6 +32,11 @@ class Transport:
         """The transport's clock (answers here are all dated 0.0)."""
         return 0.0
 
+    def begin_many(
+        self, requests: Sequence[Request], deadline: float, run: Callable[[Callable[[], None]], None]
+    ) -> list[Future[Result]]:
+        return [self.begin(request, deadline, run) for request in requests]
+
     def begin(self, request: Request, deadline: float, run: Callable[[Callable[[], None]], None]) -> Future[Result]:
         self.begun.append(request.path)
         future: Future[Result] = Future()

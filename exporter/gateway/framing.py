@@ -162,6 +162,92 @@ class Connection:
             self.sock.close()
 
 
+class NeedMore(Exception):
+    """Raised by :class:`Arriving` where a read would have to wait for more of the answer."""
+
+
+class Arriving(Connection):
+    """An answer arriving on a connection read without blocking, for :func:`read_response` to parse.
+
+    Why: one thread reads the answers of several requests (:meth:`wire.Pool.exchange_many`), so a
+    read must never wait for one answer while another is ready. :meth:`receive` takes what the
+    socket has (decrypted) without blocking; :meth:`attempt` parses everything received so far with
+    the very :func:`read_response` a blocking read uses, from the first byte, and says "not yet"
+    (None) where that would have waited. So every bound and every failure is the blocking read's,
+    at the same point of the same bytes. A failure of the socket is replayed where the parser
+    reaches it; past the deadline (``final``), where it would have waited, it times out as it would.
+    """
+
+    __slots__ = ("conn", "data", "eof", "error", "final", "reused")
+
+    def __init__(self, conn: Connection, reused: bool) -> None:
+        # No Connection.__init__: this reads no socket itself; ``conn`` is the one the answer comes on.
+        self.conn = conn
+        self.reused = reused
+        self.data = bytearray()
+        self.eof = False
+        self.error: OSError | None = None
+        self.final = False
+        self.cut = False
+        self.clock = conn.clock
+        self.generation = conn.generation
+
+    def receive(self, limit: int) -> None:
+        """Take every byte the socket has now, up to ``limit`` in all (beyond it: an answer too large)."""
+        sock = self.conn.sock
+        sock.settimeout(0.0)
+        chunk = bytearray(_BUFFER_SIZE)
+        try:
+            while not self.eof and self.error is None and len(self.data) <= limit:
+                try:
+                    n = sock.recv_into(chunk)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                    return
+                except ssl.SSLEOFError:
+                    self.eof = self.cut = True
+                    return
+                except OSError as exc:
+                    self.error = exc
+                    return
+                if n == 0:
+                    self.eof = True
+                else:
+                    self.data += chunk[:n]
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(None)
+
+    def attempt(self, head: bool, deadline: float, max_body: int) -> tuple[Response, bool] | None:
+        """The answer and whether the connection may serve another request, once all of it has
+        arrived; None while more must come. Raises what :func:`read_response` raises."""
+        self.buf = bytearray(self.data)  # a copy: receive() grows ``data``, which a view would pin
+        self.view = memoryview(self.buf)
+        self.start, self.end = 0, len(self.buf)
+        try:
+            return read_response(self, head, deadline, max_body, self.reused)
+        except NeedMore:
+            return None
+
+    def fill(self, deadline: float) -> int:
+        if self.end - self.start >= MAX_HEAD_BYTES and self.start == 0:
+            raise BadAnswer("a line longer than the read buffer")
+        return self._more()
+
+    def recv_into(self, target: memoryview, deadline: float) -> int:
+        return self._more()
+
+    def _more(self) -> int:
+        """What a blocking read finds where the received bytes end: the end of the connection, its
+        failure, the deadline, or (None of these yet) more to wait for."""
+        if self.eof:
+            return 0
+        if self.error is not None:
+            raise self.error
+        if self.final:
+            raise TimeoutError("timed out")
+        raise NeedMore
+
+
 def left(clock: Callable[[], float], deadline: float) -> float:
     remaining = deadline - clock()
     if remaining <= 0:

@@ -18,7 +18,7 @@ import errno
 import socket
 import ssl
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -38,6 +38,7 @@ class Answer:
     status: int
     headers: Mapping[str, str]  # lower-cased names; repeated headers joined with ", "
     body: bytes
+    at: float = 0.0  # when it was read, on the channel's clock (0: not recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,24 +78,27 @@ class HttpChannel:
 
     def send(self, prepared: Prepared, label: str, deadline: float) -> Answer:
         """One exchange under a total deadline; raises :class:`FetchError` with a readable message."""
+        for _, outcome in self.send_many(((prepared, label),), deadline):
+            if isinstance(outcome, FetchError):
+                raise outcome
+            return outcome
+        raise AssertionError("unreachable: send_many yields once per request")
+
+    def send_many(
+        self, items: Sequence[tuple[Prepared, str]], deadline: float
+    ) -> Iterator[tuple[int, Answer | FetchError]]:
+        """Send every request (``(prepared, label)``, all to this channel's host) side by side from this
+        thread; yields each one's index and answer, or the :class:`FetchError` of its failure, as each
+        ends (see :meth:`wire.Pool.exchange_many`)."""
         budget = deadline - self._clock()
         if budget <= 0:
-            raise FetchError("timeout", f"{label}: scrape deadline reached before the request")
-        try:
-            r = self._pool.exchange(
-                prepared.host, prepared.port, prepared.raw, prepared.method == "HEAD", deadline, MAX_BODY_BYTES
-            )
-        except wire.BodyTooLarge as exc:
-            raise FetchError("too_large", f"{label}: answer larger than {MAX_BODY_BYTES} bytes", exc.status) from None
-        except wire.BodyTimeout:
-            raise FetchError("timeout", f"{label}: body not complete after {budget:.1f} s") from None
-        except wire.PinMismatch:
-            raise _pin_mismatch(label) from None
-        except wire.WireError as exc:
-            raise FetchError("connection", f"{label}: {exc}") from None
-        except Exception as exc:  # ssl/OSError/timeouts: classify, never leak the chain
-            raise classify(exc, label, budget) from None
-        return Answer(r.status, r.headers, _decoded(r.body, r.headers, label, r.status))
+            for i, (_, label) in enumerate(items):
+                yield i, FetchError("timeout", f"{label}: scrape deadline reached before the request")
+            return
+        first = items[0][0]
+        requests = [(prepared.raw, prepared.method == "HEAD") for prepared, _ in items]
+        for i, outcome, at in self._pool.exchange_many(first.host, first.port, requests, deadline, MAX_BODY_BYTES):
+            yield i, _answer(outcome, at, items[i][1], budget)
 
     def idle(self) -> tuple[int, int]:
         """Idle keep-alive connections and the read-buffer bytes they hold (for tests and diagnostics)."""
@@ -103,6 +107,29 @@ class HttpChannel:
     def close(self) -> None:
         """Close every connection; a later request opens fresh ones (as after a certificate change)."""
         self._pool.close()
+
+
+def _answer(outcome: wire.Response | Exception, at: float, label: str, budget: float) -> Answer | FetchError:
+    """The answer of one exchange, or its failure as a readable :class:`FetchError`."""
+    if isinstance(outcome, Exception):
+        return _failure(outcome, label, budget)
+    try:
+        body = _decoded(outcome.body, outcome.headers, label, outcome.status)
+        return Answer(outcome.status, outcome.headers, body, at)
+    except FetchError as exc:
+        return exc
+
+
+def _failure(exc: Exception, label: str, budget: float) -> FetchError:
+    if isinstance(exc, wire.BodyTooLarge):
+        return FetchError("too_large", f"{label}: answer larger than {MAX_BODY_BYTES} bytes", exc.status)
+    if isinstance(exc, wire.BodyTimeout):
+        return FetchError("timeout", f"{label}: body not complete after {budget:.1f} s")
+    if isinstance(exc, wire.PinMismatch):
+        return _pin_mismatch(label)
+    if isinstance(exc, wire.WireError):
+        return FetchError("connection", f"{label}: {exc}")
+    return classify(exc, label, budget)  # ssl/OSError/timeouts: classify, never leak the chain
 
 
 def _pin_mismatch(label: str) -> FetchError:

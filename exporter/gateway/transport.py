@@ -27,14 +27,14 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 
 from exporter.config import GatewayConfig
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
-from exporter.gateway.auth import Auth, NoAuth, SignsBodies
+from exporter.gateway.auth import Auth, Credentials, NoAuth, SignsBodies
 from exporter.gateway.backoff import Cooldown, retry_after_seconds, whole_seconds
 from exporter.gateway.bounded_domain import BoundedDomain
 from exporter.gateway.cache import SingleFlight
@@ -125,10 +125,34 @@ class GatewayTransport:
             try:
                 run(partial(self._lead, request, deadline, future))
             except Exception as exc:  # the pool is closed: the exporter is shutting down
-                self._finish(
-                    request, future, FetchError("connection", f"{request.label}: not sent ({exc.__class__.__name__})")
-                )
+                self._finish(request, future, _not_sent(request, exc))
         return future
+
+    def begin_many(self, requests: Sequence[Request], deadline: float, run: Run) -> list[Future[Result]]:
+        """Start ``requests`` (a scrape's first round); one future each, in order.
+
+        Those this transport leads and can send together (plain requests to the gateway's own host:
+        no connection bound, no signed body) go to one job, which sends them all before it reads
+        the first answer: the gateway still gets them side by side, and the exporter spends one
+        thread on them instead of one each. The others start one by one, as with :meth:`begin`.
+        """
+        futures: list[Future[Result]] = []
+        batch: list[tuple[Request, Future[Result]]] = []
+        for request in requests:
+            if not self._batchable(request):
+                futures.append(self.begin(request, deadline, run))
+                continue
+            future, lead = self._flight.lookup(request)
+            futures.append(future)
+            if lead:
+                batch.append((request, future))
+        if batch:
+            try:
+                run(partial(self._lead_many, batch, deadline))
+            except Exception as exc:  # the pool is closed: the exporter is shutting down
+                for request, future in batch:
+                    self._finish(request, future, _not_sent(request, exc))
+        return futures
 
     def fetch(self, request: Request, deadline: float) -> Result:
         """Fetch in this thread (or wait for the caller already fetching it); never raises."""
@@ -224,7 +248,7 @@ class GatewayTransport:
             result = self._fetch_uncached(request, deadline)
         except Exception as exc:  # a bug must not wedge every future caller of this request
             log.exception("gateway %s: unexpected error fetching %s", self.cfg.name, request.label)
-            result = FetchError("connection", f"{request.label}: internal error {exc.__class__.__name__}")
+            result = _internal_error(request, exc)
         self._finish(request, future, result)
 
     def _finish(self, request: Request, future: Future[Result], result: Result) -> None:
@@ -241,66 +265,127 @@ class GatewayTransport:
             with self._lock:
                 self._ending.discard(future)
 
+    def _lead_many(self, batch: list[tuple[Request, Future[Result]]], deadline: float) -> None:
+        open_ = dict(enumerate(batch))
+
+        def done(i: int, result: Result) -> None:
+            request, future = open_.pop(i)
+            self._finish(request, future, result)
+
+        try:
+            self._attempts_many([request for request, _ in batch], deadline, done)
+        except Exception as exc:  # a bug must not wedge every future caller of these requests
+            log.exception("gateway %s: unexpected error fetching %d requests", self.cfg.name, len(batch))
+            for request, future in open_.values():
+                self._finish(request, future, _internal_error(request, exc))
+
+    def _batchable(self, request: Request) -> bool:
+        """Whether ``request`` can share a job with others: it goes to the gateway's own host over the
+        shared pool (see :meth:`begin_many`)."""
+        return request.base_url is None and request.auth not in self._bounded and request.auth not in self._signers
+
     def _fetch_uncached(self, request: Request, deadline: float) -> Result:
-        result = self._attempts(request, deadline)
+        results: dict[int, Result] = {}
+        self._attempts_many([request], deadline, results.__setitem__)
+        result = results[0]
         signer = self._signers.get(request.auth)
         if signer is not None:
             signer.settled(result)
         return result
 
-    def _attempts(self, request: Request, deadline: float) -> Result:
-        label = request.label
+    def _attempts_many(self, requests: Sequence[Request], deadline: float, done: Callable[[int, Result], None]) -> None:
+        """Send the requests (all at once) and call ``done`` with each one's index and result as soon
+        as it is known; a request whose answer asks for it (a 401/403 after a fresh login, a signed
+        answer with a clock fault) is sent once more, with the others that do."""
         start = self._clock()
+        todo: list[int] = []
+        for i, request in enumerate(requests):
+            wait, why = self._wait_before(request)
+            if wait > 0:
+                done(i, FetchError("cooldown", f"{request.label}: {why}; waiting {whole_seconds(wait)} s"))
+            else:
+                todo.append(i)
+        for attempt in (1, 2):
+            ready: list[tuple[int, Credentials]] = []
+            for i in todo:
+                cred = self._auths[requests[i].auth].credentials(deadline)
+                if isinstance(cred, FetchError):
+                    done(i, cred)
+                else:
+                    ready.append((i, cred))
+            todo = []
+            for k, answer in self._exchange_all([(requests[i], cred) for i, cred in ready], deadline):
+                i, cred = ready[k]
+                verdict = (
+                    answer if isinstance(answer, FetchError) else self._judge(requests[i], cred, answer, attempt, start)
+                )
+                if verdict is None:
+                    todo.append(i)
+                else:
+                    done(i, verdict)
+            if not todo:
+                return
+        raise AssertionError("unreachable: a second attempt always ends")
+
+    def _judge(self, request: Request, cred: Credentials, answer: Answer, attempt: int, start: float) -> Result | None:
+        """What ``answer`` means for ``request``; None: send it once more (attempt 1 only)."""
+        label = request.label
         auth = self._auths[request.auth]
         signer = self._signers.get(request.auth)
         scope = request.auth if request.auth in self._cooldowns else GATEWAY_SCOPE
-        bounded = self._bounded.get(request.auth)
-        wait, why = self._wait_before(request)
-        if wait > 0:
-            return FetchError("cooldown", f"{label}: {why}; waiting {whole_seconds(wait)} s")
-        for attempt in (1, 2):
-            cred = auth.credentials(deadline)
-            if isinstance(cred, FetchError):
-                return cred
-            try:
-                answer = self._exchange(request, cred.generation, cred.headers, deadline)
-            except FetchError as exc:
-                if bounded is not None:
-                    bounded.failed(exc)
-                return exc
-            if bounded is not None:
-                bounded.answered()
-            status = answer.status
-            if status not in (401, 403):
-                auth.accepted(cred)
-            if status in (401, 403):
-                if auth.rejected(cred, label, status, retried=attempt == 2):
-                    continue
-                again = " after a fresh login" if attempt == 2 else ""
-                return FetchError("unauthorized", f"{label}: HTTP {status}{again}", status)
-            if status == 429 or (status == 503 and scope != GATEWAY_SCOPE):
-                self._enter_cooldown(scope, answer.headers, RATE_LIMIT_COOLDOWN_SECONDS, label, status)
-                return FetchError("rate_limited", f"{label}: HTTP {status} ({_COOLDOWN_STATUS_TEXT[status]})", status)
-            if status == 404 or (status == 500 and request.optional and request.absent_on_500):
-                # 500 is how the gateway answers for a sub-feature this site lacks.
-                return FetchError("not_supported", f"{label}: HTTP {status} (not on this gateway)", status)
-            if status != 200:
-                return FetchError("http_error", f"HTTP {status} from {label}", status)
-            body = answer.body
-            if signer is not None:
-                opened = signer.open(label, body, answer.headers)
-                if isinstance(opened, FetchError):
-                    if getattr(opened, "retry", False) and attempt == 1:
-                        continue  # a time fault with a newly learned clock offset: signed afresh
-                    return opened
-                body = opened
-            for s in {GATEWAY_SCOPE, scope}:
-                self._cooldowns[s].succeeded()
-            now = self._clock()
-            return Fetched(request.path, status, body, now - start, now)
-        raise AssertionError("unreachable")
+        status = answer.status
+        if status in (401, 403):
+            if auth.rejected(cred, label, status, retried=attempt == 2):
+                return None
+            again = " after a fresh login" if attempt == 2 else ""
+            return FetchError("unauthorized", f"{label}: HTTP {status}{again}", status)
+        auth.accepted(cred)
+        if status == 429 or (status == 503 and scope != GATEWAY_SCOPE):
+            self._enter_cooldown(scope, answer.headers, RATE_LIMIT_COOLDOWN_SECONDS, label, status)
+            return FetchError("rate_limited", f"{label}: HTTP {status} ({_COOLDOWN_STATUS_TEXT[status]})", status)
+        if status == 404 or (status == 500 and request.optional and request.absent_on_500):
+            # 500 is how the gateway answers for a sub-feature this site lacks.
+            return FetchError("not_supported", f"{label}: HTTP {status} (not on this gateway)", status)
+        if status != 200:
+            return FetchError("http_error", f"HTTP {status} from {label}", status)
+        body = answer.body
+        if signer is not None:
+            opened = signer.open(label, body, answer.headers)
+            if isinstance(opened, FetchError):
+                if getattr(opened, "retry", False) and attempt == 1:
+                    return None  # a time fault with a newly learned clock offset: signed afresh
+                return opened
+            body = opened
+        for s in {GATEWAY_SCOPE, scope}:
+            self._cooldowns[s].succeeded()
+        # When it was read, not judged: in a batch, answers are judged after the last one arrived.
+        now = answer.at or self._clock()
+        return Fetched(request.path, status, body, now - start, now)
 
-    def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
+    def _exchange_all(
+        self, items: Sequence[tuple[Request, Credentials]], deadline: float
+    ) -> Iterator[tuple[int, Answer | FetchError]]:
+        """One exchange per item, yielded (index, outcome) as each ends: a lone request as
+        :meth:`_exchange` sends it, several (batchable ones, see :meth:`begin_many`) side by side
+        over the gateway's pool."""
+        if len(items) <= 1:
+            for k, (request, cred) in enumerate(items):
+                try:
+                    yield k, self._exchange(request, cred.generation, cred.headers, deadline)
+                except FetchError as exc:
+                    yield k, exc
+            return
+        prepared = [self._prepare(request, cred.generation, cred.headers)[0] for request, cred in items]
+        for request, _ in items:  # the line nothing may pass unchecked (see _send)
+            self._allow.check(request.method, request.path, request.body)
+        sending = [(p, request.label) for p, (request, _) in zip(prepared, items, strict=True)]
+        for k, answer in self._channel(self.cfg.base_url).send_many(sending, deadline):
+            with self._lock:
+                self._requests[(items[k][0].label, _code(answer))] += 1
+            yield k, answer
+
+    def _prepare(self, request: Request, gen: int, auth_headers: Mapping[str, str]) -> tuple[Prepared, bytes]:
+        """The request as sent, and its body (signed afresh for a signing domain, else reused)."""
         base = request.base_url or self.cfg.base_url
         key = (request.key, base, request.auth, gen)
         signer = self._signers.get(request.auth)
@@ -321,11 +406,24 @@ class GatewayTransport:
                     if len(self._prepared) > 256:
                         self._prepared.clear()  # old session generations
                     self._prepared[key] = prepared
+        return prepared, body
+
+    def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
+        base = request.base_url or self.cfg.base_url
+        prepared, body = self._prepare(request, gen, auth_headers)
         bounded = self._bounded.get(request.auth)
         if bounded is None:
             return self._send(prepared, request.method, request.path, request.label, body, deadline, base)
-        with bounded.connection(request.label, deadline):
-            return self._send(prepared, request.method, request.path, request.label, body, deadline, base, request.auth)
+        try:
+            with bounded.connection(request.label, deadline):
+                answer = self._send(
+                    prepared, request.method, request.path, request.label, body, deadline, base, request.auth
+                )
+        except FetchError as exc:
+            bounded.failed(exc)
+            raise
+        bounded.answered()
+        return answer
 
     def _send_raw(self, method: str, path: str, headers: Mapping[str, str], body: bytes, deadline: float) -> Answer:
         """For auth strategies (the login POST): same allow-list, counting and deadline."""
@@ -349,15 +447,13 @@ class GatewayTransport:
         # The allow-list is checked once more right before the socket: a cached prepared request
         # can only exist for an allowed request, but this is the line nothing may pass unchecked.
         self._allow.check(method, path, body)
-        # The count's key: the HTTP status (digits) when the gateway answered, else the failure
-        # reason (never digits), so the collector can tell answers from transport failures.
         code = "connection"  # an unexpected exception: _lead reports it as a connection failure
         try:
             answer = self._channel(base_url or self.cfg.base_url, domain).send(prepared, label, deadline)
-            code = str(answer.status)
+            code = _code(answer)
             return answer
         except FetchError as exc:
-            code = exc.reason if exc.status is None else str(exc.status)
+            code = _code(exc)
             raise
         finally:
             with self._lock:
@@ -396,3 +492,19 @@ class GatewayTransport:
 
 def _run_inline(job: Callable[[], None]) -> None:
     job()
+
+
+def _internal_error(request: Request, exc: Exception) -> FetchError:
+    return FetchError("connection", f"{request.label}: internal error {exc.__class__.__name__}")
+
+
+def _not_sent(request: Request, exc: Exception) -> FetchError:
+    return FetchError("connection", f"{request.label}: not sent ({exc.__class__.__name__})")
+
+
+def _code(outcome: Answer | FetchError) -> str:
+    """A sent request's count key: the HTTP status (digits) when the gateway answered, else the
+    failure reason (never digits), so the collector can tell answers from transport failures."""
+    if isinstance(outcome, Answer):
+        return str(outcome.status)
+    return outcome.reason if outcome.status is None else str(outcome.status)

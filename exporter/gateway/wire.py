@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 client over ``ssl`` sockets: a keep-alive pool and one exchange at a time.
+"""A small HTTP/1.1 client over ``ssl`` sockets: a keep-alive pool, one exchange per connection at a time.
 
 Why our own: the transport sends about eleven small GETs per scrape to every gateway, and with
 urllib3 and ``http.client`` underneath, half of its CPU went to their per-request objects and to
@@ -11,6 +11,10 @@ What this module guarantees, because the peer is a fragile device on a LAN:
 
 * Every operation (connect, handshake, send, each read) has a socket timeout of the time left
   until the caller's deadline, so the whole exchange ends by then.
+* Several requests to one host go out from one thread (:meth:`Pool.exchange_many`): each is sent on
+  a connection of its own before any answer is read, and the answers are read as they arrive,
+  without blocking (:class:`exporter.gateway.framing.Arriving`), so one slow answer holds back no
+  other. A lone request is read with blocking reads.
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
   the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. An
   idle connection that became readable (the peer closed it, or sent junk) is dropped before reuse,
@@ -31,12 +35,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import select
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from exporter.gateway.framing import (
+    MAX_HEAD_BYTES,
+    Arriving,
     BadAnswer,
     BodyTimeout,
     BodyTooLarge,
@@ -116,15 +123,92 @@ class Pool:
 
     def exchange(self, host: str, port: int, request: bytes, head: bool, deadline: float, max_body: int) -> Response:
         """Send ``request`` and read its answer by ``deadline`` (``head``: a HEAD request, no body)."""
+        for _, outcome, _ in self.exchange_many(host, port, ((request, head),), deadline, max_body):
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        raise AssertionError("unreachable: exchange_many yields once per request")
+
+    def exchange_many(
+        self, host: str, port: int, requests: Sequence[tuple[bytes, bool]], deadline: float, max_body: int
+    ) -> Iterator[tuple[int, Response | Exception, float]]:
+        """Send every request (``(bytes, head)``) on a connection of its own, then read the answers as
+        they arrive, all by ``deadline``. Yields, once per request and as each ends: its index, its
+        answer or the exception of its failure, and when it ended (on the pool's clock).
+
+        Why one thread for all: the gateway works on the requests side by side either way; a thread
+        per request cost a thread, its wake-ups and its share of the GIL per request. Yielding each
+        answer as it comes lets the caller hand it on at once: one slow endpoint must not hold back
+        the others past a scrape's deadline.
+        """
         key = (host, port)
-        conn = self._take(key)
-        if conn is not None:
+        if len(requests) == 1:  # nothing to read side by side: a blocking read, as it always was
+            ((request, head),) = requests
             try:
-                return self._run(key, conn, request, head, deadline, max_body, reused=True)
-            except Stale:
-                pass  # closed already; once more on a fresh connection
-        conn = self._connect(host, port, deadline)
-        return self._run(key, conn, request, head, deadline, max_body, reused=False)
+                conn, reused = self._sent(key, request, deadline)
+            except Exception as exc:
+                yield 0, exc, self._clock()
+                return
+            yield 0, self._answer(key, conn, reused, (request, head), deadline, max_body), self._clock()
+            return
+        arriving: dict[int, tuple[int, Arriving]] = {}  # by file descriptor
+        try:
+            for i, (request, _) in enumerate(requests):
+                try:
+                    conn, reused = self._sent(key, request, deadline)
+                except Exception as exc:
+                    yield i, exc, self._clock()
+                else:
+                    arriving[conn.sock.fileno()] = (i, Arriving(conn, reused))
+            waiting = select.poll()
+            for fd in arriving:
+                waiting.register(fd, select.POLLIN)
+            while arriving:
+                ready = [fd for fd, _ in waiting.poll(max(0.0, deadline - self._clock()) * 1000)]
+                final = not ready  # the time left passed with nothing more: what is missing times out
+                for fd in list(arriving) if final else ready:
+                    i, answer = arriving[fd]
+                    outcome = self._arrived(key, answer, requests[i], deadline, max_body, final)
+                    if outcome is not None:
+                        del arriving[fd]
+                        waiting.unregister(fd)
+                        yield i, outcome, self._clock()
+        finally:
+            for _, answer in arriving.values():  # the caller stopped early: nothing of these is read
+                answer.conn.close()
+
+    def _arrived(
+        self,
+        key: tuple[str, int],
+        answer: Arriving,
+        request: tuple[bytes, bool],
+        deadline: float,
+        max_body: int,
+        final: bool,
+    ) -> Response | Exception | None:
+        """What has arrived of ``answer``: all of it (its outcome), or not yet (None). ``final``: the
+        deadline has passed, so what is missing times out."""
+        raw, head = request
+        conn = answer.conn
+        answer.final = final
+        try:
+            try:
+                if not final:
+                    answer.receive(max_body + MAX_HEAD_BYTES)
+                got = answer.attempt(head, deadline, max_body)
+                if got is None:
+                    return None
+            except Stale:  # closed already; once more on a fresh connection
+                return self._fresh(key, raw, head, deadline, max_body)
+        except Exception as exc:
+            conn.close()
+            return exc
+        response, keep = got
+        if keep:
+            self._put(key, conn)
+        else:
+            conn.close()
+        return response
 
     def close(self) -> None:
         """Close every idle connection now and every busy one when its exchange ends."""
@@ -179,16 +263,49 @@ class Pool:
                 raise PinMismatch
         return Connection(tls, self._clock, self._generation)
 
-    def _run(
+    def _answer(
         self,
         key: tuple[str, int],
         conn: Connection,
-        request: bytes,
-        head: bool,
+        reused: bool,
+        request: tuple[bytes, bool],
         deadline: float,
         max_body: int,
-        reused: bool,
-    ) -> Response:
+    ) -> Response | Exception:
+        """The answer to ``request``, sent on ``conn``; once more on a fresh connection if a reused one
+        turns out closed before the answer began."""
+        raw, head = request
+        try:
+            try:
+                return self._read(key, conn, head, deadline, max_body, reused)
+            except Stale:
+                return self._fresh(key, raw, head, deadline, max_body)
+        except Exception as exc:
+            return exc
+
+    def _fresh(self, key: tuple[str, int], request: bytes, head: bool, deadline: float, max_body: int) -> Response:
+        """``request`` once more, on a fresh connection (a reused one was closed before the answer)."""
+        conn = self._connect(key[0], key[1], deadline)
+        self._send(conn, request, deadline, reused=False)
+        return self._read(key, conn, head, deadline, max_body, reused=False)
+
+    def _sent(self, key: tuple[str, int], request: bytes, deadline: float) -> tuple[Connection, bool]:
+        """A connection with ``request`` sent on it, and whether it was reused: an idle one if it takes
+        the request, else a fresh one."""
+        conn = self._take(key)
+        if conn is not None:
+            try:
+                self._send(conn, request, deadline, reused=True)
+                return conn, True
+            except Stale:
+                pass  # closed already; a fresh one
+        conn = self._connect(key[0], key[1], deadline)
+        self._send(conn, request, deadline, reused=False)
+        return conn, False
+
+    @staticmethod
+    def _send(conn: Connection, request: bytes, deadline: float, reused: bool) -> None:
+        """Send on ``conn``; it is closed if that fails (:class:`Stale` when a reused one was)."""
         try:
             try:
                 conn.send(request, deadline)
@@ -200,6 +317,15 @@ class Pool:
                 if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):  # not a handshake problem
                     raise NoAnswer(isinstance(exc, ssl.SSLEOFError)) from None
                 raise
+        except BaseException:
+            conn.close()
+            raise
+
+    def _read(
+        self, key: tuple[str, int], conn: Connection, head: bool, deadline: float, max_body: int, reused: bool
+    ) -> Response:
+        """Read the answer on ``conn``; it goes back to the pool if the framing allows, else is closed."""
+        try:
             response, keep = read_response(conn, head, deadline, max_body, reused)
         except BaseException:
             conn.close()

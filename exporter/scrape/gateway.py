@@ -145,8 +145,7 @@ class GatewayScraper:
         # fast answer (vitals' 404) must not change what a later source asks in the same scrape.
         asked = [source for source in self.sources if not self._yields(source)]
         planned = [(source, request) for source in asked for request in source.requests(self.transport)]
-        for source, request in planned:
-            jobs.add(source, request)
+        jobs.add_many(planned)
         jobs.started()
         return jobs
 

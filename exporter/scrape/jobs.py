@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from functools import partial
 
@@ -58,15 +58,27 @@ class ScrapeJobs:
         self.begun = transport.now()
 
     def add(self, source: Source, request: Request) -> None:
+        self.add_many([(source, request)])
+
+    def add_many(self, planned: Iterable[tuple[Source, Request]]) -> None:
+        """Start these requests together (see :meth:`GatewayTransport.begin_many`): a request already
+        asked in this scrape, or one past :data:`MAX_JOBS_PER_SCRAPE`, is skipped."""
+        taken: list[tuple[Source, Request]] = []
         with self._cond:
-            if self._closed or request.key in self._keys or len(self._jobs) >= MAX_JOBS_PER_SCRAPE:
-                return
-            self._keys.add(request.key)
-            self._pending += 1
-        future = self._transport.begin(request, self._deadline, self._run)
+            for source, request in planned:
+                if self._closed or request.key in self._keys or len(self._jobs) + len(taken) >= MAX_JOBS_PER_SCRAPE:
+                    continue
+                self._keys.add(request.key)
+                self._pending += 1
+                taken.append((source, request))
+        if not taken:
+            return
+        futures = self._transport.begin_many([request for _, request in taken], self._deadline, self._run)
+        started = [(source, request, future) for (source, request), future in zip(taken, futures, strict=True)]
         with self._cond:
-            self._jobs.append((source, request, future))
-        future.add_done_callback(partial(self._done, source, request))
+            self._jobs.extend(started)
+        for source, request, future in started:
+            future.add_done_callback(partial(self._done, source, request))
 
     def started(self) -> None:
         self._release()

@@ -540,3 +540,168 @@ def test_close_closes_every_connection_and_nothing_leaks(serve: Callable[..., Sc
         assert server.client_closed.acquire(timeout=WAIT), "close() left a connection open"
     server.stop()  # its own sockets are in this process too
     assert _open_fds() <= before
+
+
+# ------------------------------------------------------------- several requests from one thread
+def _outcome(r: Answer | FetchError) -> tuple[object, ...]:
+    if isinstance(r, FetchError):
+        return ("failed", r.reason, r.status, str(r))
+    return ("answered", r.status, dict(r.headers), r.body)
+
+
+def _batch(
+    channel: HttpChannel, server: ScriptedServer, n: int, seconds: float = WAIT
+) -> list[tuple[int, Answer | FetchError]]:
+    prepared = HttpChannel.prepare("GET", server.url(), {"Accept": "application/json"}, None)
+    return list(channel.send_many([(prepared, "/x")] * n, time.monotonic() + seconds))
+
+
+def _chunked(peer: Peer) -> None:
+    if peer.request() is not None:
+        peer.send(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
+        )
+        peer.wait_for_close()
+
+
+def _to_close(peer: Peer) -> None:
+    if peer.request() is not None:
+        peer.send(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+
+
+def _interim_gzip(peer: Peer) -> None:
+    packed = gzip.compress(b'{"a":1}')
+    if peer.request() is not None:
+        peer.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        peer.send(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(packed), packed))
+        peer.wait_for_close()
+
+
+def _dripping(peer: Peer) -> None:
+    if peer.request() is not None:
+        for part in (b"HTTP/1.1 200 OK\r\nCon", b"tent-Length: 10\r\n\r\n01234", b"56789"):
+            peer.send(part)
+            time.sleep(0.02)  # arrives in pieces: each read finds only part of the answer
+        peer.wait_for_close()
+
+
+def _oversized_head(peer: Peer) -> None:
+    if peer.request() is not None:
+        peer.send(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (80 * 1024))
+        peer.server.release.wait(WAIT)
+
+
+def _stall_mid_body(peer: Peer) -> None:
+    if peer.request() is not None:
+        peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+        peer.server.release.wait(WAIT)
+
+
+def _silent(peer: Peer) -> None:
+    peer.request()
+    peer.server.release.wait(WAIT)
+
+
+def _dropped(peer: Peer) -> None:
+    if peer.request() is not None:
+        peer.sock.unwrap()  # TLS close in good order, no answer
+
+
+def _reset(peer: Peer) -> None:
+    if peer.request() is not None:
+        peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123")
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+
+@pytest.mark.parametrize(
+    ("script", "seconds"),
+    [
+        (_keep_answering, WAIT),
+        (_chunked, WAIT),
+        (_to_close, WAIT),
+        (_interim_gzip, WAIT),
+        (_dripping, WAIT),
+        (_oversized_head, WAIT),
+        (_stall_mid_body, 0.3),
+        (_silent, 0.3),
+        (_dropped, WAIT),
+        (_reset, WAIT),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else None,
+)
+def test_a_batch_reads_every_answer_as_a_lone_request_would(
+    script: Script, seconds: float, serve: Callable[..., ScriptedServer]
+) -> None:
+    """Several requests from one thread (:meth:`HttpChannel.send_many`) parse what arrives with the
+    same reader, bounds and failures as a lone request's blocking read, however the answer arrives."""
+    alone, together = serve(script), serve(script)
+    one, many = _channel(alone), _channel(together)
+    try:
+        try:
+            expected = _outcome(_get(one, alone, seconds))
+        except FetchError as exc:
+            expected = _outcome(exc)
+        got = _batch(many, together, 3, seconds)
+    finally:
+        one.close()
+        many.close()
+    assert sorted(i for i, _ in got) == [0, 1, 2]
+    assert [_outcome(r) for _, r in got] == [expected] * 3
+    assert together.accepted == 3
+
+
+def test_a_batch_sends_every_request_before_it_reads_an_answer(serve: Callable[..., ScriptedServer]) -> None:
+    """The gateway gets a scrape's requests side by side although one thread sends them: here no
+    answer comes until all three requests have arrived."""
+
+    def after_all_three(peer: Peer) -> None:
+        if peer.request() is None:
+            return
+        deadline = time.monotonic() + WAIT
+        while len(peer.server.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        peer.answer(b"%d" % len(peer.server.requests))
+        peer.wait_for_close()
+
+    server = serve(after_all_three)
+    channel = _channel(server)
+    try:
+        got = _batch(channel, server, 3)
+    finally:
+        channel.close()
+    assert [(r.status, r.body) for _, r in got if isinstance(r, Answer)] == [(200, b"3")] * 3
+
+
+def test_in_a_batch_a_stalled_answer_does_not_hold_back_the_others(serve: Callable[..., ScriptedServer]) -> None:
+    """Answers are handed on as they arrive: a scrape whose one endpoint stalls still gets the rest
+    before its deadline, and the stalled one ends at the deadline as a lone request would."""
+    server = serve(_stall_mid_body, _keep_answering)
+    channel = _channel(server)
+    try:
+        got = _batch(channel, server, 2, seconds=0.5)
+    finally:
+        channel.close()
+    first, second = got
+    assert first[0] == 1 and isinstance(first[1], Answer) and first[1].body == b'{"ok":true}'
+    assert second[0] == 0 and isinstance(second[1], FetchError)
+    assert (second[1].reason, str(second[1])) == ("timeout", "/x: body not complete after 0.5 s")
+
+
+def test_a_batch_retries_a_stale_reused_connection_once_and_reuses_the_others(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    def second_request_dropped(peer: Peer) -> None:
+        if peer.request() is not None:
+            peer.answer()
+        if peer.request() is not None:
+            pass  # read, never answered: the connection closes as the script ends
+
+    server = serve(second_request_dropped, _keep_answering, _keep_answering)
+    channel = _channel(server)
+    try:
+        assert [r.status for _, r in _batch(channel, server, 2) if isinstance(r, Answer)] == [200, 200]
+        assert sorted(r.status for _, r in _batch(channel, server, 2) if isinstance(r, Answer)) == [200, 200]
+    finally:
+        channel.close()
+    assert server.accepted == 3, "two at first, one more for the request the first connection dropped"
