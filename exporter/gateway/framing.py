@@ -28,6 +28,7 @@ MAX_HEADER_LINES = 100
 MAX_INTERIM_ANSWERS = 8  # 1xx answers skipped before the final one
 MAX_CHUNK_LINE = 1024  # a chunk-size line, extensions included
 _BUFFER_SIZE = 64 * 1024
+_RECORD_SIZE = 16 * 1024  # the most one TLS record carries: what one non-blocking read can return
 # What an idle connection holds instead of a read buffer (see Connection.rest): zero bytes, shared.
 _IDLE = bytearray()
 _HEX = b"0123456789abcdefABCDEF"
@@ -171,20 +172,22 @@ class Arriving(Connection):
 
     Why: one thread reads the answers of several requests (:meth:`wire.Pool.exchange_many`), so a
     read must never wait for one answer while another is ready. :meth:`receive` takes what the
-    socket has (decrypted) without blocking; :meth:`attempt` parses everything received so far with
-    the very :func:`read_response` a blocking read uses, from the first byte, and says "not yet"
-    (None) where that would have waited. So every bound and every failure is the blocking read's,
-    at the same point of the same bytes. A failure of the socket is replayed where the parser
-    reaches it; past the deadline (``final``), where it would have waited, it times out as it would.
+    socket has (decrypted, a TLS record at a time) without blocking; :meth:`attempt` parses all
+    received so far with the very :func:`read_response` a blocking read uses, from the first byte,
+    and says "not yet" (None) where that would have waited. So every bound and every failure is the
+    blocking read's, at the same point of the same bytes. A failure of the socket is replayed where
+    the parser reaches it; past the deadline (``final``), where it would have waited, it times out
+    as it would.
     """
 
-    __slots__ = ("conn", "data", "eof", "error", "final", "reused")
+    __slots__ = ("chunk", "conn", "data", "eof", "error", "final", "reused")
 
     def __init__(self, conn: Connection, reused: bool) -> None:
         # No Connection.__init__: this reads no socket itself; ``conn`` is the one the answer comes on.
         self.conn = conn
         self.reused = reused
         self.data = bytearray()
+        self.chunk = bytearray(_RECORD_SIZE)
         self.eof = False
         self.error: OSError | None = None
         self.final = False
@@ -192,30 +195,32 @@ class Arriving(Connection):
         self.clock = conn.clock
         self.generation = conn.generation
 
-    def receive(self, limit: int) -> None:
-        """Take every byte the socket has now, up to ``limit`` in all (beyond it: an answer too large)."""
+    def receive(self, limit: int) -> bool:
+        """Take one read of what the socket has now (decrypted; at most a TLS record), without blocking;
+        False when it had nothing new. Beyond ``limit`` bytes in all nothing more is taken: the parser
+        has refused the answer as too large by then."""
+        if self.eof or self.error is not None or len(self.data) > limit:
+            return False
         sock = self.conn.sock
         sock.settimeout(0.0)
-        chunk = bytearray(_BUFFER_SIZE)
         try:
-            while not self.eof and self.error is None and len(self.data) <= limit:
-                try:
-                    n = sock.recv_into(chunk)
-                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                    return
-                except ssl.SSLEOFError:
-                    self.eof = self.cut = True
-                    return
-                except OSError as exc:
-                    self.error = exc
-                    return
-                if n == 0:
-                    self.eof = True
-                else:
-                    self.data += chunk[:n]
+            n = sock.recv_into(self.chunk)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return False
+        except ssl.SSLEOFError:
+            self.eof = self.cut = True
+            return True
+        except OSError as exc:
+            self.error = exc
+            return True
         finally:
             with contextlib.suppress(OSError):
                 sock.settimeout(None)
+        if n == 0:
+            self.eof = True
+        else:
+            self.data += self.chunk[:n]
+        return True
 
     def attempt(self, head: bool, deadline: float, max_body: int) -> tuple[Response, bool] | None:
         """The answer and whether the connection may serve another request, once all of it has

@@ -193,11 +193,12 @@ class Pool:
         answer.final = final
         try:
             try:
-                if not final:
-                    answer.receive(max_body + MAX_HEAD_BYTES)
-                got = answer.attempt(head, deadline, max_body)
-                if got is None:
-                    return None
+                got = answer.attempt(head, deadline, max_body) if final else None
+                # A record at a time, parsed as it comes: the usual answer is one record, one read.
+                while got is None:
+                    if not answer.receive(max_body + MAX_HEAD_BYTES):
+                        return None  # nothing more yet: poll again
+                    got = answer.attempt(head, deadline, max_body)
             except Stale:  # closed already; once more on a fresh connection
                 return self._fresh(key, raw, head, deadline, max_body)
         except Exception as exc:
