@@ -12,9 +12,9 @@ What this module guarantees, because the peer is a fragile device on a LAN:
 * Every operation (connect, handshake, send, each read) has a socket timeout of the time left
   until the caller's deadline, so the whole exchange ends by then.
 * Several requests to one host go out from one thread (:meth:`Pool.exchange_many`): each is sent on
-  a connection of its own before any answer is read, and the answers are read as they arrive,
-  without blocking (:class:`exporter.gateway.framing.Arriving`), so one slow answer holds back no
-  other. A lone request is read with blocking reads.
+  a connection of its own (new ones are opened side by side) before any answer is read, and the
+  answers are read as they arrive, without blocking (:class:`exporter.gateway.framing.Arriving`),
+  so one slow answer holds back no other. A lone request is read with blocking reads.
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
   the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. An
   idle connection that became readable (the peer closed it, or sent junk) is dropped before reuse,
@@ -153,13 +153,25 @@ class Pool:
             return
         arriving: dict[int, tuple[int, Arriving]] = {}  # by file descriptor
         try:
+            fresh: list[int] = []  # no idle connection took it: a new one each, opened side by side
             for i, (request, _) in enumerate(requests):
+                idle = self._take(key)
+                if idle is None:
+                    fresh.append(i)
+                    continue
                 try:
-                    conn, reused = self._sent(key, request, deadline)
+                    self._send(idle, request, deadline, reused=True)
+                except Stale:
+                    fresh.append(i)
                 except Exception as exc:
                     yield i, exc, self._clock()
                 else:
-                    arriving[conn.sock.fileno()] = (i, Arriving(conn, reused))
+                    arriving[idle.sock.fileno()] = (i, Arriving(idle, True))
+            for i, opened in zip(fresh, self._open_all(key, [requests[i][0] for i in fresh], deadline), strict=True):
+                if isinstance(opened, Exception):
+                    yield i, opened, self._clock()
+                else:
+                    arriving[opened.sock.fileno()] = (i, Arriving(opened, False))
             waiting = select.poll()
             for fd in arriving:
                 waiting.register(fd, select.POLLIN)
@@ -289,6 +301,38 @@ class Pool:
         conn = self._connect(key[0], key[1], deadline)
         self._send(conn, request, deadline, reused=False)
         return self._read(key, conn, head, deadline, max_body, reused=False)
+
+    def _open_all(
+        self, key: tuple[str, int], requests: Sequence[bytes], deadline: float
+    ) -> list[Connection | Exception]:
+        """A fresh connection with each request sent on it, or the failure. Several are opened side by
+        side, on short-lived threads: a TLS handshake takes a round trip or more and the gateway's own
+        time, and ten in a row (a gateway's first contact, or after it dropped idle connections)
+        would add them all up. Every step has a socket timeout of the time left, so all end by then."""
+
+        def open_one(request: bytes) -> Connection | Exception:
+            try:
+                conn = self._connect(key[0], key[1], deadline)
+                self._send(conn, request, deadline, reused=False)
+            except Exception as exc:
+                return exc
+            return conn
+
+        if len(requests) <= 1:
+            return [open_one(request) for request in requests]
+        out: list[Connection | Exception] = [TimeoutError("not opened")] * len(requests)
+
+        def run(i: int) -> None:
+            out[i] = open_one(requests[i])
+
+        threads = [
+            threading.Thread(target=run, args=(i,), name="gateway-connect", daemon=True) for i in range(len(requests))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
 
     def _sent(self, key: tuple[str, int], request: bytes, deadline: float) -> tuple[Connection, bool]:
         """A connection with ``request`` sent on it, and whether it was reused: an idle one if it takes

@@ -98,6 +98,7 @@ class ScriptedServer:
         self.requests: list[bytes] = []
         self.accepted = 0
         self.release = threading.Event()  # scripts that stall wait on it; set at the end
+        self.handshake_after = 0  # no TLS handshake until this many connections were accepted
         self.client_closed = threading.Semaphore(0)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -121,6 +122,9 @@ class ScriptedServer:
             t.start()
 
     def _run(self, raw: socket.socket, script: Script) -> None:
+        deadline = time.monotonic() + WAIT
+        while self.accepted < self.handshake_after and time.monotonic() < deadline:
+            time.sleep(0.005)
         try:
             with self.ctx.wrap_socket(raw, server_side=True) as sock:
                 script(Peer(sock, self))
@@ -705,3 +709,17 @@ def test_a_batch_retries_a_stale_reused_connection_once_and_reuses_the_others(
     finally:
         channel.close()
     assert server.accepted == 3, "two at first, one more for the request the first connection dropped"
+
+
+def test_a_batch_opens_its_new_connections_side_by_side(serve: Callable[..., ScriptedServer]) -> None:
+    """A gateway's first contact (or one after it dropped idle connections) needs a handshake per
+    request: they run side by side, not one after another. Here the server completes no handshake
+    until all three connections have arrived, which connections opened in turn never would."""
+    server = serve(_keep_answering)
+    server.handshake_after = 3
+    channel = _channel(server)
+    try:
+        got = _batch(channel, server, 3)
+    finally:
+        channel.close()
+    assert [(r.status, r.body) for _, r in got if isinstance(r, Answer)] == [(200, b'{"ok":true}')] * 3
