@@ -211,7 +211,8 @@ class Pool:
                     if not answer.receive(max_body + MAX_HEAD_BYTES):
                         return None  # nothing more yet: poll again
                     got = answer.attempt(head, deadline, max_body)
-            except Stale:  # closed already; once more on a fresh connection
+            except Stale:  # the peer closed it as the request went out; once more on a fresh one
+                conn.close()
                 return self._fresh(key, raw, head, deadline, max_body)
         except Exception as exc:
             conn.close()

@@ -705,7 +705,9 @@ def test_a_batch_retries_a_stale_reused_connection_once_and_reuses_the_others(
     channel = _channel(server)
     try:
         assert [r.status for _, r in _batch(channel, server, 2) if isinstance(r, Answer)] == [200, 200]
+        fds = _open_fds()
         assert sorted(r.status for _, r in _batch(channel, server, 2) if isinstance(r, Answer)) == [200, 200]
+        assert _open_fds() == fds, "the dropped connection is closed, its replacement kept"
     finally:
         channel.close()
     assert server.accepted == 3, "two at first, one more for the request the first connection dropped"
