@@ -48,10 +48,10 @@ class Transport:
 
 
 class Chain(Source):
-    """A source whose answer to /a asks for /b and /c, /b for /d, and /loop for itself and /loop/<n>."""
+    """A source whose answer to /a asks for /b and /c, /b for /d, /c for /e, and /loop for itself and /loop/<n>."""
 
     name = "chain"
-    FOLLOW = {"/a": ("/b", "/c"), "/b": ("/d",)}
+    FOLLOW = {"/a": ("/b", "/c"), "/b": ("/d",), "/c": ("/e",)}
 
     def requests(self, view: RequestView) -> Sequence[Request]:
         return ()
@@ -85,9 +85,22 @@ def test_follow_ups_start_as_answers_arrive_and_the_scrape_waits_for_all() -> No
     jobs.add(_source(), Request("GET", "/a"))
     jobs.started()
     assert jobs.wait()
-    assert transport.begun == ["/a", "/b", "/d", "/c"]
+    assert transport.begun == ["/a", "/b", "/c", "/d", "/e"]  # an answer's follow-ups start together
     assert [r.path for _, r, _ in jobs.jobs] == transport.begun
     assert jobs.finished_at == clock()
+
+
+def test_jobs_are_listed_breadth_first_whatever_order_the_answers_came_in() -> None:
+    """Sources collect their answers in this order (TEDAPI reads the firmware before the device
+    answers that carry it): it must not change with which answer happened to come back first."""
+    transport, clock = Transport(hold=["/b"]), ManualClock()
+    jobs = _jobs(transport, clock)
+    jobs.add(_source(), Request("GET", "/a"))
+    jobs.started()
+    transport.open["/b"].set_result(Fetched("/b", 200, b"/b", 0.0, 0.0))
+    assert jobs.wait()
+    assert transport.begun == ["/a", "/b", "/c", "/e", "/d"]  # /c answered (and asked for /e) before /b
+    assert [r.path for _, r, _ in jobs.jobs] == ["/a", "/b", "/c", "/d", "/e"]
 
 
 def test_a_request_is_asked_once_per_scrape_and_the_scrape_is_bounded() -> None:
@@ -108,7 +121,7 @@ def test_failed_follow_ups_cost_the_follow_ups_only() -> None:
         jobs.add(_source(), Request("GET", path))
     jobs.started()
     assert jobs.wait()
-    assert set(transport.begun) == {"/bad", "/bug", "/a", "/b", "/c", "/d"}
+    assert set(transport.begun) == {"/bad", "/bug", "/a", "/b", "/c", "/d", "/e"}
 
 
 def test_the_deadline_ends_the_wait_and_a_late_answer_still_counts_its_follow_ups() -> None:

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 MAX_JOBS_PER_SCRAPE = 64  # per gateway: every request of every source, follow-ups included
 
 Job = tuple[Source, Request, "Future[Result]"]
+# A request's place in a scrape's tree of requests: (depth, *its parent's place, its index among the
+# requests started with it). Places of one depth have one length, so tuple order is breadth first.
+Place = tuple[int, ...]
 
 
 class ScrapeJobs:
@@ -51,24 +54,29 @@ class ScrapeJobs:
         self._cond = threading.Condition()
         self._jobs: list[Job] = []
         self._keys: set[tuple[str, str, str]] = set()
+        # Where each request stands in the scrape's tree of requests: see :attr:`jobs`.
+        self._place: dict[tuple[str, str, str], Place] = {}
         self._pending = 1  # released by started(): no early "all done" while the first round is added
         self._closed = False
         self.finished_at: float | None = None
         # When the scrape began, on the transport's clock (the one its answers are dated on).
         self.begun = transport.now()
 
-    def add(self, source: Source, request: Request) -> None:
-        self.add_many([(source, request)])
+    def add(self, source: Source, request: Request, parent: Request | None = None) -> None:
+        self.add_many([(source, request)], parent)
 
-    def add_many(self, planned: Iterable[tuple[Source, Request]]) -> None:
+    def add_many(self, planned: Iterable[tuple[Source, Request]], parent: Request | None = None) -> None:
         """Start these requests together (see :meth:`GatewayTransport.begin_many`): a request already
-        asked in this scrape, or one past :data:`MAX_JOBS_PER_SCRAPE`, is skipped."""
+        asked in this scrape, or one past :data:`MAX_JOBS_PER_SCRAPE`, is skipped. ``parent``: the
+        request whose answer made these (None: the scrape's first round)."""
         taken: list[tuple[Source, Request]] = []
         with self._cond:
+            above: Place = () if parent is None else self._place.get(parent.key, ())
             for source, request in planned:
                 if self._closed or request.key in self._keys or len(self._jobs) + len(taken) >= MAX_JOBS_PER_SCRAPE:
                     continue
                 self._keys.add(request.key)
+                self._place[request.key] = (above[0] + 1 if above else 0, *above, len(taken))
                 self._pending += 1
                 taken.append((source, request))
         if not taken:
@@ -87,8 +95,7 @@ class ScrapeJobs:
         try:
             result = future.result()
             if isinstance(result, Fetched):
-                for more in source.followups(request, result):
-                    self.add(source, more)
+                self.add_many([(source, more) for more in source.followups(request, result)], request)
         except FetchError as exc:
             # The answer does not decode: no bug, and collect() of the same answer reports and counts it.
             log.debug("gateway %s: no follow-ups of %s: %s", self._gateway, request.label, exc)
@@ -111,8 +118,17 @@ class ScrapeJobs:
 
     @property
     def jobs(self) -> list[Job]:
+        """Every job, breadth first: the first round in the order planned, then each round of
+        follow-ups in the order of the answers that made them, whenever those arrived.
+
+        Why not the order they started in: follow-ups start as answers arrive, so that order
+        changes with timing, and a source collects its answers in this order (TEDAPI reads the
+        firmware answer before the device answers that carry the version). Collected in the
+        order they happened to start, a Powerwall 3's devices lost their firmware on a first
+        scrape whenever its config answer came back before the firmware request had started.
+        """
         with self._cond:
-            return list(self._jobs)
+            return sorted(self._jobs, key=lambda job: self._place[job[1].key])
 
     def close(self) -> None:
         """The scrape has taken its results: forget the futures and start no more follow-ups.
