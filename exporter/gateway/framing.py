@@ -234,7 +234,7 @@ class Arriving(Connection):
             return None
 
     def fill(self, deadline: float) -> int:
-        if self.end - self.start >= MAX_HEAD_BYTES and self.start == 0:
+        if self.end - self.start >= _BUFFER_SIZE and self.start == 0:  # Connection.fill's full buffer
             raise BadAnswer("a line longer than the read buffer")
         return self._more()
 

@@ -155,16 +155,13 @@ class Pool:
         try:
             fresh: list[int] = []  # no idle connection took it: a new one each, opened side by side
             for i, (request, _) in enumerate(requests):
-                idle = self._take(key)
-                if idle is None:
-                    fresh.append(i)
-                    continue
                 try:
-                    self._send(idle, request, deadline, reused=True)
-                except Stale:
-                    fresh.append(i)
+                    idle = self._reused(key, request, deadline)
                 except Exception as exc:
                     yield i, exc, self._clock()
+                    continue
+                if idle is None:
+                    fresh.append(i)
                 else:
                     arriving[idle.sock.fileno()] = (i, Arriving(idle, True))
             for i, opened in zip(fresh, self._open_all(key, [requests[i][0] for i in fresh], deadline), strict=True):
@@ -299,9 +296,7 @@ class Pool:
 
     def _fresh(self, key: tuple[str, int], request: bytes, head: bool, deadline: float, max_body: int) -> Response:
         """``request`` once more, on a fresh connection (a reused one was closed before the answer)."""
-        conn = self._connect(key[0], key[1], deadline)
-        self._send(conn, request, deadline, reused=False)
-        return self._read(key, conn, head, deadline, max_body, reused=False)
+        return self._read(key, self._opened(key, request, deadline), head, deadline, max_body, reused=False)
 
     def _open_all(
         self, key: tuple[str, int], requests: Sequence[bytes], deadline: float
@@ -313,11 +308,9 @@ class Pool:
 
         def open_one(request: bytes) -> Connection | Exception:
             try:
-                conn = self._connect(key[0], key[1], deadline)
-                self._send(conn, request, deadline, reused=False)
+                return self._opened(key, request, deadline)
             except Exception as exc:
                 return exc
-            return conn
 
         if len(requests) <= 1:
             return [open_one(request) for request in requests]
@@ -338,16 +331,28 @@ class Pool:
     def _sent(self, key: tuple[str, int], request: bytes, deadline: float) -> tuple[Connection, bool]:
         """A connection with ``request`` sent on it, and whether it was reused: an idle one if it takes
         the request, else a fresh one."""
-        conn = self._take(key)
+        conn = self._reused(key, request, deadline)
         if conn is not None:
-            try:
-                self._send(conn, request, deadline, reused=True)
-                return conn, True
-            except Stale:
-                pass  # closed already; a fresh one
+            return conn, True
+        return self._opened(key, request, deadline), False
+
+    def _reused(self, key: tuple[str, int], request: bytes, deadline: float) -> Connection | None:
+        """An idle connection with ``request`` sent on it; None when there is none, or the one there
+        was turned out closed (it is closed on our side too, then)."""
+        conn = self._take(key)
+        if conn is None:
+            return None
+        try:
+            self._send(conn, request, deadline, reused=True)
+        except Stale:
+            return None
+        return conn
+
+    def _opened(self, key: tuple[str, int], request: bytes, deadline: float) -> Connection:
+        """A fresh connection with ``request`` sent on it."""
         conn = self._connect(key[0], key[1], deadline)
         self._send(conn, request, deadline, reused=False)
-        return conn, False
+        return conn
 
     @staticmethod
     def _send(conn: Connection, request: bytes, deadline: float, reused: bool) -> None:

@@ -62,8 +62,8 @@ class ScrapeJobs:
         # When the scrape began, on the transport's clock (the one its answers are dated on).
         self.begun = transport.now()
 
-    def add(self, source: Source, request: Request, parent: Request | None = None) -> None:
-        self.add_many([(source, request)], parent)
+    def add(self, source: Source, request: Request) -> None:
+        self.add_many([(source, request)])
 
     def add_many(self, planned: Iterable[tuple[Source, Request]], parent: Request | None = None) -> None:
         """Start these requests together (see :meth:`GatewayTransport.begin_many`): a request already
@@ -119,7 +119,7 @@ class ScrapeJobs:
     @property
     def jobs(self) -> list[Job]:
         """Every job, breadth first: the first round in the order planned, then each round of
-        follow-ups in the order of the answers that made them, whenever those arrived.
+        follow-ups in the order of the requests whose answers made them, whenever those arrived.
 
         Why not the order they started in: follow-ups start as answers arrive, so that order
         changes with timing, and a source collects its answers in this order (TEDAPI reads the

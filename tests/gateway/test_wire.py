@@ -560,6 +560,16 @@ def _batch(
     return list(channel.send_many([(prepared, "/x")] * n, time.monotonic() + seconds))
 
 
+def _answers_of_one_batch(server: ScriptedServer, n: int) -> list[tuple[int, bytes]]:
+    """Status and body of each answer to ``n`` requests sent as one batch over a channel of their own."""
+    channel = _channel(server)
+    try:
+        got = _batch(channel, server, n)
+    finally:
+        channel.close()
+    return [(r.status, r.body) for _, r in got if isinstance(r, Answer)]
+
+
 def _chunked(peer: Peer) -> None:
     if peer.request() is not None:
         peer.send(
@@ -669,12 +679,7 @@ def test_a_batch_sends_every_request_before_it_reads_an_answer(serve: Callable[.
         peer.wait_for_close()
 
     server = serve(after_all_three)
-    channel = _channel(server)
-    try:
-        got = _batch(channel, server, 3)
-    finally:
-        channel.close()
-    assert [(r.status, r.body) for _, r in got if isinstance(r, Answer)] == [(200, b"3")] * 3
+    assert _answers_of_one_batch(server, 3) == [(200, b"3")] * 3
 
 
 def test_in_a_batch_a_stalled_answer_does_not_hold_back_the_others(serve: Callable[..., ScriptedServer]) -> None:
@@ -724,9 +729,4 @@ def test_a_batch_opens_its_new_connections_side_by_side(serve: Callable[..., Scr
     until all three connections have arrived, which connections opened in turn never would."""
     server = serve(_keep_answering)
     server.handshake_after = 3
-    channel = _channel(server)
-    try:
-        got = _batch(channel, server, 3)
-    finally:
-        channel.close()
-    assert [(r.status, r.body) for _, r in got if isinstance(r, Answer)] == [(200, b'{"ok":true}')] * 3
+    assert _answers_of_one_batch(server, 3) == [(200, b'{"ok":true}')] * 3
