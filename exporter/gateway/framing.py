@@ -31,6 +31,7 @@ _BUFFER_SIZE = 64 * 1024
 _RECORD_SIZE = 16 * 1024  # the most one TLS record carries: what one non-blocking read can return
 # What an idle connection holds instead of a read buffer (see Connection.rest): zero bytes, shared.
 _IDLE = bytearray()
+_IDLE_VIEW = memoryview(_IDLE)  # never written: fill() makes a buffer of its own first
 _HEX = b"0123456789abcdefABCDEF"
 _NO_BODY_STATUS = frozenset({204, 304})
 # Header lines as the gateway sends them (a token, a colon, a value without CR/LF), each followed by
@@ -95,28 +96,32 @@ class Connection:
     The buffer exists only while an answer is read: :meth:`fill` makes it and :meth:`rest` drops it
     when the connection goes back to the pool. Idle keep-alive connections are what a replica holds
     most of (about ten per gateway, thousands in a fleet), and 64 KiB each would be most of a gateway's
-    memory; making one per exchange costs a few microseconds.
+    memory; making one per exchange costs a few microseconds. For the same reason an idle connection
+    shares one empty view and keeps no poll object of its own.
     """
 
-    __slots__ = ("buf", "clock", "cut", "end", "generation", "poller", "sock", "start", "view")
+    __slots__ = ("buf", "clock", "cut", "end", "generation", "since", "sock", "start", "view")
 
     def __init__(self, sock: ssl.SSLSocket, clock: Callable[[], float], generation: int) -> None:
         self.sock = sock
         self.clock = clock
         self.generation = generation
         self.buf = _IDLE
-        self.view = memoryview(_IDLE)
+        self.view = _IDLE_VIEW
         self.start = self.end = 0
         self.cut = False  # the last EOF came without TLS close_notify
-        # poll, not select: a replica with a fleet of gateways holds file descriptors beyond FD_SETSIZE.
-        self.poller = select.poll()
-        self.poller.register(sock.fileno(), select.POLLIN)
+        self.since = 0.0  # when it last went idle (on ``clock``)
 
     def usable(self) -> bool:
         """An idle connection can serve a request: nothing to read (a readable idle socket means
         the peer closed it or sent something unasked for)."""
         try:
-            return not self.sock.pending() and not self.poller.poll(0)
+            if self.sock.pending():
+                return False
+            # poll, not select: a replica with a fleet of gateways holds descriptors beyond FD_SETSIZE.
+            poller = select.poll()
+            poller.register(self.sock.fileno(), select.POLLIN)
+            return not poller.poll(0)
         except (OSError, ValueError):
             return False
 
@@ -129,7 +134,7 @@ class Connection:
         unread is left in it)."""
         if self.buf is not _IDLE:
             self.buf = _IDLE
-            self.view = memoryview(_IDLE)
+            self.view = _IDLE_VIEW
         self.start = self.end = 0
 
     def fill(self, deadline: float) -> int:
