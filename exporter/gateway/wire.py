@@ -16,11 +16,14 @@ What this module guarantees, because the peer is a fragile device on a LAN:
   answers are read as they arrive, without blocking (:class:`exporter.gateway.framing.Arriving`),
   so one slow answer holds back no other. A lone request is read with blocking reads.
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
-  the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. An
-  idle connection that became readable (the peer closed it, or sent junk) is dropped before reuse,
-  and a request whose reused connection fails before the first byte of an answer is sent once
-  more on a fresh one (the gateway's keep-alive timeout races with our next request; the requests
-  sent are reads or the login, both safe to repeat once).
+  the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. One
+  idle for :data:`IDLE_SECONDS` is closed: a request read now and then (the site info every 10 min)
+  opens one more connection than a scrape keeps busy, which would otherwise be held for good (idle
+  connections are most of what a replica holds per gateway). An idle connection that became
+  readable (the peer closed it, or sent junk) is dropped before reuse, and a request whose reused
+  connection fails before the first byte of an answer is sent once more on a fresh one (the
+  gateway's keep-alive timeout races with our next request; the requests sent are reads or the
+  login, both safe to repeat once).
 
 SNI and pinning: every connection sends ``server_name`` (the gateway aborts other names); a
 fingerprint pin is compared after the handshake with the SHA-256 of the peer's certificate, in
@@ -96,11 +99,17 @@ def request_bytes(method: str, target: str, host: str, headers: Mapping[str, str
     return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b"")
 
 
+# An idle connection unused this long is closed (when its address is next used). Above the scrape
+# intervals people use (Prometheus' default is 1 min), so that a connection every scrape needs is kept.
+IDLE_SECONDS = 120.0
+
+
 class Pool:
     """Keep-alive connections to any number of ``(host, port)``: a bounded LIFO stack of idle ones each.
 
     At most ``maxsize`` idle connections are kept per address; one beyond that is closed after use
-    (the callers bound their concurrency). Thread-safe: a connection is used by one exchange at a time.
+    (the callers bound their concurrency), and one idle for :data:`IDLE_SECONDS` is closed.
+    Thread-safe: a connection is used by one exchange at a time.
     """
 
     def __init__(
@@ -241,7 +250,10 @@ class Pool:
         while True:
             with self._lock:
                 stack = self._idle.get(key)
+                expired = _expire(stack, self._clock() - IDLE_SECONDS) if stack else ()
                 conn = stack.pop() if stack else None
+            for old in expired:
+                old.close()
             if conn is None or conn.usable():
                 return conn
             conn.close()  # the peer closed it while idle, or sent something unasked
@@ -252,6 +264,7 @@ class Pool:
                 stack = self._idle.setdefault(key, [])
                 if len(stack) < self._maxsize:
                     conn.rest()
+                    conn.since = self._clock()
                     stack.append(conn)
                     return
         conn.close()
@@ -386,3 +399,14 @@ class Pool:
         else:
             conn.close()
         return response
+
+
+def _expire(stack: list[Connection], before: float) -> list[Connection]:
+    """Take the connections idle since before ``before`` off ``stack`` (the oldest are at its bottom:
+    it is used last in, first out)."""
+    n = 0
+    while n < len(stack) and stack[n].since < before:
+        n += 1
+    expired = stack[:n]
+    del stack[:n]
+    return expired

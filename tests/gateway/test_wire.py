@@ -246,6 +246,37 @@ def test_idle_connections_hold_no_read_buffer(serve: Callable[..., ScriptedServe
     assert server.accepted == 1
 
 
+def test_a_connection_idle_too_long_is_closed_and_the_others_kept(serve: Callable[..., ScriptedServer]) -> None:
+    """A request read now and then (the site info) opens one connection more than a scrape keeps
+    busy; it is closed once idle for ``IDLE_SECONDS`` instead of held for good. Time is the pool's
+    clock, moved by hand."""
+    server = serve(_keep_answering)
+    shift = [0.0]
+
+    def clock() -> float:
+        return time.monotonic() + shift[0]
+
+    channel = HttpChannel(TLSConfig(ca_file=server.cert_path), 4, clock)
+    prepared = HttpChannel.prepare("GET", server.url(), {"Accept": "application/json"}, None)
+
+    def scrape(n: int) -> list[int]:
+        answers = channel.send_many([(prepared, "/x")] * n, clock() + WAIT)
+        return sorted(r.status if isinstance(r, Answer) else 0 for _, r in answers)
+
+    try:
+        assert scrape(2) == [200, 200]  # the rare request's scrape: two connections
+        for _ in range(3):
+            shift[0] += wire.IDLE_SECONDS * 0.6  # every scrape within the limit: the one it uses is kept
+            assert scrape(1) == [200]
+            assert channel.idle()[0] == (2 if shift[0] < wire.IDLE_SECONDS else 1)
+        assert server.accepted == 2, "the connection in use was kept, nothing was opened again"
+        shift[0] += wire.IDLE_SECONDS + 1  # the last one too
+        assert scrape(1) == [200]
+        assert (server.accepted, channel.idle()[0]) == (3, 1)
+    finally:
+        channel.close()
+
+
 def test_body_read_to_close_is_not_reused(serve: Callable[..., ScriptedServer]) -> None:
     def until_close(peer: Peer) -> None:
         if peer.request() is not None:
