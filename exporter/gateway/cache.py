@@ -2,7 +2,8 @@
 
 Concurrent callers of the same request (method, path, body digest) share one in-flight future:
 only the first caller's request runs, followers cost no thread while they wait. An answer younger
-than the request's minimum interval is reused, and an optional request the firmware lacks is
+than the request's minimum interval (or the interval the answer itself earns, for a request that
+judges its answers: the site info) is reused, and an optional request the firmware lacks is
 remembered as "not supported" for a while instead of asked for on every scrape.
 
 A failure is shared with the followers of its flight, never reused after it: the next caller
@@ -76,7 +77,11 @@ class SingleFlight:
             future = self._inflight[key] = Future()
             return future, True
 
-    def _interval(self, request: Request) -> float:
+    def _interval(self, request: Request, answer: Fetched) -> float:
+        if request.reuse_for is not None:
+            seconds = request.reuse_for(answer.body)
+            if seconds is not None:
+                return seconds
         return self._default_interval if request.min_interval_seconds is None else request.min_interval_seconds
 
     def finish(self, request: Request, future: Future[Result], result: Result, gateway: str) -> Result:
@@ -88,7 +93,7 @@ class SingleFlight:
         with self._lock:
             self._inflight.pop(key, None)
             if isinstance(result, Fetched):
-                self._cache[key] = _Cached(result, now, now + self._interval(request))
+                self._cache[key] = _Cached(result, now, now + self._interval(request, result))
             else:
                 # The expired answer this flight was to replace goes too: nothing of it is reused.
                 self._cache.pop(key, None)

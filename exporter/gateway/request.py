@@ -9,8 +9,11 @@ flight and caching is (method, path, body digest): TEDAPI sends many different b
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+
+ReuseFor = Callable[[bytes], float | None]
 
 
 class Body(Enum):
@@ -37,6 +40,9 @@ class Request:
     absent_on_500: bool = True
     # How long an answer is reused; None: the gateway's ``min_interval_seconds``.
     min_interval_seconds: float | None = None
+    # How long an answer is reused, judged from the answer's body; its None: as above. Never raises.
+    # An answer reused this way counts as contact with the gateway only in the scrape that read it.
+    reuse_for: ReuseFor | None = field(default=None, compare=False, repr=False)
     # The ``endpoint`` label of this request's series; defaults to the path.
     label: str = ""
     # Another host of the same gateway (TEDAPI's WiFi address); None: the gateway's address.
@@ -51,6 +57,13 @@ class Request:
         object.__setattr__(self, "key", (self.method, path, digest))
 
 
-def get(path: str, accept: Body = Body.JSON, *, optional: bool = False, absent_on_500: bool = True) -> Request:
+def get(
+    path: str,
+    accept: Body = Body.JSON,
+    *,
+    optional: bool = False,
+    absent_on_500: bool = True,
+    reuse_for: ReuseFor | None = None,
+) -> Request:
     """A read of one exact path with the customer session."""
-    return Request("GET", path, accept, optional=optional, absent_on_500=absent_on_500)
+    return Request("GET", path, accept, optional=optional, absent_on_500=absent_on_500, reuse_for=reuse_for)

@@ -160,26 +160,32 @@ class GatewayScraper:
             return True  # nothing says the other is not served: stay quiet, as before it is known
         return not all(self.transport.not_supported(r) for r in other.requests(self.transport))
 
-    def build(
-        self, results: Sequence[tuple[Source, Request, Result]], duration: float, begun: float | None = None
-    ) -> MetricSet:
+    def build(self, results: Sequence[tuple[Source, Request, Result]], duration: float, begun: float) -> MetricSet:
         """This scrape's metric set from its results; ``begun``: when the scrape began, on the
-        transport's clock (default: now), to tell this scrape's contact from long-reused answers."""
+        transport's clock, to tell this scrape's contact from reused answers."""
         ms = MetricSet(base_labels={"gateway": self.name})
-        answered = False
         got = _Handover()
         errors: list[FetchError] = []
         outcomes: list[tuple[str, FetchError | None]] = []
         # Contact in this scrape: an answer no older at the scrape's start than the gateway's reuse
         # interval, or a failure with an HTTP status. An answer reused for longer (TEDAPI's DIN and
-        # firmware for an hour, its config for 10 min) says nothing about the gateway now: counted as
-        # contact, a Powerwall 3 that stopped answering stayed up for an hour. A cached "not supported"
-        # carries no status.
-        fresh_since = (self.transport.now() if begun is None else begun) - self.cfg.min_interval_seconds - 1.0
+        # firmware for an hour, its config and the site info for 10 min) says nothing about the
+        # gateway now unless this scrape read it: counted as contact, a Powerwall 3 that stopped
+        # answering stayed up for an hour, and a gateway that stopped just after its site info was
+        # read stayed up for the gateway's reuse interval. A cached "not supported" carries no status.
+        fresh_since = begun - self.cfg.min_interval_seconds - 1.0
+        answered = any(
+            result.answered
+            if isinstance(result, FetchError)
+            else result.at >= (fresh_since if self._reused_briefly(request) else begun)
+            for _, request, result in results
+        )
         for source, request, result in results:
             label = request.label
-            if result.answered if isinstance(result, FetchError) else result.at >= fresh_since:
-                answered = True
+            if isinstance(result, Fetched) and not answered:
+                # Reused from an earlier scrape, and the gateway answers nothing now: not shown as live.
+                ms.add(ENDPOINT_SUCCESS, 0, {"endpoint": label})
+                continue
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": label})
                 error = self._collect(source, request, result, ms, got)
@@ -225,6 +231,12 @@ class GatewayScraper:
             metrics=ms.subset(STATUS_FAMILIES),
         )
         return ms
+
+    def _reused_briefly(self, request: Request) -> bool:
+        """Whether ``request``'s answers are reused no longer than the gateway's own interval (so one
+        a scraper beside us read just now still says the gateway answers)."""
+        interval = request.min_interval_seconds
+        return request.reuse_for is None and (interval is None or interval <= self.cfg.min_interval_seconds)
 
     def _collect(
         self, source: Source, request: Request, answer: Fetched, ms: MetricSet, got: _Handover

@@ -194,6 +194,9 @@ SITE_TABLE = Table(
     ignore=frozenset({"grid_voltage_setting", "grid_freq_setting"}),
     generic_prefix="powerwall_site_",
 )
+# The site info's numbers that are settings (everything its table names but the measured grid
+# frequency older firmware sends there): an answer carrying no other number may be reused for long.
+SITE_SETTINGS = SITE_TABLE.named - {"measured_frequency"}
 GRID_CODE_TABLE = Table(
     fields=(
         Field("grid_voltage_setting", gauge("powerwall_site_grid_voltage_setting_volts", "Grid code nominal voltage.")),

@@ -17,6 +17,7 @@ import pytest
 from exporter.metrics.metricset import MetricSet
 from exporter.scrape.collector import PowerwallCollector
 from exporter.simulator import SimulatedGateway
+from exporter.sources.json_api.endpoints import SITE_INFO
 from exporter.web.exposition import render_text
 from tests.support.wiring import gateway_config, make_collector
 
@@ -90,13 +91,15 @@ def test_a_field_of_the_wrong_type_is_no_label_and_is_counted(
     field: str,
 ) -> None:
     sim.faults.set("extra_json", patch, paths={path})
+    # The site info is read every 10 minutes: its second scrape maps the first one's answer again.
+    reread = path != SITE_INFO.path
     for n in (1, 2):
         ms = collector.scrape()
         assert ms.get("powerwall_scrape_endpoint_success", endpoint=path) == 1  # not a failed answer
         series = _labels(ms, metric)
         assert series and all(s.get(gone, "") == "" for s in series), series
         assert any(s.get(kept[0]) == kept[1] for s in series), series
-        assert ms.get(ERRORS, endpoint=path, field=field) == n  # once per answer mapped
+        assert ms.get(ERRORS, endpoint=path, field=field) == (n if reread else 1)  # once per answer mapped
         assert len(ms.samples(ERRORS)) == 1
     assert b'="1232100"' not in render_text(ms, False) and b'type="7"' not in render_text(ms, False)
 

@@ -43,4 +43,4 @@ def scrape(scraper: GatewayScraper, clock: Clock, budget: float = 2.0) -> Metric
             jobs.add(source, request)
     jobs.started()  # inline: every request and follow-up is done by now
     results = [(s, r, scraper.transport.settle(r, f)) for s, r, f in jobs.jobs]
-    return scraper.build(results, 0.0)
+    return scraper.build(results, 0.0, jobs.begun)
