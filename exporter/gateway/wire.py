@@ -224,10 +224,7 @@ class Pool:
             conn.close()
             return exc
         response, keep = got
-        if keep:
-            self._put(key, conn)
-        else:
-            conn.close()
+        self._release(key, conn, keep)
         return response
 
     def close(self) -> None:
@@ -258,9 +255,11 @@ class Pool:
                 return conn
             conn.close()  # the peer closed it while idle, or sent something unasked
 
-    def _put(self, key: tuple[str, int], conn: Connection) -> None:
+    def _release(self, key: tuple[str, int], conn: Connection, keep: bool) -> None:
+        """Done with ``conn``: back on the idle stack if ``keep`` (its answer's framing allows reuse),
+        it is of this generation and there is room; closed otherwise."""
         with self._lock:
-            if conn.generation == self._generation:
+            if keep and conn.generation == self._generation:
                 stack = self._idle.setdefault(key, [])
                 if len(stack) < self._maxsize:
                     conn.rest()
@@ -394,10 +393,7 @@ class Pool:
         except BaseException:
             conn.close()
             raise
-        if keep:
-            self._put(key, conn)
-        else:
-            conn.close()
+        self._release(key, conn, keep)
         return response
 
 
