@@ -380,8 +380,7 @@ class GatewayTransport:
             self._allow.check(request.method, request.path, request.body)
         sending = [(p, request.label) for p, (request, _) in zip(prepared, items, strict=True)]
         for k, answer in self._channel(self.cfg.base_url).send_many(sending, deadline):
-            with self._lock:
-                self._requests[(items[k][0].label, _code(answer))] += 1
+            self._count(items[k][0].label, _code(answer))
             yield k, answer
 
     def _prepare(self, request: Request, gen: int, auth_headers: Mapping[str, str]) -> tuple[Prepared, bytes]:
@@ -456,8 +455,12 @@ class GatewayTransport:
             code = _code(exc)
             raise
         finally:
-            with self._lock:
-                self._requests[(label, code)] += 1
+            self._count(label, code)
+
+    def _count(self, label: str, code: str) -> None:
+        """One sent request in the request counter, by its label and :func:`_code`."""
+        with self._lock:
+            self._requests[(label, code)] += 1
 
     def _channel(self, base_url: str, domain: str | None = None) -> HttpChannel:
         """The keep-alive pool for a host; a domain with a connection bound has a pool of its own
