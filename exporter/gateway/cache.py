@@ -79,7 +79,7 @@ class SingleFlight:
 
     def _interval(self, request: Request, answer: Fetched) -> float:
         if request.reuse_for is not None:
-            seconds = request.reuse_for(answer.body)
+            seconds = request.reuse_for(answer)
             if seconds is not None:
                 return seconds
         return self._default_interval if request.min_interval_seconds is None else request.min_interval_seconds

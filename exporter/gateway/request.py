@@ -12,8 +12,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-ReuseFor = Callable[[bytes], float | None]
+if TYPE_CHECKING:
+    from exporter.gateway.outcomes import Fetched
+
+ReuseFor = Callable[["Fetched"], float | None]
 
 
 class Body(Enum):
@@ -40,7 +44,7 @@ class Request:
     absent_on_500: bool = True
     # How long an answer is reused; None: the gateway's ``min_interval_seconds``.
     min_interval_seconds: float | None = None
-    # How long an answer is reused, judged from the answer's body; its None: as above. Never raises.
+    # How long an answer is reused, judged from the answer itself; its None: as above. Never raises.
     # An answer reused this way counts as contact with the gateway only in the scrape that read it.
     reuse_for: ReuseFor | None = field(default=None, compare=False, repr=False)
     # The ``endpoint`` label of this request's series; defaults to the path.

@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-import json
-
 from exporter.gateway.allowlist import Allowed
+from exporter.gateway.outcomes import Fetched, FetchError
 from exporter.gateway.request import Request, ReuseFor, get
 from exporter.site.shapes import Shape
 from exporter.site.tables import SITE_SETTINGS
@@ -22,13 +21,11 @@ from exporter.site.tables import SITE_SETTINGS
 SITE_INFO_INTERVAL_SECONDS = 600.0
 
 
-def _site_info_reuse(body: bytes) -> float | None:
+def _site_info_reuse(answer: Fetched) -> float | None:
     """10 minutes for a site info of settings only; None (the gateway's interval) for anything else."""
     try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    if not isinstance(obj, dict):
+        obj = answer.json_object()
+    except FetchError:  # it does not decode: the source's collect() says so
         return None
     for key, value in obj.items():
         if isinstance(value, (int, float)) and key not in SITE_SETTINGS:  # bools too: exported as numbers

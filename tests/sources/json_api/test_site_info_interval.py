@@ -11,11 +11,16 @@ from typing import Any
 
 import pytest
 
+from exporter.gateway.outcomes import Fetched
 from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api.endpoints import METERS_AGGREGATES, SITE_INFO, SITE_INFO_INTERVAL_SECONDS
 from tests.clocks import START, ManualClock
 from tests.sources.tedapi.clocked import clocked_scraper, scrape
 from tests.support.wiring import gateway_config, replay
+
+
+def _answer(body: bytes) -> Fetched:
+    return Fetched(SITE_INFO.path, 200, body, 0.01, START)
 
 
 def _asked(sim: SimulatedGateway, path: str) -> int:
@@ -93,10 +98,10 @@ SETTINGS = {"nominal_system_energy_kWh": 13.5, "max_site_meter_power_kW": 1e9, "
 )
 def test_only_a_site_info_of_settings_is_reused_for_long(body: Any, seconds: float | None) -> None:
     assert SITE_INFO.reuse_for is not None
-    assert SITE_INFO.reuse_for(json.dumps(body).encode()) == seconds
+    assert SITE_INFO.reuse_for(_answer(json.dumps(body).encode())) == seconds
 
 
 @pytest.mark.parametrize("body", [b"", b"<html>", b"\xff\xfe", b"[" * 100_000])
 def test_a_site_info_that_does_not_decode_gets_the_gateway_interval(body: bytes) -> None:
     assert SITE_INFO.reuse_for is not None
-    assert SITE_INFO.reuse_for(body) is None
+    assert SITE_INFO.reuse_for(_answer(body)) is None
