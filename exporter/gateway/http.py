@@ -127,6 +127,8 @@ def _failure(exc: Exception, label: str, budget: float) -> FetchError:
         return FetchError("timeout", f"{label}: body not complete after {budget:.1f} s")
     if isinstance(exc, wire.PinMismatch):
         return _pin_mismatch(label)
+    if isinstance(exc, wire.Unreachable):  # a timeout, but not after the budget the message would name
+        return FetchError("timeout", f"{label}: {exc}")
     if isinstance(exc, wire.WireError):
         return FetchError("connection", f"{label}: {exc}")
     return classify(exc, label, budget)  # ssl/OSError/timeouts: classify, never leak the chain

@@ -124,7 +124,8 @@ class ScriptedServer:
     def _run(self, raw: socket.socket, script: Script) -> None:
         deadline = time.monotonic() + WAIT
         while self.accepted < self.handshake_after and time.monotonic() < deadline:
-            time.sleep(0.005)
+            if self.release.wait(0.005):  # the test is over
+                break
         try:
             with self.ctx.wrap_socket(raw, server_side=True) as sock:
                 script(Peer(sock, self))
@@ -273,6 +274,49 @@ def test_a_connection_idle_too_long_is_closed_and_the_others_kept(serve: Callabl
         shift[0] += wire.IDLE_SECONDS + 1  # the last one too
         assert scrape(1) == [200]
         assert (server.accepted, channel.idle()[0]) == (3, 1)
+    finally:
+        channel.close()
+
+
+def test_an_address_that_timed_out_gets_a_short_time_to_connect_until_it_answers(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway off the network must not hold a worker until every scrape's deadline: once a
+    connection attempt timed out, the next ones get ``UNREACHABLE_CONNECT_SECONDS`` (shortened here),
+    and a handshake that succeeds gives the address its whole time again."""
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
+    server = serve(_keep_answering)
+    server.handshake_after = 1_000_000  # TCP is accepted, the handshake never comes: a hung gateway
+    channel = _channel(server)
+    try:
+        first = _failure(channel, server, seconds=0.4)
+        assert (first.reason, str(first)) == ("timeout", "/x: timed out after 0.4 s")
+        begun = time.monotonic()
+        second = _failure(channel, server, seconds=WAIT * 4)
+        assert second.reason == "timeout"
+        assert str(second).startswith("/x: no connection within 0.2 s; the last attempt had timed out too")
+        assert time.monotonic() - begun < WAIT * 2, "the short time applied, not the request's own"
+        server.handshake_after = 0  # back on the network
+        assert _get(channel, server).status == 200
+        channel.close()  # no idle connection left: the next request connects again
+        server.handshake_after = 1_000_000
+        third = _failure(channel, server, seconds=0.4)
+        assert str(third) == "/x: timed out after 0.4 s", "after an answer the address has its whole time"
+    finally:
+        channel.close()
+
+
+def test_a_deadline_nearly_spent_does_not_mark_an_address(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection attempt that ran out of a scrape's last moments says nothing of the gateway."""
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.3)
+    server = serve(_keep_answering)
+    server.handshake_after = 1_000_000
+    channel = _channel(server)
+    try:
+        assert str(_failure(channel, server, seconds=0.2)) == "/x: timed out after 0.2 s"  # under 0.3 s
+        assert str(_failure(channel, server, seconds=0.6)) == "/x: timed out after 0.6 s", "not marked"
     finally:
         channel.close()
 
