@@ -75,14 +75,23 @@ __all__ = [
 
 
 class Unreachable(TimeoutError):
-    """No connection (TCP and TLS handshake) within :data:`UNREACHABLE_CONNECT_SECONDS` to an address
-    whose last connection attempt had timed out too: a timeout, with its own message."""
+    """An address whose last connection attempt timed out: no connection within
+    :data:`UNREACHABLE_CONNECT_SECONDS` this time either, or not tried now (see :class:`_Retries`).
+    A timeout, with its own message."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            f"no connection within {UNREACHABLE_CONNECT_SECONDS:g} s; the last attempt had timed out too "
-            "(the gateway is off the network or not answering)"
-        )
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+
+
+def _timed_out_again() -> Unreachable:
+    return Unreachable(
+        f"no connection within {UNREACHABLE_CONNECT_SECONDS:g} s; the last attempt had timed out too "
+        "(the gateway is off the network or not answering)"
+    )
+
+
+def _not_tried(why: str) -> Unreachable:
+    return Unreachable(f"not tried: its last connection attempt timed out, and {why}")
 
 
 class PinMismatch(WireError):
@@ -121,6 +130,34 @@ IDLE_SECONDS = 120.0
 # finish the TLS handshake, until one succeeds: a gateway on the LAN does both in well under a second,
 # and one back on the network is seen at its next scrape.
 UNREACHABLE_CONNECT_SECONDS = 3.0
+# Attempts to connect to such addresses running at once, in the whole process. With a third of a
+# fleet offline, 3 s each still took most of the shared thread pool; capped, the offline gateways
+# take a few of its threads, a scrape that finds no slot free fails at once, and each offline gateway
+# is still tried every few scrapes (every scrape when few are offline). Once one is back, its attempts
+# end in milliseconds and free their slot.
+UNREACHABLE_ATTEMPTS_AT_ONCE = 8
+
+
+class _Retries:
+    """Connection attempts to addresses whose last attempt timed out, running now, process-wide."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._running >= UNREACHABLE_ATTEMPTS_AT_ONCE:
+                return False
+            self._running += 1
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+
+_RETRIES = _Retries()
 
 
 class Pool:
@@ -148,8 +185,10 @@ class Pool:
         self._idle: dict[tuple[str, int], list[Connection]] = {}
         # close() bumps it: a connection in use meanwhile is closed when it comes back, not kept.
         self._generation = 0
-        # Addresses whose last connection attempt timed out (see UNREACHABLE_CONNECT_SECONDS).
+        # Addresses whose last connection attempt timed out (see UNREACHABLE_CONNECT_SECONDS), and
+        # those of them with an attempt under way (one at a time each).
         self._unreachable: set[tuple[str, int]] = set()
+        self._retrying: set[tuple[str, int]] = set()
 
     def exchange(self, host: str, port: int, request: bytes, head: bool, deadline: float, max_body: int) -> Response:
         """Send ``request`` and read its answer by ``deadline`` (``head``: a HEAD request, no body)."""
@@ -291,28 +330,46 @@ class Pool:
 
     def _connect(self, host: str, port: int, deadline: float) -> Connection:
         key = (host, port)
-        start = self._clock()
         with self._lock:
             suspect = key in self._unreachable
-        until = min(deadline, start + UNREACHABLE_CONNECT_SECONDS) if suspect else deadline
+            if suspect:
+                if key in self._retrying:
+                    raise _not_tried("another attempt is under way")
+                if not _RETRIES.take():
+                    raise _not_tried(f"the most such attempts at once ({UNREACHABLE_ATTEMPTS_AT_ONCE}) are under way")
+                self._retrying.add(key)
         try:
-            tls = self._handshake(host, port, until)
-        except TimeoutError:
-            if until < deadline:  # the short time for a suspect address ran out, not the caller's
-                raise Unreachable from None
-            if deadline - start >= UNREACHABLE_CONNECT_SECONDS:  # not merely a deadline nearly spent
+            tls = self._attempt(key, deadline, suspect)
+        finally:
+            if suspect:
+                _RETRIES.give()
                 with self._lock:
-                    self._unreachable.add(key)
-            raise
-        if suspect:
-            with self._lock:
-                self._unreachable.discard(key)
+                    self._retrying.discard(key)
         if self._pin is not None:
             der = tls.getpeercert(binary_form=True)
             if der is None or not hmac.compare_digest(hashlib.sha256(der).digest(), self._pin):
                 tls.close()
                 raise PinMismatch
         return Connection(tls, self._clock, self._generation)
+
+    def _attempt(self, key: tuple[str, int], deadline: float, suspect: bool) -> ssl.SSLSocket:
+        """Connect and handshake, in the short time if ``suspect``; marks or clears ``key``."""
+        until = min(deadline, self._clock() + UNREACHABLE_CONNECT_SECONDS) if suspect else deadline
+        try:
+            tls = self._handshake(key[0], key[1], until)
+        except TimeoutError:
+            if until < deadline:  # the short time for a suspect address ran out, not the caller's
+                raise _timed_out_again() from None
+            # Also when little time was left: a replica short of threads starts scrapes late, and if
+            # those attempts marked nothing, its offline gateways kept it short of threads. A live
+            # gateway marked so loses nothing: it connects within the short time and is cleared.
+            with self._lock:
+                self._unreachable.add(key)
+            raise
+        if suspect:
+            with self._lock:
+                self._unreachable.discard(key)
+        return tls
 
     def _handshake(self, host: str, port: int, until: float) -> ssl.SSLSocket:
         """A TCP connection to ``host:port`` with the TLS handshake done, both by ``until``."""
@@ -367,6 +424,13 @@ class Pool:
 
         if len(requests) <= 1:
             return [open_one(request) for request in requests]
+        with self._lock:
+            suspect = key in self._unreachable
+        if suspect:  # one attempt; the others only once it got through (then side by side)
+            first = open_one(requests[0])
+            if isinstance(first, Exception):
+                return [first] * len(requests)
+            return [first, *self._open_all(key, requests[1:], deadline)]
         out: list[Connection | Exception] = [TimeoutError("not opened")] * len(requests)
 
         def run(i: int) -> None:

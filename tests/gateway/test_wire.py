@@ -306,17 +306,72 @@ def test_an_address_that_timed_out_gets_a_short_time_to_connect_until_it_answers
         channel.close()
 
 
-def test_a_deadline_nearly_spent_does_not_mark_an_address(
+def test_offline_gateways_are_tried_a_few_at_a_time(
     serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A connection attempt that ran out of a scrape's last moments says nothing of the gateway."""
-    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.3)
+    """However many gateways are offline, only ``UNREACHABLE_ATTEMPTS_AT_ONCE`` attempts to reach them
+    hold a thread at once (one here); another such gateway's request fails at once without a
+    connection, and is tried again when a slot is free. Progress is waited on, not slept through."""
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
+    servers = [serve(_keep_answering), serve(_keep_answering)]
+    channels = [_channel(server) for server in servers]
+    try:
+        for server, channel in zip(servers, channels, strict=True):
+            server.handshake_after = 1_000_000
+            assert str(_failure(channel, server, seconds=0.4)) == "/x: timed out after 0.4 s"  # marked
+        monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", WAIT * 2)
+        monkeypatch.setattr(wire, "UNREACHABLE_ATTEMPTS_AT_ONCE", 1)
+        first = servers[0]
+        accepted = first.accepted
+        outcome: list[Answer | FetchError] = []
+
+        def attempt() -> None:
+            try:
+                outcome.append(_get(channels[0], first, seconds=WAIT * 2))
+            except FetchError as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=attempt, name="attempt")
+        t.start()
+        deadline = time.monotonic() + WAIT
+        while first.accepted == accepted and time.monotonic() < deadline:  # its attempt holds the slot
+            time.sleep(0.01)
+        second = _failure(channels[1], servers[1])
+        assert second.reason == "timeout"
+        assert str(second) == (
+            "/x: not tried: its last connection attempt timed out, and the most such attempts at once (1) are under way"
+        )
+        assert servers[1].accepted == 1, "no connection was opened for it"
+        first.handshake_after = 0  # the first gateway is back: its attempt gets through and frees the slot
+        t.join(WAIT * 3)
+        assert [r.status for r in outcome if isinstance(r, Answer)] == [200], outcome
+        monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
+        again = _failure(channels[1], servers[1], seconds=WAIT)
+        assert str(again).startswith("/x: no connection within 0.2 s"), "tried once a slot was free"
+    finally:
+        for channel in channels:
+            channel.close()
+
+
+def test_a_batch_to_an_offline_gateway_makes_one_attempt(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scrape's requests to a gateway whose last attempt timed out open one connection, not one each:
+    all fail with its failure, and once it gets through the others open side by side."""
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
     server = serve(_keep_answering)
     server.handshake_after = 1_000_000
     channel = _channel(server)
+    prepared = HttpChannel.prepare("GET", server.url(), {"Accept": "application/json"}, None)
     try:
-        assert str(_failure(channel, server, seconds=0.2)) == "/x: timed out after 0.2 s"  # under 0.3 s
-        assert str(_failure(channel, server, seconds=0.6)) == "/x: timed out after 0.6 s", "not marked"
+        assert str(_failure(channel, server, seconds=0.4)) == "/x: timed out after 0.4 s"
+        accepted = server.accepted
+        answers = [r for _, r in channel.send_many([(prepared, "/x")] * 3, time.monotonic() + WAIT)]
+        assert all(isinstance(r, FetchError) and "no connection within 0.2 s" in str(r) for r in answers), answers
+        assert server.accepted == accepted + 1
+        server.handshake_after = 0
+        answers = [r for _, r in channel.send_many([(prepared, "/x")] * 3, time.monotonic() + WAIT)]
+        assert [r.status if isinstance(r, Answer) else r for r in answers] == [200] * 3
     finally:
         channel.close()
 
