@@ -10,6 +10,7 @@ and the gateway load, each against its target.
     python bench/bench_fleet.py --gateways 100 --cycles 1
     python bench/bench_fleet.py --exporter-repo /tmp/before   # the same load on another checkout
     python bench/bench_fleet.py --quick              # smoke run: 5 gateways, 3 s interval
+    python bench/bench_fleet.py --gateways 1000 --offline 0.1   # a tenth of the sites off the network
 
 Three processes, so the exporter's CPU is its own:
 
@@ -22,6 +23,11 @@ Three processes, so the exporter's CPU is its own:
 3. the load generator: one coroutine per target, each firing every ``--interval`` seconds at offset
    i/N of the cycle, raw HTTP/1.1 with ``X-Prometheus-Scrape-Timeout-Seconds`` and the connection
    abandoned at the scrape timeout, like Prometheus.
+
+``--offline SHARE``: that share of the gateways, spread over the cycle, are off the network: their
+address accepts the TCP connection and never answers the TLS handshake (a gateway that hangs, or one
+whose connections go nowhere). The targets are judged on the gateways that are on line; the offline
+ones are reported beside them (how fast their probes answered "down").
 
 See bench/README.md ("Fleet capacity") for how to read the output.
 """
@@ -39,6 +45,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -559,6 +566,10 @@ class Result:
     gateway_logins_in_window: int = 0
     gateway_requests_by_path: dict[str, int] = field(default_factory=dict)
     exporter_log_lines: int = 0
+    offline: int = 0  # gateways off the network (--offline); the figures above are the others'
+    offline_outcomes: dict[str, int] = field(default_factory=dict)
+    offline_p50_ms: float = 0.0
+    offline_max_ms: float = 0.0
     fake_sites_cpu_share: float = 0.0
     load_cpu_share: float = 0.0
 
@@ -596,8 +607,16 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
         print(f"\n## {n} gateways (exporter {res.exporter_commit} in {repo})", flush=True)
         sites = FakeSites(n, args.latency, workdir)
         exporter: Exporter | None = None
+        holes: list[socket.socket] = []
         try:
             names = [f"gw{i:04d}" for i in range(n)]
+            ports = list(sites.ports)
+            offline = _offline(n, args.offline)
+            for i in offline:
+                # Accepts TCP (the kernel does, into the backlog) and never answers: never accept()ed.
+                holes.append(socket.create_server(("127.0.0.1", 0), backlog=4096))
+                ports[i] = holes[-1].getsockname()[1]
+            res.offline = len(offline)
             extra = {} if args.min_interval_seconds is None else {"min_interval_seconds": args.min_interval_seconds}
             config: dict[str, Any] = {
                 "state_file": "",
@@ -609,13 +628,13 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
                         "tls": {"ca_file": str(sites.cert), "server_name": "powerwall"},
                         **extra,
                     }
-                    for name, port in zip(names, sites.ports, strict=True)
+                    for name, port in zip(names, ports, strict=True)
                 ],
             }
             if args.max_concurrent_requests is not None:
                 config["max_concurrent_requests"] = args.max_concurrent_requests
             exporter = Exporter(repo, python, config, workdir)
-            measure(res, sites, exporter, names, args)
+            measure(res, sites, exporter, names, args, {names[i] for i in offline})
             res.exporter_log_lines = len(exporter.log.read_text(errors="replace").splitlines())
             if res.exporter_log_lines:
                 print(f"exporter log ({res.exporter_log_lines} lines), last lines:\n{exporter.log_tail(5)}")
@@ -623,7 +642,15 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
             if exporter is not None:
                 exporter.stop()
             sites.stop()
+            for hole in holes:
+                hole.close()
     return res
+
+
+def _offline(n: int, share: float) -> list[int]:
+    """Indexes of the ``share`` of ``n`` gateways that are off the network, spread over the cycle."""
+    k = round(max(0.0, min(1.0, share)) * n)
+    return sorted({(j * n) // k for j in range(k)}) if k else []
 
 
 def _default_python(repo: Path) -> Path:
@@ -631,8 +658,11 @@ def _default_python(repo: Path) -> Path:
     return venv if venv.exists() else Path(sys.executable)
 
 
-def measure(res: Result, sites: FakeSites, exporter: Exporter, names: list[str], args: argparse.Namespace) -> None:
-    """Warm up, then measure ``args.cycles`` cycles; fills ``res``."""
+def measure(
+    res: Result, sites: FakeSites, exporter: Exporter, names: list[str], args: argparse.Namespace, offline: set[str]
+) -> None:
+    """Warm up, then measure ``args.cycles`` cycles; fills ``res``. ``offline``: the targets off the
+    network, reported apart from the others."""
     interval, warmup = args.interval, args.warmup
     total = warmup + args.cycles
     start_at = time.monotonic() + 1.0
@@ -667,10 +697,14 @@ def measure(res: Result, sites: FakeSites, exporter: Exporter, names: list[str],
     probes = [Probe(**p) for p in conn.recv()]
     load.join(10)
 
-    in_window = [p for p in probes if win_start <= p.started < win_end]
+    in_window = [p for p in probes if win_start <= p.started < win_end and p.target not in offline]
+    gone = [p for p in probes if win_start <= p.started < win_end and p.target in offline]
+    res.offline_outcomes = {o: v for o, v in Counter(p.outcome for p in gone).items()}
+    res.offline_p50_ms = _percentile([p.ended - p.started for p in gone], 0.50) * 1000
+    res.offline_max_ms = max((p.ended - p.started for p in gone), default=0.0) * 1000
     # The gateway-scrapes the exporter delivered: answered with a page (up or down). A refused, failed
     # or abandoned probe is not one, though an abandoned one may still have cost the exporter its scrape.
-    completed = [p for p in probes if win_start <= p.ended < win_end and p.outcome in (UP, DOWN)]
+    completed = [p for p in probes if win_start <= p.ended < win_end and p.outcome in (UP, DOWN)]  # offline too
     outcomes = Counter(p.outcome for p in in_window)
     latencies = [min(p.ended - p.started, SCRAPE_TIMEOUT) for p in in_window]
     requests = req1 - req0
@@ -722,9 +756,20 @@ def checks(r: Result, threads_by_n: dict[int, int]) -> list[Check]:
     if len(threads_by_n) > 1:
         # Bounded: the largest N needs no more threads than the smallest one (a few spare for timing).
         bounded = r.threads_max <= threads_by_n[smallest] + 4
+    on_line = f" (the {r.gateways - r.offline} on line)" if r.offline else ""
+    gone = [
+        Check(
+            "offline gateways: their probes",
+            f"{r.offline}: {', '.join(f'{k} {v}' for k, v in sorted(r.offline_outcomes.items()))}; "
+            f"p50 {r.offline_p50_ms:.0f} ms (max {r.offline_max_ms:.0f})",
+            "",
+            None,
+        )
+    ]
     return [
-        Check("probes up", f"{r.up_share * 100:.1f} % of {r.probes}", ">= 99 %", r.up_share >= 0.99),
+        Check("probes up" + on_line, f"{r.up_share * 100:.1f} % of {r.probes}", ">= 99 %", r.up_share >= 0.99),
         Check("not up: down, refused, timed out, errors", down + refused, "", None),
+        *(gone if r.offline else []),
         Check("/probe latency p50", f"{r.p50_ms:.0f} ms", "", None),
         Check(
             "/probe latency p99",
@@ -823,6 +868,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--per-target-connections",
         action="store_true",
         help="one keep-alive connection per target instead of a shared pool of idle ones (Prometheus' way)",
+    )
+    p.add_argument(
+        "--offline",
+        type=float,
+        default=0.0,
+        help="share of the gateways off the network: TCP accepted, TLS never answered (0)",
     )
     p.add_argument("--out", help="write the results as JSON to this file")
     p.add_argument("--quick", action="store_true", help="smoke run: 5 gateways, 3 s interval, 1 + 1 cycles")
