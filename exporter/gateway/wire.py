@@ -15,6 +15,10 @@ What this module guarantees, because the peer is a fragile device on a LAN:
   a connection of its own (new ones are opened side by side) before any answer is read, and the
   answers are read as they arrive, without blocking (:class:`exporter.gateway.framing.Arriving`),
   so one slow answer holds back no other. A lone request is read with blocking reads.
+* An address whose connection attempt timed out (a gateway off the network) gets
+  :data:`UNREACHABLE_CONNECT_SECONDS` for the next one, one attempt per exchange, and at most
+  :data:`UNREACHABLE_ATTEMPTS_AT_ONCE` such attempts run in the process, until one succeeds: an
+  offline gateway must not hold the threads the live ones need until every scrape's deadline.
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
   the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. One
   idle for :data:`IDLE_SECONDS` is closed: a request read now and then (the site info every 10 min)
@@ -78,9 +82,6 @@ class Unreachable(TimeoutError):
     """An address whose last connection attempt timed out: no connection within
     :data:`UNREACHABLE_CONNECT_SECONDS` this time either, or not tried now (see :class:`_Retries`).
     A timeout, with its own message."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
 
 
 def _timed_out_again() -> Unreachable:
