@@ -163,7 +163,10 @@ def _traced_accounting(accounting: SiteAccounting, origins: Origins) -> None:
     accounting.observe = traced_observe  # type: ignore[method-assign]
 
 
-def _scrape(gw: SimulatedGateway, origins: Origins) -> MetricSet:
+def _scrape(gw: SimulatedGateway, origins: Origins, outage: bool = False) -> MetricSet:
+    """Two scrapes of ``gw`` (the first learns what the firmware lacks); the second's series.
+    ``outage``: the grid goes down between them, so the series that only a grid change starts are
+    listed too (they are absent until the exporter has seen one)."""
     config = parse_config(
         {
             "gateways": [
@@ -175,6 +178,8 @@ def _scrape(gw: SimulatedGateway, origins: Origins) -> MetricSet:
                     # So the optional energy-accounting series (README "Energy flows, cost, outages") are listed.
                     "tariff": DOC_TARIFF,
                     "battery_commission_date": "2021-03-15",
+                    # The second scrape reads the grid again, instead of the first's answer.
+                    "min_interval_seconds": 0,
                 }
             ],
             "state_file": "",
@@ -184,6 +189,8 @@ def _scrape(gw: SimulatedGateway, origins: Origins) -> MetricSet:
     _trace(collector, origins)
     try:
         collector.scrape()  # first scrape learns that vitals are absent where they are
+        if outage:
+            gw.faults.grid_outage = True
         return collector.scrape()
     finally:
         collector.close()
@@ -207,10 +214,10 @@ def collect_rows() -> dict[str, Row]:
     ]
     gateways[1].faults.vitals_absent = True
     origins: Origins = {}
-    for gw in gateways:
+    for i, gw in enumerate(gateways):
         gw.start()
         try:
-            sets.append(_scrape(gw, origins))
+            sets.append(_scrape(gw, origins, outage=i == 0))
         finally:
             gw.stop()
     rows: dict[str, Row] = {}
