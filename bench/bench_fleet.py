@@ -699,7 +699,7 @@ def measure(
 
     in_window = [p for p in probes if win_start <= p.started < win_end and p.target not in offline]
     gone = [p for p in probes if win_start <= p.started < win_end and p.target in offline]
-    res.offline_outcomes = {o: v for o, v in Counter(p.outcome for p in gone).items()}
+    res.offline_outcomes = dict(Counter(p.outcome for p in gone))
     res.offline_p50_ms = _percentile([p.ended - p.started for p in gone], 0.50) * 1000
     res.offline_max_ms = max((p.ended - p.started for p in gone), default=0.0) * 1000
     # The gateway-scrapes the exporter delivered: answered with a page (up or down). A refused, failed
@@ -757,19 +757,13 @@ def checks(r: Result, threads_by_n: dict[int, int]) -> list[Check]:
         # Bounded: the largest N needs no more threads than the smallest one (a few spare for timing).
         bounded = r.threads_max <= threads_by_n[smallest] + 4
     on_line = f" (the {r.gateways - r.offline} on line)" if r.offline else ""
-    gone = [
-        Check(
-            "offline gateways: their probes",
-            f"{r.offline}: {', '.join(f'{k} {v}' for k, v in sorted(r.offline_outcomes.items()))}; "
-            f"p50 {r.offline_p50_ms:.0f} ms (max {r.offline_max_ms:.0f})",
-            "",
-            None,
-        )
-    ]
+    offline = ", ".join(f"{k} {v}" for k, v in sorted(r.offline_outcomes.items()))
+    answered = f"{r.offline}: {offline}; p50 {r.offline_p50_ms:.0f} ms (max {r.offline_max_ms:.0f})"
+    gone = [Check("offline gateways: their probes", answered, "", None)] if r.offline else []
     return [
         Check("probes up" + on_line, f"{r.up_share * 100:.1f} % of {r.probes}", ">= 99 %", r.up_share >= 0.99),
         Check("not up: down, refused, timed out, errors", down + refused, "", None),
-        *(gone if r.offline else []),
+        *gone,
         Check("/probe latency p50", f"{r.p50_ms:.0f} ms", "", None),
         Check(
             "/probe latency p99",
