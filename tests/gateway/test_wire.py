@@ -28,6 +28,7 @@ from exporter.gateway.outcomes import FetchError
 from exporter.gateway.tls import build_ssl_context, shared_ssl_context
 from exporter.simulator import SimulatedGateway
 from exporter.simulator.certs import CertBundle, generate_certificate
+from tests.support.polling import wait_for
 from tests.support.wiring import SIM_PASSWORD
 
 WAIT = 5.0  # bound on waiting for a server-side event; a passing test never waits this long
@@ -333,9 +334,8 @@ def test_offline_gateways_are_tried_a_few_at_a_time(
 
         t = threading.Thread(target=attempt, name="attempt")
         t.start()
-        deadline = time.monotonic() + WAIT
-        while first.accepted == accepted and time.monotonic() < deadline:  # its attempt holds the slot
-            time.sleep(0.01)
+        # Its attempt holds the slot once the server has its connection (the handshake stalls there).
+        wait_for("the first gateway's connection attempt", lambda: first.accepted > accepted, timeout=WAIT)
         second = _failure(channels[1], servers[1])
         assert second.reason == "timeout"
         assert str(second) == (
