@@ -17,8 +17,8 @@ if that comes later (1,000 gateways, a fleet benchmark run: collections took 3.6
 Cycles that other code makes (the HTTP server's connections) are still collected, a little later.
 Why not further: at 50,000 young allocations with rarer middle and full collections, a
 single-gateway exporter settled 7 MB higher after ~5,000 scrapes (the soak test's "no upward
-trend" failed); at 10,000 it stays flat. Tests and
-library use keep Python's defaults: only :func:`exporter.cli.main` applies this.
+trend" failed); at 10,000 it stays flat. Tests and library use keep Python's defaults: only
+:func:`exporter.cli.main` applies this.
 """
 
 from __future__ import annotations
