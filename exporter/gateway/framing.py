@@ -182,10 +182,12 @@ class Arriving(Connection):
     and says "not yet" (None) where that would have waited. So every bound and every failure is the
     blocking read's, at the same point of the same bytes. A failure of the socket is replayed where
     the parser reaches it; past the deadline (``final``), where it would have waited, it times out
-    as it would.
+    as it would. Where the parser waited, :meth:`ready` says whether enough has come to try again: a
+    body of known length is parsed once all of it is there, not once per record (or per part the
+    gateway wrote).
     """
 
-    __slots__ = ("chunk", "conn", "data", "eof", "error", "final", "reused")
+    __slots__ = ("chunk", "conn", "data", "eof", "error", "final", "reused", "wanted")
 
     def __init__(self, conn: Connection, reused: bool) -> None:
         # No Connection.__init__: this reads no socket itself; ``conn`` is the one the answer comes on.
@@ -196,6 +198,7 @@ class Arriving(Connection):
         self.eof = False
         self.error: OSError | None = None
         self.final = False
+        self.wanted = 0  # how many bytes in all the parser waited for when it last stopped short
         self.cut = False
         self.clock = conn.clock
         self.generation = conn.generation
@@ -227,6 +230,11 @@ class Arriving(Connection):
             self.data += self.chunk[:n]
         return True
 
+    def ready(self) -> bool:
+        """Whether :meth:`attempt` could get further than last time: the connection ended or failed,
+        or as many bytes have come as the parser waited for."""
+        return self.eof or self.error is not None or len(self.data) >= self.wanted
+
     def attempt(self, head: bool, deadline: float, max_body: int) -> tuple[Response, bool] | None:
         """The answer and whether the connection may serve another request, once all of it has
         arrived; None while more must come. Raises what :func:`read_response` raises."""
@@ -241,20 +249,22 @@ class Arriving(Connection):
     def fill(self, deadline: float) -> int:
         if self.end - self.start >= _BUFFER_SIZE and self.start == 0:  # Connection.fill's full buffer
             raise BadAnswer("a line longer than the read buffer")
-        return self._more()
+        return self._more(1)
 
     def recv_into(self, target: memoryview, deadline: float) -> int:
-        return self._more()
+        # A body of known length: every byte received so far is used, and ``target`` is what is missing.
+        return self._more(len(target))
 
-    def _more(self) -> int:
+    def _more(self, missing: int) -> int:
         """What a blocking read finds where the received bytes end: the end of the connection, its
-        failure, the deadline, or (None of these yet) more to wait for."""
+        failure, the deadline, or (None of these yet) ``missing`` more bytes to wait for."""
         if self.eof:
             return 0
         if self.error is not None:
             raise self.error
         if self.final:
             raise TimeoutError("timed out")
+        self.wanted = len(self.buf) + missing  # the parser has used every byte it was given
         raise NeedMore
 
 

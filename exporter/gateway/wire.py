@@ -273,11 +273,13 @@ class Pool:
         try:
             try:
                 got = answer.attempt(head, deadline, max_body) if final else None
-                # A record at a time, parsed as it comes: the usual answer is one record, one read.
+                # A record at a time, parsed once what the parser waits for is there: the usual
+                # answer is one or two records, one parse.
                 while got is None:
                     if not answer.receive(max_body + MAX_HEAD_BYTES):
                         return None  # nothing more yet: poll again
-                    got = answer.attempt(head, deadline, max_body)
+                    if answer.ready():
+                        got = answer.attempt(head, deadline, max_body)
             except Stale:  # the peer closed it as the request went out; once more on a fresh one
                 conn.close()
                 return self._fresh(key, raw, head, deadline, max_body)

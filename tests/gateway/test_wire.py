@@ -17,12 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from exporter.config import TLSConfig
 from exporter.gateway import wire
 from exporter.gateway.allowlist import LOGIN_PATH
+from exporter.gateway.framing import Arriving, Connection
 from exporter.gateway.http import MAX_BODY_BYTES, Answer, HttpChannel
 from exporter.gateway.outcomes import FetchError
 from exporter.gateway.tls import build_ssl_context, shared_ssl_context
@@ -730,6 +732,15 @@ def _dripping(peer: Peer) -> None:
         peer.wait_for_close()
 
 
+def _large_in_pieces(peer: Peer) -> None:
+    body = bytes(range(256)) * 1024  # 256 KiB in 4 KiB writes: many TLS records, read as they come
+    if peer.request() is not None:
+        peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 4096):
+            peer.send(body[i : i + 4096])
+        peer.wait_for_close()
+
+
 def _oversized_head(peer: Peer) -> None:
     if peer.request() is not None:
         peer.send(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * (80 * 1024))
@@ -766,6 +777,7 @@ def _reset(peer: Peer) -> None:
         (_to_close, WAIT),
         (_interim_gzip, WAIT),
         (_dripping, WAIT),
+        (_large_in_pieces, WAIT),
         (_oversized_head, WAIT),
         (_stall_mid_body, 0.3),
         (_silent, 0.3),
@@ -793,6 +805,36 @@ def test_a_batch_reads_every_answer_as_a_lone_request_would(
     assert sorted(i for i, _ in got) == [0, 1, 2]
     assert [_outcome(r) for _, r in got] == [expected] * 3
     assert together.accepted == 3
+
+
+def test_a_body_of_known_length_is_parsed_once_all_of_it_has_come() -> None:
+    """A batch parses an answer from its first byte whenever it tries, so trying at every TLS record
+    copied and parsed a large answer once per record: quadratic, about 0.3 s of CPU for two answers
+    at the 4 MiB bound. Once the head says how long the body is, nothing is tried before it is all
+    there. (A socket pair stands in for the TLS connection: reading it is the same calls.)"""
+    ours, theirs = socket.socketpair()
+    try:
+        answer = Arriving(Connection(cast(ssl.SSLSocket, ours), time.monotonic, 0), False)
+        deadline = time.monotonic() + WAIT
+
+        def arrives(data: bytes) -> None:
+            theirs.sendall(data)
+            wait_for(f"{data!r} to arrive", lambda: answer.receive(MAX_BODY_BYTES), timeout=WAIT)
+
+        arrives(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123")
+        assert answer.ready()
+        assert answer.attempt(False, deadline, MAX_BODY_BYTES) is None
+        arrives(b"45678")
+        assert not answer.ready()  # one byte short: no parse
+        arrives(b"9")
+        assert answer.ready()
+        got = answer.attempt(False, deadline, MAX_BODY_BYTES)
+        assert got is not None
+        response, reusable = got
+        assert (response.status, response.body, reusable) == (200, b"0123456789", True)
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def test_a_batch_sends_every_request_before_it_reads_an_answer(serve: Callable[..., ScriptedServer]) -> None:
