@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from exporter.config import TLSConfig
 from exporter.gateway import wire
 from exporter.gateway.outcomes import FetchError
+from exporter.gateway.resolve import RESOLVER, LookupTimeout, Resolver
 from exporter.gateway.tls import shared_ssl_context
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -57,10 +58,12 @@ class Prepared:
 class HttpChannel:
     """Sends prepared requests to one gateway host over a small keep-alive pool."""
 
-    def __init__(self, tls: TLSConfig, pool_maxsize: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, tls: TLSConfig, pool_maxsize: int, clock: Callable[[], float], resolver: Resolver = RESOLVER
+    ) -> None:
         self._clock = clock
         pin = bytes.fromhex(tls.fingerprint_sha256) if tls.mode == "fingerprint" and tls.fingerprint_sha256 else None
-        self._pool = wire.Pool(shared_ssl_context(tls), tls.server_name, pin, pool_maxsize, clock)
+        self._pool = wire.Pool(shared_ssl_context(tls), tls.server_name, pin, pool_maxsize, clock, resolver)
 
     @staticmethod
     def prepare(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Prepared:
@@ -127,7 +130,7 @@ def _failure(exc: Exception, label: str, budget: float) -> FetchError:
         return FetchError("timeout", f"{label}: body not complete after {budget:.1f} s")
     if isinstance(exc, wire.PinMismatch):
         return _pin_mismatch(label)
-    if isinstance(exc, wire.Unreachable):  # a timeout, but not after the budget the message would name
+    if isinstance(exc, (wire.Unreachable, LookupTimeout)):  # timeouts, not after the budget classify names
         return FetchError("timeout", f"{label}: {exc}")
     if isinstance(exc, wire.WireError):
         return FetchError("connection", f"{label}: {exc}")

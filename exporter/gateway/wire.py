@@ -10,7 +10,8 @@ large ``recv_into`` reads, a hand-written head parser and hard bounds.
 What this module guarantees, because the peer is a fragile device on a LAN:
 
 * Every operation (connect, handshake, send, each read) has a socket timeout of the time left
-  until the caller's deadline, so the whole exchange ends by then.
+  until the caller's deadline, so the whole exchange ends by then. A host name's lookup, which no
+  socket timeout bounds, is waited for as long (:mod:`exporter.gateway.resolve`).
 * Several requests to one host go out from one thread (:meth:`Pool.exchange_many`): each is sent on
   a connection of its own (new ones are opened side by side) before any answer is read, and the
   answers are read as they arrive, without blocking (:class:`exporter.gateway.framing.Arriving`),
@@ -63,6 +64,7 @@ from exporter.gateway.framing import (
     left,
     read_response,
 )
+from exporter.gateway.resolve import RESOLVER, AddrInfo, LookupTimeout, Resolver
 
 __all__ = [
     "BadAnswer",
@@ -176,8 +178,10 @@ class Pool:
         pin_sha256: bytes | None,
         maxsize: int,
         clock: Callable[[], float],
+        resolver: Resolver = RESOLVER,
     ) -> None:
         self._ctx = ctx
+        self._resolver = resolver
         self._server_name = server_name
         self._pin = pin_sha256
         self._maxsize = maxsize
@@ -360,6 +364,8 @@ class Pool:
         until = min(deadline, self._clock() + UNREACHABLE_CONNECT_SECONDS) if suspect else deadline
         try:
             tls = self._handshake(key[0], key[1], until)
+        except LookupTimeout:
+            raise  # the name server's trouble, not the address's: the resolver bounds its lookups
         except TimeoutError:
             if until < deadline:  # the short time for a suspect address ran out, not the caller's
                 raise _timed_out_again() from None
@@ -375,8 +381,9 @@ class Pool:
         return tls
 
     def _handshake(self, host: str, port: int, until: float) -> ssl.SSLSocket:
-        """A TCP connection to ``host:port`` with the TLS handshake done, both by ``until``."""
-        sock = socket.create_connection((host, port), left(self._clock, until))
+        """A TCP connection to ``host:port`` with the TLS handshake done, all by ``until`` (the name's
+        lookup included: see :mod:`exporter.gateway.resolve`)."""
+        sock = _connect(self._resolver.addresses(host, port, left(self._clock, until)), self._clock, until)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(left(self._clock, until))
@@ -503,6 +510,25 @@ class Pool:
             raise
         self._release(key, conn, keep)
         return response
+
+
+def _connect(addresses: Sequence[AddrInfo], clock: Callable[[], float], until: float) -> socket.socket:
+    """A TCP connection to the first of ``addresses`` that takes one, by ``until``; the last failure
+    if none does (what ``socket.create_connection`` does, without its lookup)."""
+    error: OSError = OSError("the gateway's host name has no address")
+    for family, kind, proto, _, sockaddr in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left(clock, until))
+            sock.connect(sockaddr)
+            return sock
+        except TimeoutError:
+            sock.close()
+            raise  # no time left for the next address
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
 
 
 def _expire(stack: list[Connection], before: float) -> list[Connection]:
