@@ -70,6 +70,15 @@ def _unreachable_server(exc: BaseException) -> bool:
     return isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN
 
 
+def _again(exc: BaseException) -> BaseException:
+    """A new exception like ``exc``: raising one instance again and again would grow its traceback
+    at every raise, for as long as the failure is remembered."""
+    try:
+        return type(exc)(*exc.args)
+    except Exception:
+        return OSError(str(exc))
+
+
 @dataclass(slots=True)
 class _Name:
     addresses: Sequence[AddrInfo] | None = None  # the last answer
@@ -110,7 +119,7 @@ class Resolver:
             if name.error is not None and now < name.failed_until:
                 if name.addresses is not None and now < name.stale_until:
                     return name.addresses
-                raise name.error
+                raise _again(name.error)
             pending = name.pending
             if pending is None:
                 if self._running >= LOOKUPS_AT_ONCE:

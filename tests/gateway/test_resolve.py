@@ -158,10 +158,14 @@ def test_a_failed_lookup_is_remembered_for_a_while(ns: NameServer) -> None:
     clock = Clock()
     resolver = Resolver(ns, clock)
     ns.failure = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    raised = []
     for _ in range(3):
-        with pytest.raises(socket.gaierror):
+        with pytest.raises(socket.gaierror) as info:
             resolver.addresses("typo.test", 443, WAIT)
+        raised.append(info.value)
     assert ns.calls == ["typo.test"]
+    assert [e.errno for e in raised] == [socket.EAI_NONAME] * 3
+    assert len({id(e) for e in raised[1:]}) == 2  # remembered, raised anew: no traceback grows at each raise
     clock.now += resolve.FAILED_SECONDS + 1
     ns.failure = None
     assert resolver.addresses("typo.test", 443, WAIT)[0][4] == ("127.0.0.1", 443)
@@ -203,6 +207,16 @@ def test_a_stuck_name_server_fails_the_request_as_a_timeout_by_its_deadline(
         _get(server, "gateway.test", Resolver(ns), SHORT)
     assert info.value.reason == "timeout"
     assert "name lookup of 'gateway.test' did not end in time" in str(info.value)
+    assert server.accepted == 0
+
+
+def test_a_name_that_does_not_exist_fails_the_request_as_a_connection_failure(
+    server: ScriptedServer, ns: NameServer
+) -> None:
+    ns.failure = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    with pytest.raises(FetchError) as info:
+        _get(server, "typo.test", Resolver(ns), WAIT)
+    assert (info.value.reason, str(info.value)) == ("connection", "/x: cannot resolve the gateway's host name")
     assert server.accepted == 0
 
 
