@@ -19,7 +19,9 @@ What this module guarantees, because the peer is a fragile device on a LAN:
 * An address whose connection attempt timed out (a gateway off the network) gets
   :data:`UNREACHABLE_CONNECT_SECONDS` for the next one, one attempt per exchange, and at most
   :data:`UNREACHABLE_ATTEMPTS_AT_ONCE` such attempts run in the process, until one succeeds: an
-  offline gateway must not hold the threads the live ones need until every scrape's deadline.
+  offline gateway must not hold the threads the live ones need until every scrape's deadline. An
+  address that connected before gets :data:`KNOWN_CONNECT_FACTOR` times its usual connection time
+  (at least the same 3 s), so its first attempt after it dropped off ends early too.
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
   the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. One
   idle for :data:`IDLE_SECONDS` is closed: a request read now and then (the site info every 10 min)
@@ -82,13 +84,21 @@ __all__ = [
 
 class Unreachable(TimeoutError):
     """An address whose last connection attempt timed out: no connection within
-    :data:`UNREACHABLE_CONNECT_SECONDS` this time either, or not tried now (see :class:`_Retries`).
+    :data:`UNREACHABLE_CONNECT_SECONDS` this time either, or not tried now (see :class:`_Retries`);
+    or one that connected before and did not now within its time (:data:`KNOWN_CONNECT_FACTOR`).
     A timeout, with its own message."""
 
 
 def _timed_out_again() -> Unreachable:
     return Unreachable(
         f"no connection within {UNREACHABLE_CONNECT_SECONDS:g} s; the last attempt had timed out too "
+        "(the gateway is off the network or not answering)"
+    )
+
+
+def _slower_than_usual(budget: float, usual: float | None) -> Unreachable:
+    return Unreachable(
+        f"no connection within {budget:.1f} s, where connecting took {usual or 0.0:.2f} s before "
         "(the gateway is off the network or not answering)"
     )
 
@@ -139,6 +149,14 @@ UNREACHABLE_CONNECT_SECONDS = 3.0
 # is still tried every few scrapes (every scrape when few are offline). Once one is back, its attempts
 # end in milliseconds and free their slot.
 UNREACHABLE_ATTEMPTS_AT_ONCE = 8
+# An address that connected before gets this many times its usual connection time (TCP and TLS
+# handshakes, an exponential average) to connect again, and never less than
+# UNREACHABLE_CONNECT_SECONDS: a gateway that drops off the network fails its first attempt within a
+# few seconds instead of the scrape's timeout, and a replica losing hundreds of sites at once is not
+# left short of threads for a whole cycle. A slow site (a VPN, a busy gateway) keeps what it needs;
+# an address never connected to gets the caller's whole time.
+KNOWN_CONNECT_FACTOR = 10.0
+_USUAL_WEIGHT = 0.25  # of the newest connection time in the average
 
 
 class _Retries:
@@ -194,6 +212,7 @@ class Pool:
         # those of them with an attempt under way (one at a time each).
         self._unreachable: set[tuple[str, int]] = set()
         self._retrying: set[tuple[str, int]] = set()
+        self._usual: dict[tuple[str, int], float] = {}  # seconds a connection usually takes (KNOWN_CONNECT_FACTOR)
 
     def exchange(self, host: str, port: int, request: bytes, head: bool, deadline: float, max_body: int) -> Response:
         """Send ``request`` and read its answer by ``deadline`` (``head``: a HEAD request, no body)."""
@@ -360,23 +379,34 @@ class Pool:
         return Connection(tls, self._clock, self._generation)
 
     def _attempt(self, key: tuple[str, int], deadline: float, suspect: bool) -> ssl.SSLSocket:
-        """Connect and handshake, in the short time if ``suspect``; marks or clears ``key``."""
-        until = min(deadline, self._clock() + UNREACHABLE_CONNECT_SECONDS) if suspect else deadline
+        """Connect and handshake, in the short time if ``suspect``, in a few times the usual time if
+        the address connected before (:data:`KNOWN_CONNECT_FACTOR`); marks or clears ``key``."""
+        begun = self._clock()
+        with self._lock:
+            usual = self._usual.get(key)
+        if suspect:
+            until = min(deadline, begun + UNREACHABLE_CONNECT_SECONDS)
+        elif usual is not None:
+            until = min(deadline, begun + max(UNREACHABLE_CONNECT_SECONDS, KNOWN_CONNECT_FACTOR * usual))
+        else:
+            until = deadline
         try:
             tls = self._handshake(key[0], key[1], until)
         except LookupTimeout:
             raise  # the name server's trouble, not the address's: the resolver bounds its lookups
         except TimeoutError:
-            if until < deadline:  # the short time for a suspect address ran out, not the caller's
-                raise _timed_out_again() from None
-            # Also when little time was left: a replica short of threads starts scrapes late, and if
-            # those attempts marked nothing, its offline gateways kept it short of threads. A live
-            # gateway marked so loses nothing: it connects within the short time and is cleared.
+            # Marked also when little time was left: a replica short of threads starts scrapes late,
+            # and if those attempts marked nothing, its offline gateways kept it short of threads. A
+            # live gateway marked so loses nothing: it connects within the short time and is cleared.
             with self._lock:
                 self._unreachable.add(key)
+            if until < deadline:  # the address's own time ran out, not the caller's
+                raise (_timed_out_again() if suspect else _slower_than_usual(until - begun, usual)) from None
             raise
-        if suspect:
-            with self._lock:
+        took = self._clock() - begun
+        with self._lock:
+            self._usual[key] = took if usual is None else usual + (took - usual) * _USUAL_WEIGHT
+            if suspect:
                 self._unreachable.discard(key)
         return tls
 

@@ -303,10 +303,37 @@ def test_an_address_that_timed_out_gets_a_short_time_to_connect_until_it_answers
         assert _get(channel, server).status == 200
         channel.close()  # no idle connection left: the next request connects again
         server.handshake_after = 1_000_000
+        monkeypatch.setattr(wire, "KNOWN_CONNECT_FACTOR", 1e6)  # its usual time, many times over
         third = _failure(channel, server, seconds=0.4)
-        assert str(third) == "/x: timed out after 0.4 s", "after an answer the address has its whole time"
+        assert str(third) == "/x: timed out after 0.4 s", "the request's own time, here the shorter"
     finally:
         channel.close()
+
+
+def test_an_address_that_connected_before_gets_a_few_times_its_usual_time(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that drops off the network fails its first attempt after a few times its usual
+    connection time (at least ``UNREACHABLE_CONNECT_SECONDS``, shortened here), not after the
+    request's whole time; one never connected to gets the whole time."""
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
+    monkeypatch.setattr(wire, "KNOWN_CONNECT_FACTOR", 0.0)  # the floor alone, whatever loopback took
+    never, known = serve(_keep_answering), serve(_keep_answering)
+    channels = _channel(never), _channel(known)
+    try:
+        assert _get(channels[1], known).status == 200
+        channels[1].close()  # no idle connection left: the next request connects again
+        for server in (never, known):
+            server.handshake_after = 1_000_000  # TCP is accepted, the handshake never comes
+        begun = time.monotonic()
+        dropped = _failure(channels[1], known, seconds=WAIT * 4)
+        assert dropped.reason == "timeout"
+        assert str(dropped).startswith("/x: no connection within 0.2 s, where connecting took"), str(dropped)
+        assert time.monotonic() - begun < WAIT * 2, "the address's time applied, not the request's own"
+        assert str(_failure(channels[0], never, seconds=0.4)) == "/x: timed out after 0.4 s"
+    finally:
+        for channel in channels:
+            channel.close()
 
 
 def test_offline_gateways_are_tried_a_few_at_a_time(
