@@ -11,6 +11,7 @@ and the gateway load, each against its target.
     python bench/bench_fleet.py --exporter-repo /tmp/before   # the same load on another checkout
     python bench/bench_fleet.py --quick              # smoke run: 5 gateways, 3 s interval
     python bench/bench_fleet.py --gateways 1000 --offline 0.1   # a tenth of the sites off the network
+    python bench/bench_fleet.py --gateways 1000 --warmup 2 --offline 0.3 --offline-at 2   # a third drop off at once
 
 Three processes, so the exporter's CPU is its own:
 
@@ -27,7 +28,9 @@ Three processes, so the exporter's CPU is its own:
 ``--offline SHARE``: that share of the gateways, spread over the cycle, are off the network: their
 address accepts the TCP connection and never answers the TLS handshake (a gateway that hangs, or one
 whose connections go nowhere). The targets are judged on the gateways that are on line; the offline
-ones are reported beside them (how fast their probes answered "down").
+ones are reported beside them (how fast their probes answered "down"). With ``--offline-at CYCLES``
+they are on line until then and drop off all at once (a site VPN's concentrator going down): what
+they are asked on their open keep-alive connections gets no answer either.
 
 See bench/README.md ("Fleet capacity") for how to read the output.
 """
@@ -53,7 +56,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,10 +147,12 @@ class _Site(asyncio.Protocol):
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
         self.busy = False  # one request at a time (the exporter does not pipeline)
+        self.port = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -155,6 +160,9 @@ class _Site(asyncio.Protocol):
 
     def _next(self) -> None:
         if self.busy or self.transport is None:
+            return
+        if self.port in self.fake.silent:  # the site dropped off the network: nothing comes back
+            self.buf.clear()
             return
         end = self.buf.find(b"\r\n\r\n")
         if end < 0:
@@ -197,6 +205,7 @@ class _FakeSites:
         self.latency = latency
         self.answers = _Answers()
         self.requests: Counter[str] = Counter()
+        self.silent: set[int] = set()  # ports of the sites that dropped off the network (--offline-at)
 
     def count(self, method: str, path: str) -> None:
         self.requests[f"{method} {path.split('?', 1)[0]}"] += 1
@@ -217,6 +226,7 @@ async def _sites_serve(conn: multiprocessing.connection.Connection, n: int, late
     ports = [s.sockets[0].getsockname()[1] for s in servers]
     conn.send({"ports": ports, "cert_pem": fake.answers.gw.cert_pem})
     stop = asyncio.Event()
+    holes: list[socket.socket] = []
 
     def commands() -> None:  # a thread: Connection.recv blocks
         while True:
@@ -227,13 +237,28 @@ async def _sites_serve(conn: multiprocessing.connection.Connection, n: int, late
             if cmd == "requests":
                 snap = asyncio.run_coroutine_threadsafe(_snapshot(fake), loop).result()
                 conn.send(snap)
+            if isinstance(cmd, tuple) and cmd[0] == "drop":
+                asyncio.run_coroutine_threadsafe(_drop(fake, [servers[i] for i in cmd[1]], holes), loop).result()
+                conn.send(len(cmd[1]))
 
     threading.Thread(target=commands, daemon=True).start()
     await stop.wait()
     for s in servers:
         s.close()
+    for hole in holes:
+        hole.close()
     fake.answers.gw.stop()
     conn.send(None)
+
+
+async def _drop(fake: _FakeSites, servers: list[asyncio.Server], holes: list[socket.socket]) -> None:
+    """These sites drop off the network at once: what they are asked on their open connections gets no
+    answer, and new connections are accepted by the kernel and never answered (as --offline's are)."""
+    for server in servers:
+        port = server.sockets[0].getsockname()[1]
+        fake.silent.add(port)
+        server.close()
+        holes.append(socket.create_server(("127.0.0.1", port), backlog=4096))
 
 
 async def _snapshot(fake: _FakeSites) -> dict[str, int]:
@@ -259,6 +284,11 @@ class FakeSites:
     def requests(self) -> Counter[str]:
         self._conn.send("requests")
         return Counter(self._conn.recv())
+
+    def drop(self, indexes: list[int]) -> None:
+        """Take these sites off the network now (see ``_drop``)."""
+        self._conn.send(("drop", indexes))
+        self._conn.recv()
 
     def stop(self) -> None:
         if self._proc.is_alive():
@@ -612,7 +642,7 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
             names = [f"gw{i:04d}" for i in range(n)]
             ports = list(sites.ports)
             offline = _offline(n, args.offline)
-            for i in offline:
+            for i in offline if args.offline_at is None else ():
                 # Accepts TCP (the kernel does, into the backlog) and never answers: never accept()ed.
                 holes.append(socket.create_server(("127.0.0.1", 0), backlog=4096))
                 ports[i] = holes[-1].getsockname()[1]
@@ -634,7 +664,8 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
             if args.max_concurrent_requests is not None:
                 config["max_concurrent_requests"] = args.max_concurrent_requests
             exporter = Exporter(repo, python, config, workdir)
-            measure(res, sites, exporter, names, args, {names[i] for i in offline})
+            drop = None if args.offline_at is None else (lambda: sites.drop(offline))
+            measure(res, sites, exporter, names, args, {names[i] for i in offline}, drop)
             res.exporter_log_lines = len(exporter.log.read_text(errors="replace").splitlines())
             if res.exporter_log_lines:
                 print(f"exporter log ({res.exporter_log_lines} lines), last lines:\n{exporter.log_tail(5)}")
@@ -659,10 +690,16 @@ def _default_python(repo: Path) -> Path:
 
 
 def measure(
-    res: Result, sites: FakeSites, exporter: Exporter, names: list[str], args: argparse.Namespace, offline: set[str]
+    res: Result,
+    sites: FakeSites,
+    exporter: Exporter,
+    names: list[str],
+    args: argparse.Namespace,
+    offline: set[str],
+    drop: Callable[[], None] | None = None,
 ) -> None:
     """Warm up, then measure ``args.cycles`` cycles; fills ``res``. ``offline``: the targets off the
-    network, reported apart from the others."""
+    network, reported apart from the others; ``drop``: takes them off at ``args.offline_at`` cycles."""
     interval, warmup = args.interval, args.warmup
     total = warmup + args.cycles
     start_at = time.monotonic() + 1.0
@@ -678,6 +715,9 @@ def measure(
         f"{win_end - time.monotonic():.0f} s",
         flush=True,
     )
+    if drop is not None:
+        _sleep_until(start_at + args.offline_at * interval)
+        drop()
     _sleep_until(win_start)
     cpu0, req0 = exporter.cpu(), sites.requests()
     helpers0 = (_cpu_of(sites.pid), _cpu_of(load.pid))
@@ -869,12 +909,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="share of the gateways off the network: TCP accepted, TLS never answered (0)",
     )
+    p.add_argument(
+        "--offline-at",
+        type=float,
+        help="the --offline share drops off the network at once after this many cycles (at most --warmup; "
+        "default: off the network from the start)",
+    )
     p.add_argument("--out", help="write the results as JSON to this file")
     p.add_argument("--quick", action="store_true", help="smoke run: 5 gateways, 3 s interval, 1 + 1 cycles")
     args = p.parse_args(argv)
     args.gateways = args.gateways or ([5] if args.quick else [100, 300, 1000])
     args.interval = args.interval or (3.0 if args.quick else 30.0)
     args.cycles = args.cycles or (1 if args.quick else 2)
+    if args.offline_at is not None and not 0 <= args.offline_at <= args.warmup:
+        p.error("--offline-at must be between 0 and --warmup")
     if args.min_interval_seconds is None and args.quick:
         # Else the quick run's 3 s interval would be served from the exporter's 5 s answer cache.
         args.min_interval_seconds = 1.0

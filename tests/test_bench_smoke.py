@@ -86,6 +86,13 @@ def test_bench_fleet_quick_runs() -> None:
     assert re.search(r"^\| 5 \| \d+\.\d % \| \d+ \| \d+ \| \d+ \| \d+ ms \| \d+ ms \|", out, re.M), out
 
 
+def test_bench_fleet_quick_runs_with_sites_dropping_off() -> None:
+    """--offline-at: the offline gateway is served until the measured cycle, then drops off."""
+    out = run_quick("bench_fleet.py", "--offline", "0.2", "--offline-at", "1")
+    assert "| probes up (the 4 on line) |" in out, out
+    assert re.search(r"^\| offline gateways: their probes \| 1: ", out, re.M), out
+
+
 def test_bench_cpu_quick_runs() -> None:
     out = run_quick("bench_cpu.py")
     # One turn of this checkout, then the table with a row per figure the restructuring issue names.
