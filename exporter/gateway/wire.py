@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import select
 import socket
 import ssl
@@ -156,6 +157,12 @@ UNREACHABLE_ATTEMPTS_AT_ONCE = 8
 # left short of threads for a whole cycle. A slow site (a VPN, a busy gateway) keeps what it needs;
 # an address never connected to gets the caller's whole time.
 KNOWN_CONNECT_FACTOR = 10.0
+# A scrape whose requests went out on idle keep-alive connections and that has no answer at all after
+# this long checks with a new connection whether the gateway is still there. A gateway that dropped
+# off the network answers nothing on the connections it left behind, and waiting for them took the
+# scrape's whole timeout; a new connection fails within the time above, and then so do they. A
+# gateway that answers at all, or took a new connection in this scrape, is not checked.
+ANSWER_PATIENCE_SECONDS = 2.0
 _USUAL_WEIGHT = 0.25  # of the newest connection time in the average
 
 
@@ -245,6 +252,8 @@ class Pool:
             yield 0, self._answer(key, conn, reused, (request, head), deadline, max_body), self._clock()
             return
         arriving: dict[int, tuple[int, Arriving]] = {}  # by file descriptor
+        # When to ask whether the gateway is still there, if nothing has come on a reused connection.
+        check_at = self._clock() + ANSWER_PATIENCE_SECONDS
         try:
             fresh: list[int] = []  # no idle connection took it: a new one each, opened side by side
             for i, (request, _) in enumerate(requests):
@@ -262,11 +271,28 @@ class Pool:
                     yield i, opened, self._clock()
                 else:
                     arriving[opened.sock.fileno()] = (i, Arriving(opened, False))
+                    check_at = math.inf  # it took a new connection just now: it is there
+            if not any(answer.reused for _, answer in arriving.values()):
+                check_at = math.inf
             waiting = select.poll()
             for fd in arriving:
                 waiting.register(fd, select.POLLIN)
             while arriving:
-                ready = [fd for fd, _ in waiting.poll(max(0.0, deadline - self._clock()) * 1000)]
+                for_check = check_at < deadline
+                ready = [fd for fd, _ in waiting.poll(max(0.0, min(deadline, check_at) - self._clock()) * 1000)]
+                if not ready and for_check:  # nothing yet on connections that sat idle: is it still there?
+                    check_at = math.inf
+                    gone = self._gone(key, deadline)
+                    if gone is None:
+                        continue
+                    for fd, (i, answer) in list(arriving.items()):  # what came meanwhile, else the failure
+                        outcome = self._arrived(key, answer, requests[i], deadline, max_body, False)
+                        if outcome is None:
+                            answer.conn.close()
+                            outcome = gone
+                        del arriving[fd]
+                        yield i, outcome, self._clock()
+                    return
                 final = not ready  # the time left passed with nothing more: what is missing times out
                 for fd in list(arriving) if final else ready:
                     i, answer = arriving[fd]
@@ -274,10 +300,27 @@ class Pool:
                     if outcome is not None:
                         del arriving[fd]
                         waiting.unregister(fd)
+                        if isinstance(outcome, Response):
+                            check_at = math.inf  # the gateway answers
                         yield i, outcome, self._clock()
         finally:
             for _, answer in arriving.values():  # the caller stopped early: nothing of these is read
                 answer.conn.close()
+
+    def _gone(self, key: tuple[str, int], deadline: float) -> Unreachable | None:
+        """Whether the gateway at ``key`` stopped taking connections, tried with a new one in the time
+        an address gets (:meth:`_attempt`): how that failed, or None (it is there: the connection
+        is kept for later; or a name lookup could not tell)."""
+        try:
+            conn = self._connect(key[0], key[1], deadline)
+        except (LookupTimeout, socket.gaierror, UnicodeError):
+            return None
+        except OSError as exc:  # timed out, refused, reset, TLS: not there as it was
+            return Unreachable(f"no answer, and a new connection to the gateway failed meanwhile: {exc}")
+        except WireError:  # another certificate (a pin mismatch): not ours to judge here
+            return None
+        self._release(key, conn, True)
+        return None
 
     def _arrived(
         self,

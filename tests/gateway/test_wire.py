@@ -382,6 +382,74 @@ def test_offline_gateways_are_tried_a_few_at_a_time(
             channel.close()
 
 
+def _answer_once_then(hold: Callable[[ScriptedServer], object]) -> Script:
+    """Answers a connection's first request at once, each later one after ``hold(server)``."""
+
+    def script(peer: Peer) -> None:
+        first = True
+        while peer.request() is not None:
+            if not first:
+                hold(peer.server)
+            first = False
+            peer.answer(b'{"ok":true}')
+
+    return script
+
+
+def _idle_batch(
+    serve: Callable[..., ScriptedServer], hold: Callable[[ScriptedServer], object]
+) -> tuple[ScriptedServer, HttpChannel]:
+    """A server, and a channel holding three idle connections to it (one batch answered)."""
+    server = serve(_answer_once_then(hold))
+    channel = _channel(server)
+    assert [r.status for _, r in _batch(channel, server, 3) if isinstance(r, Answer)] == [200] * 3
+    assert server.accepted == 3
+    return server, channel
+
+
+def test_a_gateway_that_drops_off_fails_a_batch_on_its_idle_connections_early(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway gone from the network answers nothing on the connections it left behind: with no
+    answer after ANSWER_PATIENCE_SECONDS, a new connection is tried, and when that fails too so do
+    the requests, long before their deadline."""
+    monkeypatch.setattr(wire, "ANSWER_PATIENCE_SECONDS", 0.05)
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
+    monkeypatch.setattr(wire, "KNOWN_CONNECT_FACTOR", 0.0)
+    server, channel = _idle_batch(serve, lambda server: server.release.wait(WAIT))  # never answers again
+    try:
+        server.handshake_after = 1_000_000  # and takes no new connection
+        begun = time.monotonic()
+        got = _batch(channel, server, 3, seconds=WAIT * 4)
+        assert time.monotonic() - begun < WAIT * 2, "failed early, not at the deadline"
+        for _, r in got:
+            assert isinstance(r, FetchError) and r.reason == "timeout", r
+            assert str(r).startswith("/x: no answer, and a new connection to the gateway failed meanwhile: no "), r
+        assert server.accepted == 4, "one new connection tried, not one per request"
+    finally:
+        channel.close()
+
+
+def test_a_slow_gateway_is_checked_once_and_its_answers_awaited(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that is there but slow takes the check's new connection, and the answers on the idle
+    connections are then waited for as before (here they come once it has; nothing is slept)."""
+    monkeypatch.setattr(wire, "ANSWER_PATIENCE_SECONDS", 0.05)
+
+    def until_checked(server: ScriptedServer) -> None:
+        while server.accepted < 4 and not server.release.wait(0.01):
+            pass
+
+    server, channel = _idle_batch(serve, until_checked)
+    try:
+        got = _batch(channel, server, 3)
+        assert [r.status if isinstance(r, Answer) else r for _, r in got] == [200] * 3
+        assert server.accepted == 4
+    finally:
+        channel.close()
+
+
 def test_a_batch_to_an_offline_gateway_makes_one_attempt(
     serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
