@@ -98,10 +98,8 @@ def _timed_out_again() -> Unreachable:
 
 
 def _slower_than_usual(budget: float, usual: float | None) -> Unreachable:
-    return Unreachable(
-        f"no connection within {budget:.1f} s, where connecting took {usual or 0.0:.2f} s before "
-        "(the gateway is off the network or not answering)"
-    )
+    before = "" if usual is None else f", where connecting took {usual:.2f} s before"
+    return Unreachable(f"no connection within {budget:.1f} s{before} (the gateway is off the network or not answering)")
 
 
 def _not_tried(why: str) -> Unreachable:
@@ -160,8 +158,9 @@ KNOWN_CONNECT_FACTOR = 10.0
 # A scrape whose requests went out on idle keep-alive connections and that has no answer at all after
 # this long checks with a new connection whether the gateway is still there. A gateway that dropped
 # off the network answers nothing on the connections it left behind, and waiting for them took the
-# scrape's whole timeout; a new connection fails within the time above, and then so do they. A
-# gateway that answers at all, or took a new connection in this scrape, is not checked.
+# scrape's whole timeout; the check gets UNREACHABLE_CONNECT_SECONDS whatever the address's usual
+# time (which a replica's own load at start-up inflates), and when it fails so do they. A gateway
+# that answers at all, or took a new connection in this scrape, is not checked.
 ANSWER_PATIENCE_SECONDS = 2.0
 _USUAL_WEIGHT = 0.25  # of the newest connection time in the average
 
@@ -312,7 +311,7 @@ class Pool:
         an address gets (:meth:`_attempt`): how that failed, or None (it is there: the connection
         is kept for later; or a name lookup could not tell)."""
         try:
-            conn = self._connect(key[0], key[1], deadline)
+            conn = self._connect(key[0], key[1], deadline, check=True)
         except (LookupTimeout, socket.gaierror, UnicodeError):
             return None
         except OSError as exc:  # timed out, refused, reset, TLS: not there as it was
@@ -397,7 +396,9 @@ class Pool:
                     return
         conn.close()
 
-    def _connect(self, host: str, port: int, deadline: float) -> Connection:
+    def _connect(self, host: str, port: int, deadline: float, check: bool = False) -> Connection:
+        """A new connection, TLS handshake and pin check done; ``check``: only to see whether the
+        gateway is there (:meth:`_gone`), in the short time whatever the address's usual time."""
         key = (host, port)
         with self._lock:
             suspect = key in self._unreachable
@@ -408,7 +409,7 @@ class Pool:
                     raise _not_tried(f"the most such attempts at once ({UNREACHABLE_ATTEMPTS_AT_ONCE}) are under way")
                 self._retrying.add(key)
         try:
-            tls = self._attempt(key, deadline, suspect)
+            tls = self._attempt(key, deadline, suspect, check)
         finally:
             if suspect:
                 _RETRIES.give()
@@ -421,13 +422,14 @@ class Pool:
                 raise PinMismatch
         return Connection(tls, self._clock, self._generation)
 
-    def _attempt(self, key: tuple[str, int], deadline: float, suspect: bool) -> ssl.SSLSocket:
-        """Connect and handshake, in the short time if ``suspect``, in a few times the usual time if
-        the address connected before (:data:`KNOWN_CONNECT_FACTOR`); marks or clears ``key``."""
+    def _attempt(self, key: tuple[str, int], deadline: float, suspect: bool, check: bool) -> ssl.SSLSocket:
+        """Connect and handshake, in the short time if ``suspect`` or a ``check``, in a few times the
+        usual time if the address connected before (:data:`KNOWN_CONNECT_FACTOR`); marks or clears
+        ``key``."""
         begun = self._clock()
         with self._lock:
             usual = self._usual.get(key)
-        if suspect:
+        if suspect or check:
             until = min(deadline, begun + UNREACHABLE_CONNECT_SECONDS)
         elif usual is not None:
             until = min(deadline, begun + max(UNREACHABLE_CONNECT_SECONDS, KNOWN_CONNECT_FACTOR * usual))
@@ -444,13 +446,14 @@ class Pool:
             with self._lock:
                 self._unreachable.add(key)
             if until < deadline:  # the address's own time ran out, not the caller's
-                raise (_timed_out_again() if suspect else _slower_than_usual(until - begun, usual)) from None
+                if suspect:
+                    raise _timed_out_again() from None
+                raise _slower_than_usual(until - begun, None if check else usual) from None
             raise
         took = self._clock() - begun
         with self._lock:
             self._usual[key] = took if usual is None else usual + (took - usual) * _USUAL_WEIGHT
-            if suspect:
-                self._unreachable.discard(key)
+            self._unreachable.discard(key)
         return tls
 
     def _handshake(self, host: str, port: int, until: float) -> ssl.SSLSocket:

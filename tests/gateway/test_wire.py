@@ -414,8 +414,8 @@ def test_a_gateway_that_drops_off_fails_a_batch_on_its_idle_connections_early(
     answer after ANSWER_PATIENCE_SECONDS, a new connection is tried, and when that fails too so do
     the requests, long before their deadline."""
     monkeypatch.setattr(wire, "ANSWER_PATIENCE_SECONDS", 0.05)
-    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)
-    monkeypatch.setattr(wire, "KNOWN_CONNECT_FACTOR", 0.0)
+    monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)  # the check's time, whatever the usual
+    monkeypatch.setattr(wire, "KNOWN_CONNECT_FACTOR", 1e6)
     server, channel = _idle_batch(serve, lambda server: server.release.wait(WAIT))  # never answers again
     try:
         server.handshake_after = 1_000_000  # and takes no new connection
