@@ -21,7 +21,10 @@ What this module guarantees, because the peer is a fragile device on a LAN:
   :data:`UNREACHABLE_ATTEMPTS_AT_ONCE` such attempts run in the process, until one succeeds: an
   offline gateway must not hold the threads the live ones need until every scrape's deadline. An
   address that connected before gets :data:`KNOWN_CONNECT_FACTOR` times its usual connection time
-  (at least the same 3 s), so its first attempt after it dropped off ends early too.
+  (at least the same 3 s), so its first attempt after it dropped off ends early too; and a batch
+  with no answer at all on its reused connections after :data:`ANSWER_PATIENCE_SECONDS` checks with a
+  new connection whether the gateway is still there, and fails at once if not (a gateway gone from
+  the network answers nothing on the connections it left behind).
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
   the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. One
   idle for :data:`IDLE_SECONDS` is closed: a request read now and then (the site info every 10 min)
