@@ -88,6 +88,10 @@ class _Name:
     failed_until: float = 0.0
     pending: Future[Sequence[AddrInfo]] | None = None  # the lookup under way
 
+    def standing(self, now: float) -> Sequence[AddrInfo] | None:
+        """The last answer, while it may stand in for a lookup that cannot be made (STALE_SECONDS)."""
+        return self.addresses if self.addresses is not None and now < self.stale_until else None
+
 
 class Resolver:
     """Addresses of host names for new connections (see the module docstring). Thread-safe."""
@@ -116,15 +120,16 @@ class Resolver:
                 name = self._remember(key)
             if name.addresses is not None and now < name.fresh_until:
                 return name.addresses
+            standing = name.standing(now)
             if name.error is not None and now < name.failed_until:
-                if name.addresses is not None and now < name.stale_until:
-                    return name.addresses
+                if standing is not None:
+                    return standing
                 raise _again(name.error)
             pending = name.pending
             if pending is None:
                 if self._running >= LOOKUPS_AT_ONCE:
-                    if name.addresses is not None and now < name.stale_until:
-                        return name.addresses
+                    if standing is not None:
+                        return standing
                     raise LookupTimeout(
                         f"name lookup of {host!r} not started: {LOOKUPS_AT_ONCE} lookups are under way "
                         "(is the name server answering?)"
@@ -136,8 +141,9 @@ class Resolver:
             return pending.result(timeout=max(0.0, timeout))
         except FutureTimeout:
             with self._lock:
-                if name.addresses is not None and self._clock() < name.stale_until:
-                    return name.addresses
+                standing = name.standing(self._clock())
+            if standing is not None:
+                return standing
             raise LookupTimeout(
                 f"name lookup of {host!r} did not end in time (is the name server answering?)"
             ) from None
@@ -160,7 +166,7 @@ class Resolver:
                 if not _unreachable_server(exc):
                     name.addresses = None  # the name is gone (or never was): not its old addresses
                 self._running -= 1
-                stale = name.addresses is not None and now < name.stale_until
+                standing = name.standing(now)
                 first = name.error is None  # the first failure since the name last resolved: said once
                 name.error = exc
             log.log(
@@ -168,10 +174,10 @@ class Resolver:
                 "name lookup of %s failed: %s%s",
                 key[0],
                 exc,
-                "; using the addresses found earlier" if stale else "",
+                "; using the addresses found earlier" if standing is not None else "",
             )
-            if stale and name.addresses is not None:
-                pending.set_result(name.addresses)
+            if standing is not None:
+                pending.set_result(standing)
             else:
                 pending.set_exception(exc)
             return
