@@ -251,6 +251,12 @@ async def _sites_serve(conn: multiprocessing.connection.Connection, n: int, late
     conn.send(None)
 
 
+def _hole(port: int = 0) -> socket.socket:
+    """An address off the network: it accepts TCP (the kernel does, into the backlog) and never
+    answers, since nothing ever accept()s."""
+    return socket.create_server(("127.0.0.1", port), backlog=4096)
+
+
 async def _drop(fake: _FakeSites, servers: list[asyncio.Server], holes: list[socket.socket]) -> None:
     """These sites drop off the network at once: what they are asked on their open connections gets no
     answer, and new connections are accepted by the kernel and never answered (as --offline's are)."""
@@ -258,7 +264,7 @@ async def _drop(fake: _FakeSites, servers: list[asyncio.Server], holes: list[soc
         port = server.sockets[0].getsockname()[1]
         fake.silent.add(port)
         server.close()
-        holes.append(socket.create_server(("127.0.0.1", port), backlog=4096))
+        holes.append(_hole(port))
 
 
 async def _snapshot(fake: _FakeSites) -> dict[str, int]:
@@ -643,8 +649,7 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
             ports = list(sites.ports)
             offline = _offline(n, args.offline)
             for i in offline if args.offline_at is None else ():
-                # Accepts TCP (the kernel does, into the backlog) and never answers: never accept()ed.
-                holes.append(socket.create_server(("127.0.0.1", 0), backlog=4096))
+                holes.append(_hole())
                 ports[i] = holes[-1].getsockname()[1]
             res.offline = len(offline)
             extra = {} if args.min_interval_seconds is None else {"min_interval_seconds": args.min_interval_seconds}
