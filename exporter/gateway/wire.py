@@ -21,10 +21,11 @@ What this module guarantees, because the peer is a fragile device on a LAN:
   :data:`UNREACHABLE_ATTEMPTS_AT_ONCE` such attempts run in the process, until one succeeds: an
   offline gateway must not hold the threads the live ones need until every scrape's deadline. An
   address that connected before gets :data:`KNOWN_CONNECT_FACTOR` times its usual connection time
-  (at least the same 3 s), so its first attempt after it dropped off ends early too; and a batch
-  with no answer at all on its reused connections after :data:`ANSWER_PATIENCE_SECONDS` checks with a
-  new connection whether the gateway is still there, and fails at once if not (a gateway gone from
-  the network answers nothing on the connections it left behind).
+  (at least the same 3 s), so its first attempt after it dropped off ends early too; and a batch,
+  or a lone request, with no answer at all on its reused connections after
+  :data:`ANSWER_PATIENCE_SECONDS` checks with a new connection whether the gateway is still there,
+  and fails at once if not (a gateway gone from the network answers nothing on the connections it
+  left behind).
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
   the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. One
   idle for :data:`IDLE_SECONDS` is closed: a request read now and then (the site info every 10 min)
@@ -158,7 +159,7 @@ UNREACHABLE_ATTEMPTS_AT_ONCE = 8
 # left short of threads for a whole cycle. A slow site (a VPN, a busy gateway) keeps what it needs;
 # an address never connected to gets the caller's whole time.
 KNOWN_CONNECT_FACTOR = 10.0
-# A scrape whose requests went out on idle keep-alive connections and that has no answer at all after
+# A scrape whose requests (or lone request) went out on idle keep-alive connections and that has no answer at all after
 # this long checks with a new connection whether the gateway is still there. A gateway that dropped
 # off the network answers nothing on the connections it left behind, and waiting for them took the
 # scrape's whole timeout; the check gets UNREACHABLE_CONNECT_SECONDS whatever the address's usual
@@ -251,6 +252,11 @@ class Pool:
             except Exception as exc:
                 yield 0, exc, self._clock()
                 return
+            gone = self._silent(key, conn, deadline) if reused else None
+            if gone is not None:
+                conn.close()
+                yield 0, gone, self._clock()
+                return
             yield 0, self._answer(key, conn, reused, (request, head), deadline, max_body), self._clock()
             return
         arriving: dict[int, tuple[int, Arriving]] = {}  # by file descriptor
@@ -308,6 +314,22 @@ class Pool:
         finally:
             for _, answer in arriving.values():  # the caller stopped early: nothing of these is read
                 answer.conn.close()
+
+    def _silent(self, key: tuple[str, int], conn: Connection, deadline: float) -> Unreachable | None:
+        """The check of a batch (see :data:`ANSWER_PATIENCE_SECONDS`) for a lone request sent on the
+        idle ``conn`` (TEDAPI's): nothing came on it in the patience's time, and the gateway takes no
+        new connection. How that failed, else None: read on, as before."""
+        check_at = self._clock() + ANSWER_PATIENCE_SECONDS
+        if check_at >= deadline or conn.sock.pending():
+            return None
+        waiting = select.poll()
+        waiting.register(conn.sock.fileno(), select.POLLIN)
+        if waiting.poll((check_at - self._clock()) * 1000):
+            return None
+        gone = self._gone(key, deadline)
+        if gone is None or waiting.poll(0):  # the answer began while the check ran: read it
+            return None
+        return gone
 
     def _gone(self, key: tuple[str, int], deadline: float) -> Unreachable | None:
         """Whether the gateway at ``key`` stopped taking connections, tried with a new one in the time

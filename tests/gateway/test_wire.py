@@ -407,12 +407,14 @@ def _idle_batch(
     return server, channel
 
 
+@pytest.mark.parametrize("n", [3, 1], ids=["batch", "lone request"])
 def test_a_gateway_that_drops_off_fails_a_batch_on_its_idle_connections_early(
-    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
     """A gateway gone from the network answers nothing on the connections it left behind: with no
     answer after ANSWER_PATIENCE_SECONDS, a new connection is tried, and when that fails too so do
-    the requests, long before their deadline."""
+    the requests, long before their deadline. A lone request (TEDAPI's, read with a blocking read)
+    is checked the same way."""
     monkeypatch.setattr(wire, "ANSWER_PATIENCE_SECONDS", 0.05)
     monkeypatch.setattr(wire, "UNREACHABLE_CONNECT_SECONDS", 0.2)  # the check's time, whatever the usual
     monkeypatch.setattr(wire, "KNOWN_CONNECT_FACTOR", 1e6)
@@ -420,8 +422,8 @@ def test_a_gateway_that_drops_off_fails_a_batch_on_its_idle_connections_early(
     try:
         server.handshake_after = 1_000_000  # and takes no new connection
         begun = time.monotonic()
-        got = _batch(channel, server, 3, seconds=WAIT * 4)
-        assert time.monotonic() - begun < WAIT * 2, "failed early, not at the deadline"
+        got = _batch(channel, server, n, seconds=WAIT * 4)
+        assert len(got) == n and time.monotonic() - begun < WAIT * 2, "failed early, not at the deadline"
         for _, r in got:
             assert isinstance(r, FetchError) and r.reason == "timeout", r
             assert str(r).startswith("/x: no answer, and a new connection to the gateway failed meanwhile: no "), r
@@ -430,8 +432,9 @@ def test_a_gateway_that_drops_off_fails_a_batch_on_its_idle_connections_early(
         channel.close()
 
 
+@pytest.mark.parametrize("n", [3, 1], ids=["batch", "lone request"])
 def test_a_slow_gateway_is_checked_once_and_its_answers_awaited(
-    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
     """A gateway that is there but slow takes the check's new connection, and the answers on the idle
     connections are then waited for as before (here they come once it has; nothing is slept)."""
@@ -443,8 +446,8 @@ def test_a_slow_gateway_is_checked_once_and_its_answers_awaited(
 
     server, channel = _idle_batch(serve, until_checked)
     try:
-        got = _batch(channel, server, 3)
-        assert [r.status if isinstance(r, Answer) else r for _, r in got] == [200] * 3
+        got = _batch(channel, server, n)
+        assert [r.status if isinstance(r, Answer) else r for _, r in got] == [200] * n
         assert server.accepted == 4
     finally:
         channel.close()
