@@ -20,7 +20,7 @@ from exporter.gateway import resolve
 from exporter.gateway.http import Answer, HttpChannel
 from exporter.gateway.outcomes import FetchError
 from exporter.gateway.resolve import AddrInfo, LookupTimeout, Resolver, system_lookup
-from exporter.simulator.certs import CertBundle, generate_certificate
+from exporter.simulator.certs import CertBundle
 from tests.gateway.test_wire import ScriptedServer, _keep_answering
 from tests.support.polling import wait_for
 
@@ -173,11 +173,6 @@ def test_a_failed_lookup_is_remembered_for_a_while(ns: NameServer) -> None:
 
 
 # ------------------------------------------------------------------------------- through the wire
-@pytest.fixture(scope="module")
-def bundle() -> CertBundle:
-    return generate_certificate()
-
-
 @pytest.fixture
 def server(bundle: CertBundle, tmp_path: Path) -> Iterator[ScriptedServer]:
     s = ScriptedServer(bundle, tmp_path, [_keep_answering])

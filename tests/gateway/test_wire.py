@@ -155,11 +155,6 @@ class ScriptedServer:
             t.join(WAIT)
 
 
-@pytest.fixture(scope="module")
-def bundle() -> CertBundle:
-    return generate_certificate()
-
-
 @pytest.fixture
 def serve(bundle: CertBundle, tmp_path: Path) -> Iterator[Callable[..., ScriptedServer]]:
     servers: list[ScriptedServer] = []
