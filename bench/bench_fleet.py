@@ -313,7 +313,9 @@ class FakeSites:
 class Exporter:
     """``python -m exporter`` of the checkout under test, on a loopback port."""
 
-    def __init__(self, repo: Path, python: Path, config: dict[str, Any], workdir: Path) -> None:
+    def __init__(
+        self, repo: Path, python: Path, config: dict[str, Any], workdir: Path, flags: Sequence[str] = ()
+    ) -> None:
         cfg = workdir / "exporter.yaml"
         cfg.write_text(yaml.safe_dump(config))
         self.port = _free_port()
@@ -327,6 +329,7 @@ class Exporter:
                     f"--config.file={cfg}",
                     f"--web.listen-address=127.0.0.1:{self.port}",
                     "--log.level=warn",
+                    *flags,
                 ],
                 cwd=repo,
                 stdin=subprocess.DEVNULL,
@@ -583,6 +586,7 @@ class Result:
     exporter_repo: str
     exporter_commit: str
     max_concurrent_requests: int | None
+    max_requests: int | None = None  # the exporter's --web.max-requests; None: its default
     probes: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     up_share: float = 0.0
@@ -637,6 +641,7 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
         exporter_repo=str(repo),
         exporter_commit=_commit(repo),
         max_concurrent_requests=args.max_concurrent_requests,
+        max_requests=args.max_requests,
     )
     with tempfile.TemporaryDirectory(prefix="pwfleet-") as tmp:
         workdir = Path(tmp)
@@ -668,7 +673,9 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
             }
             if args.max_concurrent_requests is not None:
                 config["max_concurrent_requests"] = args.max_concurrent_requests
-            exporter = Exporter(repo, python, config, workdir)
+            # Only when asked: an older checkout measured with --exporter-repo may not know the flag.
+            flags = () if args.max_requests is None else (f"--web.max-requests={args.max_requests}",)
+            exporter = Exporter(repo, python, config, workdir, flags)
             drop = None if args.offline_at is None else (lambda: sites.drop(offline))
             measure(res, sites, exporter, names, args, {names[i] for i in offline}, drop)
             res.exporter_log_lines = len(exporter.log.read_text(errors="replace").splitlines())
@@ -851,7 +858,8 @@ def _verdict(ok: bool | None) -> str:
 def print_run(r: Result, threads_by_n: dict[int, int]) -> None:
     print(
         f"\n### {r.gateways} gateways: latency {r.latency:g} s, interval {r.interval:g} s, {r.cycles} measured "
-        f"cycle(s), max_concurrent_requests {r.max_concurrent_requests or 'default'}, exporter {r.exporter_commit}\n"
+        f"cycle(s), max_concurrent_requests {r.max_concurrent_requests or 'default'}, --web.max-requests "
+        f"{r.max_requests or 'default'}, exporter {r.exporter_commit}\n"
     )
     print("| measure | value | target | verdict |")
     print("| --- | --- | --- | --- |")
@@ -898,6 +906,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--exporter-repo", default=str(REPO), help="checkout whose exporter is measured (this one)")
     p.add_argument("--exporter-python", help="interpreter for it (default: <repo>/.venv/bin/python)")
     p.add_argument("--max-concurrent-requests", type=int, help="exporter setting (default: the exporter's)")
+    p.add_argument("--max-requests", type=int, help="the exporter's --web.max-requests (default: the exporter's)")
     p.add_argument(
         "--min-interval-seconds",
         type=float,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from exporter import __version__, gcpolicy
 from exporter.config import Config, ConfigError, load_config, parse_config, pin_warnings
 from exporter.sources.registry import check_config, check_gateway
+from exporter.web.http_parse import Limits
 from exporter.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
@@ -33,6 +34,18 @@ DEMO_GATEWAY_PASSWORD = "DEMOGATEWAY"  # noqa: S105 - the simulator's TEDAPI pas
 # Subcommands beside the exporter's flags: the first argument names the module whose main() runs.
 SUBCOMMANDS = {"assets": "exporter.assets.command", "tedapi": "exporter.sources.tedapi.command"}
 DEMO_SITES = ("default", "pw2-tedapi", "pw3", "pw3-v1r")
+MAX_REQUESTS_BOUND = 4096  # --web.max-requests: each is a thread at most; more is a typo, not a fleet
+
+
+def _max_requests(text: str) -> int:
+    """``--web.max-requests``: a whole number from 1 to :data:`MAX_REQUESTS_BOUND`."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= n <= MAX_REQUESTS_BOUND:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_REQUESTS_BOUND}, not {n}")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--web.listen-address", dest="listen", default=DEFAULT_LISTEN, help="default %(default)s")
     p.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics", help="default %(default)s")
     p.add_argument("--web.config.file", dest="web_config", help="exporter-toolkit web config (TLS, basic auth)")
+    p.add_argument(
+        "--web.max-requests",
+        dest="max_requests",
+        type=_max_requests,
+        default=Limits.workers,
+        metavar="N",
+        help="requests served at once, each on a worker thread started on demand (a /probe holds one while its "
+        "gateway answers); more wait, up to 128, then get a 503. A fleet replica whose sites may drop off "
+        "together needs more (see deploy/scaling/README.md); default %(default)s",
+    )
     p.add_argument("--log.level", dest="log_level", default="info", choices=["debug", "info", "warn", "error"])
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"])
     p.add_argument(
@@ -125,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         simulated = frozenset(g.name for g in config.gateways) if simulator is not None else frozenset()
         app = ExporterApp(collector, args.telemetry_path, web, reloader, simulated=simulated)
-        server = ExporterServer(app, args.listen, web)
+        server = ExporterServer(app, args.listen, web, Limits(workers=args.max_requests))
     except (OSError, ValueError) as exc:
         log.error("cannot listen on %s: %s", args.listen, exc)
         return 1

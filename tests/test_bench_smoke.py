@@ -87,9 +87,11 @@ def test_bench_fleet_quick_runs() -> None:
 
 
 def test_bench_fleet_quick_runs_with_sites_dropping_off() -> None:
-    """--offline-at: the offline gateway is served until the measured cycle, then drops off."""
-    out = run_quick("bench_fleet.py", "--offline", "0.2", "--offline-at", "1")
+    """--offline-at: the offline gateway is served until the measured cycle, then drops off. With
+    --max-requests, which reaches the exporter's command line (an unknown flag would stop it)."""
+    out = run_quick("bench_fleet.py", "--offline", "0.2", "--offline-at", "1", "--max-requests", "8")
     assert "| probes up (the 4 on line) |" in out, out
+    assert "--web.max-requests 8," in out, out
     assert re.search(r"^\| offline gateways: their probes \| 1: ", out, re.M), out
 
 

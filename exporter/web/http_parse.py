@@ -34,7 +34,7 @@ class Limits:
     max_headers: int = 100
     max_body_bytes: int = 64 * 1024
     max_connections: int = 512
-    workers: int = 32
+    workers: int = 32  # --web.max-requests
     # Complete requests waiting for a worker; one more is refused at once (503) instead of answered
     # after its scraper gave up. 128 is ~2 s of a busy replica's work (32 workers, ~0.4 s a probe).
     max_queued: int = 128
