@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.cli import build_parser
 from exporter.config import ConfigError, load_config
 from exporter.shard import hashmod, main, split
 from tests.support.paths import REPO
@@ -106,3 +107,6 @@ def test_the_kubernetes_replicas_are_where_prometheus_sends_each_gateway() -> No
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
     assert env["REPLICA"] == "metadata.labels['apps.kubernetes.io/pod-index']"
     assert f"--web.listen-address=:{port}" in container["args"]
+    # Every argument is one the exporter takes (argparse exits on an unknown flag or a bad value).
+    args = build_parser().parse_args([a.replace("$(REPLICA)", "0") for a in container["args"]])
+    assert args.max_requests >= 64, "room for a third of a replica's sites dropping off at once"
