@@ -159,12 +159,13 @@ UNREACHABLE_ATTEMPTS_AT_ONCE = 8
 # left short of threads for a whole cycle. A slow site (a VPN, a busy gateway) keeps what it needs;
 # an address never connected to gets the caller's whole time.
 KNOWN_CONNECT_FACTOR = 10.0
-# A scrape whose requests (or lone request) went out on idle keep-alive connections and that has no answer at all after
-# this long checks with a new connection whether the gateway is still there. A gateway that dropped
-# off the network answers nothing on the connections it left behind, and waiting for them took the
-# scrape's whole timeout; the check gets UNREACHABLE_CONNECT_SECONDS whatever the address's usual
-# time (which a replica's own load at start-up inflates), and when it fails so do they. A gateway
-# that answers at all, or took a new connection in this scrape, is not checked.
+# A scrape whose requests (or lone request) went out on idle keep-alive connections and that has no
+# answer at all after this long checks with a new connection whether the gateway is still there. A
+# gateway that dropped off the network answers nothing on the connections it left behind, and
+# waiting for them took the scrape's whole timeout; the check gets UNREACHABLE_CONNECT_SECONDS
+# whatever the address's usual time (which a replica's own load at start-up inflates), and when it
+# fails so do they. A gateway that answers at all, or took a new connection in this scrape, is not
+# checked. One slower than this at every answer costs one more connection attempt per scrape.
 ANSWER_PATIENCE_SECONDS = 2.0
 _USUAL_WEIGHT = 0.25  # of the newest connection time in the average
 
