@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from tests.support.paths import REPO
+from tests.support.prereqs import require_binary
 from tests.support.processes import run_python
 
 
@@ -93,6 +94,14 @@ def test_bench_fleet_quick_runs_with_sites_dropping_off() -> None:
     assert "| probes up (the 4 on line) |" in out, out
     assert "--web.max-requests 8," in out, out
     assert re.search(r"^\| offline gateways: their probes \| 1: ", out, re.M), out
+
+
+def test_bench_fleet_prometheus_quick_runs() -> None:
+    """The held-out fleet check: a real Prometheus scrapes the quick fleet; its table has every target."""
+    require_binary("prometheus")
+    out = run_quick("bench_fleet_prometheus.py")
+    assert "| gateways | scrapes | up | failed scrapes | gateway down |" in out, out
+    assert re.search(r"^\| 5 \| [1-9]\d* \| \d+\.\d % \| \d+ \| \d+ \| \d+ ms \|", out, re.M), out
 
 
 def test_bench_cpu_quick_runs() -> None:
