@@ -268,7 +268,8 @@ def print_results(results: list[Result]) -> None:
             f"({r.latency:g} s; evenly spread: {even:.0f})"
         )
         if r.slowest:
-            spread = r.slowest[0][1] - min(ts for _, ts, _, _ in r.slowest) if len(r.slowest) > 1 else 0.0
+            starts = [ts for _, ts, _, _ in r.slowest]
+            spread = max(starts) - min(starts)
             inside = fleet._percentile([own for _, _, _, own in r.slowest if own >= 0], 0.5) * 1000
             print(
                 f"  the slowest 1 % ({len(r.slowest)} scrapes, started over {spread:.1f} s): the exporter's own "
