@@ -27,8 +27,8 @@ from tests.support.exporter import gateway_entry, run_exporter, start_exporter
 from tests.support.polling import wait_for
 from tests.support.wiring import SIM_PASSWORD
 
-SILENT_TIMEOUT = 4.0  # the silent gateway's probe holds its worker for about this long
-LIVE_TIMEOUT = 2.0  # less: queued behind it, the live probe's time is gone when a worker is free
+SILENT_TIMEOUT = 6.0  # the silent gateway's probe holds its worker for about this long
+LIVE_TIMEOUT = 3.0  # less: queued behind it, the live probe's time is gone when a worker is free; alone, ample
 
 
 class Silent:
