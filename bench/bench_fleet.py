@@ -657,20 +657,7 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
                 holes.append(_hole())
                 ports[i] = holes[-1].getsockname()[1]
             res.offline = len(offline)
-            extra = {} if args.min_interval_seconds is None else {"min_interval_seconds": args.min_interval_seconds}
-            config: dict[str, Any] = {
-                "state_file": "",
-                "gateways": [
-                    {
-                        "name": name,
-                        "address": f"https://127.0.0.1:{port}",
-                        "password": PASSWORD,
-                        "tls": {"ca_file": str(sites.cert), "server_name": "powerwall"},
-                        **extra,
-                    }
-                    for name, port in zip(names, ports, strict=True)
-                ],
-            }
+            config = exporter_config(names, ports, sites.cert, args.min_interval_seconds)
             if args.max_concurrent_requests is not None:
                 config["max_concurrent_requests"] = args.max_concurrent_requests
             # Only when asked: an older checkout measured with --exporter-repo may not know the flag.
@@ -688,6 +675,34 @@ def run_one(n: int, args: argparse.Namespace) -> Result:
             for hole in holes:
                 hole.close()
     return res
+
+
+def exporter_config(
+    names: Sequence[str], ports: Sequence[int], cert: Path, min_interval_seconds: float | None
+) -> dict[str, Any]:
+    """The exporter's configuration for the fake sites: gateway ``names[i]`` at ``ports[i]``, trusted
+    by their certificate; ``min_interval_seconds`` None leaves the exporter's default."""
+    extra = {} if min_interval_seconds is None else {"min_interval_seconds": min_interval_seconds}
+    return {
+        "state_file": "",
+        "gateways": [
+            {
+                "name": name,
+                "address": f"https://127.0.0.1:{port}",
+                "password": PASSWORD,
+                "tls": {"ca_file": str(cert), "server_name": "powerwall"},
+                **extra,
+            }
+            for name, port in zip(names, ports, strict=True)
+        ],
+    }
+
+
+def write_results(path: str | None, results: Sequence[Any]) -> None:
+    """``--out``: the results (dataclasses) as JSON, when a path was given."""
+    if path:
+        Path(path).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+        print(f"results written to {path}")
 
 
 def _offline(n: int, share: float) -> list[int]:
@@ -961,9 +976,7 @@ def main(argv: list[str] | None = None) -> int:
         threads_by_n[n] = r.threads_max
         print_run(r, threads_by_n)
     print_overall(results)
-    if args.out:
-        Path(args.out).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-        print(f"results written to {args.out}")
+    write_results(args.out, results)
     return 0
 
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,20 +160,7 @@ def run(n: int, args: argparse.Namespace) -> Result:
         prometheus: Prometheus | None = None
         try:
             names = [f"gw{i:04d}" for i in range(n)]
-            extra = {} if args.min_interval_seconds is None else {"min_interval_seconds": args.min_interval_seconds}
-            config = {
-                "state_file": "",
-                "gateways": [
-                    {
-                        "name": name,
-                        "address": f"https://127.0.0.1:{port}",
-                        "password": fleet.PASSWORD,
-                        "tls": {"ca_file": str(sites.cert), "server_name": "powerwall"},
-                        **extra,
-                    }
-                    for name, port in zip(names, sites.ports, strict=True)
-                ],
-            }
+            config = fleet.exporter_config(names, sites.ports, sites.cert, args.min_interval_seconds)
             python = Path(args.exporter_python) if args.exporter_python else fleet._default_python(repo)
             exporter = fleet.Exporter(repo, python, config, workdir)
             timeout = min(fleet.SCRAPE_TIMEOUT, args.interval)  # Prometheus refuses a timeout over the interval
@@ -311,9 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = [run(n, args) for n in args.gateways]
     print_results(results)
-    if args.out:
-        Path(args.out).write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-        print(f"results written to {args.out}")
+    fleet.write_results(args.out, results)
     return 0
 
 
