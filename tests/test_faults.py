@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
 import threading
 import time
 import tracemalloc
@@ -42,6 +41,7 @@ from exporter.sources.vitals.source import VITALS
 from tests.fault_env import FW, SCRAPE_TIMEOUT, SLOW, EnvFactory, exporter_threads
 from tests.scrape import Scrape
 from tests.simtime import SIM_START
+from tests.support.net import SilentListener
 from tests.support.polling import wait_for
 from tests.support.prereqs import require_fixtures
 from tests.support.wiring import SIM_PASSWORD, gateway_config, make_transport
@@ -431,27 +431,9 @@ def test_unresolvable_host(env: EnvFactory) -> None:
 @pytest.mark.parametrize("mode", ["never_accepts", "accepts_never_answers"])
 def test_blackholed_address(mode: str, env: EnvFactory) -> None:
     """A loopback socket that swallows connections: the scrape still ends at its deadline."""
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(0 if mode == "never_accepts" else 64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def swallow() -> None:
-        hole.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                conn, _ = hole.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            held.append(conn)
-
-    acceptor = threading.Thread(target=swallow, name="pwsim-blackhole", daemon=True)
-    if mode == "accepts_never_answers":
-        acceptor.start()
-    port = hole.getsockname()[1]
+    accepts = mode == "accepts_never_answers"
+    hole = SilentListener(accept=accepts, backlog=64 if accepts else 0)
+    port = hole.port
     cfg = GatewayConfig(
         name="hole",
         host="127.0.0.1",
@@ -471,11 +453,6 @@ def test_blackholed_address(mode: str, env: EnvFactory) -> None:
         # The second scrape's attempt may still be counting when the scrape is rendered.
         assert s.logins("success") == 0 and 1 <= s.logins("error") <= 2
     finally:
-        stop.set()
-        if acceptor.is_alive():
-            acceptor.join()
-        for c in held:
-            c.close()
         hole.close()
 
 

@@ -11,7 +11,6 @@ state (the silent gateway has the connection), never a guessed delay.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from exporter.simulator import SimulatedGateway, SiteModel
 from tests.scrape import Response, get
 from tests.simtime import SIM_START
 from tests.support.exporter import gateway_entry, run_exporter, start_exporter
+from tests.support.net import SilentListener
 from tests.support.polling import wait_for
 from tests.support.wiring import SIM_PASSWORD
 
@@ -31,43 +31,19 @@ SILENT_TIMEOUT = 6.0  # the silent gateway's probe holds its worker for about th
 LIVE_TIMEOUT = 3.0  # less: queued behind it, the live probe's time is gone when a worker is free; alone, ample
 
 
-class Silent:
-    """A loopback listener that accepts connections and never sends a byte."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, name="silent-gateway", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-
-
 @dataclass
 class Fleet:
     """The exporter's config entries for a live and a silent gateway, and the silent listener."""
 
     entries: list[dict[str, Any]]
-    silent: Silent
+    silent: SilentListener
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
     live = SimulatedGateway(password=SIM_PASSWORD, model=SiteModel(start_time=SIM_START, seed=3, powerwalls=1))
     live.start()
-    silent = Silent()
+    silent = SilentListener()
     try:
         entry = gateway_entry(live, tmp_path, "live", min_interval_seconds=0)
         yield Fleet([entry, {**entry, "name": "silent", "address": f"https://127.0.0.1:{silent.port}"}], silent)
