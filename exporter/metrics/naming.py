@@ -40,6 +40,9 @@ import logging
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from exporter.metrics.metricset import RESERVED_SUFFIXES, MetricDef, MetricSet, counter, is_curated
 
@@ -54,6 +57,7 @@ __all__ = [
     "gauge_name",
     "generic_gauge_name",
     "generic_stem",
+    "mapped_again",
     "promlint_flags",
     "promlint_safe",
     "snake_case",
@@ -236,10 +240,15 @@ class DropLedger:
         self._logged: set[tuple[str, str]] = set()
 
     def record(self, gateway: str, endpoint: str, dropped: Counter[str], example: str) -> dict[str, int]:
-        """Add this scrape's drops; returns the cumulative counts by reason (empty: never dropped)."""
+        """Add this answer's drops; returns the cumulative counts by reason (empty: never dropped).
+
+        Inside :func:`mapped_again`, the drops were added when the answer was first mapped: only
+        the counts are returned.
+        """
         key = (gateway, endpoint)
+        again = _MAPPED_AGAIN.get()
         with self._lock:
-            if dropped and key not in self._logged:
+            if dropped and not again and key not in self._logged:
                 self._logged.add(key)
                 log.warning(
                     "gateway %s: %s sent %s (%s; e.g. %r); counted in %s, logged once",
@@ -254,11 +263,26 @@ class DropLedger:
                 return dict(dropped)
             counts = self._counts.get(key)
             if counts is None:
-                if not dropped:
+                if not dropped or again:
                     return {}
                 counts = self._counts[key] = Counter()
-            counts.update(dropped)
+            if not again:
+                counts.update(dropped)
             return dict(counts)
+
+
+_MAPPED_AGAIN: ContextVar[bool] = ContextVar("mapped_again", default=False)
+
+
+@contextmanager
+def mapped_again() -> Iterator[None]:
+    """Map an answer that was mapped before (its series were dropped after use, and a later scrape
+    reuses the answer): the ledgers count an answer's drops once, not once per mapping."""
+    token = _MAPPED_AGAIN.set(True)
+    try:
+        yield
+    finally:
+        _MAPPED_AGAIN.reset(token)
 
 
 DROPS = DropLedger()

@@ -27,6 +27,7 @@ from exporter.gateway.request import Request
 from exporter.gateway.transport import GatewayTransport
 from exporter.metrics.counters import CounterGuard
 from exporter.metrics.metricset import MetricSet
+from exporter.metrics.naming import mapped_again
 from exporter.scrape.jobs import ScrapeJobs
 from exporter.scrape.selfmetrics import ENDPOINT_DURATION, ENDPOINT_SUCCESS, SCRAPE_DURATION, UP, transport_metrics
 from exporter.scrape.workers import Lane, WorkerPool
@@ -101,8 +102,9 @@ class GatewayScraper:
         self.status = GatewayStatus()
         self.tls_digest = tls_digest(self.cfg)
         self._failing: tuple[str, ...] = ()  # failure reasons of the last scrape, to log changes once
-        # Each answer decoded and mapped once, shared by every scrape handed it (read-only).
-        self._outputs: PerAnswer[Output] = PerAnswer()
+        # Each answer decoded and mapped once, shared by the scrapes using it at the same time
+        # (read-only), and dropped when the last of them has built its set (see PerAnswer's keep).
+        self._outputs: PerAnswer[Output] = PerAnswer(keep=False)
         self._undecodable: set[str] = set()  # request labels whose answers do not decode, to log once
         self._lock = threading.Lock()
         self._users = 0  # scrapes using this gateway now
@@ -180,6 +182,9 @@ class GatewayScraper:
             else result.at >= (fresh_since if self._reused_briefly(request) else begun)
             for _, request, result in results
         )
+        # The answers whose decoded output this scrape got, released when the set is built. A bug that
+        # skips the release only keeps an output as long as its answer, as a memo that keeps does.
+        used: list[Fetched] = []
         for source, request, result in results:
             label = request.label
             if isinstance(result, Fetched) and not answered:
@@ -188,6 +193,7 @@ class GatewayScraper:
                 continue
             if isinstance(result, Fetched):
                 ms.add(ENDPOINT_DURATION, result.duration, {"endpoint": label})
+                used.append(result)
                 error = self._collect(source, request, result, ms, got)
             elif request.optional and result.reason == "not_supported":
                 self._guarded(source, partial(source.not_supported, request), ms, got)
@@ -230,6 +236,8 @@ class GatewayScraper:
             series=len(ms),
             metrics=ms.subset(STATUS_FAMILIES),
         )
+        for answer in used:
+            self._outputs.release(answer)
         return ms
 
     def _reused_briefly(self, request: Request) -> bool:
@@ -246,7 +254,9 @@ class GatewayScraper:
         Once per answer (:class:`PerAnswer`): a scrape handed an answer another scrape already decoded
         merges that result, and a failure is counted once per answer, not once per scrape reusing it.
         """
-        made = self._outputs.get(answer, partial(self._decode, source, request, answer))
+        made = self._outputs.get(
+            answer, partial(self._decode, source, request, answer), partial(self._decode_again, source, request, answer)
+        )
         if made.error is not None:
             if made.fresh:
                 self.transport.note_error(request.label, made.error.reason)
@@ -270,6 +280,12 @@ class GatewayScraper:
                 "decode", f"{request.label}: did not decode ({exc.__class__.__name__})", answer.status
             ) from None
         return out
+
+    def _decode_again(self, source: Source, request: Request, answer: Fetched) -> Output:
+        """:meth:`_decode` of an answer whose series an earlier scrape made and dropped (PerAnswer's
+        keep): what the mapping counts per answer was counted then."""
+        with mapped_again():
+            return self._decode(source, request, answer)
 
     def _guarded(self, source: Source, step: Callable[[Output], None], ms: MetricSet, got: _Handover) -> None:
         """Run a source's extra step; a bug there costs its series only."""
