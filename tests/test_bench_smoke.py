@@ -110,3 +110,9 @@ def test_bench_cpu_quick_runs() -> None:
     assert re.search(r"^  turn 1, \S+ \(.+\): typical cold \d", out, re.M), out
     for figure in ("| typical cold | <= 5 ms |", "| typical warm | <= 2 ms |", "| PW3 cold |", "| PW2-TEDAPI cold |"):
         assert figure in out, out
+
+
+def test_bench_tls_memory_quick_runs() -> None:
+    out = run_quick("bench_tls_memory.py")
+    assert "| TLS 1.3, 2 session tickets" in out and "| TLS 1.2 | TLSv1.2 |" in out, out
+    assert len(re.findall(r"\| [\d.]+ KB \| [\d.]+ ms \|", out)) == 4, out
