@@ -18,13 +18,15 @@ Channels with equal TLS settings share one context (:func:`shared_ssl_context`):
 from __future__ import annotations
 
 import hashlib
-import socket
 import ssl
 import threading
+import time
 import weakref
 from pathlib import Path
 
 from exporter.config import TLSConfig
+from exporter.gateway.resolve import RESOLVER, Resolver
+from exporter.gateway.wire import tcp_connect
 
 # Contexts in use, by what makes them differ (see _context_key); one goes when no channel holds it.
 _SHARED: weakref.WeakValueDictionary[tuple[str, ...], ssl.SSLContext] = weakref.WeakValueDictionary()
@@ -82,16 +84,23 @@ def _context_key(tls: TLSConfig) -> tuple[str, ...]:
     return (mode,)
 
 
-def fetch_certificate(host: str, port: int, server_name: str, timeout: float = 10.0) -> tuple[str, str]:
+def fetch_certificate(
+    host: str, port: int, server_name: str, timeout: float = 10.0, resolver: Resolver = RESOLVER
+) -> tuple[str, str]:
     """Fetch the gateway's certificate for pinning: (PEM text, SHA-256 fingerprint with colons).
 
     Used by the ``--tls.fetch-certificate`` helper: trust on first use, done explicitly by the user.
+    Lookup, connection and handshake end within ``timeout`` together: ``socket.create_connection``
+    bounded the connection only, and a name server that did not answer held the command for as
+    long as the system resolver tried (:mod:`exporter.gateway.resolve`).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    until = time.monotonic() + timeout
+    addresses = resolver.addresses(host, port, timeout)
     with (
-        socket.create_connection((host, port), timeout=timeout) as sock,
+        tcp_connect(addresses, time.monotonic, until) as sock,  # its timeout: the time left, for the handshake too
         ctx.wrap_socket(sock, server_hostname=server_name) as tls_sock,
     ):
         der = tls_sock.getpeercert(binary_form=True)

@@ -485,7 +485,7 @@ class Pool:
     def _handshake(self, host: str, port: int, until: float) -> ssl.SSLSocket:
         """A TCP connection to ``host:port`` with the TLS handshake done, all by ``until`` (the name's
         lookup included: see :mod:`exporter.gateway.resolve`)."""
-        sock = _tcp_connect(self._resolver.addresses(host, port, left(self._clock, until)), self._clock, until)
+        sock = tcp_connect(self._resolver.addresses(host, port, left(self._clock, until)), self._clock, until)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(left(self._clock, until))
@@ -614,7 +614,7 @@ class Pool:
         return response
 
 
-def _tcp_connect(addresses: Sequence[AddrInfo], clock: Callable[[], float], until: float) -> socket.socket:
+def tcp_connect(addresses: Sequence[AddrInfo], clock: Callable[[], float], until: float) -> socket.socket:
     """A TCP connection to the first of ``addresses`` that takes one, by ``until``; the last failure
     if none does (what ``socket.create_connection`` does, without its lookup)."""
     error: OSError = OSError("the gateway's host name has no address")

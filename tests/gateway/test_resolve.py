@@ -20,6 +20,8 @@ from exporter.gateway import resolve
 from exporter.gateway.http import Answer, HttpChannel
 from exporter.gateway.outcomes import FetchError
 from exporter.gateway.resolve import AddrInfo, LookupTimeout, Resolver, system_lookup
+from exporter.gateway.tls import fetch_certificate
+from exporter.simulator import SimulatedGateway
 from exporter.simulator.certs import CertBundle
 from tests.gateway.test_wire import ScriptedServer, _keep_answering
 from tests.support.polling import wait_for
@@ -218,3 +220,14 @@ def test_a_name_that_does_not_exist_fails_the_request_as_a_connection_failure(
 def test_the_system_resolver_finds_localhost(server: ScriptedServer) -> None:
     """``localhost`` may come first as ::1, where nothing listens here: the next address is tried."""
     assert _get(server, "localhost", Resolver(), WAIT).body == b'{"ok":true}'
+
+
+def test_fetching_a_certificate_looks_the_name_up_within_its_timeout(ns: NameServer, sim: SimulatedGateway) -> None:
+    """``--tls.fetch-certificate`` resolves through the same bounded lookup as the scrapes: a stuck
+    name server ends the command by its timeout instead of whenever the system resolver gives up."""
+    ns.stuck = True
+    with pytest.raises(LookupTimeout):
+        fetch_certificate("gateway.test", sim.port, "powerwall", timeout=SHORT, resolver=Resolver(ns))
+    ns.stuck = False
+    _, fingerprint = fetch_certificate("gateway.test", sim.port, "powerwall", timeout=WAIT, resolver=Resolver(ns))
+    assert fingerprint == sim.fingerprint_sha256
