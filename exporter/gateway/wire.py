@@ -94,16 +94,9 @@ class Unreachable(TimeoutError):
     A timeout, with its own message."""
 
 
-def _timed_out_again() -> Unreachable:
-    return Unreachable(
-        f"no connection within {UNREACHABLE_CONNECT_SECONDS:g} s; the last attempt had timed out too "
-        "(the gateway is off the network or not answering)"
-    )
-
-
-def _slower_than_usual(budget: float, usual: float | None) -> Unreachable:
-    before = "" if usual is None else f", where connecting took {usual:.2f} s before"
-    return Unreachable(f"no connection within {budget:.1f} s{before} (the gateway is off the network or not answering)")
+def _no_connection(budget: float, why: str) -> Unreachable:
+    """An attempt that ran out of the address's own time; ``why`` says what set that time."""
+    return Unreachable(f"no connection within {budget:.3g} s{why} (the gateway is off the network or not answering)")
 
 
 def _not_tried(why: str) -> Unreachable:
@@ -473,8 +466,9 @@ class Pool:
                 self._unreachable.add(key)
             if until < deadline:  # the address's own time ran out, not the caller's
                 if suspect:
-                    raise _timed_out_again() from None
-                raise _slower_than_usual(until - begun, None if check else usual) from None
+                    raise _no_connection(until - begun, "; the last attempt had timed out too") from None
+                before = "" if check or usual is None else f", where connecting took {usual:.2f} s before"
+                raise _no_connection(until - begun, before) from None
             raise
         took = self._clock() - begun
         with self._lock:
