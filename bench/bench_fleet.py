@@ -206,6 +206,7 @@ class _FakeSites:
         self.answers = _Answers()
         self.requests: Counter[str] = Counter()
         self.silent: set[int] = set()  # ports of the sites that dropped off the network (--offline-at)
+        self.late: list[tuple[float, float]] = []  # the event loop's late ticks (_watch_lateness)
 
     def count(self, method: str, path: str) -> None:
         self.requests[f"{method} {path.split('?', 1)[0]}"] += 1
@@ -218,9 +219,28 @@ def _sites_main(conn: multiprocessing.connection.Connection, n: int, latency: fl
     asyncio.run(_sites_serve(conn, n, latency))
 
 
+LATE_TICK_SECONDS = 0.01  # how often the fake sites' event loop checks that it runs on time
+LATE_KEPT_SECONDS = 0.05  # a tick at least this late is kept (when, how late)
+LATE_KEPT_MAX = 10_000
+
+
+async def _watch_lateness(late: list[tuple[float, float]]) -> None:
+    """Keep each time the fake sites' event loop ran ``LATE_KEPT_SECONDS`` or more behind (Unix time
+    the tick was due, seconds late): one process serves every site, so a stall of its own delays every
+    answer in flight by as much, and a slow probe must not be blamed on the exporter for it."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LATE_TICK_SECONDS
+        await asyncio.sleep(LATE_TICK_SECONDS)
+        behind = loop.time() - due
+        if behind >= LATE_KEPT_SECONDS and len(late) < LATE_KEPT_MAX:
+            late.append((time.time() - behind, behind))
+
+
 async def _sites_serve(conn: multiprocessing.connection.Connection, n: int, latency: float) -> None:
     loop = asyncio.get_running_loop()
     fake = _FakeSites(latency)
+    watcher = asyncio.create_task(_watch_lateness(fake.late))
     ctx = fake.answers.gw.ssl_context  # the simulator's own certificate and SNI check
     servers = [await loop.create_server(lambda: _Site(fake), "127.0.0.1", 0, ssl=ctx, backlog=64) for _ in range(n)]
     ports = [s.sockets[0].getsockname()[1] for s in servers]
@@ -237,12 +257,15 @@ async def _sites_serve(conn: multiprocessing.connection.Connection, n: int, late
             if cmd == "requests":
                 snap = asyncio.run_coroutine_threadsafe(_snapshot(fake), loop).result()
                 conn.send(snap)
+            if cmd == "late":
+                conn.send(asyncio.run_coroutine_threadsafe(_late(fake), loop).result())
             if isinstance(cmd, tuple) and cmd[0] == "drop":
                 asyncio.run_coroutine_threadsafe(_drop(fake, [servers[i] for i in cmd[1]], holes), loop).result()
                 conn.send(len(cmd[1]))
 
     threading.Thread(target=commands, daemon=True).start()
     await stop.wait()
+    watcher.cancel()
     for s in servers:
         s.close()
     for hole in holes:
@@ -271,6 +294,10 @@ async def _snapshot(fake: _FakeSites) -> dict[str, int]:
     return dict(fake.requests)
 
 
+async def _late(fake: _FakeSites) -> list[tuple[float, float]]:
+    return list(fake.late)
+
+
 class FakeSites:
     """The fake sites process, seen from the parent."""
 
@@ -290,6 +317,12 @@ class FakeSites:
     def requests(self) -> Counter[str]:
         self._conn.send("requests")
         return Counter(self._conn.recv())
+
+    def late(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The fake sites' event loop's late ticks due between Unix times ``start`` and ``end``: (when,
+        seconds late), ``LATE_KEPT_SECONDS`` late or more."""
+        self._conn.send("late")
+        return [(when, behind) for when, behind in self._conn.recv() if start <= when < end]
 
     def drop(self, indexes: list[int]) -> None:
         """Take these sites off the network now (see ``_drop``)."""
@@ -612,6 +645,9 @@ class Result:
     offline_max_ms: float = 0.0
     fake_sites_cpu_share: float = 0.0
     load_cpu_share: float = 0.0
+    # The fake sites' event loop over the window: its latest tick, and how many were 50 ms late or more.
+    fake_sites_late_max_ms: float = 0.0
+    fake_sites_late_ticks: int = 0
 
 
 def _commit(repo: Path) -> str:
@@ -791,6 +827,10 @@ def measure(
     # Not judged: a saturated fake-sites or load process would make the exporter look slow.
     res.fake_sites_cpu_share = (helpers1[0] - helpers0[0]) / window
     res.load_cpu_share = (helpers1[1] - helpers0[1]) / window
+    wall = time.time() - time.monotonic()
+    late = sites.late(win_start + wall, win_end + wall)
+    res.fake_sites_late_max_ms = max((behind for _, behind in late), default=0.0) * 1000
+    res.fake_sites_late_ticks = len(late)
     res.rss_mb = rss / MB
     res.rss_mb_per_gateway = res.rss_mb / res.gateways
     res.threads_max = max(threads)
@@ -882,7 +922,9 @@ def print_run(r: Result, threads_by_n: dict[int, int]) -> None:
         print(f"| {c.measure} | {c.value} | {c.target} | {_verdict(c.ok)} |")
     print(
         f"\nHelpers over the window (not the exporter's): fake sites {r.fake_sites_cpu_share * 100:.0f} % of a core, "
-        f"load generator {r.load_cpu_share * 100:.0f} %."
+        f"load generator {r.load_cpu_share * 100:.0f} %; the fake sites' event loop was late by up to "
+        f"{r.fake_sites_late_max_ms:.0f} ms ({r.fake_sites_late_ticks} ticks {LATE_KEPT_SECONDS * 1000:.0f} ms "
+        "late or more)."
     )
     if r.retried:
         print(f"\n{r.retried} probe(s) retried once on a new connection (a reused one was closed by the exporter).")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,12 @@ class Result:
     # The slowest 1 %: seconds, when (Unix time), target, and the exporter's own time for the gateway
     # (powerwall_scrape_duration_seconds; -1 when the page had none): where the rest of the time went.
     slowest: list[tuple[float, float, str, float]] = field(default_factory=list)
+    # For the same scrapes: the slowest answer the exporter read for each (its send-to-answer time,
+    # powerwall_scrape_endpoint_duration_seconds; -1 without one), and the fake sites' event loop's
+    # latest tick while they ran (bench_fleet._watch_lateness): a site late or a reader late.
+    slowest_answer: list[float] = field(default_factory=list)
+    slowest_sites_late_ms: float = 0.0
+    fake_sites_late_max_ms: float = 0.0  # over the whole window
 
 
 def prometheus_config(exporter_port: int, names: list[str], interval: float, timeout: float) -> dict[str, Any]:
@@ -125,7 +132,8 @@ class Prometheus:
             return False
 
     def samples(self, query: str, at: float) -> dict[str, dict[float, float]]:
-        """The samples of a range-vector ``query`` evaluated at Unix time ``at``: by instance, by time."""
+        """The samples of a range-vector ``query`` evaluated at Unix time ``at``: by instance, by time
+        (the largest, where an instance has several series)."""
         url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": at})
         with urllib.request.urlopen(url, timeout=60) as r:
             answer = json.load(r)
@@ -135,7 +143,7 @@ class Prometheus:
         for series in answer["data"]["result"]:
             values = out.setdefault(series["metric"].get("instance", ""), {})
             for ts, value in series["values"]:
-                values[float(ts)] = float(value)
+                values[float(ts)] = max(float(value), values.get(float(ts), -math.inf))
         return out
 
     def stop(self) -> None:
@@ -166,7 +174,7 @@ def run(n: int, args: argparse.Namespace) -> Result:
             timeout = min(fleet.SCRAPE_TIMEOUT, args.interval)  # Prometheus refuses a timeout over the interval
             prom_config = prometheus_config(exporter.port, names, args.interval, timeout)
             prometheus = Prometheus(prom_config, workdir)
-            measure(res, exporter, prometheus, args)
+            measure(res, exporter, prometheus, sites, args)
         finally:
             if prometheus is not None:
                 prometheus.stop()
@@ -176,7 +184,9 @@ def run(n: int, args: argparse.Namespace) -> Result:
     return res
 
 
-def measure(res: Result, exporter: fleet.Exporter, prometheus: Prometheus, args: argparse.Namespace) -> None:
+def measure(
+    res: Result, exporter: fleet.Exporter, prometheus: Prometheus, sites: fleet.FakeSites, args: argparse.Namespace
+) -> None:
     """Let Prometheus scrape for the warm-up, then measure ``args.cycles`` cycles (wall-clock Unix
     times, as Prometheus stamps its samples)."""
     win_start = time.time() + args.warmup * args.interval
@@ -203,6 +213,9 @@ def measure(res: Result, exporter: fleet.Exporter, prometheus: Prometheus, args:
     gateway = prometheus.samples(f'powerwall_up{{job="{JOB}"}}{span}', win_end)
     durations = prometheus.samples(f'scrape_duration_seconds{{job="{JOB}"}}{span}', win_end)
     inside = prometheus.samples(f'powerwall_scrape_duration_seconds{{job="{JOB}"}}{span}', win_end)
+    # Not the site info: read every 10 minutes, its reused answer keeps the time of its first read.
+    answer_series = f'powerwall_scrape_endpoint_duration_seconds{{job="{JOB}", endpoint!="/api/site_info"}}'
+    answers = prometheus.samples(answer_series + span, win_end)
     scrapes = [(instance, ts, value) for instance, values in up.items() for ts, value in values.items()]
     res.scrapes = len(scrapes)
     res.failed_scrapes = sum(1 for _, _, value in scrapes if value != 1)
@@ -210,6 +223,13 @@ def measure(res: Result, exporter: fleet.Exporter, prometheus: Prometheus, args:
     res.up_share = (res.scrapes - res.failed_scrapes - res.gateway_down) / max(1, res.scrapes)
     every = ((d, ts, i, inside.get(i, {}).get(ts, -1.0)) for i, values in durations.items() for ts, d in values.items())
     res.slowest = sorted(every, reverse=True)[: max(1, len(scrapes) // 100)]
+    res.slowest_answer = [answers.get(i, {}).get(ts, -1.0) for _, ts, i, _ in res.slowest]
+    late = sites.late(win_start, win_end + fleet.SCRAPE_TIMEOUT)
+    res.fake_sites_late_max_ms = max((behind for when, behind in late if when < win_end), default=0.0) * 1000
+    res.slowest_sites_late_ms = 1000 * max(
+        (behind for when, behind in late for d, ts, _, _ in res.slowest if ts <= when + behind and when <= ts + d),
+        default=0.0,
+    )
     res.densest = _densest(sorted(ts for values in durations.values() for ts in values), args.latency)
     latencies = [d for values in durations.values() for d in values.values()]
     res.p50_ms = fleet._percentile(latencies, 0.50) * 1000
@@ -258,9 +278,12 @@ def print_results(results: list[Result]) -> None:
             starts = [ts for _, ts, _, _ in r.slowest]
             spread = max(starts) - min(starts)
             inside = fleet._percentile([own for _, _, _, own in r.slowest if own >= 0], 0.5) * 1000
+            answer = fleet._percentile([a for a in r.slowest_answer if a >= 0], 0.5) * 1000
             print(
                 f"  the slowest 1 % ({len(r.slowest)} scrapes, started over {spread:.1f} s): the exporter's own "
-                f"time for their gateway, median {inside:.0f} ms"
+                f"time for their gateway, median {inside:.0f} ms; their slowest answer, median {answer:.0f} ms; "
+                f"the fake sites' event loop late by up to {r.slowest_sites_late_ms:.0f} ms while they ran "
+                f"({r.fake_sites_late_max_ms:.0f} ms over the window)"
             )
 
 
