@@ -645,7 +645,8 @@ class Result:
     offline_max_ms: float = 0.0
     fake_sites_cpu_share: float = 0.0
     load_cpu_share: float = 0.0
-    # The fake sites' event loop over the window: its latest tick, and how many were 50 ms late or more.
+    # The fake sites' event loop over the window: how late a tick ran at most, and how many were 50 ms
+    # late or more.
     fake_sites_late_max_ms: float = 0.0
     fake_sites_late_ticks: int = 0
 

@@ -67,8 +67,8 @@ class Result:
     # (powerwall_scrape_duration_seconds; -1 when the page had none): where the rest of the time went.
     slowest: list[tuple[float, float, str, float]] = field(default_factory=list)
     # For the same scrapes: the slowest answer the exporter read for each (its send-to-answer time,
-    # powerwall_scrape_endpoint_duration_seconds; -1 without one), and the fake sites' event loop's
-    # latest tick while they ran (bench_fleet._watch_lateness): a site late or a reader late.
+    # powerwall_scrape_endpoint_duration_seconds; -1 without one), and how late the fake sites' event
+    # loop ran at most meanwhile (bench_fleet._watch_lateness): a site late or a reader late.
     slowest_answer: list[float] = field(default_factory=list)
     slowest_sites_late_ms: float = 0.0
     fake_sites_late_max_ms: float = 0.0  # over the whole window
