@@ -369,17 +369,9 @@ class Exporter:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"exporter did not start; its log:\n{self.log_tail()}") from None
-                time.sleep(0.1)
+        if not await_ready(self.port, "/healthz", self.proc):
+            self.stop()
+            raise RuntimeError(f"exporter did not start; its log:\n{self.log_tail()}")
 
     def _status(self) -> dict[str, str]:
         text = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -401,13 +393,34 @@ class Exporter:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
+
+
+def await_ready(port: int, path: str, proc: subprocess.Popen[bytes], seconds: float = 60.0) -> bool:
+    """Poll ``path`` on loopback ``port`` until it answers 200: True then; False once ``proc`` exited
+    or ``seconds`` passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM ``proc``, and SIGKILL it if it has not exited within ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _cpu_of(pid: int | None) -> float:

@@ -117,19 +117,9 @@ class Prometheus:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while not self._ready():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"prometheus did not start; its log:\n{self.log.read_text(errors='replace')}")
-            time.sleep(0.2)
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=5) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        if not fleet.await_ready(self.port, "/-/ready", self.proc):
+            self.stop()
+            raise RuntimeError(f"prometheus did not start; its log:\n{self.log.read_text(errors='replace')}")
 
     def samples(self, query: str, at: float) -> dict[str, dict[float, float]]:
         """The samples of a range-vector ``query`` evaluated at Unix time ``at``: by instance, by time
@@ -147,13 +137,7 @@ class Prometheus:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        fleet.stop_process(self.proc, 30)
 
 
 def run(n: int, args: argparse.Namespace) -> Result:
