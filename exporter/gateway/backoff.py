@@ -14,13 +14,18 @@ from collections.abc import Callable
 
 MAX_COOLDOWN_SECONDS = 1800.0
 
+# The jitter of every cooldown that is not given a generator of its own (tests give a seeded one).
+# One for the process: the jitter needs no stream of its own, and a ``random.Random`` is 2.5 KB,
+# which a replica of a thousand gateways held a thousand times.
+JITTER = random.Random()
+
 
 class Cooldown:
     """Leave something alone until a time; repeated episodes back off exponentially with jitter."""
 
     def __init__(self, clock: Callable[[], float], rng: random.Random | None = None) -> None:
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or JITTER
         self._lock = threading.Lock()
         self._until = 0.0
         self._streak = 0

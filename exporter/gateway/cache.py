@@ -112,6 +112,15 @@ class SingleFlight:
         future.set_result(result)
         return result
 
+    def quiet_for(self, request: Request) -> float:
+        """Seconds before ``request`` is next sent to the gateway: its answer is reused, or it is known
+        not to be supported, until then; 0 if its next lookup sends it."""
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(request.key)
+            until = max(cached.until if cached is not None else now, self._not_supported_until.get(request.key, now))
+        return max(0.0, until - now)
+
     def not_supported(self, request: Request) -> bool:
         with self._lock:
             return self._not_supported_until.get(request.key, 0.0) > self._clock()

@@ -4,8 +4,8 @@ The exchange itself is our own small HTTP/1.1 client (:mod:`exporter.gateway.wir
 TLS with the pin of :mod:`exporter.gateway.tls`); urllib3 and ``http.client`` cost half the
 transport's CPU in objects and ``email`` header parsing the gateway's plain answers never needed.
 The transport manages auth headers itself, never follows redirects and ignores the environment. A
-request is prepared once (:meth:`HttpChannel.prepare`, the bytes on the wire included) and the
-transport reuses it.
+request is prepared (:meth:`HttpChannel.prepare`: the bytes on the wire, made in one go) for each
+send.
 
 Failures come back as :class:`FetchError` with a message a person can act on ("connection refused",
 "timed out after 10 s", "TLS: certificate does not match the pinned fingerprint"), never a library's
@@ -17,10 +17,11 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from exporter.config import TLSConfig
 from exporter.gateway import wire
@@ -44,14 +45,11 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A request ready to send, built once and reused (nothing in it changes between sends)."""
+    """A request ready to send: only what sending needs (the headers and target are in ``raw``)."""
 
     method: str
     host: str  # as connected to: an IPv6 address without brackets
     port: int
-    target: str  # path and query, as sent on the request line
-    headers: Mapping[str, str]
-    body: bytes | None
     raw: bytes = field(repr=False, compare=False)  # the request as sent: line, headers, body
 
 
@@ -68,16 +66,13 @@ class HttpChannel:
     @staticmethod
     def prepare(method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Prepared:
         u = urlsplit(url)
-        host = u.hostname
-        if u.scheme != "https" or not host:
-            raise ValueError(f"not an https URL with a host: {url!r}")
-        port = u.port or 443
+        host, port = _address(u, url)
         named = f"[{host}]" if ":" in host else host
         target = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        all_headers = {**_BASE_HEADERS, **headers}
-        body = body or None
-        raw = wire.request_bytes(method, target, named if port == 443 else f"{named}:{port}", all_headers, body)
-        return Prepared(method, host, port, target, all_headers, body, raw)
+        raw = wire.request_bytes(
+            method, target, named if port == 443 else f"{named}:{port}", {**_BASE_HEADERS, **headers}, body or None
+        )
+        return Prepared(method, host, port, raw)
 
     def send(self, prepared: Prepared, label: str, deadline: float) -> Answer:
         """One exchange under a total deadline; raises :class:`FetchError` with a readable message."""
@@ -103,6 +98,11 @@ class HttpChannel:
         for i, outcome, at in self._pool.exchange_many(first.host, first.port, requests, deadline, MAX_BODY_BYTES):
             yield i, _answer(outcome, at, items[i][1], budget)
 
+    def spare(self, url: str) -> bool:
+        """Close one idle keep-alive connection to ``url``'s host, if any (see :meth:`wire.Pool.spare`);
+        whether one was."""
+        return self._pool.spare(*_address(urlsplit(url), url))
+
     def idle(self) -> tuple[int, int]:
         """Idle keep-alive connections and the read-buffer bytes they hold (for tests and diagnostics)."""
         return self._pool.idle()
@@ -110,6 +110,14 @@ class HttpChannel:
     def close(self) -> None:
         """Close every connection; a later request opens fresh ones (as after a certificate change)."""
         self._pool.close()
+
+
+def _address(u: SplitResult, url: str) -> tuple[str, int]:
+    """The host (an IPv6 address without brackets) and port an https URL connects to."""
+    host = u.hostname
+    if u.scheme != "https" or not host:
+        raise ValueError(f"not an https URL with a host: {url!r}")
+    return sys.intern(host), u.port or 443  # one string for a gateway's ten or so requests
 
 
 def _answer(outcome: wire.Response | Exception, at: float, label: str, budget: float) -> Answer | FetchError:

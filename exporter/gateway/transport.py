@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from exporter.config import GatewayConfig
+from exporter.gateway import wire
 from exporter.gateway.allowlist import LOGIN_PATH, AllowList
 from exporter.gateway.auth import Auth, Credentials, NoAuth, SignsBodies
-from exporter.gateway.backoff import Cooldown, retry_after_seconds, whole_seconds
+from exporter.gateway.backoff import JITTER, Cooldown, retry_after_seconds, whole_seconds
 from exporter.gateway.bounded_domain import BoundedDomain
 from exporter.gateway.cache import SingleFlight
 from exporter.gateway.http import Answer, HttpChannel, Prepared
@@ -77,13 +78,12 @@ class GatewayTransport:
         self.cfg = cfg
         self._allow = allow
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or JITTER
         self._pool_maxsize = pool_maxsize
         self._lock = threading.Lock()
         self._channels: dict[str, HttpChannel] = {}
         self._cooldowns: dict[str, Cooldown] = {GATEWAY_SCOPE: Cooldown(clock, self._rng)}
         self._flight = SingleFlight(cfg.min_interval_seconds, clock)
-        self._prepared: dict[tuple[object, ...], Prepared] = {}
         self._requests: Counter[tuple[str, str]] = Counter()
         self._errors: Counter[tuple[str, str]] = Counter()
         # Requests in flight that a caller already counted as a missed deadline (settle), whose own
@@ -271,6 +271,8 @@ class GatewayTransport:
         def done(i: int, result: Result) -> None:
             request, future = open_.pop(i)
             self._finish(request, future, result)
+            if not isinstance(result, FetchError) or result.reason == "not_supported":
+                self._spare_if_quiet(request)
 
         try:
             self._attempts_many([request for request, _ in batch], deadline, done)
@@ -278,6 +280,20 @@ class GatewayTransport:
             log.exception("gateway %s: unexpected error fetching %d requests", self.cfg.name, len(batch))
             for request, future in open_.values():
                 self._finish(request, future, _internal_error(request, exc))
+
+    def _spare_if_quiet(self, request: Request) -> None:
+        """Close one idle connection to the gateway if ``request``, just answered in a batch, will not
+        be sent again before an idle connection expires (:data:`wire.IDLE_SECONDS`): the site info,
+        reused for 10 min, or an endpoint this gateway lacks.
+
+        Why: sent side by side with the others, it took a connection of its own, one more than the
+        next scrapes keep busy. Left to expire, that one was held two minutes after every such read,
+        and a replica started with a thousand gateways held one for each of them at once (about 25 KB
+        each, mostly OpenSSL's). A lone request shares its connection with the ones before and after
+        it, so it leaves nothing spare and is not followed by this.
+        """
+        if self._flight.quiet_for(request) >= wire.IDLE_SECONDS:
+            self._channel(self.cfg.base_url).spare(self.cfg.base_url)
 
     def _batchable(self, request: Request) -> bool:
         """Whether ``request`` can share a job with others: it goes to the gateway's own host over the
@@ -371,11 +387,11 @@ class GatewayTransport:
         if len(items) <= 1:
             for k, (request, cred) in enumerate(items):
                 try:
-                    yield k, self._exchange(request, cred.generation, cred.headers, deadline)
+                    yield k, self._exchange(request, cred.headers, deadline)
                 except FetchError as exc:
                     yield k, exc
             return
-        prepared = [self._prepare(request, cred.generation, cred.headers)[0] for request, cred in items]
+        prepared = [self._prepare(request, cred.headers)[0] for request, cred in items]
         for request, _ in items:  # the line nothing may pass unchecked (see _send)
             self._allow.check(request.method, request.path, request.body)
         sending = [(p, request.label) for p, (request, _) in zip(prepared, items, strict=True)]
@@ -383,33 +399,28 @@ class GatewayTransport:
             self._count(items[k][0].label, _code(answer))
             yield k, answer
 
-    def _prepare(self, request: Request, gen: int, auth_headers: Mapping[str, str]) -> tuple[Prepared, bytes]:
-        """The request as sent, and its body (signed afresh for a signing domain, else reused)."""
-        base = request.base_url or self.cfg.base_url
-        key = (request.key, base, request.auth, gen)
-        signer = self._signers.get(request.auth)
+    def _prepare(self, request: Request, auth_headers: Mapping[str, str]) -> tuple[Prepared, bytes]:
+        """The request as sent, and its body (signed afresh for a signing domain, else the request's).
+
+        Built for every send, not kept: about 8 µs a request, where kept ones were about 0.8 KB each
+        (the session's token and cookies are in every one), ten a gateway for as long as the session
+        lasted.
+        """
         body = request.body
-        with self._lock:
-            prepared = self._prepared.get(key)
+        signer = self._signers.get(request.auth)
         if signer is not None:
-            body = signer.sign(request.body)  # never reused: each attempt carries its own signature
-            prepared = None
-        if prepared is None:
-            headers = {"Accept": request.accept.value, **auth_headers}
-            if request.content_type:
-                headers["Content-Type"] = request.content_type
-            prepared = HttpChannel.prepare(request.method, base + request.path, headers, body)
-            if body is request.body:  # kept for reuse: only ever an allowed request
-                self._allow.check(request.method, request.path, body)
-                with self._lock:
-                    if len(self._prepared) > 256:
-                        self._prepared.clear()  # old session generations
-                    self._prepared[key] = prepared
+            body = signer.sign(request.body)  # each attempt carries its own signature
+        headers = {"Accept": request.accept.value, **auth_headers}
+        if request.content_type:
+            headers["Content-Type"] = request.content_type
+        prepared = HttpChannel.prepare(
+            request.method, (request.base_url or self.cfg.base_url) + request.path, headers, body
+        )
         return prepared, body
 
-    def _exchange(self, request: Request, gen: int, auth_headers: Mapping[str, str], deadline: float) -> Answer:
+    def _exchange(self, request: Request, auth_headers: Mapping[str, str], deadline: float) -> Answer:
         base = request.base_url or self.cfg.base_url
-        prepared, body = self._prepare(request, gen, auth_headers)
+        prepared, body = self._prepare(request, auth_headers)
         bounded = self._bounded.get(request.auth)
         if bounded is None:
             return self._send(prepared, request.method, request.path, request.label, body, deadline, base)

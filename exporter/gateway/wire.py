@@ -3,7 +3,7 @@
 Why our own: the transport sends about eleven small GETs per scrape to every gateway, and with
 urllib3 and ``http.client`` underneath, half of its CPU went to their per-request objects and to
 ``email``-based header parsing (``bench/bench_transport.py``). The gateway speaks plain HTTP/1.1 with
-small answers, so this does only that: one ``sendall`` of a request built once
+small answers, so this does only that: one ``sendall`` of a request built in one go
 (:func:`request_bytes`), then :func:`exporter.gateway.framing.read_response` reads the answer with
 large ``recv_into`` reads, a hand-written head parser and hard bounds.
 
@@ -27,10 +27,11 @@ What this module guarantees, because the peer is a fragile device on a LAN:
   and fails at once if not (a gateway gone from the network answers nothing on the connections it
   left behind).
 * Per ``(host, port)`` a bounded LIFO stack of idle connections. A connection goes back only when
-  the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. One
-  idle for :data:`IDLE_SECONDS` is closed: a request read now and then (the site info every 10 min)
-  opens one more connection than a scrape keeps busy, which would otherwise be held for good (idle
-  connections are most of what a replica holds per gateway). An idle connection that became
+  the answer's framing allows it (see :mod:`exporter.gateway.framing`); anything else closes it. A
+  request read now and then (the site info every 10 min) opens one more connection than a scrape
+  keeps busy: its caller closes one at once (:meth:`Pool.spare`), and one idle for
+  :data:`IDLE_SECONDS` is closed whatever made it (idle connections are most of what a replica
+  holds per gateway). An idle connection that became
   readable (the peer closed it, or sent junk) is dropped before reuse, and a request whose reused
   connection fails before the first byte of an answer is sent once more on a fresh one (the
   gateway's keep-alive timeout races with our next request; the requests sent are reads or the
@@ -382,6 +383,23 @@ class Pool:
             self._generation += 1
         for c in conns:
             c.close()
+
+    def spare(self, host: str, port: int) -> bool:
+        """Close the address's least recently used idle connection, if it has one; whether it had.
+
+        For the caller that just had an answer it will not ask for again within :data:`IDLE_SECONDS`
+        (the site info, reused for 10 min): that request's connection would sit idle until it
+        expired, one more than the next scrapes keep busy, and a fleet replica would hold it for every
+        gateway. Any idle one goes, not that very one: they are alike, and the oldest is the one the
+        next scrape would reach last.
+        """
+        with self._lock:
+            stack = self._idle.get((host, port))
+            conn = stack.pop(0) if stack else None
+        if conn is None:
+            return False
+        conn.close()
+        return True
 
     def idle(self) -> tuple[int, int]:
         """Idle connections kept and the read-buffer bytes they hold (for tests and diagnostics)."""

@@ -327,7 +327,13 @@ class HttpsServer(socketserver.TCPServer):
         self.gw = gw
         self._lock = threading.Lock()
         self._conns: dict[threading.Thread, socket.socket] = {}
+        self.accepted = 0  # TCP connections accepted so far
         super().__init__(address, Handler)
+
+    def open_connections(self) -> int:
+        """Connections accepted and not yet ended (by either side), as this gateway sees them."""
+        with self._lock:
+            return len(self._conns)
 
     def close_connections(self) -> None:
         """Shut down every open connection and join its thread (after ``shutdown()``: no new ones)."""
@@ -356,6 +362,8 @@ class HttpsServer(socketserver.TCPServer):
             daemon=True,
         )
         self._track(t, request)
+        with self._lock:
+            self.accepted += 1
         t.start()
 
     def _serve_connection(self, raw: socket.socket, client_address: Any) -> None:

@@ -256,6 +256,16 @@ class SimulatedGateway:
         return self.request_log.dangerous_calls()
 
     @property
+    def open_connections(self) -> int:
+        """Connections open now, as the gateway sees them: what a client holds on a real one."""
+        return self._server.open_connections() if self._server is not None else 0
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since start: each one a TLS handshake the gateway paid for."""
+        return self._server.accepted if self._server is not None else 0
+
+    @property
     def login_count(self) -> int:
         """POSTs to the login path received, successful or not (also those a fault answered)."""
         return self.request_log.login_count()

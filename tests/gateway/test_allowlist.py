@@ -24,12 +24,12 @@ def test_allow_list_is_enforced_before_any_socket(sim: SimulatedGateway) -> None
         "/api/logout",
     ]:
         with pytest.raises(ForbiddenRequest):
-            client._exchange(Request("GET", path), 0, {}, deadline())
+            client._exchange(Request("GET", path), {}, deadline())
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         with pytest.raises(ForbiddenRequest):
-            client._exchange(Request(method, "/api/operation"), 0, {}, deadline())
+            client._exchange(Request(method, "/api/operation"), {}, deadline())
     with pytest.raises(ForbiddenRequest):
-        client._exchange(Request("GET", LOGIN_PATH), 0, {}, deadline())
+        client._exchange(Request("GET", LOGIN_PATH), {}, deadline())
     assert len(sim.requests) == before
     client.close()
 

@@ -110,3 +110,23 @@ def test_a_sweep_drops_answers_past_their_interval_and_keeps_the_rest() -> None:
     assert lead
     kept, lead = flight.lookup(HOUR)
     assert not lead and isinstance(kept.result(), Fetched)
+
+
+def test_quiet_for_is_how_long_before_a_request_is_sent_again() -> None:
+    """What the transport asks before it keeps a connection for a request: an answer reused for an
+    hour, or an endpoint known to be absent, keeps it off the wire that long; a failure, not at all."""
+    clock = ManualClock()
+    flight = SingleFlight(5.0, clock)
+    assert flight.quiet_for(HOUR) == 0.0  # never asked
+    future, _ = flight.lookup(HOUR)
+    flight.finish(HOUR, future, _answer(clock), "home")
+    clock.now += 600.0
+    assert flight.quiet_for(HOUR) == 3000.0
+    clock.now += 3000.0
+    assert flight.quiet_for(HOUR) == 0.0  # expired: the next lookup sends it
+    future, _ = flight.lookup(OPTIONAL)
+    flight.finish(OPTIONAL, future, FetchError("not_supported", "HTTP 404 (not on this gateway)", 404), "home")
+    assert flight.quiet_for(OPTIONAL) == NOT_SUPPORTED_TTL_SECONDS
+    future, _ = flight.lookup(HOUR)
+    flight.finish(HOUR, future, FetchError("timeout", "tedapi:din: timed out after 4.0 s"), "home")
+    assert flight.quiet_for(HOUR) == 0.0

@@ -16,6 +16,7 @@ from exporter.simulator import SimulatedGateway
 from exporter.sources.json_api import endpoints as ep
 from exporter.sources.registry import ALL_REQUESTS, ALLOW_LIST
 from tests.clocks import ManualClock
+from tests.support.polling import wait_for
 from tests.support.wiring import deadline, gateway_config, make_collector, make_transport
 
 
@@ -216,3 +217,27 @@ def test_a_failure_is_counted_before_a_waiting_scrape_sees_it(sim: SimulatedGate
     for w in workers:
         w.join(10)
     client.close()
+
+
+def test_a_request_reused_for_minutes_leaves_no_idle_connection_behind(sim: SimulatedGateway) -> None:
+    """The site info is read once in ten minutes, side by side with the rest of the first scrape. The
+    connection it took is not kept: the gateway is left holding as many connections as a scrape
+    sends requests at once, and the next scrapes use those without a new handshake. Counted by the
+    gateway itself (connections open and accepted), not by the exporter."""
+    collector = make_collector(gateway_config(sim))
+    assert collector.scrape().get("powerwall_up") == 1
+    first = [r for r in sim.requests if r.path != LOGIN_PATH]
+    assert any(r.path == ep.SITE_INFO.path for r in first), "the first scrape reads the site info"
+    accepted = sim.connections_accepted
+    for _ in range(3):
+        before = len(sim.requests)
+        assert collector.scrape().get("powerwall_up") == 1
+        sent = sim.requests[before:]
+        assert ep.SITE_INFO.path not in {r.path for r in sent}, "reused, not asked again"
+        assert sim.connections_accepted == accepted, "the next scrapes open no connection"
+        wait_for(
+            f"the gateway to hold {len(sent)} connections, one per request a scrape sends",
+            lambda: sim.open_connections == len(sent),
+        )
+    assert len(first) == len(sent) + 1
+    collector.close()
