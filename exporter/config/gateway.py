@@ -51,10 +51,13 @@ class GatewayConfig:
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     tedapi: TedapiConfig | None = None  # present: TEDAPI on
 
-    @property
-    def base_url(self) -> str:
+    # Made once: the transport keys its connections and prepared requests by it, and a property
+    # made a new string for each of them.
+    base_url: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self.port}"
+        object.__setattr__(self, "base_url", f"https://{host}:{self.port}")
 
 
 def gateway_config(raw: Any, key: str, base_dir: Path | None, problems: Problems) -> GatewayConfig | None:
