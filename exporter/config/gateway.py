@@ -51,8 +51,8 @@ class GatewayConfig:
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     tedapi: TedapiConfig | None = None  # present: TEDAPI on
 
-    # Made once: the transport keys its connections and prepared requests by it, and a property
-    # made a new string for each of them.
+    # Made once: the transport keys its connections by it and builds every request's URL from it,
+    # and a property made a new string each time.
     base_url: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -288,7 +288,7 @@ class GatewayTransport:
 
         Why: sent side by side with the others, it took a connection of its own, one more than the
         next scrapes keep busy. Left to expire, that one was held two minutes after every such read,
-        and a replica started with a thousand gateways held one for each of them at once (about 25 KB
+        and a replica started with a thousand gateways held one for each of them at once (about 22 KB
         each, mostly OpenSSL's). A lone request shares its connection with the ones before and after
         it, so it leaves nothing spare and is not followed by this.
         """
