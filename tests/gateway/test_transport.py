@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 
 import pytest
 
@@ -237,7 +238,12 @@ def test_a_request_reused_for_minutes_leaves_no_idle_connection_behind(sim: Simu
         assert sim.connections_accepted == accepted, "the next scrapes open no connection"
         wait_for(
             f"the gateway to hold {len(sent)} connections, one per request a scrape sends",
-            lambda: sim.open_connections == len(sent),
+            partial(_holds, sim, len(sent)),
         )
     assert len(first) == len(sent) + 1
     collector.close()
+
+
+def _holds(gw: SimulatedGateway, connections: int) -> bool:
+    """Whether ``gw`` has exactly this many connections open now, as it sees them."""
+    return gw.open_connections == connections
