@@ -104,8 +104,8 @@ def test_the_kubernetes_replicas_are_where_prometheus_sends_each_gateway() -> No
     assert address["replacement"] == f"{name}-${{1}}.{service}:{port}"
     container = sts["spec"]["template"]["spec"]["containers"][0]
     assert "--config.file=/etc/powerwall-exporter/exporter-$(REPLICA).yaml" in container["args"]
-    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
-    assert env["REPLICA"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["REPLICA"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
     assert f"--web.listen-address=:{port}" in container["args"]
     # Every argument is one the exporter takes (argparse exits on an unknown flag or a bad value).
     args = build_parser().parse_args([a.replace("$(REPLICA)", "0") for a in container["args"]])
